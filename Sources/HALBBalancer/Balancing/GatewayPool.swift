@@ -1,0 +1,109 @@
+import Atomics
+import HALBCore
+import NIOCore
+
+/// The gateways of one route and the algorithm that picks among them.
+///
+/// Immutable but for atomic counters, so every event loop picks without locks. A new pool is built on each reload;
+/// connections keep the pool they started with.
+final class GatewayPool: Sendable {
+    struct Member: Sendable {
+        let configuration: MemberConfiguration
+        let target: GatewayTarget
+        /// Connections from this route to this gateway (for `maxConnectionsPerGateway`).
+        let active: ManagedAtomic<Int>
+    }
+
+    let members: [Member]
+    let algorithm: BalancingAlgorithm
+    let perGatewayLimit: Int
+    private let cycle: [Int]
+    private let cursor = ManagedAtomic<Int>(0)
+    private let maglev: MaglevTable?
+
+    init(members: [Member], algorithm: BalancingAlgorithm, perGatewayLimit: Int) {
+        self.members = members
+        self.algorithm = algorithm
+        self.perGatewayLimit = perGatewayLimit
+        let weights = members.map(\.configuration.weight)
+        self.cycle = algorithm == .roundrobin ? SmoothWeightedOrder.cycle(weights: weights) : []
+        self.maglev =
+            algorithm == .sourcehash
+            ? MaglevTable(names: members.map(\.configuration.name), weights: weights) : nil
+    }
+
+    /// Whether member `index` may take a new connection now.
+    func isEligible(_ index: Int) -> Bool {
+        let member = self.members[index]
+        guard !member.configuration.drain, member.target.available.load(ordering: .relaxed) else { return false }
+        return self.perGatewayLimit == 0 || member.active.load(ordering: .relaxed) < self.perGatewayLimit
+    }
+
+    /// Picks a member for a new connection.
+    ///
+    /// - Parameters:
+    ///   - client: the client's address (source hash uses its IP).
+    ///   - excluding: members already tried for this connection.
+    /// - Returns: the member's index, or `nil` when no member is eligible.
+    func pick(client: SocketAddress?, excluding: [Int] = []) -> Int? {
+        let count = self.members.count
+        guard count > 0 else { return nil }
+        func usable(_ index: Int) -> Bool { !excluding.contains(index) && self.isEligible(index) }
+        switch self.algorithm {
+        case .roundrobin:
+            let length = self.cycle.count
+            let start = self.cursor.loadThenWrappingIncrement(ordering: .relaxed)
+            for step in 0..<length {
+                let index = self.cycle[(start &+ step) % length]
+                if usable(index) { return index }
+            }
+            return nil
+        case .leastconn:
+            // Fewest active connections per unit of weight; ties rotate so equal gateways take turns.
+            let start = self.cursor.loadThenWrappingIncrement(ordering: .relaxed) % count
+            var best: Int?
+            var bestLoad = 0
+            var bestWeight = 1
+            for step in 0..<count {
+                let index = (start + step) % count
+                guard usable(index) else { continue }
+                let load = self.members[index].target.active.load(ordering: .relaxed)
+                let weight = self.members[index].configuration.weight
+                if best == nil || load * bestWeight < bestLoad * weight {
+                    best = index
+                    bestLoad = load
+                    bestWeight = weight
+                }
+            }
+            return best
+        case .random:
+            let candidates = (0..<count).filter(usable)
+            guard let first = candidates.randomElement() else { return nil }
+            guard candidates.count > 1 else { return first }
+            var second = first
+            while second == first { second = candidates.randomElement()! }
+            let a = self.members[first]
+            let b = self.members[second]
+            let loadA = a.target.active.load(ordering: .relaxed) * b.configuration.weight
+            let loadB = b.target.active.load(ordering: .relaxed) * a.configuration.weight
+            return loadA <= loadB ? first : second
+        case .sourcehash:
+            guard let maglev = self.maglev, !maglev.slots.isEmpty else { return nil }
+            let hash = Self.hash(client)
+            // Walk on from the client's slot past unavailable gateways: their clients spread over the others while
+            // every other client keeps its gateway.
+            var slot = maglev.slot(for: hash)
+            for _ in 0..<maglev.slots.count {
+                let index = Int(maglev.slots[slot])
+                if usable(index) { return index }
+                slot = slot + 1 == maglev.slots.count ? 0 : slot + 1
+            }
+            return nil
+        }
+    }
+
+    /// A stable hash of the client's IP address (not its port), the same on every device.
+    static func hash(_ address: SocketAddress?) -> UInt64 {
+        address?.ipBytes.map { StableHash.hash($0) } ?? 0
+    }
+}

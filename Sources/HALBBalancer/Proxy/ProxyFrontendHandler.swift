@@ -1,0 +1,174 @@
+import Atomics
+import CoreMetrics
+import HALBCore
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Everything an accepted connection needs to reach a gateway: the pool, the settings and the virtual server's
+/// counters. Immutable; a reload builds a new one and connections keep the one they started with.
+final class Route: Sendable {
+    let configuration: RouteConfiguration
+    let pool: GatewayPool
+    let virtualServer: VirtualServerRuntime
+    let logger: Logger
+
+    init(configuration: RouteConfiguration, pool: GatewayPool, virtualServer: VirtualServerRuntime, logger: Logger) {
+        self.configuration = configuration
+        self.pool = pool
+        self.virtualServer = virtualServer
+        var logger = logger
+        logger[metadataKey: "vs.name"] = "\(configuration.virtualServer)"
+        logger[metadataKey: "vs.payload"] = "\(configuration.payload)"
+        self.logger = logger
+    }
+
+    /// How many gateways one connection may try before giving up.
+    var maxAttempts: Int { min(3, self.pool.members.count) }
+}
+
+/// The first handler of an accepted client connection: applies the connection limit, picks a gateway, connects to
+/// it (trying another one when a connect fails), writes the PROXY header, then hands over to a pair of
+/// ``GlueHandler``s and removes itself.
+///
+/// The client channel is created with auto-read off, so no client byte is read before the gateway is connected.
+final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let route: Route
+    private var tried: [Int] = []
+    private var released = false
+
+    init(route: Route) {
+        self.route = route
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let virtualServer = self.route.virtualServer
+        guard virtualServer.acquire() else {
+            self.route.logger.debug(
+                "Connection refused: limit reached",
+                metadata: ["vs.max_connections": "\(self.route.configuration.limits.maxConnections)"]
+            )
+            context.close(promise: nil)
+            return
+        }
+        context.channel.closeFuture.whenComplete { _ in virtualServer.release() }
+        self.connectNext(context: context, lastError: nil)
+        context.fireChannelActive()
+    }
+
+    private func connectNext(context: ChannelHandlerContext, lastError: (any Error)?) {
+        guard context.channel.isActive else { return }
+        let client = context.channel.remoteAddress
+        guard self.tried.count < self.route.maxAttempts,
+            let index = self.route.pool.pick(client: client, excluding: self.tried)
+        else {
+            self.route.virtualServer.connectionFailed()
+            self.route.logger.info(
+                "No gateway could take the connection",
+                metadata: [
+                    "client.address": "\(client.map(String.init(describing:)) ?? "?")",
+                    "gateways.tried": "\(self.tried.map { self.route.pool.members[$0].configuration.name })",
+                    "error": "\(lastError.map(String.init(describing:)) ?? "no healthy gateway")",
+                ]
+            )
+            context.close(promise: nil)
+            return
+        }
+        self.tried.append(index)
+        let member = self.route.pool.members[index]
+        let timeouts = self.route.configuration.timeouts
+        let bootstrap = ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(.milliseconds(timeouts.connect.milliseconds))
+            .channelOption(.autoRead, value: false)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(allTimeout: .milliseconds(timeouts.gatewayIdle.milliseconds))
+                    )
+                }
+            }
+        let connected: EventLoopFuture<any Channel>
+        if let address = member.target.socketAddress {
+            connected = bootstrap.connect(to: address)
+        } else {
+            connected = bootstrap.connect(host: member.configuration.address, port: member.configuration.port)
+        }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        connected.whenComplete { result in
+            let (handler, context) = loopBound.value
+            switch result {
+            case .success(let gateway):
+                handler.glue(context: context, gateway: gateway, member: member)
+            case .failure(let error):
+                member.target.connectFailed()
+                handler.route.logger.debug(
+                    "Gateway connect failed",
+                    metadata: [
+                        "gateway.name": "\(member.configuration.name)",
+                        "gateway.address": "\(member.configuration.address):\(member.configuration.port)",
+                        "error": "\(error)",
+                    ]
+                )
+                handler.connectNext(context: context, lastError: error)
+            }
+        }
+    }
+
+    private func glue(context: ChannelHandlerContext, gateway: any Channel, member: GatewayPool.Member) {
+        guard context.channel.isActive else {
+            gateway.close(promise: nil)
+            return
+        }
+        let target = member.target
+        let routeActive = member.active
+        target.connectionOpened()
+        routeActive.wrappingIncrement(ordering: .relaxed)
+        gateway.closeFuture.whenComplete { _ in
+            target.connectionClosed()
+            routeActive.wrappingDecrement(ordering: .relaxed)
+        }
+        let proxyProtocol = self.route.configuration.proxyProtocol
+        if proxyProtocol != .off {
+            var header = gateway.allocator.buffer(capacity: 108)
+            ProxyHeader.write(
+                proxyProtocol,
+                source: context.channel.remoteAddress,
+                destination: context.channel.localAddress,
+                into: &header
+            )
+            gateway.write(header, promise: nil)
+        }
+        let virtualServer = self.route.virtualServer
+        let (clientGlue, gatewayGlue) = GlueHandler.matchedPair(
+            countClientBytes: { bytes in
+                virtualServer.metricBytesIn.increment(by: bytes)
+                target.countBytes(toGateway: bytes, fromGateway: 0)
+            },
+            countGatewayBytes: { bytes in
+                virtualServer.metricBytesOut.increment(by: bytes)
+                target.countBytes(toGateway: 0, fromGateway: bytes)
+            }
+        )
+        do {
+            try context.pipeline.syncOperations.addHandler(clientGlue)
+            try gateway.pipeline.syncOperations.addHandler(gatewayGlue)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            try context.channel.syncOptions?.setOption(.autoRead, value: true)
+            try gateway.syncOptions?.setOption(.autoRead, value: true)
+        } catch {
+            gateway.close(promise: nil)
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension ProxyFrontendHandler: Sendable {}

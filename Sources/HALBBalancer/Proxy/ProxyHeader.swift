@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HALBCore
+import NIOCore
+
+/// Encodes PROXY protocol headers (HAProxy's PROXY protocol spec, versions 1 and 2) that tell a gateway the
+/// client's address and the address the client connected to.
+public enum ProxyHeader {
+    /// The 12-byte signature that starts every v2 header.
+    public static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
+
+    /// Writes the header for a proxied TCP connection into `buffer`.
+    ///
+    /// - Parameters:
+    ///   - version: v1 or v2 (`off` writes nothing).
+    ///   - source: the client's address.
+    ///   - destination: the address the client connected to (the VIP and port).
+    ///   - buffer: where the header goes.
+    /// When the addresses are not both IPv4 or both IPv6, v1 writes `PROXY UNKNOWN` and v2 a `LOCAL` header.
+    public static func write(
+        _ version: ProxyProtocolVersion,
+        source: SocketAddress?,
+        destination: SocketAddress?,
+        into buffer: inout ByteBuffer
+    ) {
+        switch version {
+        case .off:
+            return
+        case .v1:
+            if let source, let destination, let family = Self.family(source, destination),
+                let sourceIP = source.ipAddress, let destinationIP = destination.ipAddress,
+                let sourcePort = source.port, let destinationPort = destination.port
+            {
+                let proto = family == .v4 ? "TCP4" : "TCP6"
+                buffer.writeString("PROXY \(proto) \(sourceIP) \(destinationIP) \(sourcePort) \(destinationPort)\r\n")
+            } else {
+                buffer.writeString("PROXY UNKNOWN\r\n")
+            }
+        case .v2:
+            buffer.writeBytes(Self.v2Signature)
+            switch (source, destination) {
+            case (.v4?, .v4?), (.v6?, .v6?):
+                guard let s = source?.ipBytes, let d = destination?.ipBytes, let sp = source?.port,
+                    let dp = destination?.port
+                else { fallthrough }
+                buffer.writeInteger(UInt8(0x21))  // version 2, PROXY
+                buffer.writeInteger(UInt8(s.count == 4 ? 0x11 : 0x21))  // TCP over IPv4 or IPv6
+                buffer.writeInteger(UInt16(s.count * 2 + 4))
+                buffer.writeBytes(s)
+                buffer.writeBytes(d)
+                buffer.writeInteger(UInt16(sp))
+                buffer.writeInteger(UInt16(dp))
+            default:
+                buffer.writeInteger(UInt8(0x20))  // version 2, LOCAL
+                buffer.writeInteger(UInt8(0x00))
+                buffer.writeInteger(UInt16(0))
+            }
+        }
+    }
+
+    private enum Family { case v4, v6 }
+
+    private static func family(_ a: SocketAddress, _ b: SocketAddress) -> Family? {
+        switch (a, b) {
+        case (.v4, .v4): .v4
+        case (.v6, .v6): .v6
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,305 @@
+import Atomics
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import HALBCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A device's data plane: listeners on VIP:port, the gateway pools behind them and their health checks.
+///
+/// ``apply(_:)`` reconciles the running state to a ``BalancerConfiguration`` without dropping connections: listeners
+/// whose address stays are kept and get the new routes, new ones are bound, removed ones are closed; connections in
+/// flight keep the route they started with, so removed gateways drain. Either the whole configuration is applied or,
+/// when a listener cannot be bound, nothing changes.
+public actor Balancer {
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private var listeners: [String: Listener] = [:]
+    private var targets: [GatewayTarget.Key: GatewayTarget] = [:]
+    private var checkers: [GatewayTarget.Key: HealthChecker] = [:]
+    private var virtualServers: [String: VirtualServerRuntime] = [:]
+    private var configuration: BalancerConfiguration?
+    private var generation = 0
+    private var appliedAt = Date()
+    private var isShutDown = false
+    private let connections = ConnectionRegistry()
+
+    /// Creates a balancer that runs on `group`.
+    ///
+    /// - Parameters:
+    ///   - group: the event loops for listeners, connections and health checks.
+    ///   - logger: where connection and health events are logged.
+    public init(group: any EventLoopGroup, logger: Logger) {
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Applies a configuration: binds new listeners, swaps routes, closes removed listeners, starts and stops
+    /// health checks.
+    ///
+    /// - Throws: ``BalancerError`` when a listener cannot be bound; the previous configuration keeps running.
+    public func apply(_ configuration: BalancerConfiguration) async throws {
+        guard !self.isShutDown else { throw BalancerError.shutDown }
+
+        // 1. Build the new state beside the old one, reusing what is unchanged.
+        var targets: [GatewayTarget.Key: GatewayTarget] = [:]
+        var virtualServers: [String: VirtualServerRuntime] = [:]
+        var routes: [String: Route] = [:]
+        for listener in configuration.listeners {
+            let config = listener.route
+            let vs =
+                virtualServers[config.virtualServer] ?? self.virtualServers[config.virtualServer]
+                ?? VirtualServerRuntime(name: config.virtualServer)
+            virtualServers[config.virtualServer] = vs
+            let members = config.members.map { member in
+                let key = GatewayTarget.Key(
+                    name: member.name,
+                    address: member.address,
+                    port: member.port,
+                    healthCheck: config.healthCheck
+                )
+                let target = targets[key] ?? self.targets[key] ?? GatewayTarget(key: key)
+                targets[key] = target
+                return GatewayPool.Member(configuration: member, target: target, active: .init(0))
+            }
+            let pool = GatewayPool(
+                members: members,
+                algorithm: config.balancing,
+                perGatewayLimit: config.limits.maxConnectionsPerGateway
+            )
+            routes[listener.key] = Route(configuration: config, pool: pool, virtualServer: vs, logger: self.logger)
+        }
+
+        // 2. Bind the new listeners; on any failure undo those and change nothing.
+        var opened: [String: Listener] = [:]
+        for listener in configuration.listeners where self.listeners[listener.key] == nil && opened[listener.key] == nil {
+            do {
+                opened[listener.key] = try await Listener.bind(
+                    configuration: listener,
+                    route: routes[listener.key]!,
+                    group: self.group,
+                    connections: self.connections
+                )
+            } catch {
+                for listener in opened.values { try? await listener.close() }
+                throw BalancerError.cannotListen(address: listener.key, error: error)
+            }
+        }
+
+        // 3. Commit.
+        for (key, listener) in self.listeners {
+            if let route = routes[key] {
+                listener.route = route
+            } else {
+                self.logger.info("Listener closed", metadata: ["listener.address": "\(key)"])
+                try? await listener.close()
+                self.listeners[key] = nil
+            }
+        }
+        for (key, listener) in opened {
+            self.listeners[key] = listener
+            self.logger.info(
+                "Listening",
+                metadata: [
+                    "listener.address": "\(listener.boundAddress.map(Self.show) ?? key)",
+                    "vs.name": "\(listener.route.configuration.virtualServer)",
+                    "vs.payload": "\(listener.route.configuration.payload)",
+                ]
+            )
+        }
+        for vs in virtualServers.values {
+            let limit = configuration.listeners.first { $0.route.virtualServer == vs.name }?.route.limits.maxConnections
+            vs.maxConnections.store(limit ?? Limits().maxConnections, ordering: .relaxed)
+        }
+        for (key, checker) in self.checkers where targets[key] == nil {
+            checker.stop()
+            self.checkers[key] = nil
+        }
+        for (key, target) in targets where self.checkers[key] == nil {
+            let checker = HealthChecker(target: target, eventLoop: self.group.next(), logger: self.logger)
+            self.checkers[key] = checker
+            checker.start()
+        }
+        self.targets = targets
+        self.virtualServers = virtualServers
+        self.configuration = configuration
+        self.generation += 1
+        self.appliedAt = Date()
+    }
+
+    /// The address each listener is bound to, keyed by ``ListenerConfiguration/key`` (tests bind port 0).
+    public func boundAddresses() -> [String: SocketAddress] {
+        self.listeners.compactMapValues(\.boundAddress)
+    }
+
+    /// The number of client connections open now.
+    public func activeConnections() -> Int {
+        self.connections.count
+    }
+
+    /// A snapshot of listeners, virtual servers and gateways.
+    public func status() -> BalancerStatus {
+        let formatter = ISO8601DateFormatter()
+        let listeners = self.listeners.sorted { $0.key < $1.key }.map { key, listener in
+            BalancerStatus.ListenerStatus(
+                virtualServer: listener.route.configuration.virtualServer,
+                payload: listener.route.configuration.payload.rawValue,
+                address: listener.boundAddress.map(Self.show) ?? key
+            )
+        }
+        let virtualServers = self.virtualServers.values.sorted { $0.name < $1.name }.map { vs in
+            BalancerStatus.VirtualServerStatus(
+                name: vs.name,
+                activeConnections: vs.active.load(ordering: .relaxed),
+                maxConnections: vs.maxConnections.load(ordering: .relaxed),
+                acceptedConnections: vs.accepted.load(ordering: .relaxed),
+                rejectedConnections: vs.rejected.load(ordering: .relaxed),
+                failedConnections: vs.failed.load(ordering: .relaxed)
+            )
+        }
+        let gateways = self.targets.values
+            .sorted { ($0.key.name, $0.key.port) < ($1.key.name, $1.key.port) }
+            .map { target in
+                let health = target.health.withLockedValue { $0 }
+                return BalancerStatus.GatewayStatus(
+                    name: target.key.name,
+                    address: "\(target.key.address):\(target.key.port)",
+                    health: health.state.rawValue,
+                    reason: health.reason,
+                    lastCheck: health.lastCheck,
+                    activeConnections: target.active.load(ordering: .relaxed),
+                    totalConnections: target.total.load(ordering: .relaxed),
+                    connectFailures: target.connectFailures.load(ordering: .relaxed),
+                    bytesSent: target.bytesToGateway.load(ordering: .relaxed),
+                    bytesReceived: target.bytesFromGateway.load(ordering: .relaxed)
+                )
+            }
+        return BalancerStatus(
+            configuration: .init(
+                site: self.configuration?.siteName ?? "",
+                version: self.configuration?.version ?? 0,
+                generation: self.generation,
+                appliedAt: formatter.string(from: self.appliedAt)
+            ),
+            listeners: listeners,
+            virtualServers: virtualServers,
+            gateways: gateways
+        )
+    }
+
+    /// Stops accepting, lets open connections finish for up to `drainTimeout`, then closes what is left and stops
+    /// the health checks.
+    ///
+    /// - Returns: the number of connections that had to be closed at the deadline.
+    @discardableResult
+    public func shutdown(drainTimeout: Duration) async -> Int {
+        self.isShutDown = true
+        for listener in self.listeners.values {
+            try? await listener.close()
+        }
+        self.listeners = [:]
+        let open = self.connections.count
+        if open > 0 {
+            self.logger.info("Draining connections", metadata: ["connections.open": "\(open)", "drain.timeout": "\(drainTimeout)"])
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: drainTimeout)
+        while self.connections.count > 0, clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let left = self.connections.closeAll()
+        for checker in self.checkers.values { checker.stop() }
+        self.checkers = [:]
+        if left > 0 {
+            self.logger.info("Closed connections at the drain deadline", metadata: ["connections.closed": "\(left)"])
+        }
+        return left
+    }
+
+    private static func show(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}
+
+/// One listening socket: its channel and the route new connections take.
+final class Listener: Sendable {
+    private let channel: any Channel
+    private let routeBox: NIOLockedValueBox<Route>
+
+    private init(channel: any Channel, routeBox: NIOLockedValueBox<Route>) {
+        self.channel = channel
+        self.routeBox = routeBox
+    }
+
+    var route: Route {
+        get { self.routeBox.withLockedValue { $0 } }
+        set { self.routeBox.withLockedValue { $0 = newValue } }
+    }
+
+    var boundAddress: SocketAddress? { self.channel.localAddress }
+
+    func close() async throws {
+        try await self.channel.close()
+    }
+
+    static func bind(
+        configuration: ListenerConfiguration,
+        route: Route,
+        group: any EventLoopGroup,
+        connections: ConnectionRegistry
+    ) async throws -> Listener {
+        let routeBox = NIOLockedValueBox(route)
+        let isIPv6 = configuration.host.contains(":")
+        // Free bind lets a secondary device listen on a VIP it does not hold yet, so failover needs no bind.
+        let freeBind: ChannelOptions.Types.SocketOption =
+            isIPv6
+            ? .init(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: 78))  // IPV6_FREEBIND
+            : .ipOption(.init(rawValue: IP_FREEBIND))
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(freeBind, value: 1)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let route = routeBox.withLockedValue { $0 }
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    let idle = route.configuration.timeouts.clientIdle.milliseconds
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .milliseconds(idle)))
+                    try channel.pipeline.syncOperations.addHandler(ProxyFrontendHandler(route: route))
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+        return Listener(channel: channel, routeBox: routeBox)
+    }
+}
+
+/// The open client connections, so shutdown can wait for them and close the stragglers.
+final class ConnectionRegistry: Sendable {
+    private let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        self.channels.withLockedValue { $0[id] = channel }
+        channel.closeFuture.whenComplete { _ in
+            self.channels.withLockedValue { $0[id] = nil }
+        }
+    }
+
+    var count: Int { self.channels.withLockedValue { $0.count } }
+
+    /// Closes every open connection; returns how many there were.
+    func closeAll() -> Int {
+        let open = self.channels.withLockedValue { $0.values }
+        for channel in open { channel.close(promise: nil) }
+        return open.count
+    }
+}

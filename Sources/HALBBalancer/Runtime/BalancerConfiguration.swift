@@ -1,0 +1,147 @@
+import HALBCore
+
+/// What one device serves, derived from a site: its listeners and, for each, the gateways and settings to use.
+///
+/// A plain value built by ``init(site:device:)``; the ``Balancer`` reconciles its running state to it.
+public struct BalancerConfiguration: Sendable, Equatable {
+    /// The site's name.
+    public var siteName: String
+    /// The site's configuration version.
+    public var version: Int
+    /// One entry per address and port to listen on.
+    public var listeners: [ListenerConfiguration]
+
+    /// Creates a configuration from its parts (tests use this to listen on port 0).
+    public init(siteName: String, version: Int, listeners: [ListenerConfiguration]) {
+        self.siteName = siteName
+        self.version = version
+        self.listeners = listeners
+    }
+
+    /// Derives what device `device` serves in `site`: every enabled payload of every enabled virtual server
+    /// that lists the device, on the VIP's IPv4 address and, if set, its IPv6 address.
+    ///
+    /// - Parameters:
+    ///   - site: a site that ``SiteValidator`` accepted.
+    ///   - device: the device's name.
+    public init(site: Site, device: String) {
+        self.siteName = site.name
+        self.version = site.version
+        self.listeners = []
+        for vs in site.virtualServers(assignedTo: device) where vs.enabled {
+            let addresses = [
+                AddressText.cidr(vs.vip.ipv4, family: 4)?.address,
+                vs.vip.ipv6.flatMap { AddressText.cidr($0, family: 6)?.address },
+            ].compactMap { $0 }
+            for payload in vs.payloads where payload.enabled {
+                let names = payload.gateways.isEmpty ? site.gateways.map(\.name) : payload.gateways
+                let members = names.compactMap { site.gateway(named: $0) }.filter(\.enabled).map { gateway in
+                    MemberConfiguration(
+                        name: gateway.name,
+                        address: gateway.address,
+                        port: gateway.ports[payload.kind],
+                        weight: gateway.weight,
+                        drain: gateway.drain
+                    )
+                }
+                let route = RouteConfiguration(
+                    virtualServer: vs.name,
+                    payload: payload.kind,
+                    members: members,
+                    balancing: payload.balancing,
+                    healthCheck: vs.healthCheck,
+                    timeouts: vs.timeouts,
+                    limits: vs.limits,
+                    proxyProtocol: vs.proxyProtocol
+                )
+                for address in addresses {
+                    self.listeners.append(ListenerConfiguration(host: address, port: payload.port, route: route))
+                }
+            }
+        }
+    }
+}
+
+/// One listening socket and the route its connections take.
+public struct ListenerConfiguration: Sendable, Equatable {
+    /// The IP address to bind (the VIP).
+    public var host: String
+    /// The port to bind; 0 lets the system choose (tests).
+    public var port: Int
+    /// Where its connections go.
+    public var route: RouteConfiguration
+
+    /// Creates a listener configuration.
+    public init(host: String, port: Int, route: RouteConfiguration) {
+        self.host = host
+        self.port = port
+        self.route = route
+    }
+
+    /// Listeners with equal keys are the same socket across a reload.
+    public var key: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
+}
+
+/// How connections of one payload of one virtual server are balanced.
+public struct RouteConfiguration: Sendable, Equatable {
+    /// The virtual server's name.
+    public var virtualServer: String
+    /// The payload.
+    public var payload: PayloadKind
+    /// The gateways, in configuration order.
+    public var members: [MemberConfiguration]
+    /// The algorithm.
+    public var balancing: BalancingAlgorithm
+    /// The health check of every member.
+    public var healthCheck: HealthCheck
+    /// Timeouts.
+    public var timeouts: Timeouts
+    /// Limits.
+    public var limits: Limits
+    /// PROXY protocol toward the gateways.
+    public var proxyProtocol: ProxyProtocolVersion
+
+    /// Creates a route.
+    public init(
+        virtualServer: String,
+        payload: PayloadKind,
+        members: [MemberConfiguration],
+        balancing: BalancingAlgorithm = .leastconn,
+        healthCheck: HealthCheck = HealthCheck(),
+        timeouts: Timeouts = Timeouts(),
+        limits: Limits = Limits(),
+        proxyProtocol: ProxyProtocolVersion = .off
+    ) {
+        self.virtualServer = virtualServer
+        self.payload = payload
+        self.members = members
+        self.balancing = balancing
+        self.healthCheck = healthCheck
+        self.timeouts = timeouts
+        self.limits = limits
+        self.proxyProtocol = proxyProtocol
+    }
+}
+
+/// One gateway port as a member of a route.
+public struct MemberConfiguration: Sendable, Equatable {
+    /// The gateway's name.
+    public var name: String
+    /// Its address.
+    public var address: String
+    /// Its port for the route's payload.
+    public var port: Int
+    /// Its weight.
+    public var weight: Int
+    /// Draining: no new connections.
+    public var drain: Bool
+
+    /// Creates a member.
+    public init(name: String, address: String, port: Int, weight: Int = 1, drain: Bool = false) {
+        self.name = name
+        self.address = address
+        self.port = port
+        self.weight = weight
+        self.drain = drain
+    }
+}

@@ -1,0 +1,348 @@
+/// Reads a ``Site`` from a configuration tree, collecting every shape error (unknown field, wrong type, bad duration,
+/// unknown enum value) with its path instead of stopping at the first.
+///
+/// Ranges and cross-references are the ``SiteValidator``'s job; the reader only turns text into typed values.
+public struct SiteReader {
+    private var issues: [ConfigurationIssue] = []
+
+    /// Creates a reader.
+    public init() {}
+
+    /// Reads and validates a site from YAML text.
+    ///
+    /// - Parameter yaml: the document.
+    /// - Returns: a valid site.
+    /// - Throws: ``ConfigurationError`` with every issue, syntax, shape and semantic.
+    public static func load(yaml: String) throws(ConfigurationError) -> Site {
+        let node = try ConfigNode.parse(yaml: yaml)
+        return try Self.load(node)
+    }
+
+    /// Reads and validates a site from a configuration tree.
+    ///
+    /// - Throws: ``ConfigurationError`` with every issue found.
+    public static func load(_ node: ConfigNode) throws(ConfigurationError) -> Site {
+        var reader = SiteReader()
+        let site = reader.read(node)
+        // Semantic checks run even after shape errors so that one run reports everything, but a field the reader
+        // already complained about (and filled with a default) is not reported twice.
+        let shapePaths = Set(reader.issues.map(\.path))
+        let problems = SiteValidator().validate(site).filter { issue in
+            !shapePaths.contains { $0 == issue.path || issue.path.hasPrefix($0 + ".") || issue.path.hasPrefix($0 + "[") }
+        }
+        let issues = reader.issues + problems
+        if !issues.isEmpty {
+            throw ConfigurationError(issues: issues)
+        }
+        return site
+    }
+
+    /// Reads a site from a tree without semantic validation.
+    ///
+    /// - Returns: the site as written (defaults filled in), and the shape issues found.
+    public mutating func read(_ node: ConfigNode) -> Site {
+        let path = ConfigurationPath.root
+        var site = Site(name: "")
+        guard var fields = self.mapping(node, at: path) else {
+            if node == .null { self.report(path, "the file is empty: expected a site with `site`, `gateways`, `devices` and `virtualServers`") }
+            return site
+        }
+        site.name = self.string(fields.take("site"), at: path / "site", required: true) ?? ""
+        site.version = self.int(fields.take("version"), at: path / "version") ?? 0
+        site.gateways = self.list(fields.take("gateways"), at: path / "gateways") { reader, node, path in
+            reader.gateway(node, at: path)
+        }
+        site.devices = self.list(fields.take("devices"), at: path / "devices") { reader, node, path in
+            reader.device(node, at: path)
+        }
+        site.virtualServers = self.list(fields.take("virtualServers"), at: path / "virtualServers") { reader, node, path in
+            reader.virtualServer(node, at: path)
+        }
+        self.reportUnknown(fields, at: path)
+        return site
+    }
+
+    // MARK: - Site parts
+
+    private mutating func gateway(_ node: ConfigNode, at path: ConfigurationPath) -> Gateway? {
+        guard var fields = self.mapping(node, at: path) else { return nil }
+        var gateway = Gateway(name: "", address: "")
+        gateway.name = self.string(fields.take("name"), at: path / "name", required: true) ?? ""
+        gateway.address = self.string(fields.take("address"), at: path / "address", required: true) ?? ""
+        if let portsNode = fields.take("ports"), var ports = self.mapping(portsNode, at: path / "ports") {
+            for kind in PayloadKind.allCases {
+                if let port = self.int(ports.take(kind.rawValue), at: path / "ports" / kind.rawValue) {
+                    gateway.ports[kind] = port
+                }
+            }
+            self.reportUnknown(ports, at: path / "ports")
+        }
+        gateway.weight = self.int(fields.take("weight"), at: path / "weight") ?? Gateway.defaultWeight
+        gateway.enabled = self.bool(fields.take("enabled"), at: path / "enabled") ?? true
+        gateway.drain = self.bool(fields.take("drain"), at: path / "drain") ?? false
+        self.reportUnknown(fields, at: path)
+        return gateway
+    }
+
+    private mutating func device(_ node: ConfigNode, at path: ConfigurationPath) -> Device? {
+        guard var fields = self.mapping(node, at: path) else { return nil }
+        var device = Device(name: "", address: "")
+        device.name = self.string(fields.take("name"), at: path / "name", required: true) ?? ""
+        device.address = self.string(fields.take("address"), at: path / "address", required: true) ?? ""
+        device.interface = self.string(fields.take("interface"), at: path / "interface") ?? Device.defaultInterface
+        self.reportUnknown(fields, at: path)
+        return device
+    }
+
+    private mutating func virtualServer(_ node: ConfigNode, at path: ConfigurationPath) -> VirtualServer? {
+        guard var fields = self.mapping(node, at: path) else { return nil }
+        var vs = VirtualServer(name: "", vip: VirtualIP(ipv4: ""), devices: [], payloads: [])
+        vs.name = self.string(fields.take("name"), at: path / "name", required: true) ?? ""
+        vs.enabled = self.bool(fields.take("enabled"), at: path / "enabled") ?? true
+        vs.description = self.string(fields.take("description"), at: path / "description") ?? ""
+        vs.publicAddress = self.string(fields.take("publicAddress"), at: path / "publicAddress")
+
+        let vipPath = path / "vip"
+        if let vipNode = fields.take("vip") {
+            if var vip = self.mapping(vipNode, at: vipPath) {
+                vs.vip.ipv4 = self.string(vip.take("ipv4"), at: vipPath / "ipv4", required: true) ?? ""
+                vs.vip.ipv6 = self.string(vip.take("ipv6"), at: vipPath / "ipv6")
+                vs.vip.interface = self.string(vip.take("interface"), at: vipPath / "interface")
+                self.reportUnknown(vip, at: vipPath)
+            }
+        } else {
+            self.report(vipPath, "missing: a virtual server needs a VIP (`vip: { ipv4: 192.0.2.10/24 }`)")
+        }
+
+        if let vrrpNode = fields.take("vrrp"), var vrrp = self.mapping(vrrpNode, at: path / "vrrp") {
+            let vrrpPath = path / "vrrp"
+            vs.vrrp.routerID = self.int(vrrp.take("routerId"), at: vrrpPath / "routerId")
+            vs.vrrp.advertInterval =
+                self.duration(vrrp.take("advertInterval"), at: vrrpPath / "advertInterval")
+                ?? VRRPSettings.defaultAdvertInterval
+            vs.vrrp.preempt = self.bool(vrrp.take("preempt"), at: vrrpPath / "preempt") ?? true
+            vs.vrrp.preemptDelay = self.duration(vrrp.take("preemptDelay"), at: vrrpPath / "preemptDelay") ?? .seconds(0)
+            self.reportUnknown(vrrp, at: vrrpPath)
+        }
+
+        let devicesPath = path / "devices"
+        if let devicesNode = fields.take("devices") {
+            vs.devices = self.list(devicesNode, at: devicesPath) { reader, node, path in
+                reader.deviceAssignment(node, at: path)
+            }
+        } else {
+            self.report(devicesPath, "missing: list the devices that serve this virtual server, preferred primary first")
+        }
+
+        let payloadsPath = path / "payloads"
+        if let payloadsNode = fields.take("payloads") {
+            if var payloads = self.mapping(payloadsNode, at: payloadsPath) {
+                for kind in PayloadKind.allCases {
+                    if let payloadNode = payloads.take(kind.rawValue),
+                        let payload = self.payload(kind, payloadNode, at: payloadsPath / kind.rawValue)
+                    {
+                        vs.payloads.append(payload)
+                    }
+                }
+                self.reportUnknown(payloads, at: payloadsPath)
+            }
+        } else {
+            self.report(payloadsPath, "missing: a virtual server needs at least one payload (gateway, ssl or clientManagement)")
+        }
+
+        if let checkNode = fields.take("healthCheck"), var check = self.mapping(checkNode, at: path / "healthCheck") {
+            let checkPath = path / "healthCheck"
+            let defaults = HealthCheck()
+            vs.healthCheck.type = self.enumeration(check.take("type"), at: checkPath / "type") ?? defaults.type
+            vs.healthCheck.interval = self.duration(check.take("interval"), at: checkPath / "interval") ?? defaults.interval
+            vs.healthCheck.timeout = self.duration(check.take("timeout"), at: checkPath / "timeout") ?? defaults.timeout
+            vs.healthCheck.rise = self.int(check.take("rise"), at: checkPath / "rise") ?? defaults.rise
+            vs.healthCheck.fall = self.int(check.take("fall"), at: checkPath / "fall") ?? defaults.fall
+            vs.healthCheck.path = self.string(check.take("path"), at: checkPath / "path") ?? defaults.path
+            vs.healthCheck.expectedStatus = self.int(check.take("expectedStatus"), at: checkPath / "expectedStatus")
+            self.reportUnknown(check, at: checkPath)
+        }
+
+        if let timeoutsNode = fields.take("timeouts"), var timeouts = self.mapping(timeoutsNode, at: path / "timeouts") {
+            let timeoutsPath = path / "timeouts"
+            let defaults = Timeouts()
+            vs.timeouts.connect = self.duration(timeouts.take("connect"), at: timeoutsPath / "connect") ?? defaults.connect
+            vs.timeouts.clientIdle =
+                self.duration(timeouts.take("clientIdle"), at: timeoutsPath / "clientIdle") ?? defaults.clientIdle
+            vs.timeouts.gatewayIdle =
+                self.duration(timeouts.take("gatewayIdle"), at: timeoutsPath / "gatewayIdle") ?? defaults.gatewayIdle
+            self.reportUnknown(timeouts, at: timeoutsPath)
+        }
+
+        if let limitsNode = fields.take("limits"), var limits = self.mapping(limitsNode, at: path / "limits") {
+            let limitsPath = path / "limits"
+            let defaults = Limits()
+            vs.limits.maxConnections =
+                self.int(limits.take("maxConnections"), at: limitsPath / "maxConnections") ?? defaults.maxConnections
+            vs.limits.maxConnectionsPerGateway =
+                self.int(limits.take("maxConnectionsPerGateway"), at: limitsPath / "maxConnectionsPerGateway")
+                ?? defaults.maxConnectionsPerGateway
+            self.reportUnknown(limits, at: limitsPath)
+        }
+
+        vs.proxyProtocol = self.enumeration(fields.take("proxyProtocol"), at: path / "proxyProtocol") ?? .off
+        self.reportUnknown(fields, at: path)
+        return vs
+    }
+
+    private mutating func deviceAssignment(_ node: ConfigNode, at path: ConfigurationPath) -> DeviceAssignment? {
+        if case .scalar(let name, _) = node {
+            return DeviceAssignment(name: name)
+        }
+        guard var fields = self.mapping(node, at: path, expecting: "a device name or { name, priority }") else {
+            return nil
+        }
+        let name = self.string(fields.take("name"), at: path / "name", required: true) ?? ""
+        let priority = self.int(fields.take("priority"), at: path / "priority")
+        self.reportUnknown(fields, at: path)
+        return DeviceAssignment(name: name, priority: priority)
+    }
+
+    private mutating func payload(_ kind: PayloadKind, _ node: ConfigNode, at path: ConfigurationPath) -> Payload? {
+        var payload = Payload(kind: kind)
+        if node == .null { return payload }
+        guard var fields = self.mapping(node, at: path) else { return nil }
+        payload.enabled = self.bool(fields.take("enabled"), at: path / "enabled") ?? true
+        payload.port = self.int(fields.take("port"), at: path / "port") ?? kind.defaultPort
+        if let gatewaysNode = fields.take("gateways") {
+            payload.gateways = self.list(gatewaysNode, at: path / "gateways") { reader, node, path in
+                reader.string(node, at: path, required: true)
+            }
+        }
+        payload.balancing = self.enumeration(fields.take("balancing"), at: path / "balancing") ?? .leastconn
+        if kind == .ssl {
+            payload.sslMode = self.enumeration(fields.take("mode"), at: path / "mode") ?? .passthrough
+        }
+        self.reportUnknown(fields, at: path)
+        return payload
+    }
+
+    // MARK: - Typed values
+
+    private mutating func report(_ path: ConfigurationPath, _ message: String) {
+        self.issues.append(ConfigurationIssue(path: path.description, message: message))
+    }
+
+    private mutating func mapping(
+        _ node: ConfigNode,
+        at path: ConfigurationPath,
+        expecting: String = "a mapping of fields"
+    ) -> Fields? {
+        guard case .mapping(let entries) = node else {
+            self.report(path, "\(Self.show(node)) is not \(expecting)")
+            return nil
+        }
+        return Fields(entries: entries)
+    }
+
+    private mutating func list<Element>(
+        _ node: ConfigNode?,
+        at path: ConfigurationPath,
+        element: (inout Self, ConfigNode, ConfigurationPath) -> Element?
+    ) -> [Element] {
+        guard let node, node != .null else { return [] }
+        guard case .sequence(let items) = node else {
+            self.report(path, "\(Self.show(node)) is not a list")
+            return []
+        }
+        var result: [Element] = []
+        for (index, item) in items.enumerated() {
+            if let value = element(&self, item, path / index) {
+                result.append(value)
+            }
+        }
+        return result
+    }
+
+    private mutating func scalar(_ node: ConfigNode?, at path: ConfigurationPath, required: Bool) -> String? {
+        switch node {
+        case .none, .null?:
+            if required { self.report(path, "missing: this field is required") }
+            return nil
+        case .scalar(let text, _)?:
+            return text
+        case let other?:
+            self.report(path, "\(Self.show(other)) is not a single value")
+            return nil
+        }
+    }
+
+    private mutating func string(_ node: ConfigNode?, at path: ConfigurationPath, required: Bool = false) -> String? {
+        self.scalar(node, at: path, required: required)
+    }
+
+    private mutating func int(_ node: ConfigNode?, at path: ConfigurationPath) -> Int? {
+        guard let text = self.scalar(node, at: path, required: false) else { return nil }
+        guard let value = Int(text.trimmingSpaces()) else {
+            self.report(path, "\(quoted(text)) is not a whole number")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func bool(_ node: ConfigNode?, at path: ConfigurationPath) -> Bool? {
+        guard let text = self.scalar(node, at: path, required: false) else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            self.report(path, "\(quoted(text)) is not true or false")
+            return nil
+        }
+    }
+
+    private mutating func duration(_ node: ConfigNode?, at path: ConfigurationPath) -> HALBDuration? {
+        guard let text = self.scalar(node, at: path, required: false) else { return nil }
+        guard let duration = HALBDuration(parsing: text) else {
+            self.report(path, "\(quoted(text)) is not a duration (write it like 250ms, 2s, 5m or 1h)")
+            return nil
+        }
+        return duration
+    }
+
+    private mutating func enumeration<Value: RawRepresentable & CaseIterable>(
+        _ node: ConfigNode?,
+        at path: ConfigurationPath
+    ) -> Value? where Value.RawValue == String {
+        guard let text = self.scalar(node, at: path, required: false) else { return nil }
+        guard let value = Value(rawValue: text) ?? Value.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() })
+        else {
+            let choices = Value.allCases.map(\.rawValue).joined(separator: ", ")
+            self.report(path, "\(quoted(text)) is not one of \(choices)")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func reportUnknown(_ fields: Fields, at path: ConfigurationPath) {
+        for entry in fields.remaining {
+            self.report(path / entry.key, "unknown field \(quoted(entry.key))")
+        }
+    }
+
+    private static func show(_ node: ConfigNode) -> String {
+        switch node {
+        case .null: "null"
+        case .scalar(let text, _): quoted(text)
+        case .sequence: "a list"
+        case .mapping: "a mapping"
+        }
+    }
+}
+
+/// The fields of one mapping, taken one by one so that those left over can be reported as unknown.
+private struct Fields {
+    var entries: [ConfigEntry]
+
+    mutating func take(_ key: String) -> ConfigNode? {
+        guard let index = self.entries.firstIndex(where: { $0.key == key }) else { return nil }
+        return self.entries.remove(at: index).value
+    }
+
+    var remaining: [ConfigEntry] { self.entries }
+}

@@ -1,0 +1,133 @@
+/// Writes a ``Site`` as a configuration tree (and so as YAML), every field explicit, in the layout
+/// ``SiteReader`` reads: `SiteReader.load(SiteWriter.node(site)) == site` for every valid site.
+public enum SiteWriter {
+    /// The site as a tree.
+    public static func node(_ site: Site) -> ConfigNode {
+        .mapping([
+            ConfigEntry("site", .plain(site.name)),
+            ConfigEntry("version", .plain(String(site.version))),
+            ConfigEntry("gateways", .sequence(site.gateways.map(Self.node))),
+            ConfigEntry("devices", .sequence(site.devices.map(Self.node))),
+            ConfigEntry("virtualServers", .sequence(site.virtualServers.map(Self.node))),
+        ])
+    }
+
+    /// The site as YAML text.
+    public static func yaml(_ site: Site) -> String {
+        Self.node(site).yaml()
+    }
+
+    private static func node(_ gateway: Gateway) -> ConfigNode {
+        .mapping([
+            ConfigEntry("name", .plain(gateway.name)),
+            ConfigEntry("address", .string(gateway.address)),
+            ConfigEntry(
+                "ports",
+                .mapping(PayloadKind.allCases.map { ConfigEntry($0.rawValue, .int(gateway.ports[$0])) })
+            ),
+            ConfigEntry("weight", .int(gateway.weight)),
+            ConfigEntry("enabled", .bool(gateway.enabled)),
+            ConfigEntry("drain", .bool(gateway.drain)),
+        ])
+    }
+
+    private static func node(_ device: Device) -> ConfigNode {
+        .mapping([
+            ConfigEntry("name", .plain(device.name)),
+            ConfigEntry("address", .string(device.address)),
+            ConfigEntry("interface", .string(device.interface)),
+        ])
+    }
+
+    private static func node(_ vs: VirtualServer) -> ConfigNode {
+        var entries = [
+            ConfigEntry("name", .plain(vs.name)),
+            ConfigEntry("enabled", .bool(vs.enabled)),
+        ]
+        if !vs.description.isEmpty { entries.append(ConfigEntry("description", .string(vs.description))) }
+        if let publicAddress = vs.publicAddress { entries.append(ConfigEntry("publicAddress", .string(publicAddress))) }
+        var vip = [ConfigEntry("ipv4", .string(vs.vip.ipv4))]
+        if let ipv6 = vs.vip.ipv6 { vip.append(ConfigEntry("ipv6", .string(ipv6))) }
+        if let interface = vs.vip.interface { vip.append(ConfigEntry("interface", .string(interface))) }
+        entries.append(ConfigEntry("vip", .mapping(vip)))
+
+        var vrrp: [ConfigEntry] = []
+        if let routerID = vs.vrrp.routerID { vrrp.append(ConfigEntry("routerId", .int(routerID))) }
+        vrrp += [
+            ConfigEntry("advertInterval", .duration(vs.vrrp.advertInterval)),
+            ConfigEntry("preempt", .bool(vs.vrrp.preempt)),
+            ConfigEntry("preemptDelay", .duration(vs.vrrp.preemptDelay)),
+        ]
+        entries.append(ConfigEntry("vrrp", .mapping(vrrp)))
+
+        entries.append(
+            ConfigEntry(
+                "devices",
+                .sequence(
+                    vs.devices.map { assignment in
+                        guard let priority = assignment.priority else { return .plain(assignment.name) }
+                        return .mapping([ConfigEntry("name", .plain(assignment.name)), ConfigEntry("priority", .int(priority))])
+                    }
+                )
+            )
+        )
+
+        entries.append(
+            ConfigEntry(
+                "payloads",
+                .mapping(
+                    vs.payloads.map { payload in
+                        var fields = [
+                            ConfigEntry("enabled", .bool(payload.enabled)),
+                            ConfigEntry("port", .int(payload.port)),
+                        ]
+                        if !payload.gateways.isEmpty {
+                            fields.append(ConfigEntry("gateways", .sequence(payload.gateways.map { .plain($0) })))
+                        }
+                        fields.append(ConfigEntry("balancing", .plain(payload.balancing.rawValue)))
+                        if payload.kind == .ssl { fields.append(ConfigEntry("mode", .plain(payload.sslMode.rawValue))) }
+                        return ConfigEntry(payload.kind.rawValue, .mapping(fields))
+                    }
+                )
+            )
+        )
+
+        var check = [
+            ConfigEntry("type", .plain(vs.healthCheck.type.rawValue)),
+            ConfigEntry("interval", .duration(vs.healthCheck.interval)),
+            ConfigEntry("timeout", .duration(vs.healthCheck.timeout)),
+            ConfigEntry("rise", .int(vs.healthCheck.rise)),
+            ConfigEntry("fall", .int(vs.healthCheck.fall)),
+            ConfigEntry("path", .string(vs.healthCheck.path)),
+        ]
+        if let status = vs.healthCheck.expectedStatus { check.append(ConfigEntry("expectedStatus", .int(status))) }
+        entries.append(ConfigEntry("healthCheck", .mapping(check)))
+        entries.append(
+            ConfigEntry(
+                "timeouts",
+                .mapping([
+                    ConfigEntry("connect", .duration(vs.timeouts.connect)),
+                    ConfigEntry("clientIdle", .duration(vs.timeouts.clientIdle)),
+                    ConfigEntry("gatewayIdle", .duration(vs.timeouts.gatewayIdle)),
+                ])
+            )
+        )
+        entries.append(
+            ConfigEntry(
+                "limits",
+                .mapping([
+                    ConfigEntry("maxConnections", .int(vs.limits.maxConnections)),
+                    ConfigEntry("maxConnectionsPerGateway", .int(vs.limits.maxConnectionsPerGateway)),
+                ])
+            )
+        )
+        entries.append(ConfigEntry("proxyProtocol", .string(vs.proxyProtocol.rawValue)))
+        return .mapping(entries)
+    }
+}
+
+extension ConfigNode {
+    fileprivate static func int(_ value: Int) -> ConfigNode { .plain(String(value)) }
+    fileprivate static func bool(_ value: Bool) -> ConfigNode { .plain(value ? "true" : "false") }
+    fileprivate static func duration(_ value: HALBDuration) -> ConfigNode { .plain(value.description) }
+}

@@ -1,0 +1,428 @@
+/// A HALB site: the gateways it balances, the devices that balance them and the virtual servers that tie them together.
+///
+/// A site is a plain value. It is read from YAML or JSON by ``SiteReader``, checked by ``SiteValidator`` and written
+/// back by ``SiteWriter``; nothing in it performs I/O.
+public struct Site: Sendable, Hashable {
+    /// The site's name, shown in logs and status.
+    public var name: String
+    /// The configuration version: a monotonic integer stamped by the console, or written by hand in a file.
+    public var version: Int
+    /// The gateways (the site's TLS/TCP front doors) that virtual servers spread connections over.
+    public var gateways: [Gateway]
+    /// The load-balancer devices (appliances running `halb device`).
+    public var devices: [Device]
+    /// The virtual servers, each with its own VIP, payloads and devices.
+    public var virtualServers: [VirtualServer]
+
+    /// Creates a site.
+    public init(
+        name: String,
+        version: Int = 0,
+        gateways: [Gateway] = [],
+        devices: [Device] = [],
+        virtualServers: [VirtualServer] = []
+    ) {
+        self.name = name
+        self.version = version
+        self.gateways = gateways
+        self.devices = devices
+        self.virtualServers = virtualServers
+    }
+
+    /// The gateway called `name`, if the site has one.
+    public func gateway(named name: String) -> Gateway? { self.gateways.first { $0.name == name } }
+
+    /// The device called `name`, if the site has one.
+    public func device(named name: String) -> Device? { self.devices.first { $0.name == name } }
+
+    /// The virtual servers that list `device` among their devices.
+    public func virtualServers(assignedTo device: String) -> [VirtualServer] {
+        self.virtualServers.filter { vs in vs.devices.contains { $0.name == device } }
+    }
+}
+
+/// A gateway: one backend server that accepts the connections a virtual server balances.
+public struct Gateway: Sendable, Hashable {
+    /// Default weight of a gateway.
+    public static let defaultWeight = 1
+
+    /// Unique name within the site.
+    public var name: String
+    /// IP address (v4 or v6) or DNS name.
+    public var address: String
+    /// The port the gateway listens on for each payload.
+    public var ports: GatewayPorts
+    /// Relative share of new connections under weighted algorithms (1–256).
+    public var weight: Int
+    /// A disabled gateway gets no connections and is not health checked.
+    public var enabled: Bool
+    /// A draining gateway gets no new connections; its established ones finish.
+    public var drain: Bool
+
+    /// Creates a gateway.
+    public init(
+        name: String,
+        address: String,
+        ports: GatewayPorts = GatewayPorts(),
+        weight: Int = Gateway.defaultWeight,
+        enabled: Bool = true,
+        drain: Bool = false
+    ) {
+        self.name = name
+        self.address = address
+        self.ports = ports
+        self.weight = weight
+        self.enabled = enabled
+        self.drain = drain
+    }
+}
+
+/// The port a gateway serves each payload on.
+public struct GatewayPorts: Sendable, Hashable {
+    /// Plain TCP port of the `gateway` payload (default 80).
+    public var gateway: Int
+    /// TLS port of the `ssl` payload (default 443).
+    public var ssl: Int
+    /// Port of the `clientManagement` payload (default 20009).
+    public var clientManagement: Int
+
+    /// Creates a port set; omitted ports take the payload defaults.
+    public init(
+        gateway: Int = PayloadKind.gateway.defaultPort,
+        ssl: Int = PayloadKind.ssl.defaultPort,
+        clientManagement: Int = PayloadKind.clientManagement.defaultPort
+    ) {
+        self.gateway = gateway
+        self.ssl = ssl
+        self.clientManagement = clientManagement
+    }
+
+    /// The gateway's port for `kind`.
+    public subscript(kind: PayloadKind) -> Int {
+        get {
+            switch kind {
+            case .gateway: self.gateway
+            case .ssl: self.ssl
+            case .clientManagement: self.clientManagement
+            }
+        }
+        set {
+            switch kind {
+            case .gateway: self.gateway = newValue
+            case .ssl: self.ssl = newValue
+            case .clientManagement: self.clientManagement = newValue
+            }
+        }
+    }
+}
+
+/// A load-balancer device: one appliance running `halb device`.
+public struct Device: Sendable, Hashable {
+    /// Default interface VIPs are added to.
+    public static let defaultInterface = "eth0"
+
+    /// Unique name within the site; `halb device --name` selects it.
+    public var name: String
+    /// Management address (where peers and the console reach it).
+    public var address: String
+    /// Network interface that carries the VIPs of the virtual servers this device serves.
+    public var interface: String
+
+    /// Creates a device.
+    public init(name: String, address: String, interface: String = Device.defaultInterface) {
+        self.name = name
+        self.address = address
+        self.interface = interface
+    }
+}
+
+/// A device's place in a virtual server: its name and, optionally, an explicit VRRP priority.
+public struct DeviceAssignment: Sendable, Hashable {
+    /// The device's name.
+    public var name: String
+    /// Explicit VRRP priority (1–255); when `nil` the position in the list decides.
+    public var priority: Int?
+
+    /// Creates an assignment.
+    public init(name: String, priority: Int? = nil) {
+        self.name = name
+        self.priority = priority
+    }
+}
+
+/// The kinds of TCP payload a virtual server can carry.
+public enum PayloadKind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Plain TCP (the RAS "LB Gateway payload").
+    case gateway
+    /// TLS (the RAS "LB SSL payload").
+    case ssl
+    /// The RAS client-management port.
+    case clientManagement
+
+    /// The port the payload listens on when none is given.
+    public var defaultPort: Int {
+        switch self {
+        case .gateway: 80
+        case .ssl: 443
+        case .clientManagement: 20009
+        }
+    }
+
+    public var description: String { self.rawValue }
+}
+
+/// How the `ssl` payload treats TLS.
+public enum SSLMode: String, Sendable, Hashable, CaseIterable {
+    /// Relay TLS bytes untouched to the gateway, which terminates TLS.
+    case passthrough
+    /// Terminate TLS on the device (not supported yet).
+    case offload
+}
+
+/// The algorithm that picks a gateway for a new connection.
+public enum BalancingAlgorithm: String, Sendable, Hashable, CaseIterable {
+    /// Weighted round robin (smooth: weights interleave rather than burst).
+    case roundrobin
+    /// The gateway with the fewest active connections relative to its weight (RAS's "least busy"); the default.
+    case leastconn
+    /// A Maglev consistent-hash table over the client's IP address.
+    case sourcehash
+    /// Power of two random choices: two random gateways, the less loaded wins.
+    case random
+}
+
+/// Whether and how the device tells gateways the client's address with a PROXY protocol header.
+public enum ProxyProtocolVersion: String, Sendable, Hashable, CaseIterable {
+    /// No header.
+    case off
+    /// Human-readable PROXY protocol v1.
+    case v1
+    /// Binary PROXY protocol v2.
+    case v2
+}
+
+/// The kind of active health check.
+public enum HealthCheckType: String, Sendable, Hashable, CaseIterable {
+    /// A TCP connect.
+    case tcp
+    /// An HTTP `GET` whose status is checked.
+    case http
+    /// A TLS handshake (certificate not verified).
+    case tls
+}
+
+/// One TCP payload of a virtual server.
+public struct Payload: Sendable, Hashable {
+    /// Which payload this is.
+    public var kind: PayloadKind
+    /// Whether the device serves it.
+    public var enabled: Bool
+    /// The port on the VIP.
+    public var port: Int
+    /// The gateways it spreads connections over, by name, in order. Empty means every gateway of the site.
+    public var gateways: [String]
+    /// The balancing algorithm.
+    public var balancing: BalancingAlgorithm
+    /// For `ssl` only: passthrough or offload.
+    public var sslMode: SSLMode
+
+    /// Creates a payload with the defaults of `kind`.
+    public init(
+        kind: PayloadKind,
+        enabled: Bool = true,
+        port: Int? = nil,
+        gateways: [String] = [],
+        balancing: BalancingAlgorithm = .leastconn,
+        sslMode: SSLMode = .passthrough
+    ) {
+        self.kind = kind
+        self.enabled = enabled
+        self.port = port ?? kind.defaultPort
+        self.gateways = gateways
+        self.balancing = balancing
+        self.sslMode = sslMode
+    }
+}
+
+/// A virtual IP: the address clients connect to, held by the primary device.
+public struct VirtualIP: Sendable, Hashable {
+    /// IPv4 address with prefix length, such as `192.0.2.10/24`.
+    public var ipv4: String
+    /// Optional IPv6 address with prefix length, such as `2001:db8::10/64`.
+    public var ipv6: String?
+    /// Interface override; when `nil` each device uses its own `interface`.
+    public var interface: String?
+
+    /// Creates a VIP.
+    public init(ipv4: String, ipv6: String? = nil, interface: String? = nil) {
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.interface = interface
+    }
+}
+
+/// VRRP settings of a virtual server (used by failover).
+public struct VRRPSettings: Sendable, Hashable {
+    /// Default advertisement interval.
+    public static let defaultAdvertInterval = HALBDuration.milliseconds(100)
+
+    /// Virtual router id (1–255), unique per L2 segment; `nil` means the virtual server's 1-based position.
+    public var routerID: Int?
+    /// How often the primary advertises (10 ms – 40.95 s, in centiseconds on the wire).
+    public var advertInterval: HALBDuration
+    /// Whether a higher-priority device takes the VIP back from a lower-priority primary.
+    public var preempt: Bool
+    /// How long a device waits after start before preempting.
+    public var preemptDelay: HALBDuration
+
+    /// Creates VRRP settings.
+    public init(
+        routerID: Int? = nil,
+        advertInterval: HALBDuration = VRRPSettings.defaultAdvertInterval,
+        preempt: Bool = true,
+        preemptDelay: HALBDuration = .seconds(0)
+    ) {
+        self.routerID = routerID
+        self.advertInterval = advertInterval
+        self.preempt = preempt
+        self.preemptDelay = preemptDelay
+    }
+}
+
+/// Active health check settings, shared by all payloads of a virtual server.
+public struct HealthCheck: Sendable, Hashable {
+    /// The kind of check.
+    public var type: HealthCheckType
+    /// Time between checks.
+    public var interval: HALBDuration
+    /// How long one check may take.
+    public var timeout: HALBDuration
+    /// Consecutive successes that bring a down gateway up.
+    public var rise: Int
+    /// Consecutive failures that take an up gateway down.
+    public var fall: Int
+    /// HTTP only: the path requested.
+    public var path: String
+    /// HTTP only: the status that counts as healthy; `nil` accepts 200–399.
+    public var expectedStatus: Int?
+
+    /// Creates health check settings; the defaults are those of HAProxy except for a shorter interval.
+    public init(
+        type: HealthCheckType = .tcp,
+        interval: HALBDuration = .seconds(2),
+        timeout: HALBDuration = .seconds(1),
+        rise: Int = 2,
+        fall: Int = 3,
+        path: String = "/",
+        expectedStatus: Int? = nil
+    ) {
+        self.type = type
+        self.interval = interval
+        self.timeout = timeout
+        self.rise = rise
+        self.fall = fall
+        self.path = path
+        self.expectedStatus = expectedStatus
+    }
+
+    /// Whether an HTTP status `code` counts as healthy.
+    public func accepts(status code: Int) -> Bool {
+        if let expected = self.expectedStatus { return code == expected }
+        return (200..<400).contains(code)
+    }
+}
+
+/// Connection timeouts of a virtual server.
+public struct Timeouts: Sendable, Hashable {
+    /// How long a connect to a gateway may take before the next gateway is tried.
+    public var connect: HALBDuration
+    /// A connection is closed after this long without bytes from the client.
+    public var clientIdle: HALBDuration
+    /// A connection is closed after this long without bytes from the gateway.
+    public var gatewayIdle: HALBDuration
+
+    /// Creates timeouts. Idle timeouts default to an hour, since remote-desktop sessions sit idle for long.
+    public init(
+        connect: HALBDuration = .seconds(5),
+        clientIdle: HALBDuration = .hours(1),
+        gatewayIdle: HALBDuration = .hours(1)
+    ) {
+        self.connect = connect
+        self.clientIdle = clientIdle
+        self.gatewayIdle = gatewayIdle
+    }
+}
+
+/// Connection limits of a virtual server.
+public struct Limits: Sendable, Hashable {
+    /// Concurrent client connections over all payloads of the virtual server; more are refused.
+    public var maxConnections: Int
+    /// Concurrent connections to one gateway from this virtual server; 0 means no limit.
+    public var maxConnectionsPerGateway: Int
+
+    /// Creates limits.
+    public init(maxConnections: Int = 20_000, maxConnectionsPerGateway: Int = 0) {
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerGateway = maxConnectionsPerGateway
+    }
+}
+
+/// A virtual server: a VIP, its payloads and the devices that serve it.
+public struct VirtualServer: Sendable, Hashable {
+    /// Unique name within the site.
+    public var name: String
+    /// Whether devices serve it at all.
+    public var enabled: Bool
+    /// Free text for operators.
+    public var description: String
+    /// The FQDN or IP clients are told to use; informational.
+    public var publicAddress: String?
+    /// The virtual IP.
+    public var vip: VirtualIP
+    /// VRRP settings for failover between its devices.
+    public var vrrp: VRRPSettings
+    /// The devices serving it, in priority order (first is the preferred primary).
+    public var devices: [DeviceAssignment]
+    /// Its payloads, in the order `gateway`, `ssl`, `clientManagement`; absent ones are not served.
+    public var payloads: [Payload]
+    /// Active health checks of its gateways.
+    public var healthCheck: HealthCheck
+    /// Its timeouts.
+    public var timeouts: Timeouts
+    /// Its limits.
+    public var limits: Limits
+    /// PROXY protocol toward its gateways.
+    public var proxyProtocol: ProxyProtocolVersion
+
+    /// Creates a virtual server.
+    public init(
+        name: String,
+        enabled: Bool = true,
+        description: String = "",
+        publicAddress: String? = nil,
+        vip: VirtualIP,
+        vrrp: VRRPSettings = VRRPSettings(),
+        devices: [DeviceAssignment],
+        payloads: [Payload],
+        healthCheck: HealthCheck = HealthCheck(),
+        timeouts: Timeouts = Timeouts(),
+        limits: Limits = Limits(),
+        proxyProtocol: ProxyProtocolVersion = .off
+    ) {
+        self.name = name
+        self.enabled = enabled
+        self.description = description
+        self.publicAddress = publicAddress
+        self.vip = vip
+        self.vrrp = vrrp
+        self.devices = devices
+        self.payloads = payloads
+        self.healthCheck = healthCheck
+        self.timeouts = timeouts
+        self.limits = limits
+        self.proxyProtocol = proxyProtocol
+    }
+
+    /// The payload of `kind`, if configured.
+    public func payload(_ kind: PayloadKind) -> Payload? { self.payloads.first { $0.kind == kind } }
+}

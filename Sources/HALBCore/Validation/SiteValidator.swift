@@ -1,0 +1,253 @@
+/// Checks a ``Site`` as a whole: value ranges, names, addresses and cross-references (unknown gateway or device
+/// names, duplicate VIP:port, duplicate VRRP router ids on one interface).
+///
+/// Every issue is returned, each with the path of the field and the offending value. A site with no issues is safe
+/// to apply.
+public struct SiteValidator: Sendable {
+    /// Creates a validator.
+    public init() {}
+
+    /// Returns every issue in `site`, in document order; empty when the site is valid.
+    public func validate(_ site: Site) -> [ConfigurationIssue] {
+        var check = Checker()
+        let root = ConfigurationPath.root
+        check.name(site.name, at: root / "site", what: "site name")
+        check.that(site.version >= 0, root / "version", "\(site.version) is not a version (0 or more)")
+
+        var gatewayNames: [String: Int] = [:]
+        for (index, gateway) in site.gateways.enumerated() {
+            let path = root / "gateways" / index
+            check.name(gateway.name, at: path / "name", what: "gateway name")
+            if let first = gatewayNames[gateway.name] {
+                check.fail(path / "name", "\(quoted(gateway.name)) is already the name of gateways[\(first)]")
+            } else {
+                gatewayNames[gateway.name] = index
+            }
+            check.hostAddress(gateway.address, at: path / "address")
+            for kind in PayloadKind.allCases {
+                check.port(gateway.ports[kind], at: path / "ports" / kind.rawValue)
+            }
+            check.range(gateway.weight, 1...256, at: path / "weight", what: "weight")
+        }
+
+        var deviceNames: [String: Int] = [:]
+        for (index, device) in site.devices.enumerated() {
+            let path = root / "devices" / index
+            check.name(device.name, at: path / "name", what: "device name")
+            if let first = deviceNames[device.name] {
+                check.fail(path / "name", "\(quoted(device.name)) is already the name of devices[\(first)]")
+            } else {
+                deviceNames[device.name] = index
+            }
+            check.hostAddress(device.address, at: path / "address")
+            check.interface(device.interface, at: path / "interface")
+        }
+
+        var vsNames: [String: Int] = [:]
+        var listeners: [String: String] = [:]
+        var routerIDs: [String: Int] = [:]
+        for (index, vs) in site.virtualServers.enumerated() {
+            let path = root / "virtualServers" / index
+            check.name(vs.name, at: path / "name", what: "virtual server name")
+            if let first = vsNames[vs.name] {
+                check.fail(path / "name", "\(quoted(vs.name)) is already the name of virtualServers[\(first)]")
+            } else {
+                vsNames[vs.name] = index
+            }
+            if let publicAddress = vs.publicAddress {
+                check.hostAddress(publicAddress, at: path / "publicAddress")
+            }
+
+            let ipv4 = AddressText.cidr(vs.vip.ipv4, family: 4)
+            check.that(
+                ipv4 != nil,
+                path / "vip" / "ipv4",
+                "\(quoted(vs.vip.ipv4)) is not an IPv4 address with prefix length (like 192.0.2.10/24)"
+            )
+            var ipv6: (address: String, prefix: Int)?
+            if let text = vs.vip.ipv6 {
+                ipv6 = AddressText.cidr(text, family: 6)
+                check.that(
+                    ipv6 != nil,
+                    path / "vip" / "ipv6",
+                    "\(quoted(text)) is not an IPv6 address with prefix length (like 2001:db8::10/64)"
+                )
+            }
+            if let interface = vs.vip.interface {
+                check.interface(interface, at: path / "vip" / "interface")
+            }
+
+            let vrrpPath = path / "vrrp"
+            if let routerID = vs.vrrp.routerID {
+                check.range(routerID, 1...255, at: vrrpPath / "routerId", what: "VRRP router id")
+            }
+            let advert = vs.vrrp.advertInterval.milliseconds
+            check.that(
+                (10...40_950).contains(advert) && advert % 10 == 0,
+                vrrpPath / "advertInterval",
+                "\(vs.vrrp.advertInterval) is not a VRRP advert interval (10ms to 40950ms in steps of 10ms)"
+            )
+            check.duration(vs.vrrp.preemptDelay, 0...3_600_000, at: vrrpPath / "preemptDelay", what: "preempt delay")
+
+            if vs.devices.isEmpty {
+                check.fail(path / "devices", "the list is empty: name at least one device, preferred primary first")
+            }
+            var seenDevices: Set<String> = []
+            for (position, assignment) in vs.devices.enumerated() {
+                let devicePath = path / "devices" / position
+                if deviceNames[assignment.name] == nil {
+                    check.fail(devicePath, "\(quoted(assignment.name)) is not a device of this site (\(Self.list(site.devices.map(\.name))))")
+                }
+                if !seenDevices.insert(assignment.name).inserted {
+                    check.fail(devicePath, "\(quoted(assignment.name)) is listed twice")
+                }
+                if let priority = assignment.priority {
+                    check.range(priority, 1...255, at: devicePath / "priority", what: "VRRP priority")
+                }
+            }
+
+            let payloadsPath = path / "payloads"
+            if vs.enabled && !vs.payloads.contains(where: \.enabled) {
+                check.fail(payloadsPath, "no payload is enabled: enable at least one of gateway, ssl, clientManagement")
+            }
+            var ports: [Int: PayloadKind] = [:]
+            for payload in vs.payloads {
+                let payloadPath = payloadsPath / payload.kind.rawValue
+                check.port(payload.port, at: payloadPath / "port")
+                if let other = ports[payload.port] {
+                    check.fail(payloadPath / "port", "\(payload.port) is already the port of the \(other) payload")
+                } else {
+                    ports[payload.port] = payload.kind
+                }
+                var seenGateways: Set<String> = []
+                for (position, name) in payload.gateways.enumerated() {
+                    if gatewayNames[name] == nil {
+                        check.fail(payloadPath / "gateways" / position, "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))")
+                    }
+                    if !seenGateways.insert(name).inserted {
+                        check.fail(payloadPath / "gateways" / position, "\(quoted(name)) is listed twice")
+                    }
+                }
+                if payload.gateways.isEmpty && site.gateways.isEmpty {
+                    check.fail(payloadPath / "gateways", "no gateways: the site has none and the payload names none")
+                }
+                if payload.kind == .ssl && payload.sslMode == .offload {
+                    check.fail(payloadPath / "mode", "\"offload\" is not supported yet: use passthrough (the gateways terminate TLS)")
+                }
+                if vs.enabled && payload.enabled {
+                    for address in [ipv4?.address, ipv6?.address].compactMap({ $0 }) {
+                        let key = address.contains(":") ? "[\(address)]:\(payload.port)" : "\(address):\(payload.port)"
+                        if let owner = listeners[key] {
+                            check.fail(payloadPath / "port", "\(key) is already served by \(owner)")
+                        } else {
+                            listeners[key] = "\(vs.name).\(payload.kind)"
+                        }
+                    }
+                }
+            }
+
+            let checkPath = path / "healthCheck"
+            let health = vs.healthCheck
+            check.duration(health.interval, 100...3_600_000, at: checkPath / "interval", what: "check interval")
+            check.duration(health.timeout, 10...3_600_000, at: checkPath / "timeout", what: "check timeout")
+            if health.timeout > health.interval {
+                check.fail(checkPath / "timeout", "\(health.timeout) is longer than the interval \(health.interval)")
+            }
+            check.range(health.rise, 1...100, at: checkPath / "rise", what: "rise count")
+            check.range(health.fall, 1...100, at: checkPath / "fall", what: "fall count")
+            check.that(
+                health.path.hasPrefix("/") && !health.path.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 32 || $0 == 127 } ?? false }),
+                checkPath / "path",
+                "\(quoted(health.path)) is not an HTTP path (it starts with / and has no spaces)"
+            )
+            if let status = health.expectedStatus {
+                check.range(status, 100...599, at: checkPath / "expectedStatus", what: "HTTP status")
+            }
+
+            let timeoutsPath = path / "timeouts"
+            check.duration(vs.timeouts.connect, 1...3_600_000, at: timeoutsPath / "connect", what: "connect timeout")
+            check.duration(vs.timeouts.clientIdle, 1...604_800_000, at: timeoutsPath / "clientIdle", what: "idle timeout")
+            check.duration(vs.timeouts.gatewayIdle, 1...604_800_000, at: timeoutsPath / "gatewayIdle", what: "idle timeout")
+
+            check.range(vs.limits.maxConnections, 1...10_000_000, at: path / "limits" / "maxConnections", what: "connection limit")
+            check.range(vs.limits.maxConnectionsPerGateway, 0...10_000_000, at: path / "limits" / "maxConnectionsPerGateway", what: "connection limit (0 = none)")
+
+            let routerID = site.routerID(ofVirtualServerAt: index)
+            if (1...255).contains(routerID) {
+                for assignment in vs.devices {
+                    guard let device = site.device(named: assignment.name) else { continue }
+                    let interface = vs.vip.interface ?? device.interface
+                    let key = "\(device.name)/\(interface)/\(routerID)"
+                    if let other = routerIDs[key] {
+                        check.fail(
+                            vrrpPath / "routerId",
+                            "router id \(routerID) on \(device.name)'s interface \(interface) is already used by \(site.virtualServers[other].name)"
+                        )
+                        break
+                    }
+                    routerIDs[key] = index
+                }
+            }
+        }
+        return check.issues
+    }
+
+    private static func list(_ names: [String]) -> String {
+        names.isEmpty ? "there are none" : "known: " + names.joined(separator: ", ")
+    }
+}
+
+extension Site {
+    /// The VRRP router id of the virtual server at `index`: its explicit `routerId`, else its 1-based position.
+    public func routerID(ofVirtualServerAt index: Int) -> Int {
+        self.virtualServers[index].vrrp.routerID ?? (index + 1)
+    }
+}
+
+private struct Checker {
+    var issues: [ConfigurationIssue] = []
+
+    mutating func fail(_ path: ConfigurationPath, _ message: String) {
+        self.issues.append(ConfigurationIssue(path: path.description, message: message))
+    }
+
+    mutating func that(_ condition: Bool, _ path: ConfigurationPath, _ message: @autoclosure () -> String) {
+        if !condition { self.fail(path, message()) }
+    }
+
+    mutating func range(_ value: Int, _ range: ClosedRange<Int>, at path: ConfigurationPath, what: String) {
+        self.that(range.contains(value), path, "\(value) is not a \(what) (\(range.lowerBound)-\(range.upperBound))")
+    }
+
+    mutating func port(_ value: Int, at path: ConfigurationPath) {
+        self.that((1...65535).contains(value), path, "\(value) is not a port (1-65535)")
+    }
+
+    mutating func duration(_ value: HALBDuration, _ range: ClosedRange<Int64>, at path: ConfigurationPath, what: String) {
+        self.that(
+            range.contains(value.milliseconds),
+            path,
+            "\(value) is not a \(what) (\(HALBDuration(milliseconds: range.lowerBound)) to \(HALBDuration(milliseconds: range.upperBound)))"
+        )
+    }
+
+    mutating func name(_ value: String, at path: ConfigurationPath, what: String) {
+        let valid =
+            (1...63).contains(value.utf8.count)
+            && value.first.map { $0.isASCII && ($0.isLetter || $0.isNumber) } == true
+            && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+        self.that(valid, path, "\(quoted(value)) is not a \(what) (1-63 letters, digits, - _ . starting with a letter or digit)")
+    }
+
+    mutating func hostAddress(_ value: String, at path: ConfigurationPath) {
+        self.that(
+            AddressText.isIPv4(value) || AddressText.isIPv6(value) || AddressText.isHostName(value),
+            path,
+            "\(quoted(value)) is not an IP address or host name"
+        )
+    }
+
+    mutating func interface(_ value: String, at path: ConfigurationPath) {
+        self.that(AddressText.isInterfaceName(value), path, "\(quoted(value)) is not an interface name (1-15 characters, no / or spaces)")
+    }
+}

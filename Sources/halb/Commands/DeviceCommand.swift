@@ -1,0 +1,37 @@
+import ArgumentParser
+
+/// `halb device`: runs a load-balancer device from a site file.
+struct DeviceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "device",
+        abstract: "Run a load-balancer device from a site file.",
+        discussion: """
+            Serves every enabled payload of every virtual server that lists the device, on VIP:port, and spreads \
+            connections over the healthy gateways. Reloads on SIGHUP and when the file changes (a bad file is \
+            rejected and the running configuration keeps serving). SIGTERM or SIGINT stop accepting and let open \
+            connections finish for up to --drain-timeout.
+            """
+    )
+
+    @Option(name: .long, help: "The site file (YAML).")
+    var config: String
+
+    @Option(name: .long, help: "This device's name in the site file.")
+    var name: String
+
+    @OptionGroup var options: DeviceOptions
+
+    func run() async throws {
+        let logger = self.options.makeLogger()
+        let admin = self.options.adminHostPort
+        try await DeviceRuntime(
+            source: .file(self.config),
+            device: self.name,
+            adminHost: admin.host,
+            adminPort: admin.port,
+            drainTimeout: self.options.drain,
+            threads: self.options.threads,
+            logger: logger
+        ).run()
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import HALBCore
+import Logging
+import NIOCore
+
+/// Options every command that runs a device shares.
+struct DeviceOptions: ParsableArguments {
+    @Option(name: .long, help: "Admin endpoint (/metrics, /status, /healthz) as HOST:PORT.")
+    var admin: String = "127.0.0.1:9100"
+
+    @Option(name: .long, help: "How long to let connections finish on shutdown, e.g. 30s.")
+    var drainTimeout: String = "30s"
+
+    @Option(name: .long, help: "Event loop threads (default: one per core).")
+    var threads: Int = System.coreCount
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Self.hostPort(self.admin) != nil else {
+            throw ValidationError("--admin \(self.admin) is not HOST:PORT (like 127.0.0.1:9100)")
+        }
+        guard HALBDurationParser.parse(self.drainTimeout) != nil else {
+            throw ValidationError("--drain-timeout \(self.drainTimeout) is not a duration (like 30s)")
+        }
+        guard Logger.Level(rawValue: self.logLevel) != nil else {
+            throw ValidationError("--log-level \(self.logLevel) is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard (1...256).contains(self.threads) else {
+            throw ValidationError("--threads \(self.threads) is not 1-256")
+        }
+    }
+
+    var adminHostPort: (host: String, port: Int) { Self.hostPort(self.admin)! }
+    var drain: Duration { HALBDurationParser.parse(self.drainTimeout)! }
+    var level: Logger.Level { Logger.Level(rawValue: self.logLevel)! }
+
+    static func hostPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    func makeLogger() -> Logger {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .trace
+            return handler
+        }
+        var logger = Logger(label: "halb")
+        logger.logLevel = self.level
+        return logger
+    }
+}
+
+enum HALBDurationParser {
+    static func parse(_ text: String) -> Duration? { HALBDuration(parsing: text)?.duration }
+}

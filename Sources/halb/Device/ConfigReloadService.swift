@@ -1,0 +1,128 @@
+import Foundation
+import HALBBalancer
+import HALBCore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Reloads the device's configuration on SIGHUP and when the file changes (checked every second).
+///
+/// A new file is validated as a whole first; a bad one is rejected with every error logged and the running
+/// configuration keeps serving. A good one is applied by ``Balancer/apply(_:)`` without dropping connections.
+struct ConfigReloadService: Service {
+    let source: ConfigSource
+    let device: String
+    let balancer: Balancer
+    let logger: Logger
+    /// The text of the configuration running now.
+    let applied: String
+
+    func run() async throws {
+        let state = ReloadState(applied: self.applied, stamp: self.source.stamp())
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in signals {
+                        await self.reload(state: state, trigger: "SIGHUP", force: true)
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        guard !Task.isCancelled else { break }
+                        let stamp = self.source.stamp()
+                        if await state.stampChanged(to: stamp) {
+                            await self.reload(state: state, trigger: "file changed", force: false)
+                        }
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func reload(state: ReloadState, trigger: String, force: Bool) async {
+        var logger = self.logger
+        logger[metadataKey: "config.source"] = "\(self.source.name)"
+        logger[metadataKey: "reload.trigger"] = "\(trigger)"
+        let text: String
+        do {
+            text = try self.source.read()
+        } catch {
+            logger.error("Configuration rejected: cannot read it", metadata: ["error": "\(error)"])
+            return
+        }
+        guard await state.shouldTry(text, force: force) else {
+            if force { logger.info("Configuration unchanged") }
+            return
+        }
+        let site: Site
+        do {
+            site = try SiteReader.load(yaml: text)
+        } catch {
+            for issue in error.issues {
+                logger.error("Configuration rejected", metadata: ["config.error": "\(issue)"])
+            }
+            logger.error(
+                "Configuration rejected: the running configuration keeps serving",
+                metadata: ["config.errors": "\(error.issues.count)"]
+            )
+            return
+        }
+        if let problem = SiteFile.problem(site: site, device: self.device) {
+            logger.error("Configuration rejected: the running configuration keeps serving", metadata: ["config.error": "\(problem)"])
+            return
+        }
+        do {
+            try await self.balancer.apply(BalancerConfiguration(site: site, device: self.device))
+            await state.applied(text)
+            let status = await self.balancer.status()
+            logger.notice(
+                "Configuration applied",
+                metadata: [
+                    "site.name": "\(site.name)",
+                    "site.version": "\(site.version)",
+                    "config.generation": "\(status.configuration.generation)",
+                    "listeners": "\(status.listeners.count)",
+                ]
+            )
+        } catch {
+            logger.error(
+                "Configuration rejected: the running configuration keeps serving",
+                metadata: ["error": "\(error)"]
+            )
+        }
+    }
+}
+
+/// What the reloader has seen, so an unchanged or already-rejected file is not re-applied every second.
+private actor ReloadState {
+    private var applied: String
+    private var lastTried: String
+    private var stamp: String?
+
+    init(applied: String, stamp: String?) {
+        self.applied = applied
+        self.lastTried = applied
+        self.stamp = stamp
+    }
+
+    func stampChanged(to stamp: String?) -> Bool {
+        guard stamp != self.stamp else { return false }
+        self.stamp = stamp
+        return stamp != nil
+    }
+
+    /// Whether `text` is worth validating: it differs from what runs and (unless forced) from the last try.
+    func shouldTry(_ text: String, force: Bool) -> Bool {
+        defer { self.lastTried = text }
+        if text == self.applied { return false }
+        return force || text != self.lastTried
+    }
+
+    func applied(_ text: String) {
+        self.applied = text
+    }
+}

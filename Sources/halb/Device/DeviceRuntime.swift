@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import HALBBalancer
+import HALBCore
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// Runs one device until SIGTERM/SIGINT: the balancer, the reloader and the admin endpoint, in one service group.
+struct DeviceRuntime {
+    var source: ConfigSource
+    var device: String
+    var adminHost: String
+    var adminPort: Int
+    var drainTimeout: Duration
+    var threads: Int
+    var logger: Logger
+    /// Extra admin routes (the demo adds gateway controls).
+    var extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil
+    /// Extra services started before the device (the demo's gateways).
+    var extraServices: [any Service] = []
+    /// Called once the device listens, with the admin endpoint's address.
+    var onReady: (@Sendable (String) -> Void)? = nil
+
+    func run() async throws {
+        let text: String
+        let site: Site
+        do {
+            text = try self.source.read()
+            site = try SiteReader.load(yaml: text)
+        } catch let error as ConfigurationError {
+            throw Self.fail("\(self.source.name): invalid\n\(error.description)")
+        } catch {
+            throw Self.fail("cannot read \(self.source.name): \(error)")
+        }
+        if let problem = SiteFile.problem(site: site, device: self.device) {
+            throw Self.fail("\(self.source.name): \(problem)")
+        }
+
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads)
+        do {
+            try await self.run(site: site, text: text, group: group, registry: registry)
+            try? await group.shutdownGracefully()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private func run(
+        site: Site,
+        text: String,
+        group: MultiThreadedEventLoopGroup,
+        registry: PrometheusCollectorRegistry
+    ) async throws {
+
+        var logger = self.logger
+        logger[metadataKey: "device.name"] = "\(self.device)"
+        let balancer = Balancer(group: group, logger: logger)
+        do {
+            try await balancer.apply(BalancerConfiguration(site: site, device: self.device))
+        } catch {
+            throw Self.fail("\(error)")
+        }
+        logger.notice(
+            "Device started",
+            metadata: ["site.name": "\(site.name)", "site.version": "\(site.version)", "config.source": "\(self.source.name)"]
+        )
+
+        let router = AdminServer.router(device: self.device, balancer: balancer, registry: registry)
+        self.extraRoutes?(router)
+        let onReady = self.onReady
+        let adminLogger = logger
+        var adminLoggerQuiet = logger
+        adminLoggerQuiet.logLevel = max(logger.logLevel, .notice)
+        let admin = Application(
+            router: router,
+            configuration: .init(address: .hostname(self.adminHost, port: self.adminPort), serverName: "halb"),
+            onServerRunning: { channel in
+                let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+                adminLogger.notice("Admin endpoint listening", metadata: ["admin.address": "\(address)"])
+                onReady?(address)
+            },
+            eventLoopGroupProvider: .shared(group),
+            logger: adminLoggerQuiet
+        )
+        let reloader = ConfigReloadService(
+            source: self.source,
+            device: self.device,
+            balancer: balancer,
+            logger: logger,
+            applied: text
+        )
+        let services: [any Service] =
+            self.extraServices + [BalancerService(balancer: balancer, drainTimeout: self.drainTimeout), reloader, admin]
+        let serviceGroup = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await serviceGroup.run()
+        } catch {
+            throw Self.fail("\(error)")
+        }
+        logger.notice("Device stopped")
+    }
+
+    static func fail(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("halb: \(message)\n".utf8))
+        return ExitCode(1)
+    }
+}
+
+/// Keeps the balancer running until graceful shutdown, then drains it.
+struct BalancerService: Service {
+    let balancer: Balancer
+    let drainTimeout: Duration
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await self.balancer.shutdown(drainTimeout: self.drainTimeout)
+    }
+}
