@@ -20,6 +20,7 @@ final class GlueHandler {
     private var pendingRead = false
     private var inputClosed = false
     private var outputClosed = false
+    private var outputDone = false
     private var unflushedBytes = 0
     private let countBytes: ByteCounter
 
@@ -52,10 +53,19 @@ final class GlueHandler {
     private func partnerWriteEOF() {
         guard let context = self.context, !self.outputClosed else { return }
         self.outputClosed = true
-        if self.inputClosed {
-            context.close(promise: nil)
-        } else {
-            context.close(mode: .output, promise: nil)
+        // Closing the output fails writes still queued, so end the stream only once everything before it is out:
+        // writes complete in order, so an empty write completing means all earlier ones have.
+        let flushed = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let channel = context.channel
+        flushed.futureResult.whenComplete { _ in
+            handler.value.outputDone = true
+            if handler.value.inputClosed {
+                channel.close(promise: nil)
+            } else {
+                channel.close(mode: .output, promise: nil)
+            }
         }
     }
 
@@ -108,7 +118,7 @@ extension GlueHandler: ChannelDuplexHandler {
         if case ChannelEvent.inputClosed = event {
             self.inputClosed = true
             self.partner?.partnerWriteEOF()
-            if self.outputClosed {
+            if self.outputDone {
                 context.close(promise: nil)
             }
         } else if event is IdleStateHandler.IdleStateEvent {

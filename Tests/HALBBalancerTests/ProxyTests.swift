@@ -1,0 +1,250 @@
+import Atomics
+import HALBCore
+import HALBTestSupport
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@testable import HALBBalancer
+
+@Suite struct ProxyTests {
+    /// A 1 MiB block of pseudo-random bytes; transfers repeat it, so any lost, doubled or reordered chunk shows.
+    private static let pattern: [UInt8] = {
+        var state: UInt64 = 0x2545_f491_4f6c_dd1d
+        return (0..<(1 << 20)).map { _ in
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+    }()
+
+    /// Sends `size` bytes through the device to an echo gateway while reading the echo, and compares every byte
+    /// that comes back with what was sent.
+    private func transferIntact(size: Int) async throws {
+        let gateway = try await TestServer.start(.echo())
+        defer { Task { await gateway.kill() } }
+        let pattern = Self.pattern
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)])) { fixture async throws in
+            let client = try await TestClient.connect(port: fixture.port)
+            let received = try await client.run { inbound, outbound in
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    group.addTask {
+                        var sent = 0
+                        while sent < size {
+                            let offset = sent % pattern.count
+                            let length = min(64 * 1024, size - sent, pattern.count - offset)
+                            try await outbound.write(ByteBuffer(bytes: pattern[offset..<(offset + length)]))
+                            sent += length
+                        }
+                        outbound.finish()
+                        return -1
+                    }
+                    group.addTask {
+                        var count = 0
+                        for try await buffer in inbound {
+                            var position = 0
+                            while position < buffer.readableBytes {
+                                let offset = count % pattern.count
+                                let length = min(buffer.readableBytes - position, pattern.count - offset)
+                                let same = buffer.withUnsafeReadableBytes { received in
+                                    pattern.withUnsafeBytes { sent in
+                                        memcmp(received.baseAddress! + position, sent.baseAddress! + offset, length) == 0
+                                    }
+                                }
+                                guard same else {
+                                    Issue.record("bytes \(count)..<\(count + length) differ from what was sent")
+                                    return count
+                                }
+                                position += length
+                                count += length
+                            }
+                        }
+                        return count
+                    }
+                    var received = 0
+                    for try await value in group where value >= 0 { received = value }
+                    return received
+                }
+            }
+            #expect(received == size)
+            let status = await fixture.gateway("gw1")
+            #expect(status?.bytesSent == size)
+            #expect(status?.bytesReceived == size)
+        }
+    }
+
+    @Test func oneKibibyteArrivesIntactBothWays() async throws {
+        try await self.transferIntact(size: 1024)
+    }
+
+    @Test func sixtyFourMebibytesArriveIntactBothWays() async throws {
+        try await self.transferIntact(size: 64 * 1024 * 1024)
+    }
+
+    @Test func halfCloseLetsTheGatewayAnswerAfterTheClientFinishedSending() async throws {
+        let gateway = try await TestServer.start(.echo(replyOnEOF: "|bye"))
+        defer { Task { await gateway.kill() } }
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)])) { fixture async throws in
+            let client = try await TestClient.connect(port: fixture.port)
+            let text = try await client.run { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: "hello"))
+                outbound.finish()  // client → gateway direction ends; the other stays open
+                var reader = inbound.makeAsyncIterator()
+                var buffer = try await reader.readToEnd()
+                return buffer.readString(length: buffer.readableBytes)
+            }
+            // "|bye" is written by the gateway only after it saw the client's end of input through the device,
+            // and the read ends only because the gateway's end of output came through too.
+            #expect(text == "hello|bye")
+        }
+    }
+
+    @Test func aSlowReaderStallsTheGatewayInsteadOfFillingTheDevice() async throws {
+        let written = ManagedAtomic<Int>(0)
+        let total = 512 * 1024 * 1024
+        let gateway = try await TestServer.start(.source(total: total, written: written))
+        defer { Task { await gateway.kill() } }
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)])) { fixture async throws in
+            let client = try await TestClient.connect(port: fixture.port)
+            try await client.run { inbound, _ in
+                // Do not read. Wait until the gateway's writes stop making progress.
+                var last = -1
+                let stalled = await eventually(timeout: .seconds(20)) {
+                    let now = written.load(ordering: .relaxed)
+                    defer { last = now }
+                    if now == last && now > 0 { return true }
+                    try? await Task.sleep(for: .milliseconds(300))
+                    return false
+                }
+                #expect(stalled)
+                let stalledAt = written.load(ordering: .relaxed)
+                // Kernel socket buffers on both hops hold some megabytes; without backpressure the device would
+                // read the whole 512 MiB into memory.
+                #expect(stalledAt > 0)
+                #expect(stalledAt < 64 * 1024 * 1024, "gateway wrote \(stalledAt) bytes to a client that reads nothing")
+                // Reading resumes the flow.
+                var reader = inbound.makeAsyncIterator()
+                let more = try await reader.read(upTo: stalledAt + 8 * 1024 * 1024)
+                #expect(more.readableBytes >= stalledAt + 8 * 1024 * 1024)
+            }
+        }
+    }
+
+    @Test func refusedConnectTriesTheNextGateway() async throws {
+        let dead = try await TestServer.start(.echo())
+        let alive = try await TestServer.start(.echo())
+        defer { Task { await alive.kill() } }
+        try await withBalancer(BalancerFixture.route(gateways: [("dead", dead.port), ("alive", alive.port)])) { fixture async throws in
+            // Health checks run once an hour here: once the first has passed, the dead gateway stays "up" and keeps
+            // being offered connections.
+            #expect(await eventually { await fixture.gateway("dead")?.health == "up" })
+            await dead.kill()
+            for index in 0..<6 {
+                #expect(try await echoRoundTrip(port: fixture.port, text: "ping\(index)") == "ping\(index)")
+            }
+            // Every connection that was offered the dead gateway was retried on the live one.
+            #expect(((await fixture.gateway("dead"))?.connectFailures ?? 0) > 0)
+            #expect((await fixture.gateway("alive"))?.totalConnections == 6)
+        }
+    }
+
+    @Test func connectTimeoutIsHonouredAndTheNextGatewayServes() async throws {
+        let blackhole = try BlackholeListener()
+        let alive = try await TestServer.start(.echo())
+        defer { Task { await alive.kill() } }
+        let route = BalancerFixture.route(
+            gateways: [("blackhole", blackhole.port), ("alive", alive.port)],
+            timeouts: Timeouts(connect: .milliseconds(300))
+        )
+        try await withBalancer(route) { fixture async throws in
+            let clock = ContinuousClock()
+            let start = clock.now
+            #expect(try await echoRoundTrip(port: fixture.port) == "ping")  // round robin starts at "blackhole"
+            let elapsed = clock.now - start
+            #expect(elapsed >= .milliseconds(300))
+            #expect(elapsed < .seconds(4), "took \(elapsed): the 5 s default was used, not the configured 300 ms")
+            #expect((await fixture.gateway("blackhole"))?.connectFailures == 1)
+        }
+        withExtendedLifetime(blackhole) {}
+    }
+
+    @Test func noHealthyGatewayClosesTheClientAndCountsIt() async throws {
+        let dead = try await TestServer.start(.echo())
+        await dead.kill()
+        try await withBalancer(BalancerFixture.route(gateways: [("dead", dead.port)])) { fixture async throws in
+            let client = try await TestClient.connect(port: fixture.port)
+            let answer = try await client.run { inbound, outbound in
+                var reader = inbound.makeAsyncIterator()
+                return try await reader.readToEnd().readableBytes
+            }
+            #expect(answer == 0)
+            let vs = await fixture.balancer.status().virtualServers.first
+            #expect(vs?.failedConnections == 1)
+        }
+    }
+
+    @Test func proxyProtocolV1HeaderReachesTheGatewayFirst() async throws {
+        let received = NIOLockedValueBox<[UInt8]>([])
+        let gateway = try await TestServer.start(.record(received))
+        defer { Task { await gateway.kill() } }
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)], proxyProtocol: .v1)) { fixture async throws in
+            let client = try await TestClient.connect(port: fixture.port)
+            let clientPort = client.channel.channel.localAddress!.port!
+            try await client.run { _, outbound in
+                try await outbound.write(ByteBuffer(string: "DATA"))
+                #expect(await eventually { received.withLockedValue { $0.count } > 10 })
+            }
+            let text = String(decoding: received.withLockedValue { $0 }, as: UTF8.self)
+            #expect(text == "PROXY TCP4 127.0.0.1 127.0.0.1 \(clientPort) \(fixture.port)\r\nDATA")
+        }
+    }
+
+    @Test func connectionsBeyondTheLimitAreRefused() async throws {
+        let gateway = try await TestServer.start(.echo())
+        defer { Task { await gateway.kill() } }
+        let route = BalancerFixture.route(gateways: [("gw1", gateway.port)], limits: Limits(maxConnections: 2))
+        try await withBalancer(route) { fixture async throws in
+            let first = try await TestClient.connect(port: fixture.port)
+            let second = try await TestClient.connect(port: fixture.port)
+            #expect(await eventually { gateway.stats.open == 2 })
+            let third = try await TestClient.connect(port: fixture.port)
+            let thirdBytes = try await third.run { inbound, outbound in
+                try? await outbound.write(ByteBuffer(string: "x"))
+                var reader = inbound.makeAsyncIterator()
+                return (try? await reader.readToEnd().readableBytes) ?? 0
+            }
+            #expect(thirdBytes == 0)
+            #expect((await fixture.balancer.status().virtualServers.first)?.rejectedConnections == 1)
+            try await first.run { _, _ in }
+            try await second.run { _, _ in }
+            #expect(await eventually { await fixture.balancer.status().virtualServers.first?.activeConnections == 0 })
+            #expect(try await echoRoundTrip(port: fixture.port) == "ping")
+        }
+    }
+
+    @Test func idleConnectionsAreClosedAfterTheClientIdleTimeout() async throws {
+        let gateway = try await TestServer.start(.echo())
+        defer { Task { await gateway.kill() } }
+        let route = BalancerFixture.route(
+            gateways: [("gw1", gateway.port)],
+            timeouts: Timeouts(clientIdle: .milliseconds(300), gatewayIdle: .hours(1))
+        )
+        try await withBalancer(route) { fixture async throws in
+            let client = try await TestClient.connect(port: fixture.port)
+            let echoed = try await client.run { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: "a"))
+                var reader = inbound.makeAsyncIterator()
+                // The echo comes back, then nothing: the device closes the idle connection and the read ends.
+                return try await reader.readToEnd().readableBytes
+            }
+            #expect(echoed == 1)
+            #expect(await eventually { gateway.stats.open == 0 })
+        }
+    }
+}
