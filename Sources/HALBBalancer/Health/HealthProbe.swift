@@ -47,6 +47,7 @@ enum HealthProbe {
                         guard let context = Self.tlsContext else {
                             throw HealthProbeFailure("TLS is unavailable")
                         }
+                        // SNI carries names only, never IP literals.
                         let hostname = AddressText.isHostName(address) ? address : nil
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: context, serverHostname: hostname)

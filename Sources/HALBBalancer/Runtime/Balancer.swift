@@ -22,6 +22,9 @@ public actor Balancer {
     private var targets: [GatewayTarget.Key: GatewayTarget] = [:]
     private var checkers: [GatewayTarget.Key: HealthChecker] = [:]
     private var virtualServers: [String: VirtualServerRuntime] = [:]
+    /// Connections per payload and gateway, shared by a payload's IPv4 and IPv6 listeners and kept across reloads,
+    /// for `maxConnectionsPerGateway`.
+    private var payloadGatewayCounters: [String: ManagedAtomic<Int>] = [:]
     private var configuration: BalancerConfiguration?
     private var generation = 0
     private var appliedAt = Date()
@@ -49,6 +52,7 @@ public actor Balancer {
         var targets: [GatewayTarget.Key: GatewayTarget] = [:]
         var virtualServers: [String: VirtualServerRuntime] = [:]
         var routes: [String: Route] = [:]
+        var counters: [String: ManagedAtomic<Int>] = [:]
         for listener in configuration.listeners {
             let config = listener.route
             let vs =
@@ -64,7 +68,10 @@ public actor Balancer {
                 )
                 let target = targets[key] ?? self.targets[key] ?? GatewayTarget(key: key)
                 targets[key] = target
-                return GatewayPool.Member(configuration: member, target: target, active: .init(0))
+                let counterKey = "\(config.virtualServer)/\(config.payload)/\(member.name)/\(member.address):\(member.port)"
+                let counter = counters[counterKey] ?? self.payloadGatewayCounters[counterKey] ?? ManagedAtomic(0)
+                counters[counterKey] = counter
+                return GatewayPool.Member(configuration: member, target: target, active: counter)
             }
             let pool = GatewayPool(
                 members: members,
@@ -126,6 +133,7 @@ public actor Balancer {
         }
         self.targets = targets
         self.virtualServers = virtualServers
+        self.payloadGatewayCounters = counters
         self.configuration = configuration
         self.generation += 1
         self.appliedAt = Date()

@@ -22,12 +22,17 @@ public struct SiteReader {
     ///
     /// - Throws: ``ConfigurationError`` with every issue found.
     public static func load(_ node: ConfigNode) throws(ConfigurationError) -> Site {
+        if node == .null {
+            throw ConfigurationError(issues: [
+                ConfigurationIssue(path: "", message: "the file is empty: expected a site with `site`, `gateways`, `devices` and `virtualServers`")
+            ])
+        }
         var reader = SiteReader()
         let site = reader.read(node)
         // Semantic checks run even after shape errors so that one run reports everything, but a field the reader
         // already complained about (and filled with a default) is not reported twice.
         let shapePaths = Set(reader.issues.map(\.path))
-        let problems = SiteValidator().validate(site).filter { issue in
+        let problems = shapePaths.contains("") ? [] : SiteValidator().validate(site).filter { issue in
             !shapePaths.contains { $0 == issue.path || issue.path.hasPrefix($0 + ".") || issue.path.hasPrefix($0 + "[") }
         }
         let issues = reader.issues + problems
@@ -43,10 +48,7 @@ public struct SiteReader {
     public mutating func read(_ node: ConfigNode) -> Site {
         let path = ConfigurationPath.root
         var site = Site(name: "")
-        guard var fields = self.mapping(node, at: path) else {
-            if node == .null { self.report(path, "the file is empty: expected a site with `site`, `gateways`, `devices` and `virtualServers`") }
-            return site
-        }
+        guard var fields = self.mapping(node, at: path) else { return site }
         site.name = self.string(fields.take("site"), at: path / "site", required: true) ?? ""
         site.version = self.int(fields.take("version"), at: path / "version") ?? 0
         site.gateways = self.list(fields.take("gateways"), at: path / "gateways") { reader, node, path in
@@ -69,7 +71,7 @@ public struct SiteReader {
         var gateway = Gateway(name: "", address: "")
         gateway.name = self.string(fields.take("name"), at: path / "name", required: true) ?? ""
         gateway.address = self.string(fields.take("address"), at: path / "address", required: true) ?? ""
-        if let portsNode = fields.take("ports"), var ports = self.mapping(portsNode, at: path / "ports") {
+        if let portsNode = fields.take("ports"), portsNode != .null, var ports = self.mapping(portsNode, at: path / "ports") {
             for kind in PayloadKind.allCases {
                 if let port = self.int(ports.take(kind.rawValue), at: path / "ports" / kind.rawValue) {
                     gateway.ports[kind] = port
@@ -114,7 +116,7 @@ public struct SiteReader {
             self.report(vipPath, "missing: a virtual server needs a VIP (`vip: { ipv4: 192.0.2.10/24 }`)")
         }
 
-        if let vrrpNode = fields.take("vrrp"), var vrrp = self.mapping(vrrpNode, at: path / "vrrp") {
+        if let vrrpNode = fields.take("vrrp"), vrrpNode != .null, var vrrp = self.mapping(vrrpNode, at: path / "vrrp") {
             let vrrpPath = path / "vrrp"
             vs.vrrp.routerID = self.int(vrrp.take("routerId"), at: vrrpPath / "routerId")
             vs.vrrp.advertInterval =
@@ -150,7 +152,7 @@ public struct SiteReader {
             self.report(payloadsPath, "missing: a virtual server needs at least one payload (gateway, ssl or clientManagement)")
         }
 
-        if let checkNode = fields.take("healthCheck"), var check = self.mapping(checkNode, at: path / "healthCheck") {
+        if let checkNode = fields.take("healthCheck"), checkNode != .null, var check = self.mapping(checkNode, at: path / "healthCheck") {
             let checkPath = path / "healthCheck"
             let defaults = HealthCheck()
             vs.healthCheck.type = self.enumeration(check.take("type"), at: checkPath / "type") ?? defaults.type
@@ -163,7 +165,7 @@ public struct SiteReader {
             self.reportUnknown(check, at: checkPath)
         }
 
-        if let timeoutsNode = fields.take("timeouts"), var timeouts = self.mapping(timeoutsNode, at: path / "timeouts") {
+        if let timeoutsNode = fields.take("timeouts"), timeoutsNode != .null, var timeouts = self.mapping(timeoutsNode, at: path / "timeouts") {
             let timeoutsPath = path / "timeouts"
             let defaults = Timeouts()
             vs.timeouts.connect = self.duration(timeouts.take("connect"), at: timeoutsPath / "connect") ?? defaults.connect
@@ -174,7 +176,7 @@ public struct SiteReader {
             self.reportUnknown(timeouts, at: timeoutsPath)
         }
 
-        if let limitsNode = fields.take("limits"), var limits = self.mapping(limitsNode, at: path / "limits") {
+        if let limitsNode = fields.take("limits"), limitsNode != .null, var limits = self.mapping(limitsNode, at: path / "limits") {
             let limitsPath = path / "limits"
             let defaults = Limits()
             vs.limits.maxConnections =

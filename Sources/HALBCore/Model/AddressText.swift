@@ -20,10 +20,12 @@ public enum AddressText {
         return inet_pton(AF_INET6, text, &address) == 1
     }
 
-    /// Whether `text` is a DNS host name: dot-separated labels of letters, digits and hyphens.
+    /// Whether `text` is a DNS host name: dot-separated labels of letters, digits and hyphens, the last one not all
+    /// digits (so a mistyped IPv4 address such as `10.0.0.999` is not taken for a name).
     public static func isHostName(_ text: String) -> Bool {
         guard !text.isEmpty, text.utf8.count <= 253 else { return false }
         let labels = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard let last = labels.last, !last.allSatisfy(\.isNumber) else { return false }
         return labels.allSatisfy { label in
             guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-" else { return false }
             return label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }

@@ -336,9 +336,9 @@ public struct HealthCheck: Sendable, Hashable {
 public struct Timeouts: Sendable, Hashable {
     /// How long a connect to a gateway may take before the next gateway is tried.
     public var connect: HALBDuration
-    /// A connection is closed after this long without bytes from the client.
+    /// A connection is closed after this long without bytes in either direction on the client's side.
     public var clientIdle: HALBDuration
-    /// A connection is closed after this long without bytes from the gateway.
+    /// A connection is closed after this long without bytes in either direction on the gateway's side.
     public var gatewayIdle: HALBDuration
 
     /// Creates timeouts. Idle timeouts default to an hour, since remote-desktop sessions sit idle for long.
@@ -357,7 +357,7 @@ public struct Timeouts: Sendable, Hashable {
 public struct Limits: Sendable, Hashable {
     /// Concurrent client connections over all payloads of the virtual server; more are refused.
     public var maxConnections: Int
-    /// Concurrent connections to one gateway from this virtual server; 0 means no limit.
+    /// Concurrent connections from one payload of this virtual server to one gateway; 0 means no limit.
     public var maxConnectionsPerGateway: Int
 
     /// Creates limits.

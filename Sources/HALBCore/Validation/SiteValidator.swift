@@ -7,7 +7,7 @@ public struct SiteValidator: Sendable {
     /// Creates a validator.
     public init() {}
 
-    /// Returns every issue in `site`, in document order; empty when the site is valid.
+    /// Returns every issue in `site`, object by object in document order; empty when the site is valid.
     public func validate(_ site: Site) -> [ConfigurationIssue] {
         var check = Checker()
         let root = ConfigurationPath.root
@@ -193,7 +193,9 @@ public struct SiteValidator: Sendable {
     }
 
     private static func list(_ names: [String]) -> String {
-        names.isEmpty ? "there are none" : "known: " + names.joined(separator: ", ")
+        var seen: Set<String> = []
+        let unique = names.filter { seen.insert($0).inserted }
+        return unique.isEmpty ? "there are none" : "known: " + unique.joined(separator: ", ")
     }
 }
 
@@ -216,7 +218,7 @@ private struct Checker {
     }
 
     mutating func range(_ value: Int, _ range: ClosedRange<Int>, at path: ConfigurationPath, what: String) {
-        self.that(range.contains(value), path, "\(value) is not a \(what) (\(range.lowerBound)-\(range.upperBound))")
+        self.that(range.contains(value), path, "\(value) is not \(Self.article(what)) \(what) (\(range.lowerBound)-\(range.upperBound))")
     }
 
     mutating func port(_ value: Int, at path: ConfigurationPath) {
@@ -227,8 +229,12 @@ private struct Checker {
         self.that(
             range.contains(value.milliseconds),
             path,
-            "\(value) is not a \(what) (\(HALBDuration(milliseconds: range.lowerBound)) to \(HALBDuration(milliseconds: range.upperBound)))"
+            "\(value) is not \(Self.article(what)) \(what) (\(HALBDuration(milliseconds: range.lowerBound)) to \(HALBDuration(milliseconds: range.upperBound)))"
         )
+    }
+
+    private static func article(_ noun: String) -> String {
+        noun.hasPrefix("HTTP") || "aeiou".contains(noun.first ?? "x") ? "an" : "a"
     }
 
     mutating func name(_ value: String, at path: ConfigurationPath, what: String) {
@@ -248,6 +254,6 @@ private struct Checker {
     }
 
     mutating func interface(_ value: String, at path: ConfigurationPath) {
-        self.that(AddressText.isInterfaceName(value), path, "\(quoted(value)) is not an interface name (1-15 characters, no / or spaces)")
+        self.that(AddressText.isInterfaceName(value), path, "\(quoted(value)) is not an interface name (1-15 characters, no /, : or spaces)")
     }
 }

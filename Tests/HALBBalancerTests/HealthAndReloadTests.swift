@@ -1,0 +1,157 @@
+import Atomics
+import HALBCore
+import HALBTestSupport
+import InMemoryLogging
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import HALBBalancer
+
+@Suite struct HealthCheckTests {
+    @Test func killedGatewayIsMarkedDownAfterFallChecksAndUpAfterRise() async throws {
+        let healthy = try await TestServer.start(.echo())
+        var flaky = try await TestServer.start(.echo())
+        let flakyPort = flaky.port
+        defer { Task { await healthy.kill() } }
+        let logs = InMemoryLogHandler()
+        let logger = Logger(label: "test", factory: { _ in logs })
+        let route = BalancerFixture.route(
+            gateways: [("healthy", healthy.port), ("flaky", flakyPort)],
+            balancing: .roundrobin,
+            healthCheck: HealthCheck(type: .tcp, interval: .milliseconds(100), timeout: .milliseconds(100), rise: 2, fall: 3)
+        )
+        try await withBalancer(route, logger: logger) { fixture async throws in
+            #expect(await eventually { await fixture.gateway("flaky")?.health == "up" })
+
+            await flaky.kill()
+            #expect(await eventually { await fixture.gateway("flaky")?.health == "down" })
+            #expect(await fixture.gateway("flaky")?.reason.hasPrefix("3 consecutive checks failed") == true)
+            let downLog = logs.entries.first { $0.message.description == "Gateway is down" }
+            #expect(downLog?.metadata["gateway.name"] == "flaky")
+            #expect(downLog?.metadata["reason"]?.description.contains("Connection refused") == true)
+
+            // While it is down, every new connection goes to the healthy gateway.
+            let before = healthy.stats.accepted.load(ordering: .relaxed)
+            for _ in 0..<10 { #expect(try await echoRoundTrip(port: fixture.port) == "ping") }
+            #expect(healthy.stats.accepted.load(ordering: .relaxed) - before == 10)
+            #expect(await fixture.gateway("flaky")?.connectFailures == 0)
+
+            flaky = try await TestServer.start(.echo(), port: flakyPort)
+            #expect(await eventually { await fixture.gateway("flaky")?.health == "up" })
+            #expect(await fixture.gateway("flaky")?.reason.hasPrefix("2 consecutive checks passed") == true)
+            for _ in 0..<4 { _ = try await echoRoundTrip(port: fixture.port) }
+            #expect(flaky.stats.accepted.load(ordering: .relaxed) >= 2)
+        }
+        await flaky.kill()
+    }
+
+    @Test func httpCheckRequiresTheExpectedStatus() async throws {
+        let received = NIOLockedValueBox<[UInt8]>([])
+        let silent = try await TestServer.start(.record(received))  // accepts, never answers
+        let echo = try await TestServer.start(.echo())  // echoes the request: not an HTTP response
+        defer { Task { await silent.kill(); await echo.kill() } }
+        let route = BalancerFixture.route(
+            gateways: [("silent", silent.port), ("echo", echo.port)],
+            healthCheck: HealthCheck(type: .http, interval: .milliseconds(100), timeout: .milliseconds(100), rise: 1, fall: 1, path: "/health")
+        )
+        try await withBalancer(route) { fixture async throws in
+            #expect(await eventually { await fixture.gateway("silent")?.health == "down" })
+            #expect(await eventually { await fixture.gateway("echo")?.health == "down" })
+            #expect(await fixture.gateway("silent")?.reason.contains("no answer within 100ms") == true)
+            #expect(await fixture.gateway("echo")?.reason.contains("not an HTTP response") == true)
+            let request = String(decoding: received.withLockedValue { $0 }, as: UTF8.self)
+            #expect(request.hasPrefix("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"))
+        }
+    }
+}
+
+@Suite struct ReloadTests {
+    @Test func reloadThatSwapsGatewaysLosesNoEstablishedConnection() async throws {
+        let gw1 = try await TestServer.start(.echo())
+        let gw2 = try await TestServer.start(.echo())
+        let gw3 = try await TestServer.start(.echo())
+        defer { Task { await gw1.kill(); await gw2.kill(); await gw3.kill() } }
+        let before = BalancerFixture.route(gateways: [("gw1", gw1.port), ("gw2", gw2.port)])
+        try await withBalancer(before) { fixture async throws in
+            // 50 long-lived connections, each proven to work.
+            var clients: [TestClient] = []
+            for _ in 0..<50 { clients.append(try await TestClient.connect(port: fixture.port)) }
+            #expect(await eventually { gw1.stats.open + gw2.stats.open == 50 })
+            #expect(gw1.stats.open > 0)
+
+            // Remove gw1, add gw3.
+            let after = BalancerFixture.route(gateways: [("gw2", gw2.port), ("gw3", gw3.port)])
+            try await fixture.balancer.apply(BalancerFixture.configuration(after, version: 2))
+            #expect(await fixture.balancer.status().configuration.version == 2)
+            #expect(await fixture.balancer.boundAddresses()["127.0.0.1:0"]?.port == fixture.port)
+
+            // Every old connection still works, including those on the removed gateway (it drains).
+            var survived = 0
+            for (index, client) in clients.enumerated() {
+                let text = "conn\(index)"
+                let answer = try await client.run { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: text))
+                    var reader = inbound.makeAsyncIterator()
+                    var buffer = try await reader.read(upTo: text.utf8.count)
+                    return buffer.readString(length: buffer.readableBytes)
+                }
+                if answer == text { survived += 1 }
+            }
+            #expect(survived == 50)
+
+            // New connections go only to gw2 and gw3.
+            let gw1Before = gw1.stats.accepted.load(ordering: .relaxed)
+            for _ in 0..<6 { #expect(try await echoRoundTrip(port: fixture.port) == "ping") }
+            #expect(gw1.stats.accepted.load(ordering: .relaxed) == gw1Before)
+            #expect(gw3.stats.accepted.load(ordering: .relaxed) > 0)
+        }
+    }
+
+    @Test func aConfigurationThatCannotBindChangesNothing() async throws {
+        let gw1 = try await TestServer.start(.echo())
+        let taken = try await TestServer.start(.echo())  // holds a port the new configuration wants
+        defer { Task { await gw1.kill(); await taken.kill() } }
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gw1.port)])) { fixture async throws in
+            let client = try await TestClient.connect(port: fixture.port)
+            var bad = BalancerFixture.configuration(BalancerFixture.route(gateways: [("gw1", gw1.port)]), version: 2)
+            bad.listeners.append(
+                ListenerConfiguration(host: "127.0.0.1", port: taken.port, route: BalancerFixture.route(gateways: []))
+            )
+            await #expect(throws: BalancerError.self) { try await fixture.balancer.apply(bad) }
+            do {
+                try await fixture.balancer.apply(bad)
+            } catch {
+                #expect("\(error)" == "cannot listen on 127.0.0.1:\(taken.port): Address already in use")
+            }
+            #expect(await fixture.balancer.status().configuration.version == 1)
+            #expect(await fixture.balancer.status().listeners.count == 1)
+            #expect(try await echoRoundTrip(port: fixture.port) == "ping")
+            let answer = try await client.run { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: "still"))
+                var reader = inbound.makeAsyncIterator()
+                var buffer = try await reader.read(upTo: 5)
+                return buffer.readString(length: buffer.readableBytes)
+            }
+            #expect(answer == "still")
+        }
+    }
+
+    @Test func shutdownWaitsForConnectionsThenClosesStragglers() async throws {
+        let gw1 = try await TestServer.start(.echo())
+        defer { Task { await gw1.kill() } }
+        let fixture = try await BalancerFixture.start(BalancerFixture.route(gateways: [("gw1", gw1.port)]))
+        let client = try await TestClient.connect(port: fixture.port)
+        #expect(await eventually { gw1.stats.open == 1 })
+        let closedAtDeadline = await fixture.balancer.shutdown(drainTimeout: .milliseconds(200))
+        #expect(closedAtDeadline == 1)
+        await #expect(throws: (any Error).self) { _ = try await TestClient.connect(port: fixture.port) }
+        let bytes = try await client.run { inbound, _ in
+            var reader = inbound.makeAsyncIterator()
+            return try await reader.readToEnd().readableBytes
+        }
+        #expect(bytes == 0)
+    }
+}
