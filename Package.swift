@@ -75,6 +75,7 @@ let package = Package(
             name: "HALBTestSupport",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
@@ -104,9 +105,12 @@ let package = Package(
         ),
         .testTarget(
             name: "HALBIntegrationTests",
+            // Runs the `halb` binary that `swift test` builds beside the test bundle (linking the executable target
+            // into the tests would run its @main).
             dependencies: [
-                "halb",
                 "HALBTestSupport",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -52,8 +52,8 @@ extension NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator {
 }
 
 /// One round trip through an echo path: sends `text`, expects it back.
-public func echoRoundTrip(port: Int, text: String = "ping") async throws -> String {
-    let client = try await TestClient.connect(port: port)
+public func echoRoundTrip(host: String = "127.0.0.1", port: Int, text: String = "ping") async throws -> String {
+    let client = try await TestClient.connect(host: host, port: port)
     return try await client.run { inbound, outbound in
         try await outbound.write(ByteBuffer(string: text))
         var reader = inbound.makeAsyncIterator()

@@ -11,6 +11,8 @@ import Glibc
 public final class ConnectionStats: Sendable {
     /// Connections accepted since start.
     public let accepted = ManagedAtomic<Int>(0)
+    /// Connections that sent at least one byte: client connections through a device, not its TCP health checks.
+    public let served = ManagedAtomic<Int>(0)
     private let children = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
 
     public init() {}
@@ -66,6 +68,7 @@ public final class TestServer: Sendable {
             .childChannelInitializer { channel in
                 stats.track(channel)
                 return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(FirstReadCounter(stats: stats))
                     switch behaviour {
                     case .echo(let reply):
                         try channel.pipeline.syncOperations.addHandler(EchoHandler(replyOnEOF: reply))
@@ -90,6 +93,25 @@ public final class TestServer: Sendable {
     /// Stops listening; open connections stay.
     public func stopListening() async {
         try? await self.channel.close()
+    }
+}
+
+/// Counts a connection in `ConnectionStats.served` when its first bytes arrive.
+private final class FirstReadCounter: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let stats: ConnectionStats
+    private var counted = false
+
+    init(stats: ConnectionStats) {
+        self.stats = stats
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !self.counted {
+            self.counted = true
+            self.stats.served.wrappingIncrement(ordering: .relaxed)
+        }
+        context.fireChannelRead(data)
     }
 }
 
@@ -254,4 +276,27 @@ public func eventually(
         try? await Task.sleep(for: .milliseconds(20))
     }
     return try await condition()
+}
+
+/// The time allowed for one step of a test ran out.
+public struct TestTimeout: Error, CustomStringConvertible {
+    public let limit: Duration
+    public var description: String { "test step did not finish within \(self.limit)" }
+}
+
+/// Runs `body`, failing with `TestTimeout` when it takes longer than `limit`, so a hung step fails the test instead
+/// of hanging the run.
+public func withTimeout<Result: Sendable>(
+    _ limit: Duration = .seconds(10),
+    _ body: @escaping @Sendable () async throws -> Result
+) async throws -> Result {
+    try await withThrowingTaskGroup(of: Result.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw TestTimeout(limit: limit)
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
 }

@@ -1,0 +1,142 @@
+import Atomics
+import Foundation
+import HALBTestSupport
+import NIOCore
+import Testing
+
+/// A VIP on loopback, different per test so parallel tests do not collide.
+private func loopbackVIP() -> String {
+    "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
+}
+
+private func site(vip: String, port: Int, gateways: [Int], healthInterval: String = "200ms") -> String {
+    """
+    site: test
+    gateways:
+    \(gateways.enumerated().map { "  - { name: gw\($0 + 1), address: 127.0.0.1, ports: { gateway: \($1) } }" }.joined(separator: "\n"))
+    devices:
+      - { name: lb1, address: 127.0.0.1, interface: lo }
+      - { name: lb2, address: 127.0.0.1, interface: lo }
+    virtualServers:
+      - name: web
+        vip: { ipv4: \(vip)/8 }
+        devices: [lb1]
+        payloads:
+          gateway: { port: \(port), balancing: roundrobin }
+        healthCheck: { type: tcp, interval: \(healthInterval), timeout: 100ms, rise: 1, fall: 1 }
+
+    """
+}
+
+@Suite struct ValidateCommandTests {
+    @Test func aGoodFileExitsZero() async throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("site.yaml", site(vip: "127.0.0.10", port: 8080, gateways: [18081, 18082]))
+        let result = try await runHALB(["validate", file])
+        #expect(result.status == 0)
+        #expect(result.output.contains("valid (site test"))
+    }
+
+    @Test func aBadFileExitsOneWithEveryErrorAndItsPath() async throws {
+        let directory = try TemporaryDirectory()
+        let text = site(vip: "127.0.0.10", port: 70000, gateways: [18081])
+            .replacingOccurrences(of: "devices: [lb1]", with: "devices: [lb9]")
+        let file = try directory.write("site.yaml", text)
+        let result = try await runHALB(["validate", file])
+        #expect(result.status == 1)
+        #expect(result.output.contains("virtualServers[0].payloads.gateway.port: 70000 is not a port (1-65535)"))
+        #expect(result.output.contains("virtualServers[0].devices[0]: \"lb9\" is not a device of this site"))
+        #expect(!result.output.contains("Program crashed"))
+    }
+
+    @Test func aSyntaxErrorNamesTheLine() async throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("site.yaml", "site: x\ngateways:\n  - name: a\n   address: b\n")
+        let result = try await runHALB(["validate", file])
+        #expect(result.status == 1)
+        #expect(result.output.contains("YAML syntax error at line 4"))
+    }
+
+    @Test func aMissingFileIsAClearError() async throws {
+        let result = try await runHALB(["validate", "/nonexistent/site.yaml"])
+        #expect(result.status == 1)
+        #expect(result.output.contains("cannot read /nonexistent/site.yaml: no such file"))
+    }
+}
+
+@Suite struct DeviceCommandTests {
+    @Test func exitsWithAClearMessageWhenThePortIsTaken() async throws {
+        let taken = try await TestServer.start(.echo())
+        defer { Task { await taken.kill() } }
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("site.yaml", site(vip: "127.0.0.1", port: taken.port, gateways: [18081]))
+        let result = try await runHALB(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0"])
+        #expect(result.status == 1)
+        #expect(result.output.contains("halb: cannot listen on 127.0.0.1:\(taken.port): Address already in use"))
+    }
+
+    @Test func exitsWithAClearMessageWhenTheDeviceServesNothing() async throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("site.yaml", site(vip: "127.0.0.10", port: 8080, gateways: [18081]))
+        let result = try await runHALB(["device", "--config", file, "--name", "lb2", "--admin", "127.0.0.1:0"])
+        #expect(result.status == 1)
+        #expect(result.output.contains("device lb2 serves no enabled virtual server"))
+        let unknown = try await runHALB(["device", "--config", file, "--name", "lb7", "--admin", "127.0.0.1:0"])
+        #expect(unknown.status == 1)
+        #expect(unknown.output.contains("no device named \"lb7\" in site test (devices: lb1, lb2)"))
+    }
+
+    @Test func servesReloadsRejectsABadFileAndStopsGracefully() async throws {
+        let gw1 = try await TestServer.start(.echo())
+        let gw2 = try await TestServer.start(.echo())
+        defer { Task { await gw1.kill(); await gw2.kill() } }
+        let vip = loopbackVIP()
+        let port = try freePort()
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("site.yaml", site(vip: vip, port: port, gateways: [gw1.port]))
+        let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0", "--drain-timeout", "2s"])
+
+        // Started: find the admin address in the log.
+        #expect(await eventually { device.text.contains("Admin endpoint listening") })
+        let admin = try #require(device.text.firstMatch(of: /admin\.address=(\S+)/)?.1).description
+        #expect(await eventually { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" })
+        #expect(gw1.stats.served.load(ordering: .relaxed) >= 1)
+
+        let status = try await httpGet(admin, "/status")
+        #expect(status.hasPrefix("HTTP/1.1 200"))
+        #expect(status.contains("\"device\" : \"lb1\""))
+        #expect(status.contains("\"address\" : \"\(vip):\(port)\""))
+        let metrics = try await httpGet(admin, "/metrics")
+        #expect(metrics.contains("halb_connections_accepted_total{virtual_server=\"web\"}"))
+        #expect(metrics.contains("halb_gateway_up{gateway=\"gw1\",address=\"127.0.0.1:\(gw1.port)\"} 1.0"))
+
+        // A bad file is rejected; the device keeps serving the old configuration.
+        _ = try directory.write("site.yaml", site(vip: vip, port: 70000, gateways: [gw2.port]))
+        device.signal(SIGHUP)
+        #expect(await eventually { device.text.contains("Configuration rejected") })
+        #expect(device.text.contains("70000 is not a port"))
+        #expect(try await withTimeout { try await echoRoundTrip(host: vip, port: port) } == "ping")
+
+        // A good file swaps gw1 for gw2 on the next check of the file, without a signal; an open connection
+        // survives it.
+        let held = try await TestClient.connect(host: vip, port: port)
+        _ = try directory.write("site.yaml", site(vip: vip, port: port, gateways: [gw2.port]))
+        #expect(await eventually { device.text.contains("Configuration applied") })
+        let before = gw2.stats.served.load(ordering: .relaxed)
+        #expect(try await withTimeout { try await echoRoundTrip(host: vip, port: port) } == "ping")
+        #expect(gw2.stats.served.load(ordering: .relaxed) == before + 1)
+        let heldAnswer = try await withTimeout { try await held.run { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "held"))
+            var reader = inbound.makeAsyncIterator()
+            var buffer = try await reader.read(upTo: 4)
+            return buffer.readString(length: buffer.readableBytes)
+        } }
+        #expect(heldAnswer == "held")
+
+        // SIGTERM: stop accepting, drain, exit 0.
+        device.signal(SIGTERM)
+        #expect(await device.exitCode() == 0)
+        #expect(device.text.contains("Device stopped"))
+        #expect(!device.text.contains("Program crashed"))
+    }
+}

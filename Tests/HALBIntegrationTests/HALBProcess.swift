@@ -1,0 +1,112 @@
+import Foundation
+import HALBTestSupport
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The `halb` binary built next to the test bundle.
+func halbExecutable() throws -> URL {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("halb"),
+        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("halb"),
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/halb"),
+    ]
+    for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.path) {
+        return candidate
+    }
+    throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates.map(\.path).joined(separator: ", ")])
+}
+
+/// A running `halb` process whose output is collected; terminated when the test ends.
+final class HALBProcess: Sendable {
+    let process: Process
+    private let output = NIOLockedValueBox("")
+
+    init(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = try halbExecutable()
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        self.process = process
+        let output = self.output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty {
+                output.withLockedValue { $0 += String(decoding: data, as: UTF8.self) }
+            }
+        }
+        try process.run()
+    }
+
+    var text: String { self.output.withLockedValue { $0 } }
+
+    /// Waits for the process to exit, at most `timeout`; kills it when it does not.
+    func exitCode(timeout: Duration = .seconds(20)) async -> Int32? {
+        let exited = await eventually(timeout: timeout) { !self.process.isRunning }
+        if !exited {
+            self.process.interrupt()
+            kill(self.process.processIdentifier, SIGKILL)
+            return nil
+        }
+        return self.process.terminationStatus
+    }
+
+    func signal(_ signal: Int32) {
+        kill(self.process.processIdentifier, signal)
+    }
+
+    deinit {
+        if self.process.isRunning {
+            kill(self.process.processIdentifier, SIGKILL)
+        }
+    }
+}
+
+/// Runs `halb` with `arguments` to completion.
+func runHALB(_ arguments: [String]) async throws -> (status: Int32?, output: String) {
+    let process = try HALBProcess(arguments)
+    let status = await process.exitCode()
+    try? await Task.sleep(for: .milliseconds(50))  // let the last output arrive
+    return (status, process.text)
+}
+
+/// A temporary directory removed when the test ends.
+final class TemporaryDirectory: Sendable {
+    let url: URL
+
+    init() throws {
+        self.url = FileManager.default.temporaryDirectory.appendingPathComponent("halb-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.url, withIntermediateDirectories: true)
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let path = self.url.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: self.url)
+    }
+}
+
+/// One HTTP GET on `address` ("host:port") with `Connection: close`, returning the whole response.
+func httpGet(_ address: String, _ path: String) async throws -> String {
+    try await httpRequest("GET", address, path)
+}
+
+/// One HTTP request on `address` ("host:port") with `Connection: close`, returning the whole response.
+func httpRequest(_ method: String, _ address: String, _ path: String) async throws -> String {
+    let parts = address.split(separator: ":")
+    let client = try await TestClient.connect(host: String(parts[0]), port: Int(parts[1])!)
+    return try await withTimeout {
+        try await client.run { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+            var reader = inbound.makeAsyncIterator()
+            var buffer = try await reader.readToEnd()
+            return buffer.readString(length: buffer.readableBytes) ?? ""
+        }
+    }
+}
