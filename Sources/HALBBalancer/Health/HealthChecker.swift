@@ -72,10 +72,10 @@ final class HealthChecker: Sendable {
             break
         case .markUp(let reason):
             self.target.setHealth(.up, reason: reason)
-            self.logger.info("Gateway is up", metadata: ["reason": "\(reason)"])
+            self.logger.notice("Gateway is up", metadata: ["reason": "\(reason)"])
         case .markDown(let reason):
             self.target.setHealth(.down, reason: reason)
-            self.logger.info("Gateway is down", metadata: ["reason": "\(reason)"])
+            self.logger.warning("Gateway is down", metadata: ["reason": "\(reason)"])
         }
     }
 }

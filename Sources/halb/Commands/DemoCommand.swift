@@ -41,7 +41,7 @@ struct DemoCommand: AsyncParsableCommand {
             adminHost: admin.host,
             adminPort: admin.port,
             drainTimeout: .seconds(2),
-            threads: self.options.threads,
+            threads: self.options.threadCount,
             logger: logger,
             extraRoutes: { router in
                 router.post("/demo/gateways/:name/stop") { _, context -> String in

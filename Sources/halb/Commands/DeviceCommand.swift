@@ -30,7 +30,7 @@ struct DeviceCommand: AsyncParsableCommand {
             adminHost: admin.host,
             adminPort: admin.port,
             drainTimeout: self.options.drain,
-            threads: self.options.threads,
+            threads: self.options.threadCount,
             logger: logger
         ).run()
     }

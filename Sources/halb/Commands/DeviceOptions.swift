@@ -11,8 +11,8 @@ struct DeviceOptions: ParsableArguments {
     @Option(name: .long, help: "How long to let connections finish on shutdown, e.g. 30s.")
     var drainTimeout: String = "30s"
 
-    @Option(name: .long, help: "Event loop threads (default: one per core).")
-    var threads: Int = System.coreCount
+    @Option(name: .long, help: "Event loop threads (default: one per CPU core).")
+    var threads: Int?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
@@ -27,14 +27,15 @@ struct DeviceOptions: ParsableArguments {
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level \(self.logLevel) is not one of trace, debug, info, notice, warning, error, critical")
         }
-        guard (1...256).contains(self.threads) else {
-            throw ValidationError("--threads \(self.threads) is not 1-256")
+        if let threads = self.threads, !(1...256).contains(threads) {
+            throw ValidationError("--threads \(threads) is not 1-256")
         }
     }
 
     var adminHostPort: (host: String, port: Int) { Self.hostPort(self.admin)! }
     var drain: Duration { HALBDurationParser.parse(self.drainTimeout)! }
     var level: Logger.Level { Logger.Level(rawValue: self.logLevel)! }
+    var threadCount: Int { self.threads ?? System.coreCount }
 
     static func hostPort(_ text: String) -> (host: String, port: Int)? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
