@@ -105,6 +105,31 @@ import Glibc
         }
     }
 
+    @Test func aDownloadAfterTheClientsHalfCloseReachesASlowReaderWhole() async throws {
+        // The client sends its end of input first; the gateway then streams a response and ends its own output.
+        // Both directions are done at the device while bytes still wait for the slow client: they must all arrive.
+        let written = ManagedAtomic<Int>(0)
+        let total = 8 * 1024 * 1024
+        let gateway = try await TestServer.start(.source(total: total, written: written))
+        defer { Task { await gateway.kill() } }
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)])) { fixture async throws in
+            // A small receive buffer keeps the kernel from absorbing the response: it waits in the device.
+            let client = try await TestClient.connect(port: fixture.port, receiveBuffer: 4096)
+            let received = try await withTimeout(.seconds(60)) {
+                try await client.run { inbound, outbound in
+                    outbound.finish()
+                    var count = 0
+                    for try await buffer in inbound {
+                        count += buffer.readableBytes
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
+                    return count
+                }
+            }
+            #expect(received == total)
+        }
+    }
+
     @Test func aSlowReaderStallsTheGatewayInsteadOfFillingTheDevice() async throws {
         let written = ManagedAtomic<Int>(0)
         let total = 512 * 1024 * 1024
@@ -202,6 +227,27 @@ import Glibc
             }
             let text = String(decoding: received.withLockedValue { $0 }, as: UTF8.self)
             #expect(text == "PROXY TCP4 127.0.0.1 127.0.0.1 \(clientPort) \(fixture.port)\r\nDATA")
+        }
+    }
+
+    @Test func proxyProtocolV2HeaderIsSentBeforeTheClientSpeaks() async throws {
+        // Server-first protocols (a banner before any client byte) need the header on the wire at connect.
+        let received = NIOLockedValueBox<[UInt8]>([])
+        let gateway = try await TestServer.start(.record(received))
+        defer { Task { await gateway.kill() } }
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)], proxyProtocol: .v2)) { fixture async throws in
+            let client = try await TestClient.connect(port: fixture.port)
+            let clientPort = client.channel.channel.localAddress!.port!
+            try await client.run { _, _ in
+                #expect(await eventually { received.withLockedValue { $0.count } >= 28 })
+            }
+            let bytes = received.withLockedValue { $0 }
+            let signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
+            #expect(Array(bytes.prefix(12)) == signature)
+            #expect(bytes.count == 28)  // 16-byte header + IPv4 addresses and ports, nothing else
+            #expect(Array(bytes[12..<16]) == [0x21, 0x11, 0x00, 0x0C])  // v2 PROXY, TCP over IPv4, 12 bytes
+            #expect(Int(bytes[24]) << 8 | Int(bytes[25]) == clientPort)
+            #expect(Int(bytes[26]) << 8 | Int(bytes[27]) == fixture.port)
         }
     }
 

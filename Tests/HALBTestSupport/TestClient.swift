@@ -5,13 +5,19 @@ import NIOPosix
 public struct TestClient: Sendable {
     public let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
-    /// Connects to 127.0.0.1:`port` (or `host`).
+    /// Connects to 127.0.0.1:`port` (or `host`); `receiveBuffer` shrinks the socket's receive buffer (a client
+    /// whose kernel holds little, so a slow reader makes the sender's buffers fill).
     public static func connect(
         host: String = "127.0.0.1",
         port: Int,
+        receiveBuffer: Int? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TestClient {
-        let channel = try await ClientBootstrap(group: group)
+        var bootstrap = ClientBootstrap(group: group)
+        if let receiveBuffer {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
+        }
+        let channel = try await bootstrap
             .channelOption(.allowRemoteHalfClosure, value: true)
             .connectTimeout(.seconds(5))
             .connect(host: host, port: port) { channel in

@@ -172,15 +172,18 @@ private final class SourceHandler: ChannelInboundHandler {
 
     private func pump(context: ChannelHandlerContext) {
         let written = self.written
+        let channel = context.channel
         while context.channel.isWritable, self.queued < self.total {
             let size = min(self.chunk.readableBytes, self.total - self.queued)
             self.queued += size
+            let isLast = self.queued == self.total
             let promise = context.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.whenSuccess { written.wrappingIncrement(by: size, ordering: .relaxed) }
+            promise.futureResult.whenSuccess {
+                written.wrappingIncrement(by: size, ordering: .relaxed)
+                // End the stream only once the last bytes are out: closing the output earlier can lose them.
+                if isLast { channel.close(mode: .output, promise: nil) }
+            }
             context.writeAndFlush(self.wrapOutboundOut(self.chunk.getSlice(at: 0, length: size)!), promise: promise)
-        }
-        if self.queued >= self.total {
-            context.close(mode: .output, promise: nil)
         }
     }
 

@@ -4,9 +4,11 @@ import NIOCore
 /// it reads into its partner's.
 ///
 /// Backpressure: a side reads only while its partner's channel is writable, so a slow reader stalls the fast writer
-/// instead of filling the device's memory. Half-close: an end of input on one side shuts the partner's output, and
-/// the connection is closed once both directions are done. Reads `ByteBuffer`s, emits them to the partner;
-/// an `IdleStateHandler.IdleStateEvent` closes the connection.
+/// instead of filling the device's memory. Half-close: an end of input on one side shuts the partner's output once
+/// the bytes before it are written, and each side is closed once both its directions are done. A side that closes
+/// cleanly (NIO closes a socket whose output is shut when its input ends, without an end-of-input event) lets the
+/// partner write out what it holds before closing. Errors and `IdleStateHandler.IdleStateEvent` close both sides
+/// at once.
 final class GlueHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -21,6 +23,10 @@ final class GlueHandler {
     private var inputClosed = false
     private var outputClosed = false
     private var outputDone = false
+    /// The partner's channel closed cleanly: close once the output is written out.
+    private var partnerGone = false
+    /// This side is closing because of an error or an idle timeout: the partner closes at once too.
+    private var aborted = false
     private var unflushedBytes = 0
     private let countBytes: ByteCounter
 
@@ -61,7 +67,7 @@ final class GlueHandler {
         let channel = context.channel
         flushed.futureResult.whenComplete { _ in
             handler.value.outputDone = true
-            if handler.value.inputClosed {
+            if handler.value.inputClosed || handler.value.partnerGone {
                 channel.close(promise: nil)
             } else {
                 channel.close(mode: .output, promise: nil)
@@ -70,7 +76,19 @@ final class GlueHandler {
     }
 
     private func partnerCloseFull() {
+        self.aborted = true
         self.context?.close(promise: nil)
+    }
+
+    /// The partner's channel closed cleanly. What this side still has to write goes out first, then it closes (or
+    /// the idle timeout ends it).
+    private func partnerClosed() {
+        self.partnerGone = true
+        if !self.outputClosed {
+            self.partnerWriteEOF()
+        } else if self.outputDone {
+            self.context?.close(promise: nil)
+        }
     }
 
     private func partnerBecameWritable() {
@@ -110,7 +128,11 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.partner?.partnerCloseFull()
+        if self.aborted {
+            self.partner?.partnerCloseFull()
+        } else {
+            self.partner?.partnerClosed()
+        }
         context.fireChannelInactive()
     }
 
@@ -122,6 +144,7 @@ extension GlueHandler: ChannelDuplexHandler {
                 context.close(promise: nil)
             }
         } else if event is IdleStateHandler.IdleStateEvent {
+            self.aborted = true
             context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)
@@ -129,6 +152,7 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.aborted = true
         self.partner?.partnerCloseFull()
         context.close(promise: nil)
     }

@@ -140,7 +140,7 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
                 destination: context.channel.localAddress,
                 into: &header
             )
-            gateway.write(header, promise: nil)
+            gateway.writeAndFlush(header, promise: nil)  // now: a gateway may be the first to speak
         }
         let virtualServer = self.route.virtualServer
         let (clientGlue, gatewayGlue) = GlueHandler.matchedPair(
