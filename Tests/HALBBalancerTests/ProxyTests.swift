@@ -223,7 +223,7 @@ import Glibc
             let clientPort = client.channel.channel.localAddress!.port!
             try await client.run { _, outbound in
                 try await outbound.write(ByteBuffer(string: "DATA"))
-                #expect(await eventually { received.withLockedValue { $0.count } > 10 })
+                #expect(await eventually { received.withLockedValue { $0.suffix(4) == Array("DATA".utf8) } })
             }
             let text = String(decoding: received.withLockedValue { $0 }, as: UTF8.self)
             #expect(text == "PROXY TCP4 127.0.0.1 127.0.0.1 \(clientPort) \(fixture.port)\r\nDATA")
