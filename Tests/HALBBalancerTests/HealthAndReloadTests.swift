@@ -112,6 +112,36 @@ import Testing
         }
     }
 
+    @Test func overlappingReloadsRunOneAfterTheOtherAndEveryGatewayIsChecked() async throws {
+        let gw1 = try await TestServer.start(.echo())
+        let gw2 = try await TestServer.start(.echo())
+        defer { Task { await gw1.kill(); await gw2.kill() } }
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gw1.port)])) { fixture async throws in
+            // Each new configuration adds a listener (the apply suspends while binding it) and a checked gateway.
+            func configuration(version: Int) -> BalancerConfiguration {
+                var configuration = BalancerFixture.configuration(
+                    BalancerFixture.route(gateways: [("gw1", gw1.port)]),
+                    version: version
+                )
+                var second = BalancerFixture.route(
+                    gateways: [("gw2", gw2.port)],
+                    healthCheck: HealthCheck(interval: .milliseconds(100), timeout: .milliseconds(500))
+                )
+                second.virtualServer = "second"
+                configuration.listeners.append(ListenerConfiguration(host: "127.0.0.2", port: 0, route: second))
+                return configuration
+            }
+            async let first: Void = fixture.balancer.apply(configuration(version: 2))
+            async let other: Void = fixture.balancer.apply(configuration(version: 3))
+            _ = try await (first, other)
+            let status = await fixture.balancer.status()
+            #expect([2, 3].contains(status.configuration.version))
+            #expect(status.configuration.generation == 3)
+            #expect(status.listeners.count == 2)
+            #expect(await eventually { await fixture.gateway("gw2")?.health == "up" })
+        }
+    }
+
     @Test func aConfigurationThatCannotBindChangesNothing() async throws {
         let gw1 = try await TestServer.start(.echo())
         let taken = try await TestServer.start(.echo())  // holds a port the new configuration wants

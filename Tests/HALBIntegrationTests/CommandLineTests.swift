@@ -94,7 +94,7 @@ private func site(vip: String, port: Int, gateways: [Int], healthInterval: Strin
         let port = try freePort()
         let directory = try TemporaryDirectory()
         let file = try directory.write("site.yaml", site(vip: vip, port: port, gateways: [gw1.port]))
-        let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0", "--drain-timeout", "2s"])
+        let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0", "--drain-timeout", "20s"])
 
         // Started: find the admin address in the log.
         #expect(await eventually { device.text.contains("Admin endpoint listening") })
@@ -133,8 +133,21 @@ private func site(vip: String, port: Int, gateways: [Int], healthInterval: Strin
         } }
         #expect(heldAnswer == "held")
 
-        // SIGTERM: stop accepting, drain, exit 0.
-        device.signal(SIGTERM)
+        // SIGTERM: stop accepting, let the open connection finish (the admin endpoint says "draining"), exit 0.
+        let draining = try await TestClient.connect(host: vip, port: port)
+        let answers = try await withTimeout(.seconds(30)) { try await draining.run { inbound, outbound in
+            var reader = inbound.makeAsyncIterator()
+            try await outbound.write(ByteBuffer(string: "before"))
+            var before = try await reader.read(upTo: 6)  // the connection is established through the device
+            device.signal(SIGTERM)
+            #expect(await eventually { (try? await httpGet(admin, "/healthz"))?.hasPrefix("HTTP/1.1 503") == true })
+            #expect(await eventually { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == nil })
+            #expect(device.process.isRunning)
+            try await outbound.write(ByteBuffer(string: "after"))
+            var after = try await reader.read(upTo: 5)
+            return [before.readString(length: before.readableBytes), after.readString(length: after.readableBytes)]
+        } }
+        #expect(answers == ["before", "after"])
         #expect(await device.exitCode() == 0)
         #expect(device.text.contains("Device stopped"))
         #expect(!device.text.contains("Program crashed"))

@@ -29,6 +29,9 @@ public actor Balancer {
     private var generation = 0
     private var appliedAt = Date()
     private var isShutDown = false
+    /// `apply` suspends while binding; later calls wait here so that applies never interleave.
+    private var isApplying = false
+    private var waitingToApply: [CheckedContinuation<Void, Never>] = []
     private let connections = ConnectionRegistry()
 
     /// Creates a balancer that runs on `group`.
@@ -42,10 +45,23 @@ public actor Balancer {
     }
 
     /// Applies a configuration: binds new listeners, swaps routes, closes removed listeners, starts and stops
-    /// health checks.
+    /// health checks. Concurrent calls run one after the other, in call order.
     ///
-    /// - Throws: ``BalancerError`` when a listener cannot be bound; the previous configuration keeps running.
+    /// - Throws: ``BalancerError`` when a listener cannot be bound or the balancer is shut down; the previous
+    ///   configuration keeps running.
     public func apply(_ configuration: BalancerConfiguration) async throws {
+        while self.isApplying {
+            await withCheckedContinuation { self.waitingToApply.append($0) }
+        }
+        self.isApplying = true
+        defer {
+            self.isApplying = false
+            if !self.waitingToApply.isEmpty { self.waitingToApply.removeFirst().resume() }
+        }
+        try await self.reconcile(to: configuration)
+    }
+
+    private func reconcile(to configuration: BalancerConfiguration) async throws {
         guard !self.isShutDown else { throw BalancerError.shutDown }
 
         // 1. Build the new state beside the old one, reusing what is unchanged.
@@ -57,7 +73,7 @@ public actor Balancer {
             let config = listener.route
             let vs =
                 virtualServers[config.virtualServer] ?? self.virtualServers[config.virtualServer]
-                ?? VirtualServerRuntime(name: config.virtualServer)
+                ?? VirtualServerRuntime(name: config.virtualServer, maxConnections: config.limits.maxConnections)
             virtualServers[config.virtualServer] = vs
             let members = config.members.map { member in
                 let key = GatewayTarget.Key(
@@ -81,7 +97,7 @@ public actor Balancer {
             routes[listener.key] = Route(configuration: config, pool: pool, virtualServer: vs, logger: self.logger)
         }
 
-        // 2. Bind the new listeners; on any failure undo those and change nothing.
+        // 2. Bind the new listeners; on any failure (or a shutdown meanwhile) undo those and change nothing.
         var opened: [String: Listener] = [:]
         for listener in configuration.listeners where self.listeners[listener.key] == nil && opened[listener.key] == nil {
             do {
@@ -96,14 +112,18 @@ public actor Balancer {
                 throw BalancerError.cannotListen(address: listener.key, error: error)
             }
         }
+        if self.isShutDown {
+            for listener in opened.values { try? await listener.close() }
+            throw BalancerError.shutDown
+        }
 
-        // 3. Commit.
+        // 3. Commit, without suspending; listeners no longer served are closed after.
+        var removed: [(key: String, listener: Listener)] = []
         for (key, listener) in self.listeners {
             if let route = routes[key] {
                 listener.route = route
             } else {
-                self.logger.info("Listener closed", metadata: ["listener.address": "\(key)"])
-                try? await listener.close()
+                removed.append((key, listener))
                 self.listeners[key] = nil
             }
         }
@@ -118,15 +138,18 @@ public actor Balancer {
                 ]
             )
         }
-        for vs in virtualServers.values {
-            let limit = configuration.listeners.first { $0.route.virtualServer == vs.name }?.route.limits.maxConnections
-            vs.maxConnections.store(limit ?? Limits().maxConnections, ordering: .relaxed)
+        for listener in configuration.listeners {
+            virtualServers[listener.route.virtualServer]?.maxConnections.store(
+                listener.route.limits.maxConnections,
+                ordering: .relaxed
+            )
         }
         for (key, checker) in self.checkers where targets[key] == nil {
             checker.stop()
             self.checkers[key] = nil
         }
         for (key, target) in targets where self.checkers[key] == nil {
+            target.enterService()
             let checker = HealthChecker(target: target, eventLoop: self.group.next(), logger: self.logger)
             self.checkers[key] = checker
             checker.start()
@@ -137,7 +160,15 @@ public actor Balancer {
         self.configuration = configuration
         self.generation += 1
         self.appliedAt = Date()
+
+        for (key, listener) in removed {
+            self.logger.info("Listener closed", metadata: ["listener.address": "\(key)"])
+            try? await listener.close()
+        }
     }
+
+    /// Whether ``shutdown(drainTimeout:)`` has begun: the device is draining or stopped.
+    public var isDraining: Bool { self.isShutDown }
 
     /// The address each listener is bound to, keyed by ``ListenerConfiguration/key`` (tests bind port 0).
     public func boundAddresses() -> [String: SocketAddress] {
@@ -217,7 +248,11 @@ public actor Balancer {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: drainTimeout)
         while self.connections.count > 0, clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
+            do {
+                try await Task.sleep(for: .milliseconds(50))
+            } catch {
+                break  // cancelled: close what is left now
+            }
         }
         let left = self.connections.closeAll()
         for checker in self.checkers.values { checker.stop() }

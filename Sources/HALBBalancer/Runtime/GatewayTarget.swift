@@ -52,7 +52,11 @@ final class GatewayTarget: Sendable {
         self.metricConnectFailures = Counter(label: "halb_gateway_connect_failures_total", dimensions: dimensions)
         self.metricBytesToGateway = Counter(label: "halb_gateway_bytes_sent_total", dimensions: dimensions)
         self.metricBytesFromGateway = Counter(label: "halb_gateway_bytes_received_total", dimensions: dimensions)
-        self.metricUp.record(1)
+    }
+
+    /// Publishes the health gauge once the target is part of the running configuration: unknown counts as up.
+    func enterService() {
+        self.metricUp.record(self.available.load(ordering: .relaxed) ? 1 : 0)
     }
 
     /// Records a health change decided by the health checker.
@@ -97,7 +101,7 @@ final class GatewayTarget: Sendable {
 /// The running state of one virtual server shared by its listeners: the connection limit and counters.
 final class VirtualServerRuntime: Sendable {
     let name: String
-    let maxConnections = ManagedAtomic<Int>(0)
+    let maxConnections: ManagedAtomic<Int>
     let active = ManagedAtomic<Int>(0)
     let accepted = ManagedAtomic<Int>(0)
     let rejected = ManagedAtomic<Int>(0)
@@ -110,8 +114,9 @@ final class VirtualServerRuntime: Sendable {
     let metricBytesIn: Counter
     let metricBytesOut: Counter
 
-    init(name: String) {
+    init(name: String, maxConnections: Int) {
         self.name = name
+        self.maxConnections = ManagedAtomic(maxConnections)
         let dimensions = [("virtual_server", name)]
         self.metricAccepted = Counter(label: "halb_connections_accepted_total", dimensions: dimensions)
         self.metricActive = Meter(label: "halb_connections_active", dimensions: dimensions)
@@ -123,8 +128,6 @@ final class VirtualServerRuntime: Sendable {
 
     /// Takes a connection slot; `false` when the virtual server is at its limit.
     func acquire() -> Bool {
-        self.accepted.wrappingIncrement(ordering: .relaxed)
-        self.metricAccepted.increment()
         let now = self.active.loadThenWrappingIncrement(ordering: .relaxed)
         if now >= self.maxConnections.load(ordering: .relaxed) {
             self.active.wrappingDecrement(ordering: .relaxed)
@@ -132,6 +135,8 @@ final class VirtualServerRuntime: Sendable {
             self.metricRejected.increment()
             return false
         }
+        self.accepted.wrappingIncrement(ordering: .relaxed)
+        self.metricAccepted.increment()
         self.metricActive.increment()
         return true
     }

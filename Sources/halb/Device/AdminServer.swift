@@ -5,7 +5,8 @@ import Logging
 import NIOCore
 import Prometheus
 
-/// The device's admin endpoint: `/metrics` (Prometheus text), `/status` (JSON) and `/healthz`.
+/// The device's admin endpoint: `/metrics` (Prometheus text), `/status` (JSON) and `/healthz` (200 `ok` while
+/// serving, 503 `draining` during shutdown).
 enum AdminServer {
     /// What `/status` returns: the device and its balancer.
     struct DeviceStatus: Encodable {
@@ -20,7 +21,14 @@ enum AdminServer {
         registry: PrometheusCollectorRegistry
     ) -> Router<BasicRequestContext> {
         let router = Router()
-        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/healthz") { _, _ -> Response in
+            let draining = await balancer.isDraining
+            return Response(
+                status: draining ? .serviceUnavailable : .ok,
+                headers: [.contentType: "text/plain; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: draining ? "draining\n" : "ok\n"))
+            )
+        }
         router.get("/metrics") { _, _ -> Response in
             var bytes: [UInt8] = []
             registry.emit(into: &bytes)

@@ -20,27 +20,34 @@ struct ConfigReloadService: Service {
     func run() async throws {
         let state = ReloadState(applied: self.applied, stamp: self.source.stamp())
         let signals = await UnixSignalsSequence(trapping: .sighup)
+        // Both triggers feed one queue, so reloads run one at a time.
+        let (triggers, queue) = AsyncStream.makeStream(of: Trigger.self, bufferingPolicy: .bufferingNewest(8))
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await _ in signals {
-                        await self.reload(state: state, trigger: "SIGHUP", force: true)
-                    }
+                    for await _ in signals { queue.yield(.signal) }
                 }
                 group.addTask {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
                         guard !Task.isCancelled else { break }
-                        let stamp = self.source.stamp()
-                        if await state.stampChanged(to: stamp) {
-                            await self.reload(state: state, trigger: "file changed", force: false)
-                        }
+                        if await state.stampChanged(to: self.source.stamp()) { queue.yield(.fileChanged) }
+                    }
+                }
+                group.addTask {
+                    for await trigger in triggers {
+                        await self.reload(state: state, trigger: trigger.rawValue, force: trigger == .signal)
                     }
                 }
                 await group.next()
                 group.cancelAll()
             }
         }
+    }
+
+    private enum Trigger: String, Sendable {
+        case signal = "SIGHUP"
+        case fileChanged = "file changed"
     }
 
     private func reload(state: ReloadState, trigger: String, force: Bool) async {

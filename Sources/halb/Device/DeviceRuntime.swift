@@ -28,6 +28,9 @@ struct DeviceRuntime {
     var onReady: (@Sendable (String) -> Void)? = nil
 
     func run() async throws {
+        // A SIGHUP before the reload service traps it must not end the process (its default action); the file
+        // check still picks up a change.
+        signal(SIGHUP, SIG_IGN)
         let text: String
         let site: Site
         do {
@@ -98,8 +101,10 @@ struct DeviceRuntime {
             logger: logger,
             applied: text
         )
+        // A graceful shutdown stops services in reverse order: the balancer drains first, while the admin
+        // endpoint still answers (/healthz says "draining") and the demo gateways still serve.
         let services: [any Service] =
-            self.extraServices + [BalancerService(balancer: balancer, drainTimeout: self.drainTimeout), reloader, admin]
+            self.extraServices + [admin, reloader, BalancerService(balancer: balancer, drainTimeout: self.drainTimeout)]
         let serviceGroup = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
