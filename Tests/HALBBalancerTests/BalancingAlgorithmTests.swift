@@ -191,3 +191,16 @@ import Testing
         #expect(StableHash.hash([192, 0, 2, 1]) == 0x7d72_555d_50da_3b6a)
     }
 }
+
+@Suite struct LogLimiterTests {
+    @Test func letsOneLineThroughPerIntervalAndCountsTheRest() {
+        let limiter = LogLimiter(interval: .seconds(1))
+        let start = NIODeadline.uptimeNanoseconds(5_000_000_000)
+        #expect(limiter.admit(now: start) == 0)
+        #expect(limiter.admit(now: start + .milliseconds(10)) == nil)
+        #expect(limiter.admit(now: start + .milliseconds(999)) == nil)
+        #expect(limiter.admit(now: start + .seconds(1)) == 2)
+        #expect(limiter.admit(now: start + .milliseconds(1500)) == nil)
+        #expect(limiter.admit(now: start + .seconds(3)) == 1)
+    }
+}

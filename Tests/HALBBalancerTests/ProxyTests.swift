@@ -199,6 +199,37 @@ import Glibc
         withExtendedLifetime(blackhole) {}
     }
 
+    @Test func aConnectInFlightCountsTowardsTheGatewayLimitAndEndsWhenTheClientLeaves() async throws {
+        let blackhole = try BlackholeListener()
+        let route = BalancerFixture.route(
+            gateways: [("blackhole", blackhole.port)],
+            timeouts: Timeouts(connect: .seconds(60)),
+            limits: Limits(maxConnectionsPerGateway: 1)
+        )
+        try await withBalancer(route) { fixture async throws in
+            // The first client's connect hangs; it already holds the gateway's only slot.
+            let waiting = try await TestClient.connect(port: fixture.port)
+            #expect(await eventually { await fixture.gateway("blackhole")?.activeConnections == 1 })
+            // So the second client finds no gateway and is closed at once instead of queueing behind it.
+            let second = try await TestClient.connect(port: fixture.port)
+            let bytes = try await withTimeout {
+                try await second.run { inbound, _ in
+                    var reader = inbound.makeAsyncIterator()
+                    return try await reader.readToEnd().readableBytes
+                }
+            }
+            #expect(bytes == 0)
+            #expect(await fixture.balancer.status().virtualServers.first?.failedConnections == 1)
+            // The first client gives up (a reset; a half-close would still wait for the answer): the pending
+            // connect is dropped long before its 60 s timeout.
+            let socket = try #require(waiting.channel.channel as? any SocketOptionProvider)
+            try await socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+            try await waiting.channel.channel.close()
+            #expect(await eventually { await fixture.gateway("blackhole")?.activeConnections == 0 })
+        }
+        withExtendedLifetime(blackhole) {}
+    }
+
     @Test func noHealthyGatewayClosesTheClientAndCountsIt() async throws {
         let dead = try await TestServer.start(.echo())
         await dead.kill()

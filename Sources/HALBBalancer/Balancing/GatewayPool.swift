@@ -12,6 +12,18 @@ final class GatewayPool: Sendable {
         let target: GatewayTarget
         /// Connections from this route to this gateway (for `maxConnectionsPerGateway`).
         let active: ManagedAtomic<Int>
+
+        /// Counts a connection being made to this member, on the route and on the gateway.
+        func reserve() {
+            self.active.wrappingIncrement(ordering: .relaxed)
+            self.target.reserve()
+        }
+
+        /// Ends a ``reserve()``.
+        func release() {
+            self.active.wrappingDecrement(ordering: .relaxed)
+            self.target.release()
+        }
     }
 
     let members: [Member]
@@ -39,7 +51,7 @@ final class GatewayPool: Sendable {
         return self.perGatewayLimit == 0 || member.active.load(ordering: .relaxed) < self.perGatewayLimit
     }
 
-    /// Picks a member for a new connection.
+    /// Picks a member for a new connection. The caller reserves it (``Member/reserve()``) before connecting.
     ///
     /// - Parameters:
     ///   - client: the client's address (source hash uses its IP).
@@ -88,7 +100,10 @@ final class GatewayPool: Sendable {
             let loadB = b.target.active.load(ordering: .relaxed) * a.configuration.weight
             return loadA <= loadB ? first : second
         case .sourcehash:
-            guard let maglev = self.maglev, !maglev.slots.isEmpty else { return nil }
+            // Without a usable member the walk below would visit every slot.
+            guard let maglev = self.maglev, !maglev.slots.isEmpty, (0..<count).contains(where: usable) else {
+                return nil
+            }
             let hash = Self.hash(client)
             // Walk on from the client's slot past unavailable gateways: their clients spread over the others while
             // every other client keeps its gateway.

@@ -23,6 +23,9 @@ final class Route: Sendable {
         self.logger = logger
     }
 
+    /// Limits "No gateway could take the connection" to one line a second.
+    let failureLog = LogLimiter(interval: .seconds(1))
+
     /// How many gateways one connection may try before giving up.
     var maxAttempts: Int { min(3, self.pool.members.count) }
 }
@@ -38,6 +41,8 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
     private let route: Route
     private var tried: [Int] = []
     private var released = false
+    /// The gateway channel being connected; closed when the client leaves first.
+    private var connecting: (any Channel)?
 
     init(route: Route) {
         self.route = route
@@ -65,9 +70,15 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
             let index = self.route.pool.pick(client: client, excluding: self.tried)
         else {
             self.route.virtualServer.connectionFailed()
+            // At most one line a second per route: an outage must not flood the log from the event loops.
+            guard let alsoFailed = self.route.failureLog.admit() else {
+                context.close(promise: nil)
+                return
+            }
             self.route.logger.info(
                 "No gateway could take the connection",
                 metadata: [
+                    "connections.failed_unlogged": "\(alsoFailed)",
                     "client.address": "\(client.map(String.init(describing:)) ?? "?")",
                     "gateways.tried": "\(self.tried.map { self.route.pool.members[$0].configuration.name })",
                     "error": "\(lastError.map(String.init(describing:)) ?? "no healthy gateway")",
@@ -78,14 +89,17 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         }
         self.tried.append(index)
         let member = self.route.pool.members[index]
+        member.reserve()
         let timeouts = self.route.configuration.timeouts
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(.milliseconds(timeouts.connect.milliseconds))
             .channelOption(.autoRead, value: false)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                loopBound.value.0.connecting = channel
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         IdleStateHandler(allTimeout: .milliseconds(timeouts.gatewayIdle.milliseconds))
                     )
@@ -97,13 +111,15 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         } else {
             connected = bootstrap.connect(host: member.configuration.address, port: member.configuration.port)
         }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         connected.whenComplete { result in
             let (handler, context) = loopBound.value
             switch result {
             case .success(let gateway):
+                handler.connecting = nil
                 handler.glue(context: context, gateway: gateway, member: member)
             case .failure(let error):
+                handler.connecting = nil
+                member.release()
                 member.target.connectFailed()
                 handler.route.logger.debug(
                     "Gateway connect failed",
@@ -119,17 +135,12 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     private func glue(context: ChannelHandlerContext, gateway: any Channel, member: GatewayPool.Member) {
+        let target = member.target
+        target.connected()
+        gateway.closeFuture.whenComplete { _ in member.release() }
         guard context.channel.isActive else {
             gateway.close(promise: nil)
             return
-        }
-        let target = member.target
-        let routeActive = member.active
-        target.connectionOpened()
-        routeActive.wrappingIncrement(ordering: .relaxed)
-        gateway.closeFuture.whenComplete { _ in
-            target.connectionClosed()
-            routeActive.wrappingDecrement(ordering: .relaxed)
         }
         let proxyProtocol = self.route.configuration.proxyProtocol
         if proxyProtocol != .off {
@@ -165,6 +176,13 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        // The client left while a gateway connect was in flight: do not hold that socket until the connect timeout.
+        self.connecting?.close(promise: nil)
+        self.connecting = nil
+        context.fireChannelInactive()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
@@ -172,3 +190,27 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
 
 @available(*, unavailable)
 extension ProxyFrontendHandler: Sendable {}
+
+/// Lets one log line through per `interval` and counts the ones held back, lock-free for the event loops.
+final class LogLimiter: Sendable {
+    private let interval: Int64
+    private let nextAllowed = ManagedAtomic<Int64>(0)
+    private let suppressed = ManagedAtomic<Int>(0)
+
+    init(interval: TimeAmount) {
+        self.interval = interval.nanoseconds
+    }
+
+    /// `nil` when the line must be dropped; otherwise how many were dropped since the last one let through.
+    func admit(now: NIODeadline = .now()) -> Int? {
+        let now = Int64(truncatingIfNeeded: now.uptimeNanoseconds)
+        let next = self.nextAllowed.load(ordering: .relaxed)
+        guard now >= next,
+            self.nextAllowed.compareExchange(expected: next, desired: now + self.interval, ordering: .relaxed).exchanged
+        else {
+            self.suppressed.wrappingIncrement(ordering: .relaxed)
+            return nil
+        }
+        return self.suppressed.exchange(0, ordering: .relaxed)
+    }
+}

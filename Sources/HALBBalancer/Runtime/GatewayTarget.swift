@@ -69,16 +69,23 @@ final class GatewayTarget: Sendable {
         self.metricUp.record(state == .down ? 0 : 1)
     }
 
-    func connectionOpened() {
+    /// A connection to this gateway is being made or is open. Counted from the pick, so that connects in flight
+    /// weigh on `leastconn` and the per-gateway limit.
+    func reserve() {
         self.active.wrappingIncrement(ordering: .relaxed)
-        self.total.wrappingIncrement(ordering: .relaxed)
         self.metricActive.increment()
-        self.metricTotal.increment()
     }
 
-    func connectionClosed() {
+    /// Ends a ``reserve()``: the connect failed or the connection closed.
+    func release() {
         self.active.wrappingDecrement(ordering: .relaxed)
         self.metricActive.decrement()
+    }
+
+    /// A connect succeeded.
+    func connected() {
+        self.total.wrappingIncrement(ordering: .relaxed)
+        self.metricTotal.increment()
     }
 
     func connectFailed() {
