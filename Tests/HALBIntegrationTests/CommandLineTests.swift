@@ -110,6 +110,10 @@ private func site(vip: String, port: Int, gateways: [Int], healthInterval: Strin
         #expect(metrics.contains("halb_connections_accepted_total{virtual_server=\"web\"}"))
         #expect(metrics.contains("halb_gateway_up{gateway=\"gw1\",address=\"127.0.0.1:\(gw1.port)\"} 1.0"))
 
+        // SIGHUP with an unchanged file re-reads it and changes nothing.
+        device.signal(SIGHUP)
+        #expect(await eventually { device.text.contains("reload.trigger=SIGHUP [halb] Configuration unchanged") })
+
         // A bad file is rejected; the device keeps serving the old configuration.
         _ = try directory.write("site.yaml", site(vip: vip, port: 70000, gateways: [gw2.port]))
         device.signal(SIGHUP)

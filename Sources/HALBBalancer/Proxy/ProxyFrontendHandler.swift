@@ -120,6 +120,8 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
             case .failure(let error):
                 handler.connecting = nil
                 member.release()
+                // A connect dropped because the client left is not the gateway's failure.
+                guard context.channel.isActive else { return }
                 member.target.connectFailed()
                 handler.route.logger.debug(
                     "Gateway connect failed",
