@@ -75,6 +75,16 @@ private func site(vip: String, port: Int, gateways: [Int], healthInterval: Strin
         #expect(result.output.contains("halb: cannot listen on 127.0.0.1:\(taken.port): Address already in use"))
     }
 
+    @Test func exitsWithAClearMessageWhenTheAdminPortIsTaken() async throws {
+        let taken = try await TestServer.start(.echo())
+        defer { Task { await taken.kill() } }
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("site.yaml", site(vip: loopbackVIP(), port: try freePort(), gateways: [18081]))
+        let result = try await runHALB(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:\(taken.port)"])
+        #expect(result.status == 1)
+        #expect(result.output.contains("halb: cannot listen on 127.0.0.1:\(taken.port): Address already in use (admin endpoint)"))
+    }
+
     @Test func exitsWithAClearMessageWhenTheDeviceServesNothing() async throws {
         let directory = try TemporaryDirectory()
         let file = try directory.write("site.yaml", site(vip: "127.0.0.10", port: 8080, gateways: [18081]))

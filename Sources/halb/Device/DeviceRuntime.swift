@@ -114,6 +114,10 @@ struct DeviceRuntime {
         )
         do {
             try await serviceGroup.run()
+        } catch let error as IOError {
+            // The listeners are bound before the group runs, so a socket error here is the admin endpoint's.
+            let address = BalancerError.cannotListen(address: "\(self.adminHost):\(self.adminPort)", error: error)
+            throw Self.fail("\(address) (admin endpoint)")
         } catch {
             throw Self.fail("\(error)")
         }
