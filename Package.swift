@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "halb", targets: ["halb"]),
         .library(name: "HALBCore", targets: ["HALBCore"]),
         .library(name: "HALBBalancer", targets: ["HALBBalancer"]),
+        .library(name: "HALBFailover", targets: ["HALBFailover"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -51,6 +52,11 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HALBFailover",
+            dependencies: ["HALBCore"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -101,6 +107,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HALBFailoverTests",
+            dependencies: ["HALBFailover"],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

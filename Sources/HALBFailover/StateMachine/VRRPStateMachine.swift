@@ -1,0 +1,242 @@
+/// One VRRP virtual router on one device, as RFC 5798 §6.4 (with the RFC 9568 updates) describes it: Initialize,
+/// Backup and Master, driven by events and answering with actions.
+///
+/// It owns no socket and no clock. Time is a `Duration` since any fixed origin, passed with every event; the one
+/// timer (Master_Down_Timer in Backup, Adver_Timer in Master) is a deadline the caller arms when told to and reports
+/// with ``Event/timerFired`` once it is reached. A report before the deadline (a stale timer) is ignored.
+public struct VRRPStateMachine: Sendable {
+    /// The protocol state.
+    public enum State: String, Sendable {
+        case initialize
+        case backup
+        case master
+    }
+
+    /// What does not change while the instance runs (a reload builds a new one).
+    public struct Configuration: Sendable, Hashable {
+        /// The virtual router id, 1-255.
+        public var vrid: UInt8
+        /// This device's priority: 255 owns the addresses, 1-254 is a backup's; higher wins.
+        public var priority: UInt8
+        /// How often a master advertises, in centiseconds (1-4095).
+        public var advertInterval: UInt16
+        /// Whether a higher-priority backup takes over from a lower-priority master.
+        public var preempt: Bool
+        /// How long after start-up this device waits before preempting.
+        public var preemptDelay: Duration
+        /// This device's primary address on the interface: breaks ties between equal priorities (higher wins).
+        public var primaryAddress: VRRPAddress
+
+        /// Creates a configuration.
+        public init(
+            vrid: UInt8,
+            priority: UInt8,
+            advertInterval: UInt16 = 10,
+            preempt: Bool = true,
+            preemptDelay: Duration = .zero,
+            primaryAddress: VRRPAddress
+        ) {
+            self.vrid = vrid
+            self.priority = priority
+            self.advertInterval = advertInterval
+            self.preempt = preempt
+            self.preemptDelay = preemptDelay
+            self.primaryAddress = primaryAddress
+        }
+    }
+
+    /// What the caller reports.
+    public enum Event: Sendable, Hashable {
+        /// The instance starts (RFC: Startup).
+        case startup
+        /// The instance stops; a master resigns with priority 0 (RFC: Shutdown).
+        case shutdown
+        /// The armed timer's deadline has passed.
+        case timerFired
+        /// A valid advertisement for this VRID arrived from `sender`.
+        case advertisement(priority: UInt8, maxAdvertInterval: UInt16, sender: VRRPAddress)
+        /// The effective priority changed (tracking: the device can or cannot serve the virtual server).
+        case priorityChanged(UInt8)
+    }
+
+    /// What the caller must do, in order.
+    public enum Action: Sendable, Hashable {
+        /// Send an advertisement with this priority and ``Configuration/advertInterval``.
+        case sendAdvertisement(priority: UInt8)
+        /// Add the virtual addresses and announce them (gratuitous ARP, unsolicited NA).
+        case takeAddresses
+        /// Remove the virtual addresses.
+        case releaseAddresses
+        /// Arm the timer for this deadline, replacing any armed one.
+        case armTimer(deadline: Duration)
+        /// Disarm the timer.
+        case cancelTimer
+        /// The state changed; log it, count it, run the notify command.
+        case transition(from: State, to: State, reason: String)
+    }
+
+    public let configuration: Configuration
+    /// The current state.
+    public private(set) var state: State = .initialize
+    /// The priority advertised now: the configured one, or what tracking set.
+    public private(set) var priority: UInt8
+    /// The master's advertisement interval, learned from its adverts (centiseconds).
+    public private(set) var masterAdvertInterval: UInt16
+    /// The master as far as this device knows: itself in Master, the last accepted sender in Backup.
+    public private(set) var master: VRRPAddress?
+    /// The armed timer's deadline.
+    public private(set) var deadline: Duration?
+    private var startedAt: Duration = .zero
+    /// Why the Master_Down_Timer runs short, for the transition's reason.
+    private var masterResigned = false
+
+    /// Creates an instance in Initialize.
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        self.priority = configuration.priority
+        self.masterAdvertInterval = configuration.advertInterval
+    }
+
+    // MARK: - Timing (RFC 5798 §6.1)
+
+    /// Skew_Time = ((256 - Priority) × Master_Adver_Interval) / 256.
+    public var skewTime: Duration {
+        Self.centiseconds(Int64(256 - Int(self.priority)) * Int64(self.masterAdvertInterval)) / 256
+    }
+
+    /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
+    public var masterDownInterval: Duration {
+        Self.centiseconds(3 * Int64(self.masterAdvertInterval)) + self.skewTime
+    }
+
+    private var advertInterval: Duration { Self.centiseconds(Int64(self.configuration.advertInterval)) }
+
+    private static func centiseconds(_ value: Int64) -> Duration { .milliseconds(value * 10) }
+
+    // MARK: - Events
+
+    /// Handles `event` at time `now` and returns what to do.
+    public mutating func handle(_ event: Event, now: Duration) -> [Action] {
+        switch (self.state, event) {
+        case (.initialize, .startup):
+            self.startedAt = now
+            if self.priority == 255 {
+                return self.becomeMaster(now: now, reason: "started as the address owner (priority 255)")
+            }
+            self.masterAdvertInterval = self.configuration.advertInterval
+            return self.becomeBackup(now: now, reason: "started")
+
+        case (.initialize, .priorityChanged(let priority)):
+            self.priority = priority
+            return []
+
+        case (.initialize, _):
+            return []
+
+        case (.backup, .shutdown):
+            self.state = .initialize
+            self.deadline = nil
+            self.master = nil
+            return [.cancelTimer, .transition(from: .backup, to: .initialize, reason: "shut down")]
+
+        case (.backup, .timerFired):
+            guard let deadline = self.deadline, now >= deadline else { return [] }
+            let reason =
+                self.masterResigned
+                ? "the master resigned (priority 0)"
+                : "no advertisement for \(Self.show(self.masterDownInterval)) (Master_Down_Interval)"
+            return self.becomeMaster(now: now, reason: reason)
+
+        case (.backup, .advertisement(let priority, let interval, let sender)):
+            if priority == 0 {
+                // The master resigns: take over after Skew_Time, so the highest-priority backup goes first.
+                self.masterResigned = true
+                return self.arm(now + self.skewTime)
+            }
+            let preempting =
+                self.configuration.preempt && now >= self.startedAt + self.configuration.preemptDelay
+            guard !preempting || priority >= self.priority else {
+                // A lower-priority master: let the Master_Down_Timer run out and take over.
+                return []
+            }
+            self.masterResigned = false
+            self.masterAdvertInterval = interval
+            self.master = sender
+            return self.arm(now + self.masterDownInterval)
+
+        case (.backup, .priorityChanged(let priority)):
+            self.priority = priority
+            return []
+
+        case (.master, .shutdown):
+            self.state = .initialize
+            self.deadline = nil
+            self.master = nil
+            return [
+                .cancelTimer,
+                .sendAdvertisement(priority: 0),
+                .releaseAddresses,
+                .transition(from: .master, to: .initialize, reason: "shut down (resigned with priority 0)"),
+            ]
+
+        case (.master, .timerFired):
+            guard let deadline = self.deadline, now >= deadline else { return [] }
+            return [.sendAdvertisement(priority: self.priority)] + self.arm(now + self.advertInterval)
+
+        case (.master, .advertisement(let priority, let interval, let sender)):
+            if priority == 0 {
+                // A backup's view of the master is stale (a resigning peer): assert mastership at once.
+                return [.sendAdvertisement(priority: self.priority)] + self.arm(now + self.advertInterval)
+            }
+            let wins =
+                priority > self.priority
+                || (priority == self.priority && sender > self.configuration.primaryAddress)
+            guard wins else { return [] }
+            self.masterAdvertInterval = interval
+            self.master = sender
+            let reason =
+                priority > self.priority
+                ? "advertisement from \(sender) with higher priority \(priority) (ours \(self.priority))"
+                : "advertisement from \(sender) with equal priority \(priority) and a higher address"
+            return [.releaseAddresses] + self.becomeBackup(now: now, reason: reason, from: .master)
+
+        case (.master, .priorityChanged(let priority)):
+            guard priority != self.priority else { return [] }
+            self.priority = priority
+            // Tell the backups now, so a better one can preempt without waiting for the next advert.
+            return [.sendAdvertisement(priority: priority)] + self.arm(now + self.advertInterval)
+
+        case (.backup, .startup), (.master, .startup):
+            return []
+        }
+    }
+
+    // MARK: - Transitions
+
+    private mutating func becomeMaster(now: Duration, reason: String) -> [Action] {
+        let from = self.state
+        self.state = .master
+        self.master = self.configuration.primaryAddress
+        self.masterResigned = false
+        return [.sendAdvertisement(priority: self.priority), .takeAddresses]
+            + self.arm(now + self.advertInterval)
+            + [.transition(from: from, to: .master, reason: reason)]
+    }
+
+    private mutating func becomeBackup(now: Duration, reason: String, from: State = .initialize) -> [Action] {
+        self.state = .backup
+        self.masterResigned = false
+        if from == .initialize { self.master = nil }
+        return self.arm(now + self.masterDownInterval) + [.transition(from: from, to: .backup, reason: reason)]
+    }
+
+    private mutating func arm(_ deadline: Duration) -> [Action] {
+        self.deadline = deadline
+        return [.armTimer(deadline: deadline)]
+    }
+
+    private static func show(_ duration: Duration) -> String {
+        let milliseconds = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        return "\(Int(milliseconds.rounded()))ms"
+    }
+}
