@@ -167,6 +167,25 @@ public actor Balancer {
         }
     }
 
+    /// For each virtual server with a listener: whether it can serve now, that is whether one of its listeners has
+    /// a gateway that is not draining and not down. Failover lowers the priority of a device that cannot.
+    public func servableVirtualServers() -> [String: Bool] {
+        var result: [String: Bool] = [:]
+        for listener in self.listeners.values {
+            let route = listener.route
+            let servable = route.pool.members.contains { member in
+                !member.configuration.drain && member.target.available.load(ordering: .relaxed)
+            }
+            result[route.configuration.virtualServer, default: false] = result[route.configuration.virtualServer, default: false] || servable
+        }
+        return result
+    }
+
+    /// Whether every gateway's first health check has finished (no gateway is `unknown`).
+    public func firstChecksFinished() -> Bool {
+        self.targets.values.allSatisfy { $0.health.withLockedValue { $0.state } != .unknown }
+    }
+
     /// Whether ``shutdown(drainTimeout:)`` has begun: the device is draining or stopped.
     public var isDraining: Bool { self.isShutDown }
 

@@ -257,3 +257,15 @@ private struct Checker {
         self.that(AddressText.isInterfaceName(value), path, "\(quoted(value)) is not an interface name (1-15 characters, no /, : or spaces)")
     }
 }
+
+extension Site {
+    /// The VRRP priority of `device` in the virtual server at `index`: its explicit `priority`, or by its position
+    /// in the list: the first 200, each next one 10 lower, down to 10.
+    ///
+    /// - Returns: `nil` when the virtual server does not list the device.
+    public func vrrpPriority(of device: String, inVirtualServerAt index: Int) -> Int? {
+        let devices = self.virtualServers[index].devices
+        guard let position = devices.firstIndex(where: { $0.name == device }) else { return nil }
+        return devices[position].priority ?? max(10, 200 - 10 * position)
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import HALBBalancer
+import HALBFailover
 import Hummingbird
 import Logging
 import NIOCore
@@ -13,11 +14,14 @@ enum AdminServer {
         var device: String
         var version: String
         var balancer: BalancerStatus
+        /// The VRRP instances, when the device runs failover for some virtual server.
+        var failover: [VirtualRouterStatus]?
     }
 
     static func router(
         device: String,
         balancer: Balancer,
+        failover: FailoverHandle,
         registry: PrometheusCollectorRegistry
     ) -> Router<BasicRequestContext> {
         let router = Router()
@@ -39,7 +43,12 @@ enum AdminServer {
             )
         }
         router.get("/status") { _, _ -> Response in
-            let status = DeviceStatus(device: device, version: HALBCommand.version, balancer: await balancer.status())
+            let status = DeviceStatus(
+                device: device,
+                version: HALBCommand.version,
+                balancer: await balancer.status(),
+                failover: await failover.router?.status()
+            )
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try encoder.encode(status)

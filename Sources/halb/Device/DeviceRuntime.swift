@@ -77,7 +77,9 @@ struct DeviceRuntime {
             metadata: ["site.name": "\(site.name)", "site.version": "\(site.version)", "config.source": "\(self.source.name)"]
         )
 
-        let router = AdminServer.router(device: self.device, balancer: balancer, registry: registry)
+        let failover = FailoverHandle()
+        let failoverPlan = FailoverPlan.configurations(site: site, device: self.device)
+        let router = AdminServer.router(device: self.device, balancer: balancer, failover: failover, registry: registry)
         self.extraRoutes?(router)
         let onReady = self.onReady
         let adminLogger = logger
@@ -103,8 +105,20 @@ struct DeviceRuntime {
         )
         // A graceful shutdown stops services in reverse order: the balancer drains first, while the admin
         // endpoint still answers (/healthz says "draining") and the demo gateways still serve.
-        let services: [any Service] =
+        var services: [any Service] =
             self.extraServices + [admin, reloader, BalancerService(balancer: balancer, drainTimeout: self.drainTimeout)]
+        if !failoverPlan.isEmpty {
+            // Last, so that on shutdown it resigns first: a backup takes the VIP while this device drains.
+            services.append(
+                FailoverService(
+                    balancer: balancer,
+                    configurations: failoverPlan,
+                    eventLoop: group.next(),
+                    logger: logger,
+                    handle: failover
+                )
+            )
+        }
         let serviceGroup = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Puts a virtual address on an interface, takes it off, and announces it to the segment.
+public protocol VirtualAddressManager: Sendable {
+    /// Adds `address`/`prefix` to `interface`; adding an address that is there already succeeds.
+    func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface) throws(FailoverError)
+    /// Removes `address` from `interface`; removing an absent address succeeds.
+    func remove(_ address: VRRPAddress, prefix: Int, from interface: NetworkInterface) throws(FailoverError)
+    /// Tells the segment that `address` is now at `interface` (gratuitous ARP for IPv4).
+    func announce(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError)
+}
+
+/// The real thing on Linux: rtnetlink for addresses, an ARP announcement on a packet socket. Needs
+/// `CAP_NET_ADMIN` and `CAP_NET_RAW` (root).
+public struct LinuxAddressManager: VirtualAddressManager {
+    public init() {}
+
+    public func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface) throws(FailoverError) {
+        // NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE: idempotent.
+        try Self.netlink(type: 20, flags: 0x1 | 0x4 | 0x400 | 0x100, address: address, prefix: prefix, interface: interface)
+    }
+
+    public func remove(_ address: VRRPAddress, prefix: Int, from interface: NetworkInterface) throws(FailoverError) {
+        do {
+            try Self.netlink(type: 21, flags: 0x1 | 0x4, address: address, prefix: prefix, interface: interface)
+        } catch {
+            // Already gone is what was asked for.
+            if error == .netlink("remove \(address)/\(prefix) from \(interface.name)", errno: EADDRNOTAVAIL) { return }
+            throw error
+        }
+    }
+
+    public func announce(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError) {
+        guard !address.isIPv6 else { return }  // unsolicited neighbour advertisements: not yet
+        let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(UInt16(0x0806).bigEndian))
+        guard fd >= 0 else { throw .system("ARP socket on \(interface.name)", errno: errno) }
+        defer { close(fd) }
+        let mac = interface.hardwareAddress
+        let broadcast: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
+        // An ARP announcement (RFC 5227): a request with sender and target both the address.
+        var frame = broadcast + mac + [0x08, 0x06]
+        frame += [0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01]
+        frame += mac + address.bytes + [0, 0, 0, 0, 0, 0] + address.bytes
+        // struct sockaddr_ll: family, protocol (network order), ifindex, hatype, pkttype, halen, addr[8].
+        var link = [UInt8](repeating: 0, count: 20)
+        withUnsafeBytes(of: UInt16(AF_PACKET)) { link.replaceSubrange(0..<2, with: $0) }
+        withUnsafeBytes(of: UInt16(0x0806).bigEndian) { link.replaceSubrange(2..<4, with: $0) }
+        withUnsafeBytes(of: interface.index) { link.replaceSubrange(4..<8, with: $0) }
+        link[11] = 6
+        link.replaceSubrange(12..<18, with: broadcast)
+        let sent = frame.withUnsafeBytes { frameBytes in
+            link.withUnsafeBytes { linkBytes in
+                sendto(
+                    fd,
+                    frameBytes.baseAddress,
+                    frameBytes.count,
+                    0,
+                    linkBytes.baseAddress!.assumingMemoryBound(to: sockaddr.self),
+                    socklen_t(linkBytes.count)
+                )
+            }
+        }
+        guard sent == frame.count else { throw .system("ARP announcement of \(address) on \(interface.name)", errno: errno) }
+    }
+
+    /// Sends one RTM_NEWADDR/RTM_DELADDR request and waits for the kernel's answer.
+    private static func netlink(
+        type: UInt16,
+        flags: UInt16,
+        address: VRRPAddress,
+        prefix: Int,
+        interface: NetworkInterface
+    ) throws(FailoverError) {
+        let operation =
+            type == 20
+            ? "add \(address)/\(prefix) to \(interface.name)" : "remove \(address)/\(prefix) from \(interface.name)"
+        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0 /* NETLINK_ROUTE */)
+        guard fd >= 0 else { throw .system("netlink socket", errno: errno) }
+        defer { close(fd) }
+
+        func attribute(_ type: UInt16, _ data: [UInt8]) -> [UInt8] {
+            var bytes = Self.littleEndian(UInt16(4 + data.count)) + Self.littleEndian(type) + data
+            while bytes.count % 4 != 0 { bytes.append(0) }
+            return bytes
+        }
+        // struct ifaddrmsg: family, prefix length, flags, scope (universe), interface index.
+        var body: [UInt8] = [UInt8(address.isIPv6 ? AF_INET6 : AF_INET), UInt8(prefix), 0, 0]
+        body += Self.littleEndian(UInt32(bitPattern: interface.index))
+        body += attribute(2 /* IFA_LOCAL */, address.bytes)
+        body += attribute(1 /* IFA_ADDRESS */, address.bytes)
+        // struct nlmsghdr: length, type, flags, sequence, port id.
+        let message =
+            Self.littleEndian(UInt32(16 + body.count)) + Self.littleEndian(type) + Self.littleEndian(flags)
+            + Self.littleEndian(UInt32(1)) + Self.littleEndian(UInt32(0)) + body
+        let sent = message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        guard sent == message.count else { throw .system(operation, errno: errno) }
+
+        var answer = [UInt8](repeating: 0, count: 4096)
+        let received = answer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard received >= 20 else { throw .system(operation, errno: received < 0 ? errno : EIO) }
+        let answerType = UInt16(answer[4]) | UInt16(answer[5]) << 8
+        guard answerType == 2 /* NLMSG_ERROR */ else { return }
+        let code = Int32(bitPattern: UInt32(answer[16]) | UInt32(answer[17]) << 8 | UInt32(answer[18]) << 16 | UInt32(answer[19]) << 24)
+        guard code == 0 else { throw .netlink(operation, errno: -code) }
+    }
+
+    private static func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+        withUnsafeBytes(of: value.littleEndian) { Array($0) }
+    }
+}

@@ -1,0 +1,83 @@
+import HALBBalancer
+import HALBCore
+import HALBFailover
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import ServiceLifecycle
+
+/// Which virtual servers of a site this device runs VRRP for: the enabled ones that list it among two or more
+/// devices. A virtual server with one device is served without failover.
+enum FailoverPlan {
+    static func configurations(site: Site, device: String) -> [VirtualRouterConfiguration] {
+        guard let me = site.devices.first(where: { $0.name == device }) else { return [] }
+        return site.virtualServers.indices.compactMap { index in
+            let vs = site.virtualServers[index]
+            guard vs.enabled, vs.devices.count >= 2,
+                let priority = site.vrrpPriority(of: device, inVirtualServerAt: index),
+                let (address, prefix) = AddressText.cidr(vs.vip.ipv4, family: 4),
+                let vip = VRRPAddress(address)
+            else { return nil }
+            return VirtualRouterConfiguration(
+                name: vs.name,
+                interface: vs.vip.interface ?? me.interface,
+                vrid: UInt8(site.routerID(ofVirtualServerAt: index)),
+                priority: UInt8(priority),
+                advertInterval: UInt16(vs.vrrp.advertInterval.milliseconds / 10),
+                preempt: vs.vrrp.preempt,
+                preemptDelay: vs.vrrp.preemptDelay.duration,
+                addresses: [.init(address: vip, prefix: prefix)]
+            )
+        }
+    }
+}
+
+/// The device's running VRRP router, once started, for `/status`.
+final class FailoverHandle: Sendable {
+    private let box = NIOLockedValueBox<VRRPRouter?>(nil)
+
+    var router: VRRPRouter? {
+        get { self.box.withLockedValue { $0 } }
+        set { self.box.withLockedValue { $0 = newValue } }
+    }
+}
+
+/// Runs the device's VRRP instances and tracks whether each virtual server can be served: a device with no usable
+/// gateway for a virtual server advertises priority 1, so a healthy peer takes the VIP. It starts once the first
+/// health checks have finished (at most a few seconds), so a device never claims a VIP it cannot serve yet. On
+/// graceful shutdown a master resigns (priority 0) before the balancer drains, so a backup takes over at once.
+struct FailoverService: Service {
+    let balancer: Balancer
+    let configurations: [VirtualRouterConfiguration]
+    let eventLoop: any EventLoop
+    let logger: Logger
+    let handle: FailoverHandle
+
+    func run() async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(5))
+        while await !self.balancer.firstChecksFinished(), clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let group = self.eventLoop
+        let router = try await VRRPRouter.start(
+            self.configurations,
+            eventLoop: self.eventLoop,
+            logger: self.logger
+        ) { interface, receive in
+            try await RawIPv4Transport.open(interface: interface, group: group, receive: receive)
+        }
+        self.handle.router = router
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let servable = await self.balancer.servableVirtualServers()
+                for configuration in self.configurations {
+                    let healthy = servable[configuration.name] ?? false
+                    router.setPriority(healthy ? configuration.priority : 1, of: configuration.name)
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        await router.shutdown()
+    }
+}
