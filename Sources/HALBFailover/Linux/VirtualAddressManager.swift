@@ -4,8 +4,10 @@ import Glibc
 
 /// Puts a virtual address on an interface, takes it off, and announces it to the segment.
 public protocol VirtualAddressManager: Sendable {
-    /// Adds `address`/`prefix` to `interface`; adding an address that is there already succeeds.
-    func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface) throws(FailoverError)
+    /// Adds `address`/`prefix` to `interface` for `lifetime` (whole seconds, at least 1), after which the kernel
+    /// removes it unless it is added again: so a device that dies without releasing it does not keep it. Adding an
+    /// address that is there already renews it.
+    func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface, lifetime: Duration) throws(FailoverError)
     /// Removes `address` from `interface`; removing an absent address succeeds.
     func remove(_ address: VRRPAddress, prefix: Int, from interface: NetworkInterface) throws(FailoverError)
     /// Tells the segment that `address` is now at `interface` (gratuitous ARP for IPv4).
@@ -17,14 +19,33 @@ public protocol VirtualAddressManager: Sendable {
 public struct LinuxAddressManager: VirtualAddressManager {
     public init() {}
 
-    public func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface) throws(FailoverError) {
-        // NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE: idempotent.
-        try Self.netlink(type: 20, flags: 0x1 | 0x4 | 0x400 | 0x100, address: address, prefix: prefix, interface: interface)
+    public func add(
+        _ address: VRRPAddress,
+        prefix: Int,
+        to interface: NetworkInterface,
+        lifetime: Duration
+    ) throws(FailoverError) {
+        // NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE: idempotent, and renews the lifetime.
+        try Self.netlink(
+            type: 20,
+            flags: 0x1 | 0x4 | 0x400 | 0x100,
+            address: address,
+            prefix: prefix,
+            interface: interface,
+            lifetimeSeconds: UInt32(max(1, lifetime.components.seconds))
+        )
     }
 
     public func remove(_ address: VRRPAddress, prefix: Int, from interface: NetworkInterface) throws(FailoverError) {
         do {
-            try Self.netlink(type: 21, flags: 0x1 | 0x4, address: address, prefix: prefix, interface: interface)
+            try Self.netlink(
+                type: 21,
+                flags: 0x1 | 0x4,
+                address: address,
+                prefix: prefix,
+                interface: interface,
+                lifetimeSeconds: nil
+            )
         } catch {
             // Already gone is what was asked for.
             if error == .netlink("remove \(address)/\(prefix) from \(interface.name)", errno: EADDRNOTAVAIL) { return }
@@ -71,7 +92,8 @@ public struct LinuxAddressManager: VirtualAddressManager {
         flags: UInt16,
         address: VRRPAddress,
         prefix: Int,
-        interface: NetworkInterface
+        interface: NetworkInterface,
+        lifetimeSeconds: UInt32?
     ) throws(FailoverError) {
         let operation =
             type == 20
@@ -90,6 +112,11 @@ public struct LinuxAddressManager: VirtualAddressManager {
         body += Self.littleEndian(UInt32(bitPattern: interface.index))
         body += attribute(2 /* IFA_LOCAL */, address.bytes)
         body += attribute(1 /* IFA_ADDRESS */, address.bytes)
+        if let lifetime = lifetimeSeconds {
+            // struct ifa_cacheinfo: preferred and valid lifetimes, then two time stamps the kernel sets.
+            let cacheInfo = Self.littleEndian(lifetime) + Self.littleEndian(lifetime) + [UInt8](repeating: 0, count: 8)
+            body += attribute(6 /* IFA_CACHEINFO */, cacheInfo)
+        }
         // struct nlmsghdr: length, type, flags, sequence, port id.
         let message =
             Self.littleEndian(UInt32(16 + body.count)) + Self.littleEndian(type) + Self.littleEndian(flags)

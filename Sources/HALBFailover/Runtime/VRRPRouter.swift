@@ -85,6 +85,7 @@ public final class VRRPRouter: Sendable {
         let transport: any VRRPTransport
         var machine: VRRPStateMachine
         var timer: Scheduled<Void>?
+        var leaseTimer: Scheduled<Void>?
         var transitions = 0
         var lastTransition: String?
         var sent = 0
@@ -277,6 +278,33 @@ public final class VRRPRouter: Sendable {
         }
     }
 
+    /// How long the kernel keeps a VIP that is not renewed: a master that dies without releasing its VIPs (kill -9,
+    /// a hung process) loses them within this time, so the segment does not have two holders for long.
+    static let lease: Duration = .seconds(2)
+
+    /// While master: renews the VIPs' lease every half second, and announces them once more after the first
+    /// half second, as switches and hosts may miss the first announcement.
+    private func renewLease(_ instance: Instance, announce: Bool) {
+        let bound = NIOLoopBound(instance, eventLoop: self.eventLoop)
+        instance.leaseTimer?.cancel()
+        instance.leaseTimer = self.eventLoop.scheduleTask(in: .milliseconds(500)) {
+            let instance = bound.value
+            guard instance.machine.state == .master else { return }
+            for vip in instance.configuration.addresses {
+                do {
+                    try self.addressManager.add(vip.address, prefix: vip.prefix, to: instance.interface, lifetime: Self.lease)
+                    if announce { try self.addressManager.announce(vip.address, on: instance.interface) }
+                } catch {
+                    self.logger.error(
+                        "Cannot renew the virtual address",
+                        metadata: ["vs.name": "\(instance.configuration.name)", "error": "\(error)"]
+                    )
+                }
+            }
+            self.renewLease(instance, announce: false)
+        }
+    }
+
     private func handle(_ event: VRRPStateMachine.Event, instance: Instance) {
         let actions = instance.machine.handle(event, now: self.now)
         for action in actions {
@@ -300,7 +328,7 @@ public final class VRRPRouter: Sendable {
         case .takeAddresses:
             for vip in configuration.addresses {
                 do {
-                    try self.addressManager.add(vip.address, prefix: vip.prefix, to: instance.interface)
+                    try self.addressManager.add(vip.address, prefix: vip.prefix, to: instance.interface, lifetime: Self.lease)
                     try self.addressManager.announce(vip.address, on: instance.interface)
                 } catch {
                     self.logger.error(
@@ -309,16 +337,10 @@ public final class VRRPRouter: Sendable {
                     )
                 }
             }
-            // Repeat the announcement, as switches and hosts may miss the first one.
-            let bound = NIOLoopBound(instance, eventLoop: self.eventLoop)
-            self.eventLoop.scheduleTask(in: .milliseconds(500)) {
-                let instance = bound.value
-                guard instance.machine.state == .master else { return }
-                for vip in configuration.addresses {
-                    try? self.addressManager.announce(vip.address, on: instance.interface)
-                }
-            }
+            self.renewLease(instance, announce: true)
         case .releaseAddresses:
+            instance.leaseTimer?.cancel()
+            instance.leaseTimer = nil
             for vip in configuration.addresses {
                 do {
                     try self.addressManager.remove(vip.address, prefix: vip.prefix, from: instance.interface)

@@ -1,0 +1,174 @@
+import Foundation
+import HALBTestSupport
+import Testing
+
+/// A gateway for the lab: answers every TCP connection on port 8080 with "gw\n".
+private let gatewayScript = """
+    import socketserver
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            try:
+                self.request.sendall(b"gw\\n")
+            except OSError:
+                pass
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    with socketserver.ThreadingTCPServer(("0.0.0.0", 8080), Handler) as server:
+        server.serve_forever()
+    """
+
+/// A client for the lab: opens a new connection to VIP:80 every 10 ms, `count` times, and prints
+/// "<unix time> <1 if it got the gateway's answer, else 0>" for each.
+private let clientScript = """
+    import socket, sys, time
+    vip, count = sys.argv[1], int(sys.argv[2])
+    for i in range(count):
+        start = time.time()
+        ok = 0
+        try:
+            with socket.create_connection((vip, 80), timeout=0.1) as s:
+                s.settimeout(0.3)
+                ok = 1 if s.recv(16).startswith(b"gw") else 0
+        except OSError:
+            pass
+        print("%.4f %d" % (start, ok), flush=True)
+        time.sleep(max(0.0, 0.01 - (time.time() - start)))
+    """
+
+/// One attempt of the lab client.
+private struct Attempt {
+    var time: Double
+    var ok: Bool
+}
+
+private func attempts(_ text: String) -> [Attempt] {
+    text.split(separator: "\n").compactMap { line in
+        let fields = line.split(separator: " ")
+        guard fields.count == 2, let time = Double(fields[0]) else { return nil }
+        return Attempt(time: time, ok: fields[1] == "1")
+    }
+}
+
+/// The client-visible outage after `moment`: from the first failed attempt to the first good one after it.
+private func outage(_ attempts: [Attempt], after moment: Double) -> Double? {
+    guard let firstFailure = attempts.firstIndex(where: { $0.time >= moment && !$0.ok }) else { return 0 }
+    guard let recovery = attempts[firstFailure...].first(where: { $0.ok }) else { return nil }
+    return recovery.time - attempts[firstFailure].time
+}
+
+/// Three devices serve one VIP in a lab of network namespaces; the primary fails in several ways.
+@Suite(.serialized, .enabled(if: NetworkLab.isAvailable, "needs root, ip and python3"))
+struct FailoverTests {
+    private static let vip = "192.0.2.100"
+
+    private func site(preempt: Bool = true) -> String {
+        """
+        site: lab
+        gateways:
+          - { name: gw1, address: 192.0.2.21, ports: { gateway: 8080 } }
+        devices:
+          - { name: lb1, address: 192.0.2.11, interface: eth0 }
+          - { name: lb2, address: 192.0.2.12, interface: eth0 }
+          - { name: lb3, address: 192.0.2.13, interface: eth0 }
+        virtualServers:
+          - name: web
+            vip: { ipv4: \(Self.vip)/24 }
+            vrrp: { routerId: 51, advertInterval: 100ms, preempt: \(preempt) }
+            devices: [lb1, lb2, lb3]
+            payloads:
+              gateway: { port: 80, gateways: [gw1] }
+            healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }
+
+        """
+    }
+
+    /// Builds the lab, starts the gateway and three devices, and waits until lb1 is master.
+    private func start(preempt: Bool = true) throws -> (NetworkLab, [String: LabProcess], String) {
+        let lab = try NetworkLab()
+        for (host, address) in [
+            ("lb1", "192.0.2.11/24"), ("lb2", "192.0.2.12/24"), ("lb3", "192.0.2.13/24"),
+            ("gw", "192.0.2.21/24"), ("client", "192.0.2.31/24"),
+        ] {
+            try lab.addHost(host, address: address)
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-lab-\(lab.prefix)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("site.yaml").path
+        try self.site(preempt: preempt).write(toFile: file, atomically: true, encoding: .utf8)
+        _ = try lab.spawn("gw", ["/usr/bin/python3", "-c", gatewayScript])
+        var devices: [String: LabProcess] = [:]
+        for name in ["lb1", "lb2", "lb3"] {
+            devices[name] = try self.startDevice(name, lab: lab, file: file)
+        }
+        return (lab, devices, file)
+    }
+
+    private func startDevice(_ name: String, lab: NetworkLab, file: String) throws -> LabProcess {
+        try lab.spawn(name, [try halbExecutable().path, "device", "--config", file, "--name", name, "--drain-timeout", "1s"])
+    }
+
+    private func isMaster(_ device: LabProcess) -> Bool {
+        let transitions = device.text.components(separatedBy: "\n").filter { $0.contains("VRRP transition") }
+        return transitions.last?.contains("vrrp.to=master") == true
+    }
+
+    /// Which lab devices hold the VIP now.
+    private func holders(_ lab: NetworkLab) throws -> [String] {
+        try ["lb1", "lb2", "lb3"].filter { try lab.addresses(of: $0).contains(Self.vip) }
+    }
+
+    /// Runs the client for `count` attempts, does `failure` after `delay`, and returns the attempts and the moment.
+    private func measure(
+        _ lab: NetworkLab,
+        count: Int = 400,
+        after delay: Duration = .seconds(1),
+        _ failure: () throws -> Void
+    ) async throws -> ([Attempt], Double) {
+        let client = try lab.spawn("client", ["/usr/bin/python3", "-c", clientScript, Self.vip, "\(count)"])
+        try await Task.sleep(for: delay)
+        let moment = Date().timeIntervalSince1970
+        try failure()
+        #expect(await eventually(timeout: .seconds(60)) { !client.process.isRunning })
+        return (attempts(client.text), moment)
+    }
+
+    @Test func killingThePrimaryMovesTheVIPToTheNextDevice() async throws {
+        let (lab, devices, _) = try self.start()
+        defer { lab.tearDown() }
+        #expect(await eventually(timeout: .seconds(15)) { self.isMaster(devices["lb1"]!) }, "\(devices["lb1"]!.text)")
+        #expect(try self.holders(lab) == ["lb1"])
+
+        let (attempts, moment) = try await self.measure(lab) { devices["lb1"]!.signal(SIGKILL) }
+        #expect(attempts.count == 400)
+        #expect(attempts.filter { $0.time < moment }.allSatisfy { $0.ok })
+        let gap = outage(attempts, after: moment)
+        #expect(gap != nil, "no connection succeeded after the kill")
+        #expect(attempts.last?.ok == true)
+        print("failover after kill -9: outage \(Int((gap ?? -1) * 1000)) ms")
+
+        #expect(self.isMaster(devices["lb2"]!), "\(devices["lb2"]!.text)")
+        #expect(!self.isMaster(devices["lb3"]!))
+        // The killed device could not release the VIP; its lease runs out within 2 s.
+        #expect(await eventually { (try? self.holders(lab)) == ["lb2"] }, "\((try? self.holders(lab)) ?? [])")
+    }
+
+    @Test func aPrimaryStoppedWithSIGTERMResignsAndTheOldPrimaryTakesItBackOnReturn() async throws {
+        let (lab, devices, file) = try self.start(preempt: true)
+        defer { lab.tearDown() }
+        #expect(await eventually(timeout: .seconds(15)) { self.isMaster(devices["lb1"]!) })
+
+        let (attempts, moment) = try await self.measure(lab) { devices["lb1"]!.signal(SIGTERM) }
+        let gap = outage(attempts, after: moment)
+        #expect(gap != nil)
+        print("failover after SIGTERM: outage \(Int((gap ?? -1) * 1000)) ms")
+        #expect(devices["lb1"]!.text.contains("shut down (resigned with priority 0)"))
+        #expect(await eventually { self.isMaster(devices["lb2"]!) })
+        #expect(try self.holders(lab) == ["lb2"])
+
+        // The old primary returns: with preempt it takes the VIP back, without a failed connection.
+        let (back, _) = try await self.measure(lab, count: 300, after: .milliseconds(200)) {
+            _ = try self.startDevice("lb1", lab: lab, file: file)
+        }
+        #expect(back.allSatisfy { $0.ok }, "failed connections while the old primary returned: \(back.filter { !$0.ok }.count)")
+        #expect(try self.holders(lab) == ["lb1"])
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+
+/// A throw-away test network of Linux network namespaces: one namespace holding a bridge, and hosts linked to it
+/// by veth pairs, on 192.0.2.0/24 only and never linked to the root namespace. Needs root and `ip`. Everything is
+/// removed by ``tearDown()``, which also runs when the lab is released.
+final class NetworkLab: @unchecked Sendable {
+    /// Whether this machine can run labs: root, with `ip` and `python3`.
+    static var isAvailable: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
+    }
+
+    let prefix: String
+    private var namespaces: [String] = []
+    private var processes: [Process] = []
+    private let lock = NSLock()
+
+    /// Creates the bridge namespace; hosts are added with ``addHost(_:address:)``.
+    init() throws {
+        // Short, unique and recognisable: ip netns names end up in /run/netns.
+        self.prefix = "halb\(getpid() % 100_000)x\(Int.random(in: 100...999))"
+        try self.addNamespace("br")
+        try self.ip("-n", self.namespace("br"), "link", "add", "br0", "type", "bridge")
+        try self.ip("-n", self.namespace("br"), "link", "set", "br0", "up")
+    }
+
+    func namespace(_ host: String) -> String { "\(self.prefix)-\(host)" }
+
+    /// Adds a host namespace with interface `eth0` at `address` (CIDR), linked to the bridge.
+    func addHost(_ host: String, address: String) throws {
+        try self.addNamespace(host)
+        let outside = "\(self.prefix.suffix(6))\(host)".prefix(15)
+        try self.ip("link", "add", String(outside), "type", "veth", "peer", "name", "eth0", "netns", self.namespace(host))
+        try self.ip("link", "set", String(outside), "netns", self.namespace("br"))
+        try self.ip("-n", self.namespace("br"), "link", "set", String(outside), "master", "br0")
+        try self.ip("-n", self.namespace("br"), "link", "set", String(outside), "up")
+        try self.ip("-n", self.namespace(host), "addr", "add", address, "dev", "eth0")
+        try self.ip("-n", self.namespace(host), "link", "set", "eth0", "up")
+    }
+
+    /// Runs `arguments` in `host`'s namespace in the background, collecting its output.
+    func spawn(_ host: String, _ arguments: [String]) throws -> LabProcess {
+        let process = try LabProcess(["/usr/sbin/ip", "netns", "exec", self.namespace(host)] + arguments)
+        self.lock.withLock { self.processes.append(process.process) }
+        return process
+    }
+
+    /// Runs `arguments` in `host`'s namespace to completion and returns its standard output.
+    @discardableResult
+    func run(_ host: String, _ arguments: [String]) throws -> String {
+        try Self.execute(["/usr/sbin/ip", "netns", "exec", self.namespace(host)] + arguments)
+    }
+
+    /// The IPv4 addresses on `host`'s `eth0`.
+    func addresses(of host: String) throws -> [String] {
+        let output = try Self.execute(["/usr/sbin/ip", "-n", self.namespace(host), "-4", "-o", "addr", "show", "dev", "eth0"])
+        return output.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard let index = fields.firstIndex(of: "inet"), index + 1 < fields.count else { return nil }
+            return String(fields[index + 1].split(separator: "/")[0])
+        }
+    }
+
+    /// Kills every process started here and deletes every namespace.
+    func tearDown() {
+        let processes = self.lock.withLock { () -> [Process] in
+            defer { self.processes = [] }
+            return self.processes
+        }
+        for process in processes where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        for namespace in self.namespaces.reversed() {
+            _ = try? Self.execute(["/usr/sbin/ip", "netns", "pids", namespace]).split(separator: "\n").forEach { pid in
+                if let pid = Int32(pid) { kill(pid, SIGKILL) }
+            }
+            _ = try? Self.execute(["/usr/sbin/ip", "netns", "del", namespace])
+        }
+        self.namespaces = []
+    }
+
+    deinit {
+        self.tearDown()
+    }
+
+    private func addNamespace(_ host: String) throws {
+        try self.ip("netns", "add", self.namespace(host))
+        self.namespaces.append(self.namespace(host))
+        try self.ip("-n", self.namespace(host), "link", "set", "lo", "up")
+    }
+
+    private func ip(_ arguments: String...) throws {
+        try Self.execute(["/usr/sbin/ip"] + arguments)
+    }
+
+    @discardableResult
+    static func execute(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw LabError(command: arguments.joined(separator: " "), output: String(decoding: errorData, as: UTF8.self))
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+struct LabError: Error, CustomStringConvertible {
+    var command: String
+    var output: String
+    var description: String { "\(self.command) failed: \(self.output)" }
+}
+
+/// A process in a lab namespace whose output is collected.
+final class LabProcess: Sendable {
+    let process: Process
+    private let output = NSLockedText()
+
+    init(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let output = self.output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
+        }
+        self.process = process
+        try process.run()
+    }
+
+    var text: String { self.output.value }
+
+    func signal(_ signal: Int32) { kill(self.process.processIdentifier, signal) }
+}
+
+/// Text appended from one thread and read from another.
+final class NSLockedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+
+    func append(_ more: String) { self.lock.withLock { self.text += more } }
+    var value: String { self.lock.withLock { self.text } }
+}
