@@ -172,3 +172,123 @@ struct FailoverTests {
         #expect(try self.holders(lab) == ["lb1"])
     }
 }
+
+/// A HALB device and keepalived share one virtual router (VRRPv3, VRID 51) and take turns as master.
+@Suite(
+    .serialized,
+    .enabled(if: NetworkLab.isAvailable, "needs root, ip and python3"),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/keepalived"), "needs keepalived")
+)
+struct KeepalivedInteropTests {
+    private static let vip = "192.0.2.100"
+
+    private func keepalivedConfiguration(priority: Int, preempt: Bool) -> String {
+        """
+        global_defs {
+          vrrp_version 3
+          script_user root
+          enable_script_security
+        }
+        vrrp_instance web {
+          state BACKUP
+          interface eth0
+          virtual_router_id 51
+          priority \(priority)
+          advert_int 0.1
+          \(preempt ? "" : "nopreempt")
+          virtual_ipaddress {
+            \(Self.vip)/24
+          }
+        }
+
+        """
+    }
+
+    private let site = """
+        site: interop
+        gateways:
+          - { name: gw1, address: 192.0.2.21, ports: { gateway: 8080 } }
+        devices:
+          - { name: lb1, address: 192.0.2.11, interface: eth0 }
+          - { name: keepalived, address: 192.0.2.12, interface: eth0 }
+        virtualServers:
+          - name: web
+            vip: { ipv4: 192.0.2.100/24 }
+            vrrp: { routerId: 51, advertInterval: 100ms, preempt: true }
+            devices: [lb1, keepalived]
+            payloads:
+              gateway: { port: 80, gateways: [gw1] }
+            healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }
+
+        """
+
+    private func lastTransition(_ device: LabProcess) -> String? {
+        device.text.components(separatedBy: "\n").last { $0.contains("VRRP transition") }
+    }
+
+    private func holders(_ lab: NetworkLab) throws -> [String] {
+        try ["lb1", "ka"].filter { try lab.addresses(of: $0).contains(Self.vip) }
+    }
+
+    @Test func halbAndKeepalivedTakeTurnsAsMasterInBothDirections() async throws {
+        let lab = try NetworkLab()
+        defer { lab.tearDown() }
+        for (host, address) in [("lb1", "192.0.2.11/24"), ("ka", "192.0.2.12/24"), ("gw", "192.0.2.21/24")] {
+            try lab.addHost(host, address: address)
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-lab-\(lab.prefix)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let siteFile = directory.appendingPathComponent("site.yaml").path
+        try self.site.write(toFile: siteFile, atomically: true, encoding: .utf8)
+        func startKeepalived(priority: Int, preempt: Bool, name: String) throws -> LabProcess {
+            let file = directory.appendingPathComponent("\(name).conf").path
+            try self.keepalivedConfiguration(priority: priority, preempt: preempt).write(
+                toFile: file,
+                atomically: true,
+                encoding: .utf8
+            )
+            return try lab.spawn("ka", [
+                "/usr/sbin/keepalived", "-n", "-l", "-D", "-f", file,
+                "-p", directory.appendingPathComponent("\(name).pid").path,
+                "-r", directory.appendingPathComponent("\(name)-vrrp.pid").path,
+            ])
+        }
+        _ = try lab.spawn("gw", ["/usr/bin/python3", "-c", gatewayScript])
+
+        // 1. keepalived (priority 250) is master; HALB (200) sees its adverts as valid and stays backup.
+        let keepalived = try startKeepalived(priority: 250, preempt: true, name: "first")
+        #expect(await eventually { keepalived.text.contains("Entering MASTER STATE") }, "\(keepalived.text)")
+        let halb = try lab.spawn("lb1", [try halbExecutable().path, "device", "--config", siteFile, "--name", "lb1"])
+        #expect(await eventually { self.lastTransition(halb)?.contains("vrrp.to=backup") == true }, "\(halb.text)")
+        try await Task.sleep(for: .seconds(1))  // over twice the Master_Down_Interval
+        #expect(self.lastTransition(halb)?.contains("vrrp.to=backup") == true, "\(halb.text)")
+        // keepalived stayed master: no backup state after it first became master.
+        let sinceMaster = keepalived.text.components(separatedBy: "Entering MASTER STATE").dropFirst().joined()
+        #expect(!sinceMaster.contains("Entering BACKUP STATE"), "\(keepalived.text)")
+        #expect(try self.holders(lab) == ["ka"])
+
+        // 2. keepalived stops (it resigns with priority 0): HALB takes over.
+        keepalived.signal(SIGTERM)
+        #expect(await eventually { self.lastTransition(halb)?.contains("the master resigned (priority 0)") == true }, "\(halb.text)")
+        #expect(await eventually { (try? self.holders(lab)) == ["lb1"] })
+
+        // 3. keepalived returns with a higher priority and preempts: HALB yields to it.
+        let returning = try startKeepalived(priority: 250, preempt: true, name: "second")
+        #expect(await eventually { returning.text.contains("Entering MASTER STATE") }, "\(returning.text)")
+        #expect(await eventually { self.lastTransition(halb)?.contains("higher priority 250") == true }, "\(halb.text)")
+        #expect(await eventually { (try? self.holders(lab)) == ["ka"] })
+        returning.signal(SIGTERM)
+        #expect(await eventually { (try? self.holders(lab)) == ["lb1"] })
+
+        // 4. The other way round: keepalived (100) is backup to HALB, and takes over when HALB stops.
+        let backup = try startKeepalived(priority: 100, preempt: false, name: "third")
+        #expect(await eventually { backup.text.contains("Entering BACKUP STATE") }, "\(backup.text)")
+        try await Task.sleep(for: .seconds(1))
+        #expect(!backup.text.contains("Entering MASTER STATE"), "\(backup.text)")
+        #expect(try self.holders(lab) == ["lb1"])
+        halb.signal(SIGTERM)
+        #expect(await eventually { backup.text.contains("Entering MASTER STATE") }, "\(backup.text)")
+        #expect(await eventually { (try? self.holders(lab)) == ["ka"] })
+    }
+}
