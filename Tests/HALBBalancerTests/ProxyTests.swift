@@ -231,8 +231,7 @@ import Glibc
     }
 
     @Test func noHealthyGatewayClosesTheClientAndCountsIt() async throws {
-        let dead = try await TestServer.start(.echo())
-        await dead.kill()
+        let dead = try RefusingPort()
         try await withBalancer(BalancerFixture.route(gateways: [("dead", dead.port)])) { fixture async throws in
             let client = try await TestClient.connect(port: fixture.port)
             let answer = try await client.run { inbound, outbound in
@@ -243,6 +242,7 @@ import Glibc
             let vs = await fixture.balancer.status().virtualServers.first
             #expect(vs?.failedConnections == 1)
         }
+        withExtendedLifetime(dead) {}
     }
 
     @Test func proxyProtocolV1HeaderReachesTheGatewayFirst() async throws {

@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -9,31 +11,68 @@ import NIOPosix
 /// keepalived does), so the checksum's pseudo-header is known. Needs `CAP_NET_RAW` (root).
 public final class RawIPv4Transport: VRRPTransport {
     public let sourceAddress: VRRPAddress
-    private let channel: any Channel
+    private let interface: NetworkInterface
+    private let joinsGroup: Bool
     private let destinations: [VRRPAddress]
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+    private let receive: @Sendable (VRRPReceived) -> Void
+    /// The open socket, if any, and whether ``close()`` was called.
+    private let state = NIOLockedValueBox<(channel: (any Channel)?, closed: Bool)>((nil, false))
 
-    private init(sourceAddress: VRRPAddress, channel: any Channel, destinations: [VRRPAddress]) {
-        self.sourceAddress = sourceAddress
-        self.channel = channel
-        self.destinations = destinations
+    private init(
+        interface: NetworkInterface,
+        source: VRRPAddress,
+        unicastPeers: [VRRPAddress],
+        eventLoop: any EventLoop,
+        logger: Logger,
+        receive: @escaping @Sendable (VRRPReceived) -> Void
+    ) {
+        self.interface = interface
+        self.sourceAddress = source
+        self.joinsGroup = unicastPeers.isEmpty
+        self.destinations = unicastPeers.isEmpty ? [VRRPAdvertisement.ipv4Multicast] : unicastPeers
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.receive = receive
     }
 
-    /// Opens the socket on `interface`.
+    /// Opens the socket on `interface`. When the socket fails later (NIO closes a datagram socket on errors such
+    /// as "network is down" when the link goes away), it is opened again every half second until it works.
     ///
     /// - Parameters:
     ///   - interface: where advertisements go and come from.
     ///   - unicastPeers: send to these addresses instead of the multicast group (networks without multicast).
-    ///   - group: the event loops.
+    ///   - eventLoop: where the socket runs.
+    ///   - logger: for socket failures.
     ///   - receive: called on the event loop for every packet that arrives, valid or not, except our own.
     /// - Throws: ``FailoverError`` when the interface has no IPv4 address or the socket cannot be set up.
     public static func open(
         interface: NetworkInterface,
         unicastPeers: [VRRPAddress] = [],
-        group: any EventLoopGroup,
+        eventLoop: any EventLoop,
+        logger: Logger,
         receive: @escaping @Sendable (VRRPReceived) -> Void
     ) async throws -> RawIPv4Transport {
         guard let source = interface.primaryIPv4 else { throw FailoverError.noIPv4Address(interface.name) }
-        let channel = try await NIORawSocketBootstrap(group: group)
+        let transport = RawIPv4Transport(
+            interface: interface,
+            source: source,
+            unicastPeers: unicastPeers,
+            eventLoop: eventLoop,
+            logger: logger,
+            receive: receive
+        )
+        transport.adopt(try await transport.makeChannel().get())
+        return transport
+    }
+
+    private func makeChannel() -> EventLoopFuture<any Channel> {
+        let source = self.sourceAddress
+        let receive = self.receive
+        let interface = self.interface
+        let joinsGroup = self.joinsGroup
+        return NIORawSocketBootstrap(group: self.eventLoop)
             .channelOption(.ipOption(.ip_hdrincl), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -41,32 +80,74 @@ public final class RawIPv4Transport: VRRPTransport {
                 }
             }
             .bind(host: "0.0.0.0", ipProtocol: NIOIPProtocol(rawValue: VRRPAdvertisement.ipProtocol))
-            .get()
-        do {
-            let provider = channel as! any SocketOptionProvider
-            // Only this interface's packets, and multicast out of this interface.
-            try await provider.unsafeSetSocketOption(
-                level: .socket,
-                name: NIOBSDSocket.Option(rawValue: SO_BINDTODEVICE),
-                value: Self.interfaceName(interface.name)
-            ).get()
-            try await provider.setIPMulticastLoop(0).get()
-            if unicastPeers.isEmpty {
-                guard let multicast = channel as? any MulticastChannel else {
-                    throw FailoverError.system("join 224.0.0.18 on \(interface.name)", errno: EOPNOTSUPP)
+            .flatMap { channel in
+                let provider = channel as! any SocketOptionProvider
+                // Only this interface's packets, and multicast out of this interface.
+                return provider.unsafeSetSocketOption(
+                    level: .socket,
+                    name: NIOBSDSocket.Option(rawValue: SO_BINDTODEVICE),
+                    value: Self.interfaceName(interface.name)
+                )
+                .flatMap { provider.setIPMulticastLoop(0) }
+                .flatMap { () -> EventLoopFuture<Void> in
+                    guard joinsGroup else { return channel.eventLoop.makeSucceededVoidFuture() }
+                    guard let multicast = channel as? any MulticastChannel,
+                        let group = try? SocketAddress(ipAddress: "224.0.0.18", port: 0)
+                    else {
+                        return channel.eventLoop.makeFailedFuture(
+                            FailoverError.system("join 224.0.0.18 on \(interface.name)", errno: EOPNOTSUPP)
+                        )
+                    }
+                    let device = try? System.enumerateDevices().first {
+                        $0.name == interface.name && $0.address?.protocol == .inet
+                    }
+                    return multicast.joinGroup(group, device: device)
                 }
-                let device = try System.enumerateDevices().first { $0.name == interface.name && $0.address?.protocol == .inet }
-                try await multicast.joinGroup(try SocketAddress(ipAddress: "224.0.0.18", port: 0), device: device).get()
+                .map { channel }
+                .flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
             }
-        } catch {
-            try? await channel.close()
-            throw error
+    }
+
+    private func adopt(_ channel: any Channel) {
+        let closedAlready = self.state.withLockedValue { state -> Bool in
+            guard !state.closed else { return true }
+            state.channel = channel
+            return false
         }
-        return RawIPv4Transport(
-            sourceAddress: source,
-            channel: channel,
-            destinations: unicastPeers.isEmpty ? [VRRPAdvertisement.ipv4Multicast] : unicastPeers
-        )
+        guard !closedAlready else {
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { _ in self.channelClosed(channel) }
+    }
+
+    private func channelClosed(_ channel: any Channel) {
+        let reopen = self.state.withLockedValue { state -> Bool in
+            guard !state.closed, state.channel === channel else { return false }
+            state.channel = nil
+            return true
+        }
+        guard reopen else { return }
+        self.logger.warning("VRRP socket closed; reopening", metadata: ["vrrp.interface": "\(self.interface.name)"])
+        self.reopen()
+    }
+
+    private func reopen() {
+        self.eventLoop.scheduleTask(in: .milliseconds(500)) {
+            guard !self.state.withLockedValue({ $0.closed }) else { return }
+            self.makeChannel().whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    self.logger.notice("VRRP socket reopened", metadata: ["vrrp.interface": "\(self.interface.name)"])
+                    self.adopt(channel)
+                case .failure:
+                    self.reopen()
+                }
+            }
+        }
     }
 
     public func send(_ advertisement: VRRPAdvertisement) {
@@ -78,14 +159,21 @@ public final class RawIPv4Transport: VRRPTransport {
                 0x45, 0xC0, UInt8(total >> 8), UInt8(total & 0xFF), 0, 0, 0, 0, 255, VRRPAdvertisement.ipProtocol, 0, 0,
             ]
             datagram += self.sourceAddress.bytes + destination.bytes + message
-            guard let address = try? SocketAddress(ipAddress: "\(destination)", port: 0) else { continue }
-            let envelope = AddressedEnvelope(remoteAddress: address, data: self.channel.allocator.buffer(bytes: datagram))
-            self.channel.writeAndFlush(envelope, promise: nil)
+            guard let channel = self.state.withLockedValue({ $0.channel }),
+                let address = try? SocketAddress(ipAddress: "\(destination)", port: 0)
+            else { continue }
+            let envelope = AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: datagram))
+            channel.writeAndFlush(envelope, promise: nil)
         }
     }
 
     public func close() async {
-        try? await self.channel.close()
+        let channel = self.state.withLockedValue { state -> (any Channel)? in
+            state.closed = true
+            defer { state.channel = nil }
+            return state.channel
+        }
+        try? await channel?.close()
     }
 
     private static func interfaceName(

@@ -59,13 +59,14 @@ struct FailoverService: Service {
         while await !self.balancer.firstChecksFinished(), clock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let group = self.eventLoop
+        let eventLoop = self.eventLoop
+        let logger = self.logger
         let router = try await VRRPRouter.start(
             self.configurations,
             eventLoop: self.eventLoop,
             logger: self.logger
         ) { interface, receive in
-            try await RawIPv4Transport.open(interface: interface, group: group, receive: receive)
+            try await RawIPv4Transport.open(interface: interface, eventLoop: eventLoop, logger: logger, receive: receive)
         }
         self.handle.router = router
         await cancelWhenGracefulShutdown {
