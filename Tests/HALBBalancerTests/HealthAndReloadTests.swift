@@ -21,7 +21,7 @@ import Testing
         let route = BalancerFixture.route(
             gateways: [("healthy", healthy.port), ("flaky", flakyPort)],
             balancing: .roundrobin,
-            healthCheck: HealthCheck(type: .tcp, interval: .milliseconds(100), timeout: .milliseconds(100), rise: 2, fall: 3)
+            healthCheck: HealthCheck(type: .tcp, interval: .milliseconds(300), timeout: .milliseconds(300), rise: 2, fall: 3)
         )
         try await withBalancer(route, logger: logger) { fixture async throws in
             #expect(await eventually { await fixture.gateway("flaky")?.health == "up" })
@@ -29,7 +29,9 @@ import Testing
             await flaky.kill()
             #expect(await eventually { await fixture.gateway("flaky")?.health == "down" })
             #expect(await fixture.gateway("flaky")?.reason.hasPrefix("3 consecutive checks failed") == true)
-            let downLog = logs.entries.first { $0.message.description == "Gateway is down" }
+            let downLog = logs.entries.first {
+                $0.message.description == "Gateway is down" && $0.metadata["gateway.name"] == "flaky"
+            }
             #expect(downLog?.metadata["gateway.name"] == "flaky")
             #expect(downLog?.metadata["reason"]?.description.contains("Connection refused") == true)
 

@@ -7,9 +7,10 @@ struct DeviceCommand: AsyncParsableCommand {
         abstract: "Run a load-balancer device from a site file.",
         discussion: """
             Serves every enabled payload of every virtual server that lists the device, on VIP:port, and spreads \
-            connections over the healthy gateways. Reloads on SIGHUP and when the file changes (a bad file is \
-            rejected and the running configuration keeps serving). SIGTERM or SIGINT stop accepting and let open \
-            connections finish for up to --drain-timeout.
+            connections over the healthy gateways. For a virtual server with two or more devices it runs VRRP \
+            failover: the primary holds the VIP (needs root). Reloads on SIGHUP and when the file changes (a bad \
+            file is rejected and the running configuration keeps serving). SIGTERM or SIGINT resign the VIPs, stop \
+            accepting and let open connections finish for up to --drain-timeout.
             """
     )
 

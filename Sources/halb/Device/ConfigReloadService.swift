@@ -1,6 +1,7 @@
 import Foundation
 import HALBBalancer
 import HALBCore
+import HALBFailover
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -16,6 +17,8 @@ struct ConfigReloadService: Service {
     let logger: Logger
     /// The text of the configuration running now.
     let applied: String
+    /// The VRRP instances the device started with: a reload does not change them.
+    let failoverPlan: [VirtualRouterConfiguration]
 
     func run() async throws {
         let state = ReloadState(applied: self.applied, stamp: self.source.stamp())
@@ -85,6 +88,9 @@ struct ConfigReloadService: Service {
         do {
             try await self.balancer.apply(BalancerConfiguration(site: site, device: self.device))
             await state.applied(text)
+            if FailoverPlan.configurations(site: site, device: self.device) != self.failoverPlan {
+                logger.warning("Failover settings changed: they take effect when the device restarts")
+            }
             let status = await self.balancer.status()
             logger.notice(
                 "Configuration applied",

@@ -101,7 +101,8 @@ struct DeviceRuntime {
             device: self.device,
             balancer: balancer,
             logger: logger,
-            applied: text
+            applied: text,
+            failoverPlan: failoverPlan
         )
         // A graceful shutdown stops services in reverse order: the balancer drains first, while the admin
         // endpoint still answers (/healthz says "draining") and the demo gateways still serve.
