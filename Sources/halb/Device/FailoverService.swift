@@ -61,12 +61,17 @@ struct FailoverService: Service {
         }
         let eventLoop = self.eventLoop
         let logger = self.logger
-        let router = try await VRRPRouter.start(
-            self.configurations,
-            eventLoop: self.eventLoop,
-            logger: self.logger
-        ) { interface, receive in
-            try await RawIPv4Transport.open(interface: interface, eventLoop: eventLoop, logger: logger, receive: receive)
+        let router: VRRPRouter
+        do {
+            router = try await VRRPRouter.start(
+                self.configurations,
+                eventLoop: self.eventLoop,
+                logger: self.logger
+            ) { interface, receive in
+                try await RawIPv4Transport.open(interface: interface, eventLoop: eventLoop, logger: logger, receive: receive)
+            }
+        } catch {
+            throw FailoverStartError(reason: "\(error)")
         }
         self.handle.router = router
         await cancelWhenGracefulShutdown {
@@ -80,5 +85,13 @@ struct FailoverService: Service {
             }
         }
         await router.shutdown()
+    }
+}
+
+/// Failover could not start; the device stops rather than run without it.
+struct FailoverStartError: Error, CustomStringConvertible {
+    var reason: String
+    var description: String {
+        "cannot start failover: \(self.reason) (failover needs root, or CAP_NET_ADMIN and CAP_NET_RAW)"
     }
 }
