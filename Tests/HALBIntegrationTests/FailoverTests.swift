@@ -133,8 +133,23 @@ struct FailoverTests {
         return (lab, devices, file)
     }
 
+    /// Starts `name`; lb1 runs a notify command that appends its arguments to `notify.log` beside the site file.
     private func startDevice(_ name: String, lab: NetworkLab, file: String) throws -> LabProcess {
-        try lab.spawn(name, [try halbExecutable().path, "device", "--config", file, "--name", name, "--drain-timeout", "1s"])
+        var arguments = [try halbExecutable().path, "device", "--config", file, "--name", name, "--drain-timeout", "1s"]
+        if name == "lb1" {
+            let directory = URL(fileURLWithPath: file).deletingLastPathComponent()
+            let script = directory.appendingPathComponent("notify.sh").path
+            let log = directory.appendingPathComponent("notify.log").path
+            try "#!/bin/sh\necho \"$@\" >> \(log)\n".write(toFile: script, atomically: true, encoding: .utf8)
+            chmod(script, 0o755)
+            arguments += ["--notify", script]
+        }
+        return try lab.spawn(name, arguments)
+    }
+
+    private func notifications(_ file: String) -> [String] {
+        let log = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("notify.log").path
+        return ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
     private func isMaster(_ device: LabProcess) -> Bool {
@@ -192,6 +207,8 @@ struct FailoverTests {
         #expect(gap != nil)
         print("failover after SIGTERM: outage \(Int((gap ?? -1) * 1000)) ms")
         #expect(devices["lb1"]!.text.contains("shut down (resigned with priority 0)"))
+        // The notify command ran on each of lb1's transitions.
+        #expect(await eventually { self.notifications(file) == ["web BACKUP 200", "web MASTER 200", "web STOP 200"] }, "\(self.notifications(file))")
         #expect(await eventually { self.isMaster(devices["lb2"]!) })
         #expect(try self.holders(lab) == ["lb2"])
 

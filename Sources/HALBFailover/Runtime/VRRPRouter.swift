@@ -50,6 +50,17 @@ public struct VirtualRouterConfiguration: Sendable, Hashable {
     }
 }
 
+/// A state change of one virtual router, for a notify command.
+public struct VirtualRouterTransition: Sendable, Hashable {
+    /// The virtual server's name.
+    public var name: String
+    public var from: VRRPStateMachine.State
+    public var to: VRRPStateMachine.State
+    /// The priority advertised at the time.
+    public var priority: UInt8
+    public var reason: String
+}
+
 /// What `/status` shows of one virtual router.
 public struct VirtualRouterStatus: Sendable, Codable, Hashable {
     public var name: String
@@ -77,6 +88,7 @@ public final class VRRPRouter: Sendable {
     private let instances: NIOLoopBoundBox<[String: Instance]?>
     private let transports: NIOLockedValueBox<[String: any VRRPTransport]>
     private let dropped: Counter
+    private let onTransition: @Sendable (VirtualRouterTransition) -> Void
 
     /// The running state of one virtual router; touched on ``eventLoop`` only.
     private final class Instance {
@@ -115,10 +127,16 @@ public final class VRRPRouter: Sendable {
         }
     }
 
-    private init(eventLoop: any EventLoop, logger: Logger, addressManager: any VirtualAddressManager) {
+    private init(
+        eventLoop: any EventLoop,
+        logger: Logger,
+        addressManager: any VirtualAddressManager,
+        onTransition: @escaping @Sendable (VirtualRouterTransition) -> Void
+    ) {
         self.eventLoop = eventLoop
         self.logger = logger
         self.addressManager = addressManager
+        self.onTransition = onTransition
         self.instances = .makeEmptyBox(valueType: [String: Instance].self, eventLoop: eventLoop)
         self.transports = NIOLockedValueBox([:])
         self.dropped = Counter(label: "halb_vrrp_packets_dropped_total")
@@ -131,15 +149,22 @@ public final class VRRPRouter: Sendable {
     ///   - configurations: the virtual routers; names are unique.
     ///   - openTransport: opens the transport of an interface (raw IPv4, or UDP on loopback for the demo).
     ///   - addressManager: adds, removes and announces VIPs.
+    ///   - onTransition: called on the event loop after each state change (to run a notify command); must not block.
     /// - Throws: ``FailoverError`` or a socket error; nothing keeps running then.
     public static func start(
         _ configurations: [VirtualRouterConfiguration],
         eventLoop: any EventLoop,
         logger: Logger,
         addressManager: any VirtualAddressManager = LinuxAddressManager(),
+        onTransition: @escaping @Sendable (VirtualRouterTransition) -> Void = { _ in },
         openTransport: @Sendable (NetworkInterface, _ receive: @escaping @Sendable (VRRPReceived) -> Void) async throws -> any VRRPTransport
     ) async throws -> VRRPRouter {
-        let router = VRRPRouter(eventLoop: eventLoop, logger: logger, addressManager: addressManager)
+        let router = VRRPRouter(
+            eventLoop: eventLoop,
+            logger: logger,
+            addressManager: addressManager,
+            onTransition: onTransition
+        )
         var opened: [String: (NetworkInterface, any VRRPTransport)] = [:]
         do {
             for name in Set(configurations.map(\.interface)).sorted() {
@@ -368,6 +393,15 @@ public final class VRRPRouter: Sendable {
             instance.lastTransition = "\(from.rawValue) → \(to.rawValue): \(reason)"
             instance.metricTransitions.increment()
             instance.metricState.record(to == .master ? 2 : to == .backup ? 1 : 0)
+            self.onTransition(
+                VirtualRouterTransition(
+                    name: configuration.name,
+                    from: from,
+                    to: to,
+                    priority: instance.machine.priority,
+                    reason: reason
+                )
+            )
             self.logger.notice(
                 "VRRP transition",
                 metadata: [

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `halb device`: runs a load-balancer device from a site file.
 struct DeviceCommand: AsyncParsableCommand {
@@ -20,7 +21,22 @@ struct DeviceCommand: AsyncParsableCommand {
     @Option(name: .long, help: "This device's name in the site file.")
     var name: String
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A command to run on each failover transition, as COMMAND <virtual server> <MASTER|BACKUP|STOP> <priority>.",
+            valueName: "path"
+        )
+    )
+    var notify: String?
+
     @OptionGroup var options: DeviceOptions
+
+    func validate() throws {
+        if let notify = self.notify, !FileManager.default.isExecutableFile(atPath: notify) {
+            throw ValidationError("--notify \(notify) is not an executable file")
+        }
+    }
 
     func run() async throws {
         let logger = self.options.makeLogger()
@@ -32,7 +48,8 @@ struct DeviceCommand: AsyncParsableCommand {
             adminPort: admin.port,
             drainTimeout: self.options.drain,
             threads: self.options.threadCount,
-            logger: logger
+            logger: logger,
+            notify: self.notify
         ).run()
     }
 }

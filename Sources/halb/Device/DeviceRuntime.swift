@@ -20,6 +20,8 @@ struct DeviceRuntime {
     var drainTimeout: Duration
     var threads: Int
     var logger: Logger
+    /// A command to run on each VRRP transition (`--notify`).
+    var notify: String? = nil
     /// Extra admin routes (the demo adds gateway controls).
     var extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil
     /// Extra services started before the device (the demo's gateways).
@@ -116,7 +118,8 @@ struct DeviceRuntime {
                     configurations: failoverPlan,
                     eventLoop: group.next(),
                     logger: logger,
-                    handle: failover
+                    handle: failover,
+                    notify: self.notify
                 )
             )
         }

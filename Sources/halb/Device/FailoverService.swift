@@ -1,3 +1,4 @@
+import Foundation
 import HALBBalancer
 import HALBCore
 import HALBFailover
@@ -52,6 +53,9 @@ struct FailoverService: Service {
     let eventLoop: any EventLoop
     let logger: Logger
     let handle: FailoverHandle
+    /// Runs on each transition as `COMMAND <virtual server> <MASTER|BACKUP|STOP> <priority>`, like keepalived's
+    /// `notify`.
+    let notify: String?
 
     func run() async throws {
         let clock = ContinuousClock()
@@ -63,10 +67,16 @@ struct FailoverService: Service {
         let logger = self.logger
         let router: VRRPRouter
         do {
+            let notify = self.notify.map { command in
+                { @Sendable (transition: VirtualRouterTransition) in
+                    NotifyCommand.run(command, transition: transition, logger: logger)
+                }
+            }
             router = try await VRRPRouter.start(
                 self.configurations,
                 eventLoop: self.eventLoop,
-                logger: self.logger
+                logger: self.logger,
+                onTransition: notify ?? { _ in }
             ) { interface, receive in
                 try await RawIPv4Transport.open(interface: interface, eventLoop: eventLoop, logger: logger, receive: receive)
             }
@@ -93,5 +103,39 @@ struct FailoverStartError: Error, CustomStringConvertible {
     var reason: String
     var description: String {
         "cannot start failover: \(self.reason) (failover needs root, or CAP_NET_ADMIN and CAP_NET_RAW)"
+    }
+}
+
+/// Runs the notify command of a transition in the background; a failure is logged and changes nothing.
+enum NotifyCommand {
+    static func run(_ command: String, transition: VirtualRouterTransition, logger: Logger) {
+        let state =
+            switch transition.to {
+            case .master: "MASTER"
+            case .backup: "BACKUP"
+            case .initialize: "STOP"
+            }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command)
+        process.arguments = [transition.name, state, "\(transition.priority)"]
+        process.terminationHandler = { process in
+            guard process.terminationStatus != 0 else { return }
+            logger.warning(
+                "Notify command failed",
+                metadata: [
+                    "vs.name": "\(transition.name)",
+                    "notify.command": "\(command)",
+                    "notify.status": "\(process.terminationStatus)",
+                ]
+            )
+        }
+        do {
+            try process.run()
+        } catch {
+            logger.warning(
+                "Notify command failed",
+                metadata: ["vs.name": "\(transition.name)", "notify.command": "\(command)", "error": "\(error)"]
+            )
+        }
     }
 }
