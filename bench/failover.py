@@ -13,7 +13,11 @@ time from the first failed connection after the event to the first good one afte
 timeout (100 ms) bounds its resolution on the low side.
 
 Usage (root, with ip, python3, keepalived and haproxy; `swift build -c release` first):
-  bench/failover.py [--runs 10] [--interval-ms 100] [--products halb,keepalived]
+  bench/failover.py [--runs 10] [--interval-ms 100] [--products halb,keepalived] [--load-seconds 0]
+
+With --load-seconds N, each product instead carries N seconds of full load (wrk, 2 threads, 64 connections, a
+new connection per request) through the primary, and the transitions that happen meanwhile (there should be none)
+are counted.
 
 Progress goes to standard error, the result table (Markdown) to standard output.
 
@@ -39,7 +43,7 @@ GATEWAY = """
 import socketserver
 class H(socketserver.BaseRequestHandler):
     def handle(self):
-        try: self.request.sendall(b"gw\\n")
+        try: self.request.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 3\\r\\nConnection: close\\r\\n\\r\\ngw\\n")
         except OSError: pass
 socketserver.ThreadingTCPServer.allow_reuse_address = True
 with socketserver.ThreadingTCPServer(("0.0.0.0", 8080), H) as s: s.serve_forever()
@@ -53,7 +57,7 @@ while time.time() < end:
     start = time.time(); ok = 0
     try:
         with socket.create_connection((vip, 80), timeout=0.1) as s:
-            s.settimeout(0.3); ok = 1 if s.recv(16).startswith(b"gw") else 0
+            s.settimeout(0.3); ok = 1 if s.recv(128).startswith(b"HTTP/1.1 200") else 0
     except OSError: pass
     print("%.4f %d" % (start, ok), flush=True)
     time.sleep(max(0.0, 0.01 - (time.time() - start)))
@@ -128,6 +132,7 @@ class Lab:
 
 class HALBProduct:
     name = "HALB"
+    transition_marker = "VRRP transition"
 
     def __init__(self, lab, directory, interval_ms):
         self.lab, self.directory = lab, directory
@@ -170,6 +175,7 @@ virtualServers:
 
 class Keepalived:
     name = "keepalived + HAProxy"
+    transition_marker = "Entering "
 
     def __init__(self, lab, directory, interval_ms):
         self.lab, self.directory, self.interval_ms = lab, directory, interval_ms
@@ -300,6 +306,31 @@ def measure(product, lab, runs, interval_ms):
     return results
 
 
+def transitions(directory, marker):
+    count = 0
+    for name in os.listdir(directory):
+        if name.endswith(".log"):
+            with open(os.path.join(directory, name), errors="replace") as f:
+                count += sum(1 for line in f if marker in line)
+    return count
+
+
+def measure_load(product, lab, directory, seconds):
+    for host in ("lb1", "lb2", "lb3"):
+        product.start(host)
+        if host == "lb1" and not lab.wait_for(lambda: lab.holders() == ["lb1"], 20):
+            raise SystemExit("%s: lb1 did not take the VIP" % product.name)
+    time.sleep(3)
+    before = transitions(directory, product.transition_marker)
+    output = sh("ip", "netns", "exec", lab.ns("client"), "wrk", "-t2", "-c64", "-d%ds" % seconds,
+                "-H", "Connection: close", "http://%s/" % VIP)
+    after = transitions(directory, product.transition_marker)
+    holders = lab.holders()
+    product.stop_all()
+    rate = next((line.split()[1] for line in output.split("\n") if line.startswith("Requests/sec")), "?")
+    return after - before, holders, rate
+
+
 def summary(values):
     values = [v for v in values if v == v]  # drop NaN (never recovered)
     if not values:
@@ -314,6 +345,7 @@ def main():
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--interval-ms", type=int, default=100)
     parser.add_argument("--products", default="halb,keepalived")
+    parser.add_argument("--load-seconds", type=int, default=0)
     options = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: the benchmark builds network namespaces")
@@ -326,11 +358,21 @@ def main():
         lab.spawn("gw", ["python3", "-c", GATEWAY])
         time.sleep(0.5)
         for name in options.products.split(","):
-            product = {"halb": HALBProduct, "keepalived": Keepalived}[name](lab, directory, options.interval_ms)
-            results = measure(product, lab, options.runs, options.interval_ms)
-            rows.append((product.name, results))
+            product_directory = tempfile.mkdtemp(prefix=name + "-", dir=directory)
+            product = {"halb": HALBProduct, "keepalived": Keepalived}[name](lab, product_directory, options.interval_ms)
+            if options.load_seconds:
+                rows.append((product.name, measure_load(product, lab, product_directory, options.load_seconds)))
+            else:
+                rows.append((product.name, measure(product, lab, options.runs, options.interval_ms)))
     finally:
         lab.teardown()
+    if options.load_seconds:
+        print("| product (%d ms adverts, %d s of load) | transitions during the load | VIP holders after | requests/s |" % (
+            options.interval_ms, options.load_seconds))
+        print("|---|---|---|---|")
+        for name, (count, holders, rate) in rows:
+            print("| %s | %d | %s | %s |" % (name, count, ", ".join(holders), rate))
+        return
     header = "| product (%d ms adverts, %d runs) | kill -9: outage ms, median | SIGTERM: outage ms, median | old primary returns: failed connections, total |" % (
         options.interval_ms, options.runs)
     print(header)

@@ -147,7 +147,7 @@ public final class VRRPRouter: Sendable {
     ///
     /// - Parameters:
     ///   - configurations: the virtual routers; names are unique.
-    ///   - openTransport: opens the transport of an interface (raw IPv4, or UDP on loopback for the demo).
+    ///   - openTransport: opens the transport of an interface (``RawIPv4Transport`` on a device).
     ///   - addressManager: adds, removes and announces VIPs.
     ///   - onTransition: called on the event loop after each state change (to run a notify command); must not block.
     /// - Throws: ``FailoverError`` or a socket error; nothing keeps running then.
