@@ -27,6 +27,7 @@ Every loop is bounded; the lab is removed at the end, also on failure or Ctrl-C.
 import argparse
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -353,8 +354,8 @@ def main():
         raise SystemExit("build first: swift build -c release")
     lab = Lab()
     rows = []
+    directory = tempfile.mkdtemp(prefix="halb-bench-")
     try:
-        directory = tempfile.mkdtemp(prefix="halb-bench-")
         lab.spawn("gw", ["python3", "-c", GATEWAY])
         time.sleep(0.5)
         for name in options.products.split(","):
@@ -366,6 +367,7 @@ def main():
                 rows.append((product.name, measure(product, lab, options.runs, options.interval_ms)))
     finally:
         lab.teardown()
+        shutil.rmtree(directory, ignore_errors=True)
     if options.load_seconds:
         print("| product (%d ms adverts, %d s of load) | transitions during the load | VIP holders after | requests/s |" % (
             options.interval_ms, options.load_seconds))

@@ -108,8 +108,7 @@ struct FailoverTests {
         ] {
             try lab.addHost(host, address: address)
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-lab-\(lab.prefix)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try lab.makeDirectory()
         let file = directory.appendingPathComponent("site.yaml").path
         try self.site(preempt: preempt).write(toFile: file, atomically: true, encoding: .utf8)
         _ = try lab.spawn("gw", ["/usr/bin/python3", "-c", gatewayScript])
@@ -320,9 +319,7 @@ struct KeepalivedInteropTests {
         for (host, address) in [("lb1", "192.0.2.11/24"), ("ka", "192.0.2.12/24"), ("gw", "192.0.2.21/24")] {
             try lab.addHost(host, address: address)
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-lab-\(lab.prefix)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try lab.makeDirectory()
         let siteFile = directory.appendingPathComponent("site.yaml").path
         try self.site.write(toFile: siteFile, atomically: true, encoding: .utf8)
         func startKeepalived(priority: Int, preempt: Bool, name: String) throws -> LabProcess {

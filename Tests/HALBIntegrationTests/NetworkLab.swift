@@ -13,6 +13,7 @@ final class NetworkLab: @unchecked Sendable {
     let prefix: String
     private var namespaces: [String] = []
     private var processes: [Process] = []
+    private var directories: [URL] = []
     private let lock = NSLock()
 
     /// Creates the bridge namespace; hosts are added with ``addHost(_:address:)``.
@@ -25,6 +26,14 @@ final class NetworkLab: @unchecked Sendable {
     }
 
     func namespace(_ host: String) -> String { "\(self.prefix)-\(host)" }
+
+    /// A scratch directory for the lab's files, removed by ``tearDown()``.
+    func makeDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-lab-\(self.prefix)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.lock.withLock { self.directories.append(directory) }
+        return directory
+    }
 
     /// Adds a host namespace with interface `eth0` at `address` (CIDR), linked to the bridge.
     func addHost(_ host: String, address: String) throws {
@@ -78,6 +87,9 @@ final class NetworkLab: @unchecked Sendable {
             _ = try? Self.execute(["/usr/sbin/ip", "netns", "del", namespace])
         }
         self.namespaces = []
+        for directory in self.lock.withLock({ self.directories }) {
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 
     deinit {

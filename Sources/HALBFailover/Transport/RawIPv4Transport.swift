@@ -19,6 +19,9 @@ public final class RawIPv4Transport: VRRPTransport {
     private let receive: @Sendable (VRRPReceived) -> Void
     /// The open socket, if any, and whether ``close()`` was called.
     private let state = NIOLockedValueBox<(channel: (any Channel)?, closed: Bool)>((nil, false))
+    /// When a socket failure was last logged: while the link stays down the socket fails every half second, and
+    /// one line per 10 s says enough.
+    private let lastLogged = NIOLockedValueBox<NIODeadline?>(nil)
 
     private init(
         interface: NetworkInterface,
@@ -131,7 +134,15 @@ public final class RawIPv4Transport: VRRPTransport {
             return true
         }
         guard reopen else { return }
-        self.logger.warning("VRRP socket closed; reopening", metadata: ["vrrp.interface": "\(self.interface.name)"])
+        let now = NIODeadline.now()
+        let log = self.lastLogged.withLockedValue { last -> Bool in
+            guard last.map({ now - $0 >= .seconds(10) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        if log {
+            self.logger.warning("VRRP socket closed; reopening", metadata: ["vrrp.interface": "\(self.interface.name)"])
+        }
         self.reopen()
     }
 
@@ -141,7 +152,7 @@ public final class RawIPv4Transport: VRRPTransport {
             self.makeChannel().whenComplete { result in
                 switch result {
                 case .success(let channel):
-                    self.logger.notice("VRRP socket reopened", metadata: ["vrrp.interface": "\(self.interface.name)"])
+                    self.logger.debug("VRRP socket reopened", metadata: ["vrrp.interface": "\(self.interface.name)"])
                     self.adopt(channel)
                 case .failure:
                     self.reopen()
