@@ -58,11 +58,15 @@ struct FailoverService: Service {
     let notify: String?
 
     func run() async throws {
+        // Wait for the first health checks (5 s at most), unless the device is told to stop meanwhile.
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .seconds(5))
-        while await !self.balancer.firstChecksFinished(), clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        await cancelWhenGracefulShutdown {
+            while await !self.balancer.firstChecksFinished(), clock.now < deadline, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
         }
+        guard !Task.isShuttingDownGracefully else { return }
         let eventLoop = self.eventLoop
         let logger = self.logger
         let router: VRRPRouter
