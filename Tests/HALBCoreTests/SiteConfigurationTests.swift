@@ -203,6 +203,29 @@ private func issues(_ yaml: String) -> [String] {
         #expect(issues(yaml) == ["virtualServers[1].vrrp.routerId: router id 1 on lb1's interface lo is already used by web"])
     }
 
+    @Test func unicastVRRPNeedsIPv4DeviceAddresses() throws {
+        let site = """
+            site: s
+            gateways: [{ name: gw1, address: 192.0.2.21 }]
+            devices:
+              - { name: lb1, address: 192.0.2.11 }
+              - { name: lb2, address: lb2.example.net }
+            virtualServers:
+              - name: web
+                vip: { ipv4: 192.0.2.100/24 }
+                vrrp: { unicast: true }
+                devices: [lb1, lb2]
+                payloads: { gateway: {} }
+
+            """
+        #expect(issues(site) == [
+            "virtualServers[0].vrrp.unicast: device \"lb2\" has address \"lb2.example.net\", not an IPv4 address to send advertisements to"
+        ])
+        let fixed = site.replacingOccurrences(of: "lb2.example.net", with: "192.0.2.12")
+        #expect(try SiteReader.load(yaml: fixed).virtualServers[0].vrrp.unicast)
+        #expect(try SiteReader.load(yaml: fixed.replacingOccurrences(of: "vrrp: { unicast: true }", with: "vrrp: {}")).virtualServers[0].vrrp.unicast == false)
+    }
+
     @Test func routerIDsMayRepeatOnDifferentInterfaces() {
         let yaml = Self.base + """
               - name: web2

@@ -78,7 +78,7 @@ private func outage(_ attempts: [Attempt], after moment: Double) -> Double? {
 struct FailoverTests {
     private static let vip = "192.0.2.100"
 
-    private func site(preempt: Bool = true) -> String {
+    private func site(preempt: Bool = true, unicast: Bool = false) -> String {
         """
         site: lab
         gateways:
@@ -90,7 +90,7 @@ struct FailoverTests {
         virtualServers:
           - name: web
             vip: { ipv4: \(Self.vip)/24 }
-            vrrp: { routerId: 51, advertInterval: 100ms, preempt: \(preempt) }
+            vrrp: { routerId: 51, advertInterval: 100ms, preempt: \(preempt), unicast: \(unicast) }
             devices: [lb1, lb2, lb3]
             payloads:
               gateway: { port: 80, gateways: [gw1] }
@@ -100,7 +100,7 @@ struct FailoverTests {
     }
 
     /// Builds the lab, starts the gateway and three devices, and waits until lb1 is master.
-    private func start(preempt: Bool = true) async throws -> (NetworkLab, [String: LabProcess], String) {
+    private func start(preempt: Bool = true, unicast: Bool = false) async throws -> (NetworkLab, [String: LabProcess], String) {
         let lab = try NetworkLab()
         for (host, address) in [
             ("lb1", "192.0.2.11/24"), ("lb2", "192.0.2.12/24"), ("lb3", "192.0.2.13/24"),
@@ -110,7 +110,11 @@ struct FailoverTests {
         }
         let directory = try lab.makeDirectory()
         let file = directory.appendingPathComponent("site.yaml").path
-        try self.site(preempt: preempt).write(toFile: file, atomically: true, encoding: .utf8)
+        if unicast {
+            // No multicast between the devices: only unicast advertisements can get through.
+            try lab.blockMulticast()
+        }
+        try self.site(preempt: preempt, unicast: unicast).write(toFile: file, atomically: true, encoding: .utf8)
         _ = try lab.spawn("gw", ["/usr/bin/python3", "-c", gatewayScript])
         // The gateway must answer before the devices start: otherwise every device starts with a failed health check
         // at priority 1 and the highest address, not the first device, becomes master.
@@ -236,6 +240,20 @@ extension FailoverTests {
         try await Task.sleep(for: .seconds(1))  // well past its Master_Down_Interval
         #expect(!self.isMaster(returned), "\(returned.text)")
         #expect(try self.holders(lab) == ["lb2"])
+    }
+
+    @Test func unicastAdvertisementsWorkWithoutMulticast() async throws {
+        let (lab, devices, _) = try await self.start(unicast: true)
+        defer { lab.tearDown() }
+        #expect(self.isMaster(devices["lb1"]!), "\(devices["lb1"]!.text)")
+        // The others hear lb1 and stay backup: no split brain without multicast.
+        try await Task.sleep(for: .seconds(1))
+        #expect(!self.isMaster(devices["lb2"]!) && !self.isMaster(devices["lb3"]!), "\(devices["lb2"]!.text)")
+        #expect(try self.holders(lab) == ["lb1"])
+        devices["lb1"]!.signal(SIGKILL)
+        #expect(await eventually { self.isMaster(devices["lb2"]!) })
+        try await Task.sleep(for: .seconds(1))
+        #expect(!self.isMaster(devices["lb3"]!))
     }
 
     @Test func pullingThePrimarysLinkMovesTheVIPAndRestoringItLeavesOneMaster() async throws {

@@ -14,6 +14,7 @@ final class NetworkLab: @unchecked Sendable {
     private var namespaces: [String] = []
     private var processes: [Process] = []
     private var directories: [URL] = []
+    private var bridgePorts: [String] = []
     private let lock = NSLock()
 
     /// Creates the bridge namespace; hosts are added with ``addHost(_:address:)``.
@@ -43,8 +44,18 @@ final class NetworkLab: @unchecked Sendable {
         try self.ip("link", "set", String(outside), "netns", self.namespace("br"))
         try self.ip("-n", self.namespace("br"), "link", "set", String(outside), "master", "br0")
         try self.ip("-n", self.namespace("br"), "link", "set", String(outside), "up")
+        self.bridgePorts.append(String(outside))
         try self.ip("-n", self.namespace(host), "addr", "add", address, "dev", "eth0")
         try self.ip("-n", self.namespace(host), "link", "set", "eth0", "up")
+    }
+
+    /// Stops the bridge from forwarding multicast (such as VRRP's 224.0.0.18) between hosts: a network without
+    /// multicast.
+    func blockMulticast() throws {
+        try self.ip("-n", self.namespace("br"), "link", "set", "br0", "type", "bridge", "mcast_snooping", "1")
+        for port in self.bridgePorts {
+            try self.ip("-n", self.namespace("br"), "link", "set", port, "type", "bridge_slave", "mcast_flood", "off")
+        }
     }
 
     /// Runs `arguments` in `host`'s namespace in the background, collecting its output.

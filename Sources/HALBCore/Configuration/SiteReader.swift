@@ -124,6 +124,7 @@ public struct SiteReader {
                 ?? VRRPSettings.defaultAdvertInterval
             vs.vrrp.preempt = self.bool(vrrp.take("preempt"), at: vrrpPath / "preempt") ?? true
             vs.vrrp.preemptDelay = self.duration(vrrp.take("preemptDelay"), at: vrrpPath / "preemptDelay") ?? .seconds(0)
+            vs.vrrp.unicast = self.bool(vrrp.take("unicast"), at: vrrpPath / "unicast") ?? false
             self.reportUnknown(vrrp, at: vrrpPath)
         }
 

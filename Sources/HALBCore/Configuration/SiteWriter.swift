@@ -57,6 +57,7 @@ public enum SiteWriter {
             ConfigEntry("advertInterval", .duration(vs.vrrp.advertInterval)),
             ConfigEntry("preempt", .bool(vs.vrrp.preempt)),
             ConfigEntry("preemptDelay", .duration(vs.vrrp.preemptDelay)),
+            ConfigEntry("unicast", .bool(vs.vrrp.unicast)),
         ]
         entries.append(ConfigEntry("vrrp", .mapping(vrrp)))
 

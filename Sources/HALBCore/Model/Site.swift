@@ -274,18 +274,23 @@ public struct VRRPSettings: Sendable, Hashable {
     public var preempt: Bool
     /// How long a device waits after start before preempting.
     public var preemptDelay: HALBDuration
+    /// Send advertisements to the other devices' addresses instead of the multicast group (networks without
+    /// multicast).
+    public var unicast: Bool
 
     /// Creates VRRP settings.
     public init(
         routerID: Int? = nil,
         advertInterval: HALBDuration = VRRPSettings.defaultAdvertInterval,
         preempt: Bool = true,
-        preemptDelay: HALBDuration = .seconds(0)
+        preemptDelay: HALBDuration = .seconds(0),
+        unicast: Bool = false
     ) {
         self.routerID = routerID
         self.advertInterval = advertInterval
         self.preempt = preempt
         self.preemptDelay = preemptDelay
+        self.unicast = unicast
     }
 }
 

@@ -88,6 +88,19 @@ public struct SiteValidator: Sendable {
                 "\(vs.vrrp.advertInterval) is not a VRRP advert interval (10ms to 40950ms in steps of 10ms)"
             )
             check.duration(vs.vrrp.preemptDelay, 0...3_600_000, at: vrrpPath / "preemptDelay", what: "preempt delay")
+            if vs.vrrp.unicast {
+                // Unicast advertisements go to the other devices' addresses, so those must be IPv4 literals.
+                for assignment in vs.devices {
+                    if let device = site.devices.first(where: { $0.name == assignment.name }),
+                        !AddressText.isIPv4(device.address)
+                    {
+                        check.fail(
+                            vrrpPath / "unicast",
+                            "device \(quoted(device.name)) has address \(quoted(device.address)), not an IPv4 address to send advertisements to"
+                        )
+                    }
+                }
+            }
 
             if vs.devices.isEmpty {
                 check.fail(path / "devices", "the list is empty: name at least one device, preferred primary first")

@@ -18,6 +18,8 @@ public struct VirtualRouterConfiguration: Sendable, Hashable {
     public var preemptDelay: Duration
     /// The VIPs with their prefix lengths.
     public var addresses: [VirtualAddress]
+    /// Where to send advertisements instead of the multicast group; empty means multicast.
+    public var unicastPeers: [VRRPAddress]
 
     public struct VirtualAddress: Sendable, Hashable {
         public var address: VRRPAddress
@@ -37,7 +39,8 @@ public struct VirtualRouterConfiguration: Sendable, Hashable {
         advertInterval: UInt16,
         preempt: Bool,
         preemptDelay: Duration,
-        addresses: [VirtualAddress]
+        addresses: [VirtualAddress],
+        unicastPeers: [VRRPAddress] = []
     ) {
         self.name = name
         self.interface = interface
@@ -47,6 +50,7 @@ public struct VirtualRouterConfiguration: Sendable, Hashable {
         self.preempt = preempt
         self.preemptDelay = preemptDelay
         self.addresses = addresses
+        self.unicastPeers = unicastPeers
     }
 }
 
@@ -348,7 +352,8 @@ public final class VRRPRouter: Sendable {
                     priority: priority,
                     maxAdvertInterval: configuration.advertInterval,
                     addresses: configuration.addresses.map(\.address)
-                )
+                ),
+                to: configuration.unicastPeers
             )
         case .takeAddresses:
             for vip in configuration.addresses {

@@ -12,8 +12,6 @@ import NIOPosix
 public final class RawIPv4Transport: VRRPTransport {
     public let sourceAddress: VRRPAddress
     private let interface: NetworkInterface
-    private let joinsGroup: Bool
-    private let destinations: [VRRPAddress]
     private let eventLoop: any EventLoop
     private let logger: Logger
     private let receive: @Sendable (VRRPReceived) -> Void
@@ -26,15 +24,12 @@ public final class RawIPv4Transport: VRRPTransport {
     private init(
         interface: NetworkInterface,
         source: VRRPAddress,
-        unicastPeers: [VRRPAddress],
         eventLoop: any EventLoop,
         logger: Logger,
         receive: @escaping @Sendable (VRRPReceived) -> Void
     ) {
         self.interface = interface
         self.sourceAddress = source
-        self.joinsGroup = unicastPeers.isEmpty
-        self.destinations = unicastPeers.isEmpty ? [VRRPAdvertisement.ipv4Multicast] : unicastPeers
         self.eventLoop = eventLoop
         self.logger = logger
         self.receive = receive
@@ -45,14 +40,12 @@ public final class RawIPv4Transport: VRRPTransport {
     ///
     /// - Parameters:
     ///   - interface: where advertisements go and come from.
-    ///   - unicastPeers: send to these addresses instead of the multicast group (networks without multicast).
     ///   - eventLoop: where the socket runs.
     ///   - logger: for socket failures.
     ///   - receive: called on the event loop for every packet that arrives, valid or not, except our own.
     /// - Throws: ``FailoverError`` when the interface has no IPv4 address or the socket cannot be set up.
     public static func open(
         interface: NetworkInterface,
-        unicastPeers: [VRRPAddress] = [],
         eventLoop: any EventLoop,
         logger: Logger,
         receive: @escaping @Sendable (VRRPReceived) -> Void
@@ -61,7 +54,6 @@ public final class RawIPv4Transport: VRRPTransport {
         let transport = RawIPv4Transport(
             interface: interface,
             source: source,
-            unicastPeers: unicastPeers,
             eventLoop: eventLoop,
             logger: logger,
             receive: receive
@@ -74,7 +66,6 @@ public final class RawIPv4Transport: VRRPTransport {
         let source = self.sourceAddress
         let receive = self.receive
         let interface = self.interface
-        let joinsGroup = self.joinsGroup
         return NIORawSocketBootstrap(group: self.eventLoop)
             .channelOption(.ipOption(.ip_hdrincl), value: 1)
             .channelInitializer { channel in
@@ -93,7 +84,7 @@ public final class RawIPv4Transport: VRRPTransport {
                 )
                 .flatMap { provider.setIPMulticastLoop(0) }
                 .flatMap { () -> EventLoopFuture<Void> in
-                    guard joinsGroup else { return channel.eventLoop.makeSucceededVoidFuture() }
+                    // Joined also when sending unicast: harmless, and peers may still use the group.
                     guard let multicast = channel as? any MulticastChannel,
                         let group = try? SocketAddress(ipAddress: "224.0.0.18", port: 0)
                     else {
@@ -161,8 +152,8 @@ public final class RawIPv4Transport: VRRPTransport {
         }
     }
 
-    public func send(_ advertisement: VRRPAdvertisement) {
-        for destination in self.destinations {
+    public func send(_ advertisement: VRRPAdvertisement, to peers: [VRRPAddress]) {
+        for destination in peers.isEmpty ? [VRRPAdvertisement.ipv4Multicast] : peers {
             let message = advertisement.encoded(source: self.sourceAddress, destination: destination)
             let total = 20 + message.count
             // IPv4 header; the kernel fills in the identification and the header checksum.

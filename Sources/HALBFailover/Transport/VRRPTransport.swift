@@ -10,8 +10,8 @@ public enum VRRPReceived: Sendable {
 public protocol VRRPTransport: Sendable {
     /// The address advertisements are sent from: the tie-breaker between equal priorities.
     var sourceAddress: VRRPAddress { get }
-    /// Sends `advertisement` to the multicast group (or the configured peers).
-    func send(_ advertisement: VRRPAdvertisement)
+    /// Sends `advertisement` to the multicast group, or to `peers` when there are any (unicast VRRP).
+    func send(_ advertisement: VRRPAdvertisement, to peers: [VRRPAddress])
     /// Stops receiving and closes the socket.
     func close() async
 }

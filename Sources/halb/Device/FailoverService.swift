@@ -10,6 +10,14 @@ import ServiceLifecycle
 /// Which virtual servers of a site this device runs VRRP for: the enabled ones that list it among two or more
 /// devices. A virtual server with one device is served without failover.
 enum FailoverPlan {
+    /// The other devices' addresses, for unicast advertisements.
+    static func peers(of device: String, in vs: VirtualServer, site: Site) -> [VRRPAddress] {
+        vs.devices.compactMap { assignment in
+            guard assignment.name != device else { return nil }
+            return site.devices.first { $0.name == assignment.name }.flatMap { VRRPAddress($0.address) }
+        }
+    }
+
     static func configurations(site: Site, device: String) -> [VirtualRouterConfiguration] {
         guard let me = site.devices.first(where: { $0.name == device }) else { return [] }
         return site.virtualServers.indices.compactMap { index in
@@ -27,7 +35,8 @@ enum FailoverPlan {
                 advertInterval: UInt16(vs.vrrp.advertInterval.milliseconds / 10),
                 preempt: vs.vrrp.preempt,
                 preemptDelay: vs.vrrp.preemptDelay.duration,
-                addresses: [.init(address: vip, prefix: prefix)]
+                addresses: [.init(address: vip, prefix: prefix)],
+                unicastPeers: vs.vrrp.unicast ? Self.peers(of: device, in: vs, site: site) : []
             )
         }
     }
