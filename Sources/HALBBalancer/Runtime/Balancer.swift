@@ -26,6 +26,11 @@ public actor Balancer {
     /// for `maxConnectionsPerGateway`.
     private var payloadGatewayCounters: [String: ManagedAtomic<Int>] = [:]
     private var configuration: BalancerConfiguration?
+    /// Every listener's route, bound or not.
+    private var routes: [String: Route] = [:]
+    /// Virtual servers whose listeners stay unbound until ``setServing(_:_:)`` (a failover secondary that cannot
+    /// listen on the VIP before it holds it, as in the loopback demo).
+    private var standby: Set<String> = []
     private var generation = 0
     private var appliedAt = Date()
     private var isShutDown = false
@@ -50,6 +55,58 @@ public actor Balancer {
     /// - Throws: ``BalancerError`` when a listener cannot be bound or the balancer is shut down; the previous
     ///   configuration keeps running.
     public func apply(_ configuration: BalancerConfiguration) async throws {
+        try await self.exclusively { try await self.reconcile(to: configuration) }
+    }
+
+    /// Keeps the listeners of `virtualServers` unbound until ``setServing(_:_:)`` binds them. Call before the first
+    /// ``apply(_:)``.
+    public func setStandby(_ virtualServers: Set<String>) {
+        self.standby = virtualServers
+    }
+
+    /// Binds (`true`) or closes (`false`) the listeners of a virtual server kept in standby. Connections already
+    /// open are left alone.
+    ///
+    /// - Throws: ``BalancerError`` when a listener cannot be bound; none of the virtual server's listeners is then
+    ///   bound.
+    public func setServing(_ virtualServer: String, _ serving: Bool) async throws {
+        try await self.exclusively {
+            if serving {
+                self.standby.remove(virtualServer)
+                var opened: [String: Listener] = [:]
+                for listener in self.configuration?.listeners ?? []
+                where listener.route.virtualServer == virtualServer && self.listeners[listener.key] == nil {
+                    guard let route = self.routes[listener.key] else { continue }
+                    do {
+                        opened[listener.key] = try await Listener.bind(
+                            configuration: listener,
+                            route: route,
+                            group: self.group,
+                            connections: self.connections
+                        )
+                    } catch {
+                        for listener in opened.values { try? await listener.close() }
+                        self.standby.insert(virtualServer)
+                        throw BalancerError.cannotListen(address: listener.key, error: error)
+                    }
+                }
+                for (key, listener) in opened {
+                    self.listeners[key] = listener
+                    self.logger.info("Listening", metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"])
+                }
+            } else {
+                self.standby.insert(virtualServer)
+                for (key, listener) in self.listeners where listener.route.configuration.virtualServer == virtualServer {
+                    self.listeners[key] = nil
+                    self.logger.info("Listener closed", metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"])
+                    try? await listener.close()
+                }
+            }
+        }
+    }
+
+    /// Runs `body` with no other apply or standby change in between (the actor is re-entrant at each `await`).
+    private func exclusively(_ body: () async throws -> Void) async throws {
         while self.isApplying {
             await withCheckedContinuation { self.waitingToApply.append($0) }
         }
@@ -58,7 +115,7 @@ public actor Balancer {
             self.isApplying = false
             if !self.waitingToApply.isEmpty { self.waitingToApply.removeFirst().resume() }
         }
-        try await self.reconcile(to: configuration)
+        try await body()
     }
 
     private func reconcile(to configuration: BalancerConfiguration) async throws {
@@ -99,7 +156,10 @@ public actor Balancer {
 
         // 2. Bind the new listeners; on any failure (or a shutdown meanwhile) undo those and change nothing.
         var opened: [String: Listener] = [:]
-        for listener in configuration.listeners where self.listeners[listener.key] == nil && opened[listener.key] == nil {
+        for listener in configuration.listeners
+        where self.listeners[listener.key] == nil && opened[listener.key] == nil
+            && !self.standby.contains(listener.route.virtualServer)
+        {
             do {
                 opened[listener.key] = try await Listener.bind(
                     configuration: listener,
@@ -158,6 +218,7 @@ public actor Balancer {
         self.virtualServers = virtualServers
         self.payloadGatewayCounters = counters
         self.configuration = configuration
+        self.routes = routes
         self.generation += 1
         self.appliedAt = Date()
 
@@ -171,8 +232,7 @@ public actor Balancer {
     /// a gateway that is not draining and not down. Failover lowers the priority of a device that cannot.
     public func servableVirtualServers() -> [String: Bool] {
         var result: [String: Bool] = [:]
-        for listener in self.listeners.values {
-            let route = listener.route
+        for route in self.routes.values {
             let servable = route.pool.members.contains { member in
                 !member.configuration.drain && member.target.available.load(ordering: .relaxed)
             }

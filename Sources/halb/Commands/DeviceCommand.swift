@@ -30,6 +30,9 @@ struct DeviceCommand: AsyncParsableCommand {
     )
     var notify: String?
 
+    @Option(name: .long, help: .hidden)
+    var loopbackFailover: Int?
+
     @OptionGroup var options: DeviceOptions
 
     func validate() throws {
@@ -49,7 +52,8 @@ struct DeviceCommand: AsyncParsableCommand {
             drainTimeout: self.options.drain,
             threads: self.options.threadCount,
             logger: logger,
-            notify: self.notify
+            notify: self.notify,
+            loopbackFailoverPort: self.loopbackFailover
         ).run()
     }
 }

@@ -1,6 +1,8 @@
-/// The embedded demo site: three gateways on loopback and one device serving them on 127.0.0.10:8080.
+/// The embedded demo site: three gateways on loopback and two devices sharing one virtual server on 127.0.0.10:8080.
 enum DemoSite {
-    static let device = "lb1"
+    static let devices = ["lb1", "lb2"]
+    /// The UDP port the demo devices exchange VRRP advertisements on.
+    static let vrrpPort = 18112
 
     static let yaml = """
         site: demo
@@ -9,11 +11,13 @@ enum DemoSite {
           - { name: gw2, address: 127.0.0.1, ports: { gateway: 18082 } }
           - { name: gw3, address: 127.0.0.1, ports: { gateway: 18083 } }
         devices:
-          - { name: lb1, address: 127.0.0.1, interface: lo }
+          - { name: lb1, address: 127.0.0.11, interface: lo }
+          - { name: lb2, address: 127.0.0.12, interface: lo }
         virtualServers:
           - name: web
             vip: { ipv4: 127.0.0.10/8 }
-            devices: [lb1]
+            vrrp: { routerId: 1, advertInterval: 100ms }
+            devices: [lb1, lb2]
             payloads:
               gateway: { port: 8080, gateways: [gw1, gw2, gw3], balancing: leastconn }
             healthCheck: { type: http, interval: 500ms, timeout: 300ms, rise: 2, fall: 2 }

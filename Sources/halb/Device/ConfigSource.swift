@@ -3,22 +3,19 @@ import HALBBalancer
 import HALBCore
 import Logging
 
-/// Where a device's configuration comes from: a file that can change, or text embedded in the binary (the demo).
+/// Where a device's configuration comes from: a file that can change.
 enum ConfigSource: Sendable {
     case file(String)
-    case embedded(String)
 
     var name: String {
         switch self {
         case .file(let path): path
-        case .embedded: "the embedded demo site"
         }
     }
 
     func read() throws -> String {
         switch self {
         case .file(let path): try SiteFile.read(path: path)
-        case .embedded(let text): text
         }
     }
 

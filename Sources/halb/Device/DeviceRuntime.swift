@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HALBBalancer
 import HALBCore
+import HALBFailover
 import Hummingbird
 import Logging
 import Metrics
@@ -22,12 +23,8 @@ struct DeviceRuntime {
     var logger: Logger
     /// A command to run on each VRRP transition (`--notify`).
     var notify: String? = nil
-    /// Extra admin routes (the demo adds gateway controls).
-    var extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil
-    /// Extra services started before the device (the demo's gateways).
-    var extraServices: [any Service] = []
-    /// Called once the device listens, with the admin endpoint's address.
-    var onReady: (@Sendable (String) -> Void)? = nil
+    /// The loopback demo's failover: VRRP over UDP on this port, listeners as the VIP (see ``FailoverService``).
+    var loopbackFailoverPort: Int? = nil
 
     func run() async throws {
         // A SIGHUP before the reload service traps it must not end the process (its default action); the file
@@ -69,6 +66,16 @@ struct DeviceRuntime {
         var logger = self.logger
         logger[metadataKey: "device.name"] = "\(self.device)"
         let balancer = Balancer(group: group, logger: logger)
+        let failoverPlan = FailoverPlan.configurations(
+            site: site,
+            device: self.device,
+            unicast: self.loopbackFailoverPort != nil
+        )
+        if self.loopbackFailoverPort != nil {
+            // The secondary does not listen on the "VIP" until it becomes primary.
+            await balancer.setStandby(Set(failoverPlan.map(\.name)))
+            Self.stopWithParent()
+        }
         do {
             try await balancer.apply(BalancerConfiguration(site: site, device: self.device))
         } catch {
@@ -80,10 +87,7 @@ struct DeviceRuntime {
         )
 
         let failover = FailoverHandle()
-        let failoverPlan = FailoverPlan.configurations(site: site, device: self.device)
         let router = AdminServer.router(device: self.device, balancer: balancer, failover: failover, registry: registry)
-        self.extraRoutes?(router)
-        let onReady = self.onReady
         let adminLogger = logger
         var adminLoggerQuiet = logger
         adminLoggerQuiet.logLevel = max(logger.logLevel, .notice)
@@ -93,7 +97,6 @@ struct DeviceRuntime {
             onServerRunning: { channel in
                 let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
                 adminLogger.notice("Admin endpoint listening", metadata: ["admin.address": "\(address)"])
-                onReady?(address)
             },
             eventLoopGroupProvider: .shared(group),
             logger: adminLoggerQuiet
@@ -107,9 +110,9 @@ struct DeviceRuntime {
             failoverPlan: failoverPlan
         )
         // A graceful shutdown stops services in reverse order: the balancer drains first, while the admin
-        // endpoint still answers (/healthz says "draining") and the demo gateways still serve.
+        // endpoint still answers (/healthz says "draining").
         var services: [any Service] =
-            self.extraServices + [admin, reloader, BalancerService(balancer: balancer, drainTimeout: self.drainTimeout)]
+            [admin, reloader, BalancerService(balancer: balancer, drainTimeout: self.drainTimeout)]
         if !failoverPlan.isEmpty {
             // Last, so that on shutdown it resigns first: a backup takes the VIP while this device drains.
             services.append(
@@ -119,7 +122,9 @@ struct DeviceRuntime {
                     eventLoop: group.next(),
                     logger: logger,
                     handle: failover,
-                    notify: self.notify
+                    notify: self.notify,
+                    loopbackPort: self.loopbackFailoverPort,
+                    deviceAddress: site.devices.first { $0.name == self.device }?.address ?? ""
                 )
             )
         }
@@ -140,6 +145,15 @@ struct DeviceRuntime {
             throw Self.fail("\(error)")
         }
         logger.notice("Device stopped")
+    }
+
+    /// A demo device is a child of `halb demo`: when that parent goes away (even killed), stop gracefully too.
+    private static func stopWithParent() {
+        let parent = getppid()
+        Thread.detachNewThread {
+            while getppid() == parent { usleep(200_000) }
+            kill(getpid(), SIGTERM)
+        }
     }
 
     static func fail(_ message: String) -> ExitCode {

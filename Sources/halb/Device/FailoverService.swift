@@ -18,7 +18,8 @@ enum FailoverPlan {
         }
     }
 
-    static func configurations(site: Site, device: String) -> [VirtualRouterConfiguration] {
+    ///   - unicast: send advertisements to the other devices whatever the site says (the loopback demo).
+    static func configurations(site: Site, device: String, unicast: Bool = false) -> [VirtualRouterConfiguration] {
         guard let me = site.devices.first(where: { $0.name == device }) else { return [] }
         return site.virtualServers.indices.compactMap { index in
             let vs = site.virtualServers[index]
@@ -36,7 +37,7 @@ enum FailoverPlan {
                 preempt: vs.vrrp.preempt,
                 preemptDelay: vs.vrrp.preemptDelay.duration,
                 addresses: [.init(address: vip, prefix: prefix)],
-                unicastPeers: vs.vrrp.unicast ? Self.peers(of: device, in: vs, site: site) : []
+                unicastPeers: vs.vrrp.unicast || unicast ? Self.peers(of: device, in: vs, site: site) : []
             )
         }
     }
@@ -65,6 +66,11 @@ struct FailoverService: Service {
     /// Runs on each transition as `COMMAND <virtual server> <MASTER|BACKUP|STOP> <priority>`, like keepalived's
     /// `notify`.
     let notify: String?
+    /// The demo's failover: VRRP over UDP on this port between the devices' loopback addresses, and the "VIP" is
+    /// the virtual server's listeners, bound by the primary only. `nil`: real VRRP on the network.
+    let loopbackPort: Int?
+    /// This device's address (the loopback demo's VRRP address).
+    let deviceAddress: String
 
     func run() async throws {
         // Wait for the first health checks (5 s at most), unless the device is told to stop meanwhile.
@@ -85,13 +91,25 @@ struct FailoverService: Service {
                     NotifyCommand.run(command, transition: transition, logger: logger)
                 }
             }
-            router = try await VRRPRouter.start(
-                self.configurations,
-                eventLoop: self.eventLoop,
-                logger: self.logger,
-                onTransition: notify ?? { _ in }
-            ) { interface, receive in
-                try await RawIPv4Transport.open(interface: interface, eventLoop: eventLoop, logger: logger, receive: receive)
+            if let port = self.loopbackPort, let address = VRRPAddress(self.deviceAddress) {
+                router = try await VRRPRouter.start(
+                    self.configurations,
+                    eventLoop: self.eventLoop,
+                    logger: self.logger,
+                    addressManager: ListenerAddressManager(balancer: self.balancer, configurations: self.configurations, logger: logger),
+                    onTransition: notify ?? { _ in }
+                ) { _, receive in
+                    try await UDPTransport.open(address: address, port: port, eventLoop: eventLoop, receive: receive)
+                }
+            } else {
+                router = try await VRRPRouter.start(
+                    self.configurations,
+                    eventLoop: self.eventLoop,
+                    logger: self.logger,
+                    onTransition: notify ?? { _ in }
+                ) { interface, receive in
+                    try await RawIPv4Transport.open(interface: interface, eventLoop: eventLoop, logger: logger, receive: receive)
+                }
             }
         } catch {
             throw FailoverStartError(reason: "\(error)")
@@ -150,5 +168,47 @@ enum NotifyCommand {
                 metadata: ["vs.name": "\(transition.name)", "notify.command": "\(command)", "error": "\(error)"]
             )
         }
+    }
+}
+
+/// The loopback demo's "VIP": taking it binds the virtual server's listeners, releasing it closes them, in order.
+final class ListenerAddressManager: VirtualAddressManager {
+    private let queue: AsyncStream<(String, Bool)>.Continuation
+
+    init(balancer: Balancer, configurations: [VirtualRouterConfiguration], logger: Logger) {
+        let (changes, queue) = AsyncStream.makeStream(of: (String, Bool).self)
+        self.queue = queue
+        var names: [VRRPAddress: [String]] = [:]
+        for configuration in configurations {
+            for vip in configuration.addresses { names[vip.address, default: []].append(configuration.name) }
+        }
+        self.names = names
+        // One task applies the changes in the order the state machine asked for them.
+        Task {
+            for await (name, serving) in changes {
+                do {
+                    try await balancer.setServing(name, serving)
+                } catch {
+                    // The other demo device still listens for a moment; the lease renewal retries in 0.5 s.
+                    logger.debug("Cannot take the virtual address yet", metadata: ["vs.name": "\(name)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    private let names: [VRRPAddress: [String]]
+
+    func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface, lifetime: Duration) throws(FailoverError) {
+        for name in self.names[address] ?? [] { self.queue.yield((name, true)) }
+    }
+
+    func remove(_ address: VRRPAddress, prefix: Int, from interface: NetworkInterface) throws(FailoverError) {
+        for name in self.names[address] ?? [] { self.queue.yield((name, false)) }
+    }
+
+    func announce(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError) {}
+
+    deinit {
+        self.queue.finish()
     }
 }
