@@ -144,6 +144,44 @@ import Testing
         }
     }
 
+    @Test func aStandbyVirtualServerListensOnlyWhileServing() async throws {
+        let gw1 = try await TestServer.start(.echo())
+        defer { Task { await gw1.kill() } }
+        let port = try freePort()
+        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger)
+        await balancer.setStandby(["web"])
+        let configuration = BalancerConfiguration(
+            siteName: "test",
+            version: 1,
+            listeners: [ListenerConfiguration(host: "127.0.0.1", port: port, route: BalancerFixture.route(gateways: [("gw1", gw1.port)]))]
+        )
+        try await balancer.apply(configuration)
+        #expect(await balancer.boundAddresses().isEmpty)
+        await #expect(throws: (any Error).self) { _ = try await TestClient.connect(port: port) }
+
+        try await balancer.setServing("web", true)
+        #expect(try await echoRoundTrip(port: port) == "ping")
+        // An established connection outlives the listener.
+        let open = try await TestClient.connect(port: port)
+        let answer = try await withTimeout {
+            try await open.run { inbound, outbound in
+                var reader = inbound.makeAsyncIterator()
+                try await outbound.write(ByteBuffer(string: "first"))
+                _ = try await reader.read(upTo: 5)
+                try await balancer.setServing("web", false)
+                await #expect(throws: (any Error).self) { _ = try await TestClient.connect(port: port) }
+                try await outbound.write(ByteBuffer(string: "still"))
+                var buffer = try await reader.read(upTo: 5)
+                return buffer.readString(length: buffer.readableBytes)
+            }
+        }
+        #expect(answer == "still")
+        // A reload keeps it in standby: nothing is bound.
+        try await balancer.apply(configuration)
+        #expect(await balancer.boundAddresses().isEmpty)
+        await balancer.shutdown(drainTimeout: .zero)
+    }
+
     @Test func aConfigurationThatCannotBindChangesNothing() async throws {
         let gw1 = try await TestServer.start(.echo())
         let taken = try await TestServer.start(.echo())  // holds a port the new configuration wants
