@@ -29,7 +29,11 @@ import Testing
 
         let stopped = try await httpRequest("POST", admin, "/demo/gateways/gw2/stop")
         #expect(stopped.hasPrefix("HTTP/1.1 200"))
-        #expect(await eventually { demo.text.contains("device.name=lb1 gateway.address=127.0.0.1:18082") && demo.text.contains("Gateway is down") })
+        #expect(await eventually {
+            demo.text.split(separator: "\n").contains {
+                $0.contains("device.name=lb1 gateway.address=127.0.0.1:18082") && $0.contains("Gateway is down")
+            }
+        })
         var after: Set<String> = []
         for _ in 0..<6 { after.insert(await self.answer()) }
         #expect(after == ["Hello from gw1", "Hello from gw3"], "answers: \(after)")

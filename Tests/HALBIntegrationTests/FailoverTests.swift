@@ -100,7 +100,7 @@ struct FailoverTests {
     }
 
     /// Builds the lab, starts the gateway and three devices, and waits until lb1 is master.
-    private func start(preempt: Bool = true, unicast: Bool = false) async throws -> (NetworkLab, [String: LabProcess], String) {
+    private func start(preempt: Bool = true, unicast: Bool = false) async throws -> (NetworkLab, [String: HALBProcess], String) {
         let lab = try NetworkLab()
         for (host, address) in [
             ("lb1", "192.0.2.11/24"), ("lb2", "192.0.2.12/24"), ("lb3", "192.0.2.13/24"),
@@ -121,7 +121,7 @@ struct FailoverTests {
         try lab.run("client", ["/usr/bin/python3", "-c", waitForGatewayScript])
         // The primary first, as when a site is brought up; then the others, which find it master (without preempt
         // the first device to finish starting would keep the VIP, whichever it is).
-        var devices: [String: LabProcess] = [:]
+        var devices: [String: HALBProcess] = [:]
         devices["lb1"] = try self.startDevice("lb1", lab: lab, file: file)
         _ = await eventually(timeout: .seconds(15)) {
             self.isMaster(devices["lb1"]!) && (try? self.holders(lab)) == ["lb1"]
@@ -137,7 +137,7 @@ struct FailoverTests {
     }
 
     /// Starts `name`; lb1 runs a notify command that appends its arguments to `notify.log` beside the site file.
-    private func startDevice(_ name: String, lab: NetworkLab, file: String) throws -> LabProcess {
+    private func startDevice(_ name: String, lab: NetworkLab, file: String) throws -> HALBProcess {
         var arguments = [try halbExecutable().path, "device", "--config", file, "--name", name, "--drain-timeout", "1s"]
         if name == "lb1" {
             let directory = URL(fileURLWithPath: file).deletingLastPathComponent()
@@ -155,7 +155,7 @@ struct FailoverTests {
         return ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    private func isMaster(_ device: LabProcess) -> Bool {
+    private func isMaster(_ device: HALBProcess) -> Bool {
         let transitions = device.text.components(separatedBy: "\n").filter { $0.contains("VRRP transition") }
         return transitions.last?.contains("vrrp.to=master") == true
     }
@@ -323,7 +323,7 @@ struct KeepalivedInteropTests {
 
         """
 
-    private func lastTransition(_ device: LabProcess) -> String? {
+    private func lastTransition(_ device: HALBProcess) -> String? {
         device.text.components(separatedBy: "\n").last { $0.contains("VRRP transition") }
     }
 
@@ -340,7 +340,7 @@ struct KeepalivedInteropTests {
         let directory = try lab.makeDirectory()
         let siteFile = directory.appendingPathComponent("site.yaml").path
         try self.site.write(toFile: siteFile, atomically: true, encoding: .utf8)
-        func startKeepalived(priority: Int, preempt: Bool, name: String) throws -> LabProcess {
+        func startKeepalived(priority: Int, preempt: Bool, name: String) throws -> HALBProcess {
             let file = directory.appendingPathComponent("\(name).conf").path
             try self.keepalivedConfiguration(priority: priority, preempt: preempt).write(
                 toFile: file,

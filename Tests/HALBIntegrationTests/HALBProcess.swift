@@ -17,14 +17,20 @@ func halbExecutable() throws -> URL {
     throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates.map(\.path).joined(separator: ", ")])
 }
 
-/// A running `halb` process whose output is collected; terminated when the test ends.
+/// A running process (`halb`, or any command in a lab namespace) whose output is collected; killed when released.
 final class HALBProcess: Sendable {
     let process: Process
     private let output = NIOLockedValueBox("")
 
-    init(_ arguments: [String]) throws {
+    /// Runs `halb` with `arguments`.
+    convenience init(_ arguments: [String]) throws {
+        try self.init(executable: try halbExecutable(), arguments: arguments)
+    }
+
+    /// Runs `executable` with `arguments`.
+    init(executable: URL, arguments: [String]) throws {
         let process = Process()
-        process.executableURL = try halbExecutable()
+        process.executableURL = executable
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe

@@ -12,7 +12,8 @@ final class NetworkLab: @unchecked Sendable {
 
     let prefix: String
     private var namespaces: [String] = []
-    private var processes: [Process] = []
+    /// Every process started here, kept alive (a released `HALBProcess` kills its process) until ``tearDown()``.
+    private var processes: [HALBProcess] = []
     private var directories: [URL] = []
     private var bridgePorts: [String] = []
     private let lock = NSLock()
@@ -59,9 +60,12 @@ final class NetworkLab: @unchecked Sendable {
     }
 
     /// Runs `arguments` in `host`'s namespace in the background, collecting its output.
-    func spawn(_ host: String, _ arguments: [String]) throws -> LabProcess {
-        let process = try LabProcess(["/usr/sbin/ip", "netns", "exec", self.namespace(host)] + arguments)
-        self.lock.withLock { self.processes.append(process.process) }
+    func spawn(_ host: String, _ arguments: [String]) throws -> HALBProcess {
+        let process = try HALBProcess(
+            executable: URL(fileURLWithPath: "/usr/sbin/ip"),
+            arguments: ["netns", "exec", self.namespace(host)] + arguments
+        )
+        self.lock.withLock { self.processes.append(process) }
         return process
     }
 
@@ -85,7 +89,7 @@ final class NetworkLab: @unchecked Sendable {
     func tearDown() {
         let processes = self.lock.withLock { () -> [Process] in
             defer { self.processes = [] }
-            return self.processes
+            return self.processes.map(\.process)
         }
         for process in processes where process.isRunning {
             kill(process.processIdentifier, SIGKILL)
@@ -141,39 +145,4 @@ struct LabError: Error, CustomStringConvertible {
     var command: String
     var output: String
     var description: String { "\(self.command) failed: \(self.output)" }
-}
-
-/// A process in a lab namespace whose output is collected.
-final class LabProcess: Sendable {
-    let process: Process
-    private let output = NSLockedText()
-
-    init(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let output = self.output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
-        }
-        self.process = process
-        try process.run()
-    }
-
-    var text: String { self.output.value }
-
-    func signal(_ signal: Int32) { kill(self.process.processIdentifier, signal) }
-}
-
-/// Text appended from one thread and read from another.
-final class NSLockedText: @unchecked Sendable {
-    private let lock = NSLock()
-    private var text = ""
-
-    func append(_ more: String) { self.lock.withLock { self.text += more } }
-    var value: String { self.lock.withLock { self.text } }
 }

@@ -228,8 +228,9 @@ public actor Balancer {
         }
     }
 
-    /// For each virtual server with a listener: whether it can serve now, that is whether one of its listeners has
-    /// a gateway that is not draining and not down. Failover lowers the priority of a device that cannot.
+    /// For each configured virtual server: whether it can serve now, that is whether one of its payloads (bound or in
+    /// standby) has a gateway that is not draining and not down. Failover lowers the priority of a device that
+    /// cannot.
     public func servableVirtualServers() -> [String: Bool] {
         var result: [String: Bool] = [:]
         for route in self.routes.values {
