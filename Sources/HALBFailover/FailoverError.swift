@@ -7,6 +7,7 @@ public struct FailoverError: Error, Hashable, Sendable, CustomStringConvertible 
     private enum Base: Hashable, Sendable {
         case noInterface(String)
         case noIPv4Address(String)
+        case noIPv6LinkLocalAddress(String)
         case system(operation: String, errno: Int32)
         case netlink(operation: String, errno: Int32)
     }
@@ -17,6 +18,8 @@ public struct FailoverError: Error, Hashable, Sendable, CustomStringConvertible 
     public static func noInterface(_ name: String) -> Self { Self(base: .noInterface(name)) }
     /// The interface has no IPv4 address to send advertisements from.
     public static func noIPv4Address(_ name: String) -> Self { Self(base: .noIPv4Address(name)) }
+    /// The interface has no link-local IPv6 address to send IPv6 advertisements from.
+    public static func noIPv6LinkLocalAddress(_ name: String) -> Self { Self(base: .noIPv6LinkLocalAddress(name)) }
     /// A system call failed.
     public static func system(_ operation: String, errno: Int32) -> Self {
         Self(base: .system(operation: operation, errno: errno))
@@ -32,6 +35,8 @@ public struct FailoverError: Error, Hashable, Sendable, CustomStringConvertible 
             "no interface named \(name)"
         case .noIPv4Address(let name):
             "interface \(name) has no IPv4 address to send VRRP advertisements from"
+        case .noIPv6LinkLocalAddress(let name):
+            "interface \(name) has no link-local IPv6 address to send VRRP advertisements from"
         case .system(let operation, let code):
             "\(operation): \(String(cString: strerror(code)))"
         case .netlink(let operation, let code):

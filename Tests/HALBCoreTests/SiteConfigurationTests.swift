@@ -224,6 +224,10 @@ private func issues(_ yaml: String) -> [String] {
         let fixed = site.replacingOccurrences(of: "lb2.example.net", with: "192.0.2.12")
         #expect(try SiteReader.load(yaml: fixed).virtualServers[0].vrrp.unicast)
         #expect(try SiteReader.load(yaml: fixed.replacingOccurrences(of: "vrrp: { unicast: true }", with: "vrrp: {}")).virtualServers[0].vrrp.unicast == false)
+        let withIPv6 = fixed.replacingOccurrences(of: "192.0.2.100/24 }", with: "192.0.2.100/24, ipv6: 2001:db8::100/64 }")
+        #expect(issues(withIPv6) == [
+            "virtualServers[0].vrrp.unicast: unicast advertisements are IPv4 only, and the IPv6 VIP \"2001:db8::100/64\" needs multicast: remove vip.ipv6 or unicast"
+        ])
     }
 
     @Test func routerIDsMayRepeatOnDifferentInterfaces() {

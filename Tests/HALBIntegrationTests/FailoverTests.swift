@@ -78,7 +78,9 @@ private func outage(_ attempts: [Attempt], after moment: Double) -> Double? {
 struct FailoverTests {
     private static let vip = "192.0.2.100"
 
-    private func site(preempt: Bool = true, unicast: Bool = false) -> String {
+    private static let vip6 = "2001:db8::100"
+
+    private func site(preempt: Bool = true, unicast: Bool = false, ipv6: Bool = false, devices: String = "lb1, lb2, lb3") -> String {
         """
         site: lab
         gateways:
@@ -89,24 +91,31 @@ struct FailoverTests {
           - { name: lb3, address: 192.0.2.13, interface: eth0 }
         virtualServers:
           - name: web
-            vip: { ipv4: \(Self.vip)/24 }
+            vip: { ipv4: \(Self.vip)/24\(ipv6 ? ", ipv6: \(Self.vip6)/64" : "") }
             vrrp: { routerId: 51, advertInterval: 100ms, preempt: \(preempt), unicast: \(unicast) }
-            devices: [lb1, lb2, lb3]
+            devices: [\(devices)]
             payloads:
               gateway: { port: 80, gateways: [gw1] }
             healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }
+          # lb1 keeps a virtual server of its own, so a reload may take it out of web.
+          - name: admin
+            vip: { ipv4: 192.0.2.101/24 }
+            devices: [lb1]
+            payloads:
+              gateway: { port: 81, gateways: [gw1] }
 
         """
     }
 
     /// Builds the lab, starts the gateway and three devices, and waits until lb1 is master.
-    private func start(preempt: Bool = true, unicast: Bool = false) async throws -> (NetworkLab, [String: HALBProcess], String) {
+    private func start(
+        preempt: Bool = true,
+        unicast: Bool = false,
+        ipv6: Bool = false
+    ) async throws -> (NetworkLab, [String: HALBProcess], String) {
         let lab = try NetworkLab()
-        for (host, address) in [
-            ("lb1", "192.0.2.11/24"), ("lb2", "192.0.2.12/24"), ("lb3", "192.0.2.13/24"),
-            ("gw", "192.0.2.21/24"), ("client", "192.0.2.31/24"),
-        ] {
-            try lab.addHost(host, address: address)
+        for (host, number) in [("lb1", 11), ("lb2", 12), ("lb3", 13), ("gw", 21), ("client", 31)] {
+            try lab.addHost(host, address: "192.0.2.\(number)/24", ipv6: "2001:db8::\(number)/64")
         }
         let directory = try lab.makeDirectory()
         let file = directory.appendingPathComponent("site.yaml").path
@@ -114,7 +123,7 @@ struct FailoverTests {
             // No multicast between the devices: only unicast advertisements can get through.
             try lab.blockMulticast()
         }
-        try self.site(preempt: preempt, unicast: unicast).write(toFile: file, atomically: true, encoding: .utf8)
+        try self.site(preempt: preempt, unicast: unicast, ipv6: ipv6).write(toFile: file, atomically: true, encoding: .utf8)
         _ = try lab.spawn("gw", ["/usr/bin/python3", "-c", gatewayScript])
         // The gateway must answer before the devices start: otherwise every device starts with a failed health check
         // at priority 1 and the highest address, not the first device, becomes master.
@@ -125,6 +134,7 @@ struct FailoverTests {
         devices["lb1"] = try self.startDevice("lb1", lab: lab, file: file)
         _ = await eventually(timeout: .seconds(15)) {
             self.isMaster(devices["lb1"]!) && (try? self.holders(lab)) == ["lb1"]
+                && (!ipv6 || (try? self.holders(lab, of: Self.vip6)) == ["lb1"])
         }
         for name in ["lb2", "lb3"] {
             devices[name] = try self.startDevice(name, lab: lab, file: file)
@@ -160,19 +170,20 @@ struct FailoverTests {
         return transitions.last?.contains("vrrp.to=master") == true
     }
 
-    /// Which lab devices hold the VIP now.
-    private func holders(_ lab: NetworkLab) throws -> [String] {
-        try ["lb1", "lb2", "lb3"].filter { try lab.addresses(of: $0).contains(Self.vip) }
+    /// Which lab devices hold the VIP (or `address`) now.
+    private func holders(_ lab: NetworkLab, of address: String = Self.vip) throws -> [String] {
+        try ["lb1", "lb2", "lb3"].filter { try lab.addresses(of: $0).contains(address) }
     }
 
     /// Runs the client for `count` attempts, does `failure` after `delay`, and returns the attempts and the moment.
     private func measure(
         _ lab: NetworkLab,
+        vip: String = Self.vip,
         count: Int = 400,
         after delay: Duration = .seconds(1),
         _ failure: () throws -> Void
     ) async throws -> ([Attempt], Double) {
-        let client = try lab.spawn("client", ["/usr/bin/python3", "-c", clientScript, Self.vip, "\(count)"])
+        let client = try lab.spawn("client", ["/usr/bin/python3", "-c", clientScript, vip, "\(count)"])
         try await Task.sleep(for: delay)
         let moment = Date().timeIntervalSince1970
         try failure()
@@ -211,7 +222,7 @@ struct FailoverTests {
         print("failover after SIGTERM: outage \(Int((gap ?? -1) * 1000)) ms")
         #expect(devices["lb1"]!.text.contains("shut down (resigned with priority 0)"))
         // The notify command ran on each of lb1's transitions.
-        #expect(await eventually { self.notifications(file) == ["web BACKUP 200", "web MASTER 200", "web STOP 200"] }, "\(self.notifications(file))")
+        #expect(await eventually { self.notifications(file) == ["web BACKUP 200 ipv4", "web MASTER 200 ipv4", "web STOP 200 ipv4"] }, "\(self.notifications(file))")
         #expect(await eventually { self.isMaster(devices["lb2"]!) })
         #expect(try self.holders(lab) == ["lb2"])
 
@@ -273,6 +284,59 @@ extension FailoverTests {
         #expect(self.isMaster(devices["lb1"]!), "\(devices["lb1"]!.text)\n---\n\(devices["lb2"]!.text)")
     }
 }
+
+extension FailoverTests {
+    @Test func anIPv6VIPMovesWithTheIPv4OneAndClientsFollowTheNeighbourAdvertisement() async throws {
+        let (lab, devices, _) = try await self.start(ipv6: true)
+        defer { lab.tearDown() }
+        #expect(await eventually { (try? self.holders(lab, of: Self.vip6)) == ["lb1"] }, "\(devices["lb1"]!.text)")
+        #expect(try self.holders(lab) == ["lb1"])
+
+        // The client reaches the IPv6 VIP through lb1, so its neighbour cache points there. After the kill only
+        // lb2's unsolicited neighbour advertisement can redirect it in time: the killed device's address lingers
+        // until its lease runs out and answers with resets, and neighbour unreachability detection takes far longer
+        // than the client runs.
+        let (attempts, moment) = try await self.measure(lab, vip: Self.vip6) { devices["lb1"]!.signal(SIGKILL) }
+        #expect(attempts.filter { $0.time < moment - attemptSpan }.allSatisfy { $0.ok }, "IPv6 VIP not served before the kill")
+        let gap = outage(attempts, after: moment)
+        #expect(gap != nil, "no IPv6 connection succeeded after the kill")
+        #expect(attempts.last?.ok == true)
+        print("IPv6 failover after kill -9: outage \(Int((gap ?? -1) * 1000)) ms")
+        #expect(await eventually { (try? self.holders(lab, of: Self.vip6)) == ["lb2"] }, "\((try? self.holders(lab, of: Self.vip6)) ?? [])")
+        #expect(try self.holders(lab) == ["lb2"])
+        // Each family is its own virtual router, shown in /status.
+        let status = try lab.run("lb2", ["/usr/bin/python3", "-c", statusScript, "http://127.0.0.1:9100/status"])
+        #expect(status.contains("\"ipv6\"") && status.contains("\"ipv4\""), "\(status)")
+    }
+
+    @Test func reloadsChangeTheVirtualRoutersWithoutARestart() async throws {
+        let (lab, devices, file) = try await self.start(preempt: true)
+        defer { lab.tearDown() }
+        #expect(await eventually(timeout: .seconds(15)) { self.isMaster(devices["lb1"]!) })
+
+        // 1. A new device order: lb2 first. Only the priorities change; lb2 preempts.
+        try self.site(devices: "lb2, lb1, lb3").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(await eventually { (try? self.holders(lab)) == ["lb2"] }, "\(devices["lb2"]!.text)")
+        #expect(self.isMaster(devices["lb2"]!))
+
+        // 2. lb1 leaves the virtual server: it stops its virtual router and keeps serving its own.
+        try self.site(devices: "lb2, lb3").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(await eventually { devices["lb1"]!.text.contains("vrrp.to=initialize") }, "\(devices["lb1"]!.text)")
+        #expect(try self.holders(lab) == ["lb2"])
+
+        // 3. lb1 comes back first in line: its new virtual router starts as backup and preempts.
+        try self.site(devices: "lb1, lb2, lb3").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(await eventually { (try? self.holders(lab)) == ["lb1"] }, "\(devices["lb1"]!.text)")
+        #expect(await eventually { self.isMaster(devices["lb1"]!) && !self.isMaster(devices["lb2"]!) })
+        #expect(!devices["lb1"]!.text.contains("Cannot apply failover settings"))
+    }
+}
+
+/// Prints the body of an HTTP GET of the URL in argv[1].
+let statusScript = """
+    import sys, urllib.request
+    print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())
+    """
 
 /// A HALB device and keepalived share one virtual router (VRRPv3, VRID 51) and take turns as master.
 @Suite(
@@ -390,5 +454,59 @@ struct KeepalivedInteropTests {
         halb.signal(SIGTERM)
         #expect(await eventually { backup.text.contains("Entering MASTER STATE") }, "\(backup.text)")
         #expect(await eventually { (try? self.holders(lab)) == ["ka"] })
+    }
+}
+
+extension KeepalivedInteropTests {
+    @Test func keepalivedAcceptsHALBsIPv6AdvertisementsAndTakesOverBothFamilies() async throws {
+        let lab = try NetworkLab()
+        defer { lab.tearDown() }
+        for (host, number) in [("lb1", 11), ("ka", 12), ("gw", 21)] {
+            try lab.addHost(host, address: "192.0.2.\(number)/24", ipv6: "2001:db8::\(number)/64")
+        }
+        let directory = try lab.makeDirectory()
+        let siteFile = directory.appendingPathComponent("site.yaml").path
+        try self.site.replacingOccurrences(of: "192.0.2.100/24 }", with: "192.0.2.100/24, ipv6: 2001:db8::100/64 }")
+            .write(toFile: siteFile, atomically: true, encoding: .utf8)
+        _ = try lab.spawn("gw", ["/usr/bin/python3", "-c", gatewayScript])
+        try lab.run("ka", ["/usr/bin/python3", "-c", waitForGatewayScript])
+        let halb = try lab.spawn("lb1", [try halbExecutable().path, "device", "--config", siteFile, "--name", "lb1"])
+        func holders(_ address: String) -> [String] {
+            ["lb1", "ka"].filter { (try? lab.addresses(of: $0).contains(address)) == true }
+        }
+        #expect(await eventually { holders("2001:db8::100") == ["lb1"] && holders(Self.vip) == ["lb1"] }, "\(halb.text)")
+
+        // keepalived (priority 100, IPv4 and IPv6 instances of VRID 51) hears HALB's adverts of both families as
+        // valid: it stays backup, well past its Master_Down_Interval.
+        let conf = self.keepalivedConfiguration(priority: 100, preempt: false) + """
+            vrrp_instance web6 {
+              state BACKUP
+              interface eth0
+              virtual_router_id 51
+              priority 100
+              advert_int 0.1
+              nopreempt
+              virtual_ipaddress {
+                2001:db8::100/64
+              }
+            }
+
+            """
+        let file = directory.appendingPathComponent("dual.conf").path
+        try conf.write(toFile: file, atomically: true, encoding: .utf8)
+        let keepalived = try lab.spawn("ka", [
+            "/usr/sbin/keepalived", "-n", "-l", "-D", "-f", file,
+            "-p", directory.appendingPathComponent("dual.pid").path,
+            "-r", directory.appendingPathComponent("dual-vrrp.pid").path,
+        ])
+        #expect(await eventually { keepalived.text.contains("(web6) Entering BACKUP STATE") }, "\(keepalived.text)")
+        try await Task.sleep(for: .seconds(1))
+        #expect(!keepalived.text.contains("Entering MASTER STATE"), "\(keepalived.text)")
+        #expect(holders("2001:db8::100") == ["lb1"])
+
+        // HALB stops and resigns in both families: keepalived takes both VIPs.
+        halb.signal(SIGTERM)
+        #expect(await eventually { keepalived.text.contains("(web6) Entering MASTER STATE") }, "\(keepalived.text)")
+        #expect(await eventually { holders("2001:db8::100") == ["ka"] && holders(Self.vip) == ["ka"] })
     }
 }

@@ -1,12 +1,13 @@
 import Foundation
 
 /// A throw-away test network of Linux network namespaces: one namespace holding a bridge, and hosts linked to it
-/// by veth pairs, on 192.0.2.0/24 only and never linked to the root namespace. Needs root and `ip`. Everything is
+/// by veth pairs, on 192.0.2.0/24 and 2001:db8::/64 only and never linked to the root namespace. Needs root and `ip`. Everything is
 /// removed by ``tearDown()``, which also runs when the lab is released.
 final class NetworkLab: @unchecked Sendable {
-    /// Whether this machine can run labs: root, with `ip` and `python3`.
+    /// Whether this machine can run labs: root, with `ip`, `sysctl` and `python3`.
     static var isAvailable: Bool {
         getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+            && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sysctl")
             && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
     }
 
@@ -37,8 +38,9 @@ final class NetworkLab: @unchecked Sendable {
         return directory
     }
 
-    /// Adds a host namespace with interface `eth0` at `address` (CIDR), linked to the bridge.
-    func addHost(_ host: String, address: String) throws {
+    /// Adds a host namespace with interface `eth0` at `address` (CIDR), and at `ipv6` (CIDR) if given, linked to
+    /// the bridge.
+    func addHost(_ host: String, address: String, ipv6: String? = nil) throws {
         try self.addNamespace(host)
         let outside = "\(self.prefix.suffix(6))\(host)".prefix(15)
         try self.ip("link", "add", String(outside), "type", "veth", "peer", "name", "eth0", "netns", self.namespace(host))
@@ -47,6 +49,9 @@ final class NetworkLab: @unchecked Sendable {
         try self.ip("-n", self.namespace("br"), "link", "set", String(outside), "up")
         self.bridgePorts.append(String(outside))
         try self.ip("-n", self.namespace(host), "addr", "add", address, "dev", "eth0")
+        if let ipv6 {
+            try self.ip("-n", self.namespace(host), "addr", "add", ipv6, "dev", "eth0")
+        }
         try self.ip("-n", self.namespace(host), "link", "set", "eth0", "up")
     }
 
@@ -75,12 +80,14 @@ final class NetworkLab: @unchecked Sendable {
         try Self.execute(["/usr/sbin/ip", "netns", "exec", self.namespace(host)] + arguments)
     }
 
-    /// The IPv4 addresses on `host`'s `eth0`.
+    /// The IPv4 and IPv6 addresses on `host`'s `eth0`.
     func addresses(of host: String) throws -> [String] {
-        let output = try Self.execute(["/usr/sbin/ip", "-n", self.namespace(host), "-4", "-o", "addr", "show", "dev", "eth0"])
+        let output = try Self.execute(["/usr/sbin/ip", "-n", self.namespace(host), "-o", "addr", "show", "dev", "eth0"])
         return output.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
-            guard let index = fields.firstIndex(of: "inet"), index + 1 < fields.count else { return nil }
+            guard let index = fields.firstIndex(where: { $0 == "inet" || $0 == "inet6" }), index + 1 < fields.count else {
+                return nil
+            }
             return String(fields[index + 1].split(separator: "/")[0])
         }
     }
@@ -115,6 +122,11 @@ final class NetworkLab: @unchecked Sendable {
         try self.ip("netns", "add", self.namespace(host))
         self.namespaces.append(self.namespace(host))
         try self.ip("-n", self.namespace(host), "link", "set", "lo", "up")
+        // No duplicate address detection: the lab's IPv6 addresses (link-local ones too) work at once.
+        try Self.execute([
+            "/usr/sbin/ip", "netns", "exec", self.namespace(host), "/usr/sbin/sysctl", "-q", "-w",
+            "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0",
+        ])
     }
 
     private func ip(_ arguments: String...) throws {

@@ -89,6 +89,12 @@ public struct SiteValidator: Sendable {
             )
             check.duration(vs.vrrp.preemptDelay, 0...3_600_000, at: vrrpPath / "preemptDelay", what: "preempt delay")
             if vs.vrrp.unicast {
+                if let ipv6 = vs.vip.ipv6 {
+                    check.fail(
+                        vrrpPath / "unicast",
+                        "unicast advertisements are IPv4 only, and the IPv6 VIP \(quoted(ipv6)) needs multicast: remove vip.ipv6 or unicast"
+                    )
+                }
                 // Unicast advertisements go to the other devices' addresses, so those must be IPv4 literals.
                 for assignment in vs.devices {
                     if let device = site.devices.first(where: { $0.name == assignment.name }),

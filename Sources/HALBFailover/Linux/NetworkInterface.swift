@@ -3,6 +3,7 @@ import Glibc
 #endif
 
 /// Facts about a local network interface that VRRP needs: its index, hardware address and primary IPv4 address.
+/// Its link-local IPv6 addresses are looked up when an IPv6 transport opens (``linkLocalIPv6Addresses(of:)``).
 public struct NetworkInterface: Sendable, Hashable {
     public let name: String
     public let index: Int32
@@ -27,6 +28,15 @@ public struct NetworkInterface: Sendable, Hashable {
 
     /// The IPv4 addresses on `name`, in the order the kernel lists them (primary first).
     public static func ipv4Addresses(of name: String) -> [VRRPAddress] {
+        Self.addresses(of: name, family: AF_INET)
+    }
+
+    /// The link-local IPv6 addresses (fe80::/10) on `name`: the source of IPv6 advertisements is the first.
+    public static func linkLocalIPv6Addresses(of name: String) -> [VRRPAddress] {
+        Self.addresses(of: name, family: AF_INET6).filter { $0.bytes[0] == 0xFE && $0.bytes[1] & 0xC0 == 0x80 }
+    }
+
+    private static func addresses(of name: String, family: Int32) -> [VRRPAddress] {
         var list: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&list) == 0, let first = list else { return [] }
         defer { freeifaddrs(list) }
@@ -34,12 +44,17 @@ public struct NetworkInterface: Sendable, Hashable {
         var cursor: UnsafeMutablePointer<ifaddrs>? = first
         while let entry = cursor {
             defer { cursor = entry.pointee.ifa_next }
-            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
+            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(family),
                 String(cString: entry.pointee.ifa_name) == name
             else { continue }
-            let bytes = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
-                withUnsafeBytes(of: pointer.pointee.sin_addr) { Array($0) }
-            }
+            let bytes =
+                family == AF_INET
+                ? address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                    withUnsafeBytes(of: pointer.pointee.sin_addr) { Array($0) }
+                }
+                : address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                    withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
+                }
             if let vrrpAddress = VRRPAddress(bytes: bytes) { result.append(vrrpAddress) }
         }
         return result

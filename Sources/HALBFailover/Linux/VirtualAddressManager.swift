@@ -10,12 +10,13 @@ public protocol VirtualAddressManager: Sendable {
     func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface, lifetime: Duration) throws(FailoverError)
     /// Removes `address` from `interface`; removing an absent address succeeds.
     func remove(_ address: VRRPAddress, prefix: Int, from interface: NetworkInterface) throws(FailoverError)
-    /// Tells the segment that `address` is now at `interface` (gratuitous ARP for IPv4).
+    /// Tells the segment that `address` is now at `interface`: a gratuitous ARP for IPv4, an unsolicited neighbour
+    /// advertisement for IPv6.
     func announce(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError)
 }
 
-/// The real thing on Linux: rtnetlink for addresses, an ARP announcement on a packet socket. Needs
-/// `CAP_NET_ADMIN` and `CAP_NET_RAW` (root).
+/// The real thing on Linux: rtnetlink for addresses, an ARP announcement on a packet socket, an unsolicited
+/// neighbour advertisement on an ICMPv6 socket. Needs `CAP_NET_ADMIN` and `CAP_NET_RAW` (root).
 public struct LinuxAddressManager: VirtualAddressManager {
     public init() {}
 
@@ -54,7 +55,7 @@ public struct LinuxAddressManager: VirtualAddressManager {
     }
 
     public func announce(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError) {
-        guard !address.isIPv6 else { return }  // unsolicited neighbour advertisements: not yet
+        guard !address.isIPv6 else { return try Self.advertiseNeighbour(address, on: interface) }
         let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(UInt16(0x0806).bigEndian))
         guard fd >= 0 else { throw .system("ARP socket on \(interface.name)", errno: errno) }
         defer { close(fd) }
@@ -86,6 +87,37 @@ public struct LinuxAddressManager: VirtualAddressManager {
         guard sent == frame.count else { throw .system("ARP announcement of \(address) on \(interface.name)", errno: errno) }
     }
 
+    /// An unsolicited neighbour advertisement (RFC 4861 §7.2.6) to all nodes (ff02::1), with the override flag, so
+    /// hosts replace the VIP's cached link-layer address with the interface's. The kernel fills in the ICMPv6
+    /// checksum and picks the link-local source.
+    private static func advertiseNeighbour(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError) {
+        let fd = socket(AF_INET6, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_ICMPV6))
+        guard fd >= 0 else { throw .system("ICMPv6 socket on \(interface.name)", errno: errno) }
+        defer { close(fd) }
+        var hops: Int32 = 255  // RFC 4861 §7.1.2: receivers drop neighbour discovery that crossed a router
+        var index = interface.index
+        guard setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_HOPS, &hops, socklen_t(MemoryLayout<Int32>.size)) == 0,
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_IF, &index, socklen_t(MemoryLayout<Int32>.size)) == 0
+        else { throw .system("ICMPv6 socket options on \(interface.name)", errno: errno) }
+        // Type 136, code 0, checksum, flags (override), reserved; the target; option 2 (target link-layer address).
+        var message: [UInt8] = [136, 0, 0, 0, 0x20, 0, 0, 0] + address.bytes
+        message += [2, 1] + interface.hardwareAddress
+        var destination = sockaddr_in6()
+        destination.sin6_family = sa_family_t(AF_INET6)
+        withUnsafeMutableBytes(of: &destination.sin6_addr) { $0.copyBytes(from: VRRPAddress("ff02::1")!.bytes) }
+        destination.sin6_scope_id = UInt32(interface.index)
+        let sent = message.withUnsafeBytes { bytes in
+            withUnsafePointer(to: &destination) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        }
+        guard sent == message.count else {
+            throw .system("neighbour advertisement of \(address) on \(interface.name)", errno: errno)
+        }
+    }
+
     /// Sends one RTM_NEWADDR/RTM_DELADDR request and waits for the kernel's answer.
     private static func netlink(
         type: UInt16,
@@ -107,8 +139,10 @@ public struct LinuxAddressManager: VirtualAddressManager {
             while bytes.count % 4 != 0 { bytes.append(0) }
             return bytes
         }
-        // struct ifaddrmsg: family, prefix length, flags, scope (universe), interface index.
-        var body: [UInt8] = [UInt8(address.isIPv6 ? AF_INET6 : AF_INET), UInt8(prefix), 0, 0]
+        // struct ifaddrmsg: family, prefix length, flags, scope (universe), interface index. An IPv6 VIP skips
+        // duplicate address detection (IFA_F_NODAD), or it would be unusable for a second after each takeover:
+        // VRRP, not DAD, decides who holds it.
+        var body: [UInt8] = [UInt8(address.isIPv6 ? AF_INET6 : AF_INET), UInt8(prefix), address.isIPv6 ? 0x02 : 0, 0]
         body += Self.littleEndian(UInt32(bitPattern: interface.index))
         body += attribute(2 /* IFA_LOCAL */, address.bytes)
         body += attribute(1 /* IFA_ADDRESS */, address.bytes)

@@ -14,6 +14,7 @@ public struct VRRPPacketError: Error, Hashable, Sendable, CustomStringConvertibl
         case zeroInterval
         case checksum(received: UInt16, computed: UInt16)
         case addressFamily(source: String, destination: String)
+        case missingIPv6Header
     }
 
     private let base: Base
@@ -43,6 +44,9 @@ public struct VRRPPacketError: Error, Hashable, Sendable, CustomStringConvertibl
         Self(base: .addressFamily(source: "\(source)", destination: "\(destination)"))
     }
 
+    /// The kernel did not say a received IPv6 packet's hop limit or destination.
+    static let missingIPv6Header = Self(base: .missingIPv6Header)
+
     public var description: String {
         switch self.base {
         case .truncated(let length, let needed, let what):
@@ -71,6 +75,8 @@ public struct VRRPPacketError: Error, Hashable, Sendable, CustomStringConvertibl
             "checksum 0x\(Self.hex(received)) does not match 0x\(Self.hex(computed)) computed"
         case .addressFamily(let source, let destination):
             "source \(source) and destination \(destination) are not of one address family"
+        case .missingIPv6Header:
+            "no hop limit or destination came with the IPv6 packet"
         }
     }
 

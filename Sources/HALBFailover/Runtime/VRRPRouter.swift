@@ -31,6 +31,27 @@ public struct VirtualRouterConfiguration: Sendable, Hashable {
         }
     }
 
+    /// Whether the addresses are IPv6: a virtual server with IPv4 and IPv6 VIPs runs one virtual router for
+    /// each (RFC 5798 §5.2.5), with the same VRID.
+    public var isIPv6: Bool { self.addresses.first?.address.isIPv6 ?? false }
+
+    /// `ipv4` or `ipv6`, for logs, metrics and the notify command.
+    public var family: String { self.isIPv6 ? "ipv6" : "ipv4" }
+
+    /// Names the instance among a device's: the virtual server and the address family.
+    public var key: VirtualRouterKey { VirtualRouterKey(name: self.name, isIPv6: self.isIPv6) }
+
+    var transportKey: TransportKey { TransportKey(interface: self.interface, isIPv6: self.isIPv6) }
+
+    /// Whether `other` can take this one's place without restarting the instance: only the configured priority
+    /// (short of 255, the address owner's start) and the unicast peers differ.
+    func canBeUpdated(to other: VirtualRouterConfiguration) -> Bool {
+        var adjusted = other
+        adjusted.priority = self.priority
+        adjusted.unicastPeers = self.unicastPeers
+        return adjusted == self && self.priority != 255 && other.priority != 255
+    }
+
     public init(
         name: String,
         interface: String,
@@ -54,10 +75,47 @@ public struct VirtualRouterConfiguration: Sendable, Hashable {
     }
 }
 
+/// Names one virtual router of a device: its virtual server and address family.
+public struct VirtualRouterKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var name: String
+    public var isIPv6: Bool
+
+    public init(name: String, isIPv6: Bool) {
+        self.name = name
+        self.isIPv6 = isIPv6
+    }
+
+    public var description: String { self.isIPv6 ? "\(self.name) (IPv6)" : self.name }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        (lhs.name, lhs.isIPv6 ? 1 : 0) < (rhs.name, rhs.isIPv6 ? 1 : 0)
+    }
+}
+
+/// The socket of one interface and address family.
+struct TransportKey: Sendable, Hashable, Comparable {
+    var interface: String
+    var isIPv6: Bool
+
+    static func < (lhs: Self, rhs: Self) -> Bool {
+        (lhs.interface, lhs.isIPv6 ? 1 : 0) < (rhs.interface, rhs.isIPv6 ? 1 : 0)
+    }
+}
+
+/// Opens the transport of an interface for one address family (``RawIPv4Transport`` or ``RawIPv6Transport`` on a
+/// device); `receive` is called for every packet that arrives.
+public typealias VRRPTransportOpener = @Sendable (
+    _ interface: NetworkInterface,
+    _ isIPv6: Bool,
+    _ receive: @escaping @Sendable (VRRPReceived) -> Void
+) async throws -> any VRRPTransport
+
 /// A state change of one virtual router, for a notify command.
 public struct VirtualRouterTransition: Sendable, Hashable {
     /// The virtual server's name.
     public var name: String
+    /// `ipv4` or `ipv6`.
+    public var family: String
     public var from: VRRPStateMachine.State
     public var to: VRRPStateMachine.State
     /// The priority advertised at the time.
@@ -68,6 +126,8 @@ public struct VirtualRouterTransition: Sendable, Hashable {
 /// What `/status` shows of one virtual router.
 public struct VirtualRouterStatus: Sendable, Codable, Hashable {
     public var name: String
+    /// `ipv4` or `ipv6`.
+    public var family: String
     public var interface: String
     public var vrid: Int
     public var state: String
@@ -81,7 +141,7 @@ public struct VirtualRouterStatus: Sendable, Codable, Hashable {
 }
 
 /// Runs the VRRP instances of one device: the sockets of their interfaces, their timers on one event loop, and
-/// the actions their state machines ask for (adverts, VIP add and remove, ARP announcements).
+/// the actions their state machines ask for (adverts, VIP add and remove, ARP and neighbour announcements).
 ///
 /// Every instance is confined to ``eventLoop``; public methods hop onto it. Time is the event loop's monotonic
 /// clock (`NIODeadline`), so a busy proxy on other loops does not delay advertisements.
@@ -89,14 +149,16 @@ public final class VRRPRouter: Sendable {
     public let eventLoop: any EventLoop
     private let logger: Logger
     private let addressManager: any VirtualAddressManager
-    private let instances: NIOLoopBoundBox<[String: Instance]?>
-    private let transports: NIOLockedValueBox<[String: any VRRPTransport]>
+    private let openTransport: VRRPTransportOpener
+    private let instances: NIOLoopBoundBox<[VirtualRouterKey: Instance]?>
+    private let transports: NIOLockedValueBox<[TransportKey: (interface: NetworkInterface, transport: any VRRPTransport)]>
     private let dropped: Counter
     private let onTransition: @Sendable (VirtualRouterTransition) -> Void
 
     /// The running state of one virtual router; touched on ``eventLoop`` only.
     private final class Instance {
-        let configuration: VirtualRouterConfiguration
+        /// Replaced in place by ``VRRPRouter/update(_:initialPriority:)`` when only the priority or peers change.
+        var configuration: VirtualRouterConfiguration
         let interface: NetworkInterface
         let transport: any VRRPTransport
         var machine: VRRPStateMachine
@@ -124,7 +186,7 @@ public final class VRRPRouter: Sendable {
                     primaryAddress: transport.sourceAddress
                 )
             )
-            let dimensions = [("virtual_server", configuration.name)]
+            let dimensions = [("virtual_server", configuration.name), ("family", configuration.family)]
             self.metricState = Gauge(label: "halb_vrrp_state", dimensions: dimensions)
             self.metricPriority = Gauge(label: "halb_vrrp_priority", dimensions: dimensions)
             self.metricTransitions = Counter(label: "halb_vrrp_transitions_total", dimensions: dimensions)
@@ -135,13 +197,15 @@ public final class VRRPRouter: Sendable {
         eventLoop: any EventLoop,
         logger: Logger,
         addressManager: any VirtualAddressManager,
-        onTransition: @escaping @Sendable (VirtualRouterTransition) -> Void
+        onTransition: @escaping @Sendable (VirtualRouterTransition) -> Void,
+        openTransport: @escaping VRRPTransportOpener
     ) {
         self.eventLoop = eventLoop
         self.logger = logger
         self.addressManager = addressManager
         self.onTransition = onTransition
-        self.instances = .makeEmptyBox(valueType: [String: Instance].self, eventLoop: eventLoop)
+        self.openTransport = openTransport
+        self.instances = .makeEmptyBox(valueType: [VirtualRouterKey: Instance].self, eventLoop: eventLoop)
         self.transports = NIOLockedValueBox([:])
         self.dropped = Counter(label: "halb_vrrp_packets_dropped_total")
     }
@@ -150,10 +214,10 @@ public final class VRRPRouter: Sendable {
     /// instance in Backup (or Master for priority 255).
     ///
     /// - Parameters:
-    ///   - configurations: the virtual routers; names are unique.
-    ///   - openTransport: opens the transport of an interface (``RawIPv4Transport`` on a device).
+    ///   - configurations: the virtual routers; their keys are unique.
     ///   - addressManager: adds, removes and announces VIPs.
     ///   - onTransition: called on the event loop after each state change (to run a notify command); must not block.
+    ///   - openTransport: opens the transport of an interface and address family, now and on later updates.
     /// - Throws: ``FailoverError`` or a socket error; nothing keeps running then.
     public static func start(
         _ configurations: [VirtualRouterConfiguration],
@@ -161,78 +225,120 @@ public final class VRRPRouter: Sendable {
         logger: Logger,
         addressManager: any VirtualAddressManager = LinuxAddressManager(),
         onTransition: @escaping @Sendable (VirtualRouterTransition) -> Void = { _ in },
-        openTransport: @Sendable (NetworkInterface, _ receive: @escaping @Sendable (VRRPReceived) -> Void) async throws -> any VRRPTransport
+        openTransport: @escaping VRRPTransportOpener
     ) async throws -> VRRPRouter {
         let router = VRRPRouter(
             eventLoop: eventLoop,
             logger: logger,
             addressManager: addressManager,
-            onTransition: onTransition
+            onTransition: onTransition,
+            openTransport: openTransport
         )
-        var opened: [String: (NetworkInterface, any VRRPTransport)] = [:]
         do {
-            for name in Set(configurations.map(\.interface)).sorted() {
-                let interface = try NetworkInterface.named(name)
-                let transport = try await openTransport(interface) { [router] received in
-                    router.eventLoop.execute { router.deliver(received, interface: name) }
-                }
-                opened[name] = (interface, transport)
-            }
-            for configuration in configurations {
-                let interface = opened[configuration.interface]!.0
-                for vip in configuration.addresses {
-                    try addressManager.remove(vip.address, prefix: vip.prefix, from: interface)
-                }
-            }
+            try await router.update(configurations)
         } catch {
-            for (_, transport) in opened.values { await transport.close() }
+            await router.shutdown()
             throw error
         }
-        router.transports.withLockedValue { $0 = opened.mapValues(\.1) }
-        let interfaces = opened
-        try await eventLoop.submit {
-            var instances: [String: Instance] = [:]
-            for configuration in configurations {
-                let (interface, transport) = interfaces[configuration.interface]!
-                instances[configuration.name] = Instance(
-                    configuration: configuration,
-                    interface: interface,
-                    transport: transport
-                )
-            }
-            router.instances.value = instances
-            for instance in instances.values.sorted(by: { $0.configuration.name < $1.configuration.name }) {
-                instance.metricPriority.record(Int(instance.machine.priority))
-                router.handle(.startup, instance: instance)
-            }
-        }.get()
         return router
     }
 
-    /// Sets the effective priority of `name` (tracking).
+    /// The configurations running now.
+    public func configurations() async -> [VirtualRouterConfiguration] {
+        (try? await self.eventLoop.submit {
+            (self.instances.value ?? [:]).values.map(\.configuration).sorted { $0.key < $1.key }
+        }.get()) ?? []
+    }
+
+    /// Runs `configurations` from now on, changing only what differs: a virtual router that is gone stops (a
+    /// master resigns and releases its VIPs), a new one starts in Backup, one whose VRID, addresses, interface or
+    /// timers changed restarts, and one whose priority or unicast peers changed keeps running. Not to be called
+    /// concurrently.
+    ///
+    /// - Parameters:
+    ///   - configurations: the virtual routers; their keys are unique.
+    ///   - initialPriority: the effective priority a new instance starts with, by virtual server (tracking:
+    ///     1 while it cannot serve yet); `nil` for the configured one.
+    /// - Throws: the first socket or address error; the virtual routers it concerns do not run (a later update
+    ///   tries again), all others are updated.
+    public func update(
+        _ configurations: [VirtualRouterConfiguration],
+        initialPriority: @escaping @Sendable (String) -> UInt8? = { _ in nil }
+    ) async throws {
+        var firstError: (any Error)?
+        var opened = self.transports.withLockedValue { $0 }
+        let needed = Set(configurations.map(\.transportKey))
+        for key in needed.sorted() where opened[key] == nil {
+            do {
+                let interface = try NetworkInterface.named(key.interface)
+                let transport = try await self.openTransport(interface, key.isIPv6) { [self] received in
+                    self.eventLoop.execute { self.deliver(received, from: key) }
+                }
+                opened[key] = (interface, transport)
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
+        self.transports.withLockedValue { $0 = opened }
+        let running = Set(await self.configurations())
+        var runnable: [VirtualRouterConfiguration] = []
+        for configuration in configurations {
+            guard let interface = opened[configuration.transportKey]?.interface else { continue }
+            if !running.contains(where: { $0.key == configuration.key && $0.canBeUpdated(to: configuration) }) {
+                // A new instance: remove a stale copy of its VIPs first (a crash left them, or another instance).
+                do {
+                    for vip in configuration.addresses {
+                        try self.addressManager.remove(vip.address, prefix: vip.prefix, from: interface)
+                    }
+                } catch {
+                    firstError = firstError ?? error
+                    continue
+                }
+            }
+            runnable.append(configuration)
+        }
+        let transports = opened
+        let wanted = runnable
+        try await self.eventLoop.submit {
+            self.reconcile(wanted, transports: transports, initialPriority: initialPriority)
+        }.get()
+        let unused = self.transports.withLockedValue { transports in
+            let unused = transports.filter { !needed.contains($0.key) }
+            for key in unused.keys { transports[key] = nil }
+            return unused
+        }
+        for (_, transport) in unused.values { await transport.close() }
+        if let firstError { throw firstError }
+    }
+
+    /// Sets the effective priority of `name`'s virtual routers (tracking).
     public func setPriority(_ priority: UInt8, of name: String) {
         self.eventLoop.execute {
-            guard let instance = self.instances.value?[name], instance.machine.priority != priority else { return }
-            self.logger.notice(
-                "VRRP priority changed",
-                metadata: [
-                    "vs.name": "\(name)",
-                    "vrrp.vrid": "\(instance.configuration.vrid)",
-                    "vrrp.priority": "\(priority)",
-                    "vrrp.configured_priority": "\(instance.configuration.priority)",
-                ]
-            )
-            instance.metricPriority.record(Int(priority))
-            self.handle(.priorityChanged(priority), instance: instance)
+            for instance in (self.instances.value ?? [:]).values
+            where instance.configuration.name == name && instance.machine.priority != priority {
+                self.logger.notice(
+                    "VRRP priority changed",
+                    metadata: [
+                        "vs.name": "\(name)",
+                        "vrrp.family": "\(instance.configuration.family)",
+                        "vrrp.vrid": "\(instance.configuration.vrid)",
+                        "vrrp.priority": "\(priority)",
+                        "vrrp.configured_priority": "\(instance.configuration.priority)",
+                    ]
+                )
+                instance.metricPriority.record(Int(priority))
+                self.handle(.priorityChanged(priority), instance: instance)
+            }
         }
     }
 
-    /// A snapshot of every virtual router, by name.
+    /// A snapshot of every virtual router, by name and family.
     public func status() async -> [VirtualRouterStatus] {
         (try? await self.eventLoop.submit {
-            (self.instances.value ?? [:]).values.sorted { $0.configuration.name < $1.configuration.name }.map { instance in
+            (self.instances.value ?? [:]).values.sorted { $0.configuration.key < $1.configuration.key }.map { instance in
                 VirtualRouterStatus(
                     name: instance.configuration.name,
+                    family: instance.configuration.family,
                     interface: instance.configuration.interface,
                     vrid: Int(instance.configuration.vrid),
                     state: instance.machine.state.rawValue,
@@ -253,11 +359,15 @@ public final class VRRPRouter: Sendable {
     public func shutdown() async {
         try? await self.eventLoop.submit {
             for instance in (self.instances.value ?? [:]).values {
-                self.handle(.shutdown, instance: instance)
+                self.stop(instance)
             }
             self.instances.value = [:]
         }.get()
-        for transport in self.transports.withLockedValue({ Array($0.values) }) {
+        let transports = self.transports.withLockedValue { transports in
+            defer { transports = [:] }
+            return Array(transports.values)
+        }
+        for (_, transport) in transports {
             await transport.close()
         }
     }
@@ -266,18 +376,59 @@ public final class VRRPRouter: Sendable {
 
     private var now: Duration { .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)) }
 
-    private func deliver(_ received: VRRPReceived, interface: String) {
+    private func reconcile(
+        _ configurations: [VirtualRouterConfiguration],
+        transports: [TransportKey: (interface: NetworkInterface, transport: any VRRPTransport)],
+        initialPriority: (String) -> UInt8?
+    ) {
+        var instances = self.instances.value ?? [:]
+        let wanted = Dictionary(configurations.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        for (key, instance) in instances.sorted(by: { $0.key < $1.key }) {
+            if let configuration = wanted[key], instance.configuration.canBeUpdated(to: configuration) {
+                instance.configuration = configuration
+                continue
+            }
+            self.stop(instance)
+            instances[key] = nil
+        }
+        for configuration in configurations.sorted(by: { $0.key < $1.key }) where instances[configuration.key] == nil {
+            guard let (interface, transport) = transports[configuration.transportKey] else { continue }
+            let instance = Instance(configuration: configuration, interface: interface, transport: transport)
+            instances[configuration.key] = instance
+            if let priority = initialPriority(configuration.name), configuration.priority != 255 {
+                _ = instance.machine.handle(.priorityChanged(priority), now: self.now)
+            }
+            instance.metricPriority.record(Int(instance.machine.priority))
+            self.handle(.startup, instance: instance)
+        }
+        self.instances.value = instances
+    }
+
+    /// Shuts `instance` down (a master resigns and releases its VIPs) and cancels its timers.
+    private func stop(_ instance: Instance) {
+        self.handle(.shutdown, instance: instance)
+        instance.timer?.cancel()
+        instance.timer = nil
+        instance.leaseTimer?.cancel()
+        instance.leaseTimer = nil
+    }
+
+    private func deliver(_ received: VRRPReceived, from key: TransportKey) {
         switch received {
         case .dropped(let error, let sender):
             self.dropped.increment()
             self.logger.debug(
                 "VRRP packet dropped",
-                metadata: ["vrrp.interface": "\(interface)", "vrrp.sender": "\(sender.map { "\($0)" } ?? "?")", "error": "\(error)"]
+                metadata: [
+                    "vrrp.interface": "\(key.interface)",
+                    "vrrp.sender": "\(sender.map { "\($0)" } ?? "?")",
+                    "error": "\(error)",
+                ]
             )
         case .advertisement(let advertisement, let sender):
             guard
                 let instance = (self.instances.value ?? [:]).values.first(where: {
-                    $0.configuration.interface == interface && $0.configuration.vrid == advertisement.vrid
+                    $0.configuration.transportKey == key && $0.configuration.vrid == advertisement.vrid
                 })
             else { return }  // another virtual router on the segment
             // RFC 5798 §7.1: a non-owner whose address list differs from ours is misconfigured; drop it.
@@ -401,6 +552,7 @@ public final class VRRPRouter: Sendable {
             self.onTransition(
                 VirtualRouterTransition(
                     name: configuration.name,
+                    family: configuration.family,
                     from: from,
                     to: to,
                     priority: instance.machine.priority,
@@ -411,6 +563,7 @@ public final class VRRPRouter: Sendable {
                 "VRRP transition",
                 metadata: [
                     "vs.name": "\(configuration.name)",
+                    "vrrp.family": "\(configuration.family)",
                     "vrrp.vrid": "\(configuration.vrid)",
                     "vrrp.from": "\(from.rawValue)",
                     "vrrp.to": "\(to.rawValue)",

@@ -24,7 +24,7 @@ struct DeviceCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "A command to run on each failover transition, as COMMAND <virtual server> <MASTER|BACKUP|STOP> <priority>.",
+            "A command to run on each failover transition, as COMMAND <virtual server> <MASTER|BACKUP|STOP> <priority> <ipv4|ipv6>.",
             valueName: "path"
         )
     )

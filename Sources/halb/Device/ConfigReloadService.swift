@@ -9,7 +9,8 @@ import UnixSignals
 /// Reloads the device's configuration on SIGHUP and when the file changes (checked every second).
 ///
 /// A new file is validated as a whole first; a bad one is rejected with every error logged and the running
-/// configuration keeps serving. A good one is applied by ``Balancer/apply(_:)`` without dropping connections.
+/// configuration keeps serving. A good one is applied by ``Balancer/apply(_:)`` without dropping connections, then
+/// handed to the failover (``FailoverHandle/plan``).
 struct ConfigReloadService: Service {
     let source: ConfigSource
     let device: String
@@ -17,8 +18,10 @@ struct ConfigReloadService: Service {
     let logger: Logger
     /// The text of the configuration running now.
     let applied: String
-    /// The VRRP instances the device started with: a reload does not change them.
-    let failoverPlan: [VirtualRouterConfiguration]
+    /// The device's failover: a reload changes its plan.
+    let failover: FailoverHandle
+    /// Whether failover runs over loopback UDP (the demo), which applies changes only on restart.
+    let loopbackFailover: Bool
 
     func run() async throws {
         let state = ReloadState(applied: self.applied, stamp: self.source.stamp())
@@ -88,8 +91,13 @@ struct ConfigReloadService: Service {
         do {
             try await self.balancer.apply(BalancerConfiguration(site: site, device: self.device))
             await state.applied(text)
-            if FailoverPlan.configurations(site: site, device: self.device) != self.failoverPlan {
-                logger.warning("Failover settings changed: they take effect when the device restarts")
+            let plan = FailoverPlan.configurations(site: site, device: self.device, unicast: self.loopbackFailover)
+            if plan != self.failover.plan {
+                if self.loopbackFailover {
+                    logger.warning("Failover settings changed: the loopback demo applies them when the device restarts")
+                } else {
+                    self.failover.plan = plan
+                }
             }
             let status = await self.balancer.status()
             logger.notice(

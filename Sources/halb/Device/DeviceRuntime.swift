@@ -86,7 +86,7 @@ struct DeviceRuntime {
             metadata: ["site.name": "\(site.name)", "site.version": "\(site.version)", "config.source": "\(self.source.name)"]
         )
 
-        let failover = FailoverHandle()
+        let failover = FailoverHandle(plan: failoverPlan)
         let router = AdminServer.router(device: self.device, balancer: balancer, failover: failover, registry: registry)
         let adminLogger = logger
         var adminLoggerQuiet = logger
@@ -107,27 +107,27 @@ struct DeviceRuntime {
             balancer: balancer,
             logger: logger,
             applied: text,
-            failoverPlan: failoverPlan
+            failover: failover,
+            loopbackFailover: self.loopbackFailoverPort != nil
         )
         // A graceful shutdown stops services in reverse order: the balancer drains first, while the admin
         // endpoint still answers (/healthz says "draining").
-        var services: [any Service] =
-            [admin, reloader, BalancerService(balancer: balancer, drainTimeout: self.drainTimeout)]
-        if !failoverPlan.isEmpty {
-            // Last, so that on shutdown it resigns first: a backup takes the VIP while this device drains.
-            services.append(
-                FailoverService(
-                    balancer: balancer,
-                    configurations: failoverPlan,
-                    eventLoop: group.next(),
-                    logger: logger,
-                    handle: failover,
-                    notify: self.notify,
-                    loopbackPort: self.loopbackFailoverPort,
-                    deviceAddress: site.devices.first { $0.name == self.device }?.address ?? ""
-                )
-            )
-        }
+        // Failover comes last, so that on shutdown it resigns first: a backup takes the VIP while this device drains.
+        // It runs even with no virtual router yet, as a reload may add one.
+        let services: [any Service] = [
+            admin,
+            reloader,
+            BalancerService(balancer: balancer, drainTimeout: self.drainTimeout),
+            FailoverService(
+                balancer: balancer,
+                eventLoop: group.next(),
+                logger: logger,
+                handle: failover,
+                notify: self.notify,
+                loopbackPort: self.loopbackFailoverPort,
+                deviceAddress: site.devices.first { $0.name == self.device }?.address ?? ""
+            ),
+        ]
         let serviceGroup = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },

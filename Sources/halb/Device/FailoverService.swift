@@ -18,38 +18,60 @@ enum FailoverPlan {
         }
     }
 
-    ///   - unicast: send advertisements to the other devices whatever the site says (the loopback demo).
+    /// The virtual routers of `device`: one per virtual server and address family (IPv4, and IPv6 when the
+    /// virtual server has an IPv6 VIP), with the same VRID.
+    ///
+    /// - Parameter unicast: send advertisements to the other devices whatever the site says (the loopback demo).
     static func configurations(site: Site, device: String, unicast: Bool = false) -> [VirtualRouterConfiguration] {
         guard let me = site.devices.first(where: { $0.name == device }) else { return [] }
-        return site.virtualServers.indices.compactMap { index in
+        return site.virtualServers.indices.flatMap { index -> [VirtualRouterConfiguration] in
             let vs = site.virtualServers[index]
             guard vs.enabled, vs.devices.count >= 2,
-                let priority = site.vrrpPriority(of: device, inVirtualServerAt: index),
-                let (address, prefix) = AddressText.cidr(vs.vip.ipv4, family: 4),
-                let vip = VRRPAddress(address)
-            else { return nil }
-            return VirtualRouterConfiguration(
-                name: vs.name,
-                interface: vs.vip.interface ?? me.interface,
-                vrid: UInt8(site.routerID(ofVirtualServerAt: index)),
-                priority: UInt8(priority),
-                advertInterval: UInt16(vs.vrrp.advertInterval.milliseconds / 10),
-                preempt: vs.vrrp.preempt,
-                preemptDelay: vs.vrrp.preemptDelay.duration,
-                addresses: [.init(address: vip, prefix: prefix)],
-                unicastPeers: vs.vrrp.unicast || unicast ? Self.peers(of: device, in: vs, site: site) : []
-            )
+                let priority = site.vrrpPriority(of: device, inVirtualServerAt: index)
+            else { return [] }
+            let vips = [(vs.vip.ipv4, 4), (vs.vip.ipv6, 6)].compactMap { text, family -> VirtualRouterConfiguration.VirtualAddress? in
+                guard let text, let (address, prefix) = AddressText.cidr(text, family: family),
+                    let vip = VRRPAddress(address)
+                else { return nil }
+                return .init(address: vip, prefix: prefix)
+            }
+            return vips.map { vip in
+                VirtualRouterConfiguration(
+                    name: vs.name,
+                    interface: vs.vip.interface ?? me.interface,
+                    vrid: UInt8(site.routerID(ofVirtualServerAt: index)),
+                    priority: UInt8(priority),
+                    advertInterval: UInt16(vs.vrrp.advertInterval.milliseconds / 10),
+                    preempt: vs.vrrp.preempt,
+                    preemptDelay: vs.vrrp.preemptDelay.duration,
+                    addresses: [vip],
+                    // Unicast is IPv4 only (the validator says so): the devices' addresses are IPv4.
+                    unicastPeers: (vs.vrrp.unicast || unicast) && !vip.address.isIPv6
+                        ? Self.peers(of: device, in: vs, site: site) : []
+                )
+            }
         }
     }
 }
 
-/// The device's running VRRP router, once started, for `/status`.
+/// The device's failover: the virtual routers it should run (a reload changes them) and the running VRRP
+/// router, once started, for `/status`.
 final class FailoverHandle: Sendable {
-    private let box = NIOLockedValueBox<VRRPRouter?>(nil)
+    private let box: NIOLockedValueBox<(router: VRRPRouter?, plan: [VirtualRouterConfiguration])>
+
+    init(plan: [VirtualRouterConfiguration]) {
+        self.box = NIOLockedValueBox((nil, plan))
+    }
 
     var router: VRRPRouter? {
-        get { self.box.withLockedValue { $0 } }
-        set { self.box.withLockedValue { $0 = newValue } }
+        get { self.box.withLockedValue { $0.router } }
+        set { self.box.withLockedValue { $0.router = newValue } }
+    }
+
+    /// What the device should run; ``FailoverService`` applies a change within a tenth of a second.
+    var plan: [VirtualRouterConfiguration] {
+        get { self.box.withLockedValue { $0.plan } }
+        set { self.box.withLockedValue { $0.plan = newValue } }
     }
 }
 
@@ -57,14 +79,16 @@ final class FailoverHandle: Sendable {
 /// gateway for a virtual server advertises priority 1, so a healthy peer takes the VIP. It starts once the first
 /// health checks have finished (at most a few seconds), so a device never claims a VIP it cannot serve yet. On
 /// graceful shutdown a master resigns (priority 0) before the balancer drains, so a backup takes over at once.
+///
+/// A reload changes ``FailoverHandle/plan``; the tracking loop applies it: virtual routers that are gone resign,
+/// new ones start at priority 1 until their virtual server can be served.
 struct FailoverService: Service {
     let balancer: Balancer
-    let configurations: [VirtualRouterConfiguration]
     let eventLoop: any EventLoop
     let logger: Logger
     let handle: FailoverHandle
-    /// Runs on each transition as `COMMAND <virtual server> <MASTER|BACKUP|STOP> <priority>`, like keepalived's
-    /// `notify`.
+    /// Runs on each transition as `COMMAND <virtual server> <MASTER|BACKUP|STOP> <priority> <ipv4|ipv6>`, like
+    /// keepalived's `notify`.
     let notify: String?
     /// The demo's failover: VRRP over UDP on this port between the devices' loopback addresses, and the "VIP" is
     /// the virtual server's listeners, bound by the primary only. `nil`: real VRRP on the network.
@@ -84,6 +108,7 @@ struct FailoverService: Service {
         guard !Task.isShuttingDownGracefully else { return }
         let eventLoop = self.eventLoop
         let logger = self.logger
+        let plan = self.handle.plan
         let router: VRRPRouter
         do {
             let notify = self.notify.map { command in
@@ -93,22 +118,25 @@ struct FailoverService: Service {
             }
             if let port = self.loopbackPort, let address = VRRPAddress(self.deviceAddress) {
                 router = try await VRRPRouter.start(
-                    self.configurations,
+                    plan,
                     eventLoop: self.eventLoop,
                     logger: self.logger,
-                    addressManager: ListenerAddressManager(balancer: self.balancer, configurations: self.configurations, logger: logger),
+                    addressManager: ListenerAddressManager(balancer: self.balancer, configurations: plan, logger: logger),
                     onTransition: notify ?? { _ in }
-                ) { _, receive in
+                ) { _, _, receive in
                     try await UDPTransport.open(address: address, port: port, eventLoop: eventLoop, receive: receive)
                 }
             } else {
                 router = try await VRRPRouter.start(
-                    self.configurations,
+                    plan,
                     eventLoop: self.eventLoop,
                     logger: self.logger,
                     onTransition: notify ?? { _ in }
-                ) { interface, receive in
-                    try await RawIPv4Transport.open(interface: interface, eventLoop: eventLoop, logger: logger, receive: receive)
+                ) { interface, isIPv6, receive in
+                    if isIPv6 {
+                        return try RawIPv6Transport.open(interface: interface, eventLoop: eventLoop, logger: logger, receive: receive)
+                    }
+                    return try await RawIPv4Transport.open(interface: interface, eventLoop: eventLoop, logger: logger, receive: receive)
                 }
             }
         } catch {
@@ -116,9 +144,25 @@ struct FailoverService: Service {
         }
         self.handle.router = router
         await cancelWhenGracefulShutdown {
+            var running = plan
+            var failedUpdate: (plan: [VirtualRouterConfiguration], at: ContinuousClock.Instant)?
             while !Task.isCancelled {
                 let servable = await self.balancer.servableVirtualServers()
-                for configuration in self.configurations {
+                let wanted = self.handle.plan
+                // A failed update is tried again when the plan changes, or after 10 s.
+                let retry = failedUpdate.map { $0.plan != wanted || clock.now - $0.at >= .seconds(10) } ?? true
+                if wanted != running, retry, self.loopbackPort == nil {
+                    do {
+                        try await router.update(wanted) { servable[$0] == true ? nil : 1 }
+                        failedUpdate = nil
+                        logger.notice("Failover settings applied", metadata: ["vrrp.instances": "\(wanted.count)"])
+                    } catch {
+                        failedUpdate = (wanted, clock.now)
+                        logger.error("Cannot apply failover settings", metadata: ["error": "\(error)"])
+                    }
+                    running = await router.configurations()
+                }
+                for configuration in running {
                     let healthy = servable[configuration.name] ?? false
                     router.setPriority(healthy ? configuration.priority : 1, of: configuration.name)
                 }
@@ -148,7 +192,7 @@ enum NotifyCommand {
             }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command)
-        process.arguments = [transition.name, state, "\(transition.priority)"]
+        process.arguments = [transition.name, state, "\(transition.priority)", transition.family]
         process.terminationHandler = { process in
             guard process.terminationStatus != 0 else { return }
             logger.warning(
