@@ -8,9 +8,10 @@ linked to nothing else), runs one product at a time on the three hosts, and repe
   term      SIGTERM of the primary (a clean stop)
   return    the old primary starts again (with preempt it takes the VIP back): failed connections are counted
 
-The kill moment is spread over the advert cycle (a random delay of up to one advert interval). The outage is the
-time from the first failed connection after the event to the first good one after that; the client's connect
-timeout (100 ms) bounds its resolution on the low side.
+The kill moment is spread over the advert cycle (a random delay of up to one advert interval). The client starts a
+connection every 10 ms whether or not the earlier ones have finished (each gets 0.5 s to connect and 0.5 s for the
+answer), so the resolution is 10 ms. The outage is the time from the start of the first failed connection after the
+event to the start of the first good one after that.
 
 Usage (root, with ip, python3, keepalived and haproxy; `swift build -c release` first):
   bench/failover.py [--runs 10] [--interval-ms 100] [--products halb,keepalived] [--load-seconds 0]
@@ -51,17 +52,26 @@ with socketserver.ThreadingTCPServer(("0.0.0.0", 8080), H) as s: s.serve_forever
 """
 
 CLIENT = """
-import socket, sys, time
+import socket, sys, threading, time
 vip, seconds = sys.argv[1], float(sys.argv[2])
-end = time.time() + seconds
-while time.time() < end:
-    start = time.time(); ok = 0
+results = []
+lock = threading.Lock()
+def attempt(start):
+    ok = 0
     try:
-        with socket.create_connection((vip, 80), timeout=0.1) as s:
-            s.settimeout(0.3); ok = 1 if s.recv(128).startswith(b"HTTP/1.1 200") else 0
+        with socket.create_connection((vip, 80), timeout=0.5) as s:
+            s.settimeout(0.5); ok = 1 if s.recv(128).startswith(b"HTTP/1.1 200") else 0
     except OSError: pass
-    print("%.4f %d" % (start, ok), flush=True)
-    time.sleep(max(0.0, 0.01 - (time.time() - start)))
+    with lock: results.append((start, ok))
+threads = []
+end = time.time() + seconds
+next_start = time.time()
+while next_start < end:
+    time.sleep(max(0.0, next_start - time.time()))
+    thread = threading.Thread(target=attempt, args=(time.time(),)); thread.start(); threads.append(thread)
+    next_start += 0.01
+for thread in threads: thread.join(timeout=2)
+for start, ok in sorted(results): print("%.4f %d" % (start, ok))
 """
 
 
@@ -352,6 +362,8 @@ def main():
         raise SystemExit("run as root: the benchmark builds network namespaces")
     if not os.path.exists(HALB_BINARY):
         raise SystemExit("build first: swift build -c release")
+    # SIGTERM ends the run like Ctrl-C: through the `finally` below, which removes the lab.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     lab = Lab()
     rows = []
     directory = tempfile.mkdtemp(prefix="halb-bench-")

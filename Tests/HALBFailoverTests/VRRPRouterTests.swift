@@ -40,7 +40,7 @@ private final class RecordingAddressManager: VirtualAddressManager {
 }
 
 /// The router's reconfiguration on reload, on loopback with recording fakes (no root needed).
-@Suite struct VRRPRouterTests {
+@Suite(.timeLimit(.minutes(2))) struct VRRPRouterTests {
     private func configuration(_ name: String, vip: String, priority: UInt8 = 200, vrid: UInt8 = 1) -> VirtualRouterConfiguration {
         VirtualRouterConfiguration(
             name: name,

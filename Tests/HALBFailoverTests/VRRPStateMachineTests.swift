@@ -225,16 +225,16 @@ import Testing
         #expect(machine.master == self.peer)
     }
 
-    @Test func aMasterIgnoresALowerPriority() {
+    @Test func aMasterStaysMasterOnALowerPriority() {
         var machine = self.master(priority: 100)
-        #expect(machine.handle(self.advert(99), now: self.ms(1000)) == [])
+        #expect(!machine.handle(self.advert(99), now: self.ms(1000)).contains(.releaseAddresses))
         #expect(machine.state == .master)
     }
 
     @Test func equalPrioritiesAreBrokenByTheHigherPrimaryAddress() {
         // Split brain healed: two masters of equal priority see each other; only the lower address yields.
         var lower = self.master(priority: 100)  // 192.0.2.2
-        #expect(lower.handle(self.advert(100, from: self.lowerPeer), now: self.ms(1000)) == [])
+        #expect(!lower.handle(self.advert(100, from: self.lowerPeer), now: self.ms(1000)).contains(.releaseAddresses))
         #expect(lower.state == .master)
         let actions = lower.handle(self.advert(100, from: self.peer), now: self.ms(1000))
         #expect(lower.state == .backup)
@@ -258,6 +258,19 @@ import Testing
         _ = low.handle(.advertisement(priority: 200, maxAdvertInterval: 10, sender: self.us), now: self.ms(2000))
         #expect(high.state == .master)
         #expect(low.state == .backup)
+    }
+
+    @Test func aMasterReannouncesItsAddressesWhenAnotherDeviceAlsoActsAsMasterAtMostOnceASecond() {
+        // Two backups took over at almost the same moment: the lower one's gratuitous ARP may have won the hosts'
+        // caches, and it releases the addresses when it yields. So the higher one announces them again at once.
+        var machine = self.master(priority: 200)
+        let now = self.ms(3000)
+        #expect(machine.handle(self.advert(180), now: now) == [
+            .sendAdvertisement(priority: 200), .announceAddresses, .armTimer(deadline: now + self.ms(100)),
+        ])
+        #expect(machine.state == .master)
+        #expect(machine.handle(self.advert(180), now: now + self.ms(990)) == [])
+        #expect(machine.handle(self.advert(180), now: now + self.ms(1000)).contains(.announceAddresses))
     }
 
     @Test func aMasterAnswersAResigningPeerAtOnce() {

@@ -87,8 +87,9 @@ public struct VirtualRouterKey: Sendable, Hashable, Comparable, CustomStringConv
 
     public var description: String { self.isIPv6 ? "\(self.name) (IPv6)" : self.name }
 
+    // Not as a tuple comparison: that crashes the Swift 6.3.1 optimizer here (release builds).
     public static func < (lhs: Self, rhs: Self) -> Bool {
-        (lhs.name, lhs.isIPv6 ? 1 : 0) < (rhs.name, rhs.isIPv6 ? 1 : 0)
+        lhs.name != rhs.name ? lhs.name < rhs.name : !lhs.isIPv6 && rhs.isIPv6
     }
 }
 
@@ -98,7 +99,7 @@ struct TransportKey: Sendable, Hashable, Comparable {
     var isIPv6: Bool
 
     static func < (lhs: Self, rhs: Self) -> Bool {
-        (lhs.interface, lhs.isIPv6 ? 1 : 0) < (rhs.interface, rhs.isIPv6 ? 1 : 0)
+        lhs.interface != rhs.interface ? lhs.interface < rhs.interface : !lhs.isIPv6 && rhs.isIPv6
     }
 }
 
@@ -519,6 +520,17 @@ public final class VRRPRouter: Sendable {
                 }
             }
             self.renewLease(instance, announce: true)
+        case .announceAddresses:
+            for vip in configuration.addresses {
+                do {
+                    try self.addressManager.announce(vip.address, on: instance.interface)
+                } catch {
+                    self.logger.error(
+                        "Cannot announce the virtual address",
+                        metadata: ["vs.name": "\(configuration.name)", "error": "\(error)"]
+                    )
+                }
+            }
         case .releaseAddresses:
             instance.leaseTimer?.cancel()
             instance.leaseTimer = nil

@@ -65,6 +65,8 @@ public struct VRRPStateMachine: Sendable {
         case sendAdvertisement(priority: UInt8)
         /// Add the virtual addresses and announce them (gratuitous ARP, unsolicited NA).
         case takeAddresses
+        /// Announce the virtual addresses again (gratuitous ARP, unsolicited NA), as they are held already.
+        case announceAddresses
         /// Remove the virtual addresses.
         case releaseAddresses
         /// Arm the timer for this deadline, replacing any armed one.
@@ -89,6 +91,11 @@ public struct VRRPStateMachine: Sendable {
     private var startedAt: Duration = .zero
     /// Why the Master_Down_Timer runs short, for the transition's reason.
     private var masterResigned = false
+    /// When a lower-priority master last made this master announce its addresses again.
+    private var lastReannouncement: Duration?
+
+    /// How often a master re-announces its addresses because of a lower-priority master.
+    static let reannouncementInterval: Duration = .seconds(1)
 
     /// Creates an instance in Initialize.
     public init(configuration: Configuration) {
@@ -191,7 +198,16 @@ public struct VRRPStateMachine: Sendable {
             let wins =
                 priority > self.priority
                 || (priority == self.priority && sender > self.configuration.primaryAddress)
-            guard wins else { return [] }
+            guard wins else {
+                // Another device thinks it is master too (two backups that took over at almost the same moment,
+                // or a healed partition): it will yield on our next advert, but its gratuitous ARP may have won
+                // the hosts' caches, and it releases the addresses when it yields. Advertise and announce now
+                // (at most once a second), so that traffic comes back at once rather than at the next
+                // announcement. keepalived does the same (`vrrp_garp_lower_prio_repeat`).
+                guard self.lastReannouncement.map({ now - $0 >= Self.reannouncementInterval }) ?? true else { return [] }
+                self.lastReannouncement = now
+                return [.sendAdvertisement(priority: self.priority), .announceAddresses] + self.arm(now + self.advertInterval)
+            }
             self.masterAdvertInterval = interval
             self.master = sender
             let reason =
