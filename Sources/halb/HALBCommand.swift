@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The `halb` command: one binary for the device, the demo and (later) the console and its CLI.
+/// The `halb` command: one binary for the device, the console, the demo and (later) the console's CLI.
 @main
 struct HALBCommand: AsyncParsableCommand {
     static let version = "0.1.0"
@@ -13,6 +13,6 @@ struct HALBCommand: AsyncParsableCommand {
             the site's healthy gateways. `halb demo` runs a whole demo site on this machine without root.
             """,
         version: HALBCommand.version,
-        subcommands: [DemoCommand.self, DeviceCommand.self, ValidateCommand.self]
+        subcommands: [ConsoleCommand.self, DemoCommand.self, DeviceCommand.self, ValidateCommand.self]
     )
 }

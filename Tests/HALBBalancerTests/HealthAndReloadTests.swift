@@ -10,7 +10,7 @@ import Testing
 
 @testable import HALBBalancer
 
-@Suite struct HealthCheckTests {
+@Suite(.timeLimit(.minutes(2))) struct HealthCheckTests {
     @Test func killedGatewayIsMarkedDownAfterFallChecksAndUpAfterRise() async throws {
         let healthy = try await TestServer.start(.echo())
         var flaky = try await TestServer.start(.echo())
@@ -72,7 +72,7 @@ import Testing
     }
 }
 
-@Suite struct ReloadTests {
+@Suite(.timeLimit(.minutes(2))) struct ReloadTests {
     @Test func reloadThatSwapsGatewaysLosesNoEstablishedConnection() async throws {
         let gw1 = try await TestServer.start(.echo())
         let gw2 = try await TestServer.start(.echo())

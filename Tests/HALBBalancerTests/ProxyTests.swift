@@ -12,7 +12,7 @@ import Glibc
 
 @testable import HALBBalancer
 
-@Suite struct ProxyTests {
+@Suite(.timeLimit(.minutes(2))) struct ProxyTests {
     /// A 1 MiB block of pseudo-random bytes; transfers repeat it, so any lost, doubled or reordered chunk shows.
     private static let pattern: [UInt8] = {
         var state: UInt64 = 0x2545_f491_4f6c_dd1d
@@ -310,7 +310,8 @@ import Glibc
         defer { Task { await gateway.kill() } }
         let route = BalancerFixture.route(
             gateways: [("gw1", gateway.port)],
-            timeouts: Timeouts(clientIdle: .milliseconds(300), gatewayIdle: .hours(1))
+            // Long enough for the echo to come back on a machine busy with the other tests.
+            timeouts: Timeouts(clientIdle: .seconds(1), gatewayIdle: .hours(1))
         )
         try await withBalancer(route) { fixture async throws in
             let client = try await TestClient.connect(port: fixture.port)

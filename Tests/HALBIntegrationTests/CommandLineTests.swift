@@ -64,7 +64,7 @@ private func site(vip: String, port: Int, gateways: [Int], healthInterval: Strin
     }
 }
 
-@Suite struct DeviceCommandTests {
+@Suite(.timeLimit(.minutes(2))) struct DeviceCommandTests {
     @Test func exitsWithAClearMessageWhenThePortIsTaken() async throws {
         let taken = try await TestServer.start(.echo())
         defer { Task { await taken.kill() } }

@@ -5,7 +5,7 @@ import Testing
 /// `halb demo`, the README's first command: the gateways take turns, a stopped gateway is skipped, and stopping the
 /// primary device moves the VIP to the secondary. It uses the fixed demo addresses (127.0.0.10:8080,
 /// 127.0.0.1:18081-18083, 127.0.0.11-12 and the admin ports 9101-9102), so it fails when a demo is already running.
-@Suite struct DemoTests {
+@Suite(.timeLimit(.minutes(2))) struct DemoTests {
     private static let site = "127.0.0.10:8080"
 
     /// The body of one HTTP response from the demo site ("Hello from gwN"), or "" when none came.

@@ -74,7 +74,7 @@ private func outage(_ attempts: [Attempt], after moment: Double) -> Double? {
 }
 
 /// Three devices serve one VIP in a lab of network namespaces; the primary fails in several ways.
-@Suite(.serialized, .enabled(if: NetworkLab.isAvailable, "needs root, ip and python3"))
+@Suite(.serialized, .timeLimit(.minutes(2)), .enabled(if: NetworkLab.isAvailable, "needs root, ip and python3"))
 struct FailoverTests {
     private static let vip = "192.0.2.100"
 
@@ -341,6 +341,7 @@ let statusScript = """
 /// A HALB device and keepalived share one virtual router (VRRPv3, VRID 51) and take turns as master.
 @Suite(
     .serialized,
+    .timeLimit(.minutes(2)),
     .enabled(if: NetworkLab.isAvailable, "needs root, ip and python3"),
     .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/keepalived"), "needs keepalived")
 )

@@ -22,16 +22,19 @@ final class HALBProcess: Sendable {
     let process: Process
     private let output = NIOLockedValueBox("")
 
-    /// Runs `halb` with `arguments`.
-    convenience init(_ arguments: [String]) throws {
-        try self.init(executable: try halbExecutable(), arguments: arguments)
+    /// Runs `halb` with `arguments`, and `environment` added to the test's.
+    convenience init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        try self.init(executable: try halbExecutable(), arguments: arguments, environment: environment)
     }
 
-    /// Runs `executable` with `arguments`.
-    init(executable: URL, arguments: [String]) throws {
+    /// Runs `executable` with `arguments`, and `environment` added to the test's.
+    init(executable: URL, arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -104,12 +107,19 @@ func httpGet(_ address: String, _ path: String) async throws -> String {
 }
 
 /// One HTTP request on `address` ("host:port") with `Connection: close`, returning the whole response.
-func httpRequest(_ method: String, _ address: String, _ path: String) async throws -> String {
+func httpRequest(
+    _ method: String,
+    _ address: String,
+    _ path: String,
+    headers: [String: String] = [:],
+    body: String = ""
+) async throws -> String {
     let parts = address.split(separator: ":")
     let client = try await TestClient.connect(host: String(parts[0]), port: Int(parts[1])!)
+    let extra = headers.map { "\($0.key): \($0.value)\r\n" }.joined()
     return try await withTimeout {
         try await client.run { inbound, outbound in
-            try await outbound.write(ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+            try await outbound.write(ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: test\r\n\(extra)Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"))
             var reader = inbound.makeAsyncIterator()
             var buffer = try await reader.readToEnd()
             return buffer.readString(length: buffer.readableBytes) ?? ""

@@ -1,13 +1,20 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
+import HALBAgent
+import HALBCore
+import Logging
 
 /// `halb device`: runs a load-balancer device from a site file.
 struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "device",
-        abstract: "Run a load-balancer device from a site file.",
+        abstract: "Run a load-balancer device from a site file or from its console.",
         discussion: """
-            Serves every enabled payload of every virtual server that lists the device, on VIP:port, and spreads \
+            Standalone: --config FILE --name NAME. Managed: --console URL --name NAME --state DIR, with \
+            --join-token TOKEN the first time (the device enrols and keeps its credential in DIR); it then follows \
+            the console's configuration, caches the last one applied in DIR, and serves it when the console is \
+            away. Serves every enabled payload of every virtual server that lists the device, on VIP:port, and spreads \
             connections over the healthy gateways. For a virtual server with two or more devices it runs VRRP \
             failover: the primary holds the VIP (needs root). Reloads on SIGHUP and when the file changes (a bad \
             file is rejected and the running configuration keeps serving). SIGTERM or SIGINT resign the VIPs, stop \
@@ -15,8 +22,17 @@ struct DeviceCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "The site file (YAML).")
-    var config: String
+    @Option(name: .long, help: "The site file (YAML), for a standalone device.")
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("The console's URL, for a managed device.", valueName: "url"))
+    var console: String?
+
+    @Option(name: .long, help: ArgumentHelp("A one-time join token from the console, to enrol.", valueName: "token"))
+    var joinToken: String?
+
+    @Option(name: .long, help: ArgumentHelp("A managed device's state directory (credential, cached configuration).", valueName: "dir"))
+    var state: String?
 
     @Option(name: .long, help: "This device's name in the site file.")
     var name: String
@@ -36,6 +52,19 @@ struct DeviceCommand: AsyncParsableCommand {
     @OptionGroup var options: DeviceOptions
 
     func validate() throws {
+        switch (self.config, self.console) {
+        case (nil, nil): throw ValidationError("give --config FILE (standalone) or --console URL (managed)")
+        case (.some, .some): throw ValidationError("--config and --console exclude each other")
+        case (.some, nil):
+            if self.joinToken != nil || self.state != nil {
+                throw ValidationError("--join-token and --state are for a managed device (--console)")
+            }
+        case (nil, .some(let url)):
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw ValidationError("--console \(url) is not an http:// or https:// URL")
+            }
+            guard self.state != nil else { throw ValidationError("a managed device needs --state DIR") }
+        }
         if let notify = self.notify, !FileManager.default.isExecutableFile(atPath: notify) {
             throw ValidationError("--notify \(notify) is not an executable file")
         }
@@ -44,8 +73,15 @@ struct DeviceCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = self.options.makeLogger()
         let admin = self.options.adminHostPort
+        let http = HTTPClient.shared
+        let source: ConfigSource
+        if let config = self.config {
+            source = .file(config)
+        } else {
+            source = .console(try await self.managedConfiguration(http: http, logger: logger))
+        }
         try await DeviceRuntime(
-            source: .file(self.config),
+            source: source,
             device: self.name,
             adminHost: admin.host,
             adminPort: admin.port,
@@ -55,5 +91,62 @@ struct DeviceCommand: AsyncParsableCommand {
             notify: self.notify,
             loopbackFailoverPort: self.loopbackFailover
         ).run()
+    }
+
+    /// Enrols if need be, then takes the cached configuration, or waits for the console's first one.
+    private func managedConfiguration(http: HTTPClient, logger: Logger) async throws -> ManagedConfiguration {
+        let console = self.console!
+        let state = AgentStateDirectory(self.state!)
+        var identity: AgentIdentity
+        do {
+            if let token = self.joinToken {
+                identity = try await AgentClient.enrol(console: console, joinToken: token, device: self.name, http: http)
+                try state.store(identity)
+                logger.notice("Enrolled with the console", metadata: ["console.url": "\(identity.console)", "site.name": "\(identity.site)"])
+            } else if let stored = try state.identity() {
+                identity = stored
+            } else {
+                throw AgentError.notEnrolled(self.state!)
+            }
+        } catch {
+            throw DeviceRuntime.fail("\(error)")
+        }
+        let base = console.hasSuffix("/") ? String(console.dropLast()) : console
+        guard identity.console == base, identity.device == self.name else {
+            throw DeviceRuntime.fail(
+                "\(self.state!) holds the identity of device \(identity.device) of console \(identity.console): give --join-token to enrol as \(self.name) with \(base)"
+            )
+        }
+        let client = AgentClient(identity: identity, http: http)
+        if let cached = state.cachedConfiguration() {
+            logger.notice("Starting from the cached configuration", metadata: ["site.version": "\(cached.version)"])
+            return ManagedConfiguration(client: client, state: state, initialVersion: cached.version, initialText: cached.yaml, fetched: false)
+        }
+        // No configuration yet: wait for a usable one (the console may be down, or the site not ready for us).
+        var after = 0
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                if let (version, yaml) = try await client.configuration(after: after) {
+                    do {
+                        let site = try SiteReader.load(yaml: yaml)
+                        if let problem = SiteFile.problem(site: site, device: self.name) { throw DeviceConfigProblem(description: problem) }
+                        return ManagedConfiguration(client: client, state: state, initialVersion: version, initialText: yaml, fetched: true)
+                    } catch {
+                        logger.error("Configuration from the console refused; waiting for the next", metadata: ["site.version": "\(version)", "error": "\(error)"])
+                        try? await client.acknowledge(version: version, error: "\(error)")
+                        after = version
+                    }
+                }
+            } catch let error as AgentError where error.isCredentialRejected {
+                throw DeviceRuntime.fail("\(error): enrol again with --join-token")
+            } catch {
+                if attempt == 1 || attempt % 30 == 0 {
+                    logger.warning("Waiting for the console's first configuration", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: .seconds(min(10, attempt)))
+            }
+        }
     }
 }

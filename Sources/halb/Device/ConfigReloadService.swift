@@ -13,15 +13,10 @@ import UnixSignals
 /// handed to the failover (``FailoverHandle/plan``).
 struct ConfigReloadService: Service {
     let source: ConfigSource
-    let device: String
-    let balancer: Balancer
+    let applier: DeviceConfigApplier
     let logger: Logger
     /// The text of the configuration running now.
     let applied: String
-    /// The device's failover: a reload changes its plan.
-    let failover: FailoverHandle
-    /// Whether failover runs over loopback UDP (the demo), which applies changes only on restart.
-    let loopbackFailover: Bool
 
     func run() async throws {
         let state = ReloadState(applied: self.applied, stamp: self.source.stamp())
@@ -71,35 +66,10 @@ struct ConfigReloadService: Service {
             if force { logger.info("Configuration unchanged") }
             return
         }
-        let site: Site
         do {
-            site = try SiteReader.load(yaml: text)
-        } catch {
-            for issue in error.issues {
-                logger.error("Configuration rejected", metadata: ["config.error": "\(issue)"])
-            }
-            logger.error(
-                "Configuration rejected: the running configuration keeps serving",
-                metadata: ["config.errors": "\(error.issues.count)"]
-            )
-            return
-        }
-        if let problem = SiteFile.problem(site: site, device: self.device) {
-            logger.error("Configuration rejected: the running configuration keeps serving", metadata: ["config.error": "\(problem)"])
-            return
-        }
-        do {
-            try await self.balancer.apply(BalancerConfiguration(site: site, device: self.device))
+            let site = try await self.applier.apply(text)
             await state.applied(text)
-            let plan = FailoverPlan.configurations(site: site, device: self.device, unicast: self.loopbackFailover)
-            if plan != self.failover.plan {
-                if self.loopbackFailover {
-                    logger.warning("Failover settings changed: the loopback demo applies them when the device restarts")
-                } else {
-                    self.failover.plan = plan
-                }
-            }
-            let status = await self.balancer.status()
+            let status = await self.applier.balancer.status()
             logger.notice(
                 "Configuration applied",
                 metadata: [
@@ -109,6 +79,14 @@ struct ConfigReloadService: Service {
                     "listeners": "\(status.listeners.count)",
                 ]
             )
+        } catch let error as ConfigurationError {
+            for issue in error.issues {
+                logger.error("Configuration rejected", metadata: ["config.error": "\(issue)"])
+            }
+            logger.error(
+                "Configuration rejected: the running configuration keeps serving",
+                metadata: ["config.errors": "\(error.issues.count)"]
+            )
         } catch {
             logger.error(
                 "Configuration rejected: the running configuration keeps serving",
@@ -116,6 +94,43 @@ struct ConfigReloadService: Service {
             )
         }
     }
+}
+
+/// Applies a new site file to a running device as a whole, or not at all: validation, this device's part of it,
+/// the balancer (which binds new listeners before changing anything), then the failover plan.
+struct DeviceConfigApplier: Sendable {
+    let device: String
+    let balancer: Balancer
+    /// The device's failover: a reload changes its plan.
+    let failover: FailoverHandle
+    /// Whether failover runs over loopback UDP (the demo), which applies changes only on restart.
+    let loopbackFailover: Bool
+    let logger: Logger
+
+    /// - Returns: the site applied.
+    /// - Throws: ``ConfigurationError`` with every issue, ``DeviceConfigProblem`` when the site is valid but not
+    ///   for this device, or the balancer's error; the running configuration is untouched then.
+    func apply(_ text: String) async throws -> Site {
+        let site = try SiteReader.load(yaml: text)
+        if let problem = SiteFile.problem(site: site, device: self.device) {
+            throw DeviceConfigProblem(description: problem)
+        }
+        try await self.balancer.apply(BalancerConfiguration(site: site, device: self.device))
+        let plan = FailoverPlan.configurations(site: site, device: self.device, unicast: self.loopbackFailover)
+        if plan != self.failover.plan {
+            if self.loopbackFailover {
+                self.logger.warning("Failover settings changed: the loopback demo applies them when the device restarts")
+            } else {
+                self.failover.plan = plan
+            }
+        }
+        return site
+    }
+}
+
+/// A valid site that this device cannot run (it is not in it, or serves nothing in it).
+struct DeviceConfigProblem: Error, CustomStringConvertible {
+    var description: String
 }
 
 /// What the reloader has seen, so an unchanged or already-rejected file is not re-applied every second.

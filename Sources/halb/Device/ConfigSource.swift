@@ -1,21 +1,26 @@
 import Foundation
+import HALBAgent
 import HALBBalancer
 import HALBCore
 import Logging
 
-/// Where a device's configuration comes from: a file that can change.
+/// Where a device's configuration comes from: a file that can change, or the console.
 enum ConfigSource: Sendable {
     case file(String)
+    /// A managed device: the configuration it starts with (cached, or just fetched), then the console's.
+    case console(ManagedConfiguration)
 
     var name: String {
         switch self {
         case .file(let path): path
+        case .console(let managed): "console \(managed.client.identity.console)"
         }
     }
 
     func read() throws -> String {
         switch self {
         case .file(let path): try SiteFile.read(path: path)
+        case .console(let managed): managed.initialText
         }
     }
 
@@ -29,4 +34,14 @@ enum ConfigSource: Sendable {
         let inode = (attributes[.systemFileNumber] as? NSNumber)?.intValue ?? 0
         return "\(modified)/\(size)/\(inode)"
     }
+}
+
+/// A managed device's source: its console client, state directory and starting configuration.
+struct ManagedConfiguration: Sendable {
+    var client: AgentClient
+    var state: AgentStateDirectory
+    var initialVersion: Int
+    var initialText: String
+    /// Whether the initial configuration was just fetched (to be cached and acknowledged once running).
+    var fetched: Bool
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HALBAgent
 import HALBBalancer
 import HALBCore
 import HALBFailover
@@ -101,15 +102,28 @@ struct DeviceRuntime {
             eventLoopGroupProvider: .shared(group),
             logger: adminLoggerQuiet
         )
-        let reloader = ConfigReloadService(
-            source: self.source,
+        let applier = DeviceConfigApplier(
             device: self.device,
             balancer: balancer,
-            logger: logger,
-            applied: text,
             failover: failover,
-            loopbackFailover: self.loopbackFailoverPort != nil
+            loopbackFailover: self.loopbackFailoverPort != nil,
+            logger: logger
         )
+        let reloader: any Service
+        switch self.source {
+        case .file:
+            reloader = ConfigReloadService(source: self.source, applier: applier, logger: logger, applied: text)
+        case .console(let managed):
+            reloader = AgentService(
+                client: managed.client,
+                state: managed.state,
+                logger: logger,
+                initialVersion: managed.initialVersion,
+                fetchedInitially: managed.fetched ? managed.initialText : nil,
+                apply: { text in _ = try await applier.apply(text) },
+                report: { await AgentReporting.report(balancer: balancer, failover: failover) }
+            )
+        }
         // A graceful shutdown stops services in reverse order: the balancer drains first, while the admin
         // endpoint still answers (/healthz says "draining").
         // Failover comes last, so that on shutdown it resigns first: a backup takes the VIP while this device drains.

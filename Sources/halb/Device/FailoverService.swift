@@ -35,7 +35,8 @@ enum FailoverPlan {
                 else { return nil }
                 return .init(address: vip, prefix: prefix)
             }
-            return vips.map { vip in
+            // The loopback demo's transport is IPv4 only.
+            return vips.filter { !(unicast && $0.address.isIPv6) }.map { vip in
                 VirtualRouterConfiguration(
                     name: vs.name,
                     interface: vs.vip.interface ?? me.interface,

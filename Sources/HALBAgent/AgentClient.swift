@@ -1,0 +1,148 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// The device's side of the console's `/agent/v1` API.
+public struct AgentClient: Sendable {
+    public let identity: AgentIdentity
+    private let http: HTTPClient
+
+    public init(identity: AgentIdentity, http: HTTPClient) {
+        self.identity = identity
+        self.http = http
+    }
+
+    /// Enrols device `device` with a one-time join token and returns its identity (to be stored).
+    ///
+    /// - Throws: ``AgentError`` when the console is unreachable or refuses the token.
+    public static func enrol(console: String, joinToken: String, device: String, http: HTTPClient) async throws -> AgentIdentity {
+        struct Body: Encodable {
+            var joinToken: String
+            var device: String
+        }
+        struct Answer: Decodable {
+            var site: String
+            var device: String
+            var credential: String
+            var signingKey: String
+        }
+        let base = console.hasSuffix("/") ? String(console.dropLast()) : console
+        let (status, body, _) = try await Self.send(
+            http,
+            method: .POST,
+            url: "\(base)/agent/v1/enrol",
+            credential: nil,
+            body: try JSONEncoder().encode(Body(joinToken: joinToken, device: device)),
+            timeout: .seconds(15)
+        )
+        guard status == 201 else { throw AgentError.refused(status: status, message: Self.message(body)) }
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body.utf8)) else {
+            throw AgentError.console("the console's enrolment answer is not understood")
+        }
+        return AgentIdentity(console: base, site: answer.site, device: answer.device, credential: answer.credential, signingKey: answer.signingKey)
+    }
+
+    /// The device's configuration once it is newer than `version`: at once if it is, else when it changes, or `nil`
+    /// after about `wait` without a change.
+    ///
+    /// - Throws: ``AgentError`` for an unreachable console, a refusal, or a configuration without a valid signature.
+    public func configuration(after version: Int, wait: Duration = .seconds(30)) async throws -> (version: Int, yaml: String)? {
+        struct Answer: Decodable {
+            var version: Int
+            var site: String
+        }
+        let (status, body, headers) = try await Self.send(
+            self.http,
+            method: .GET,
+            url: "\(self.identity.console)/agent/v1/config?after=\(version)",
+            credential: self.identity.credential,
+            body: nil,
+            timeout: wait + .seconds(15)
+        )
+        if status == 304 { return nil }
+        guard status == 200 else { throw AgentError.refused(status: status, message: Self.message(body)) }
+        guard let signature = headers.first(name: "X-HALB-Signature"),
+            Self.constantTimeEqual(signature, Self.signature(of: body, key: self.identity.signingKey))
+        else { throw AgentError.badSignature }
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body.utf8)) else {
+            throw AgentError.console("the console's configuration answer is not understood")
+        }
+        return (answer.version, answer.site)
+    }
+
+    /// Reports that `version` was applied (`error` nil) or refused with `error`.
+    public func acknowledge(version: Int, error: String?) async throws {
+        struct Body: Encodable {
+            var version: Int
+            var error: String?
+        }
+        let (status, body, _) = try await Self.send(
+            self.http,
+            method: .POST,
+            url: "\(self.identity.console)/agent/v1/ack",
+            credential: self.identity.credential,
+            body: try JSONEncoder().encode(Body(version: version, error: error)),
+            timeout: .seconds(15)
+        )
+        guard status == 204 else { throw AgentError.refused(status: status, message: Self.message(body)) }
+    }
+
+    /// Sends a heartbeat (any `Encodable` report; the console's `AgentReport` shape).
+    public func heartbeat(_ report: some Encodable) async throws {
+        let (status, body, _) = try await Self.send(
+            self.http,
+            method: .POST,
+            url: "\(self.identity.console)/agent/v1/heartbeat",
+            credential: self.identity.credential,
+            body: try JSONEncoder().encode(report),
+            timeout: .seconds(10)
+        )
+        guard status == 204 else { throw AgentError.refused(status: status, message: Self.message(body)) }
+    }
+
+    // MARK: - Helpers
+
+    private static func send(
+        _ http: HTTPClient,
+        method: HTTPMethod,
+        url: String,
+        credential: String?,
+        body: Data?,
+        timeout: Duration
+    ) async throws -> (status: Int, body: String, headers: HTTPHeaders) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let credential { request.headers.add(name: "Authorization", value: "Bearer \(credential)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            let response = try await http.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+            let buffer = try await response.body.collect(upTo: 4 << 20)
+            return (Int(response.status.code), String(buffer: buffer), response.headers)
+        } catch {
+            throw AgentError.console("cannot reach the console at \(url.split(separator: "?")[0]): \(error)")
+        }
+    }
+
+    private static func message(_ body: String) -> String {
+        struct Problem: Decodable { var error: String }
+        return (try? JSONDecoder().decode(Problem.self, from: Data(body.utf8)).error) ?? String(body.prefix(200))
+    }
+
+    /// HMAC-SHA256 of `body` with `key`, hex: what the console signs configurations with.
+    static func signature(of body: String, key: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: SymmetricKey(data: Array(key.utf8)))
+        return mac.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+
+    private static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+        let left = Array(lhs.utf8)
+        let right = Array(rhs.utf8)
+        guard left.count == right.count else { return false }
+        return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Keeps a managed device in step with its console: long-polls the configuration, has it applied, stores it and
+/// acknowledges it (or reports why it was refused), and sends a heartbeat every few seconds.
+///
+/// The console being away never touches traffic: the device keeps serving what it runs, and tries again.
+public struct AgentService: Service {
+    let client: AgentClient
+    let state: AgentStateDirectory
+    let logger: Logger
+    /// The version running when the service starts (from the cache or the first fetch).
+    let initialVersion: Int
+    /// The initial configuration, when it was just fetched (not from the cache): stored and acknowledged first.
+    let fetchedInitially: String?
+    /// Validates and applies a configuration (the site file's text) as a whole, or throws why not; the running
+    /// configuration must be untouched then.
+    let apply: @Sendable (String) async throws -> Void
+    /// What the next heartbeat reports.
+    let report: @Sendable () async -> any Encodable & Sendable
+    let heartbeatInterval: Duration
+
+    public init(
+        client: AgentClient,
+        state: AgentStateDirectory,
+        logger: Logger,
+        initialVersion: Int,
+        fetchedInitially: String? = nil,
+        heartbeatInterval: Duration = .seconds(5),
+        apply: @escaping @Sendable (String) async throws -> Void,
+        report: @escaping @Sendable () async -> any Encodable & Sendable
+    ) {
+        self.client = client
+        self.state = state
+        self.logger = logger
+        self.initialVersion = initialVersion
+        self.fetchedInitially = fetchedInitially
+        self.heartbeatInterval = heartbeatInterval
+        self.apply = apply
+        self.report = report
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.followConfiguration() }
+                group.addTask { await self.sendHeartbeats() }
+                await group.waitForAll()
+            }
+        }
+    }
+
+    private func followConfiguration() async {
+        var version = self.initialVersion
+        if let yaml = self.fetchedInitially {
+            do {
+                try self.state.storeConfiguration(version: version, yaml: yaml)
+            } catch {
+                self.logger.error("Cannot cache the configuration", metadata: ["error": "\(error)"])
+            }
+            try? await self.client.acknowledge(version: version, error: nil)
+        }
+        var failures = 0
+        while !Task.isCancelled {
+            let next: (version: Int, yaml: String)?
+            do {
+                next = try await self.client.configuration(after: version)
+                if failures > 0 { self.logger.notice("Console reachable again") }
+                failures = 0
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 30 == 0 {
+                    self.logger.warning(
+                        "Console unreachable; the running configuration keeps serving",
+                        metadata: ["console.url": "\(self.client.identity.console)", "error": "\(error)"]
+                    )
+                }
+                // 1 s, 2 s, ... up to 10 s between tries.
+                try? await Task.sleep(for: .seconds(min(10, failures)))
+                continue
+            }
+            guard let next else { continue }
+            do {
+                try await self.apply(next.yaml)
+            } catch {
+                self.logger.error(
+                    "Configuration from the console refused: the running configuration keeps serving",
+                    metadata: ["site.version": "\(next.version)", "error": "\(error)"]
+                )
+                try? await self.client.acknowledge(version: next.version, error: "\(error)")
+                // A refused version is not fetched again: the next one is awaited.
+                version = next.version
+                continue
+            }
+            version = next.version
+            self.logger.notice("Configuration from the console applied", metadata: ["site.version": "\(next.version)"])
+            do {
+                try self.state.storeConfiguration(version: next.version, yaml: next.yaml)
+            } catch {
+                // It runs; only a restart without the console would start from the older cached one.
+                self.logger.error("Cannot cache the configuration", metadata: ["error": "\(error)"])
+            }
+            try? await self.client.acknowledge(version: next.version, error: nil)
+        }
+    }
+
+    private func sendHeartbeats() async {
+        while !Task.isCancelled {
+            do {
+                try await self.client.heartbeat(await self.report())
+            } catch {
+                self.logger.debug("Heartbeat not delivered", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: self.heartbeatInterval)
+        }
+    }
+}

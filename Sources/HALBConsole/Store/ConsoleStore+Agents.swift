@@ -1,0 +1,301 @@
+import Crypto
+import Foundation
+import GRDB
+import HALBCore
+
+/// What the console shows of a device's agent, as the product's Devices tab does.
+public enum AgentState: String, Sendable, Codable, Hashable {
+    /// Enrolled, heartbeats arriving, the current configuration applied, the console's software version.
+    case ok = "OK"
+    /// Never enrolled (or its credential was rejected).
+    case notVerified = "Not verified"
+    /// Runs older software than the console.
+    case needsUpdate = "Needs update"
+    /// Missed three heartbeats.
+    case offline = "Offline"
+    /// Refused the last configuration (NACK); the previous one keeps running.
+    case configError = "Config error"
+}
+
+/// One virtual server's role on a device, from its heartbeat.
+public struct AgentRole: Sendable, Codable, Hashable {
+    public var virtualServer: String
+    /// `ipv4` or `ipv6` for a virtual router; absent for a virtual server without failover.
+    public var family: String?
+    /// `primary`, `secondary`, `stopped`, or `standalone` (one device, no failover).
+    public var role: String
+    public var priority: Int?
+
+    public init(virtualServer: String, family: String?, role: String, priority: Int?) {
+        self.virtualServer = virtualServer
+        self.family = family
+        self.role = role
+        self.priority = priority
+    }
+}
+
+/// One gateway's health on a device, from its heartbeat.
+public struct AgentGatewayHealth: Sendable, Codable, Hashable {
+    public var gateway: String
+    public var state: String
+
+    public init(gateway: String, state: String) {
+        self.gateway = gateway
+        self.state = state
+    }
+}
+
+/// What a device reports in each heartbeat.
+public struct AgentReport: Sendable, Codable, Hashable {
+    public var softwareVersion: String
+    public var appliedVersion: Int?
+    public var roles: [AgentRole]
+    public var gateways: [AgentGatewayHealth]
+
+    public init(softwareVersion: String, appliedVersion: Int?, roles: [AgentRole], gateways: [AgentGatewayHealth]) {
+        self.softwareVersion = softwareVersion
+        self.appliedVersion = appliedVersion
+        self.roles = roles
+        self.gateways = gateways
+    }
+}
+
+/// A device of a site as the status API shows it.
+public struct DeviceStatus: Sendable, Codable, Hashable {
+    public var device: String
+    public var state: AgentState
+    public var softwareVersion: String?
+    /// The site version the device runs.
+    public var appliedVersion: Int?
+    public var siteVersion: Int
+    public var lastSeen: String?
+    /// The last refused configuration's version and reason (Config error).
+    public var error: String?
+    public var roles: [AgentRole]
+    public var gateways: [AgentGatewayHealth]
+}
+
+/// An enrolled device, as its credential identifies it.
+public struct EnrolledAgent: Sendable, Hashable {
+    public var site: String
+    public var device: String
+    /// Signs the configurations sent to this device, so it accepts them from its console only.
+    public var signingKey: String
+}
+
+/// What a device gets when it enrols: its credential and the key its configurations are signed with. Shown once.
+public struct Enrolment: Sendable, Codable, Hashable {
+    public var site: String
+    public var device: String
+    public var credential: String
+    public var signingKey: String
+}
+
+extension ConsoleStore {
+    /// How long a device may stay silent before it shows as Offline: three heartbeats.
+    public static let heartbeatInterval: Duration = .seconds(5)
+
+    /// Issues a one-time join token for device `device` of site `site`, valid for `lifetime`.
+    public func createJoinToken(
+        site: String,
+        device: String,
+        lifetime: Duration = .seconds(24 * 3600),
+        actor: String
+    ) async throws -> (token: String, expiresAt: String) {
+        let (id, secret, token) = Credentials.newToken()
+        let expires = Self.timestamp(Date().addingTimeInterval(TimeInterval(lifetime.components.seconds)))
+        try await self.writer.write { db in
+            let current = try Self.current(site, db)
+            guard current.site.devices.contains(where: { $0.name == device }) else {
+                throw ConsoleError.notFound("no device named \(device) in site \(site)")
+            }
+            try db.execute(
+                sql: "INSERT INTO join_tokens (id, site, device, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [id, site, device, Credentials.hashSecret(secret), Self.timestamp(), expires]
+            )
+            try Self.audit(actor: actor, action: "create", target: "join token \(id)", site: site, version: nil, detail: "device \(device)", db)
+        }
+        return ("halb_join_" + token.dropFirst(5), expires)
+    }
+
+    /// Enrols a device with a join token: the token is used up, and the device gets a new credential (replacing
+    /// an earlier one) and signing key.
+    ///
+    /// - Throws: ``ConsoleError/unauthorized(_:)`` for an unknown, used or expired token, or another device name.
+    public func enrol(joinToken: String, device: String) async throws -> Enrolment {
+        guard joinToken.hasPrefix("halb_join_"), let (id, secret) = Credentials.parseToken("halb_" + joinToken.dropFirst(10)) else {
+            throw ConsoleError.unauthorized("not a join token")
+        }
+        let (credentialID, credentialSecret, credential) = Credentials.newToken()
+        let signingKey = Credentials.randomHex(bytes: 32)
+        return try await self.writer.write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT site, device, secret_hash, expires_at, used_at FROM join_tokens WHERE id = ?",
+                    arguments: [id]
+                ),
+                Credentials.secret(secret, matches: row["secret_hash"])
+            else { throw ConsoleError.unauthorized("the join token is unknown") }
+            guard (row["used_at"] as String?) == nil else { throw ConsoleError.unauthorized("the join token was used already") }
+            guard (row["expires_at"] as String) > Self.timestamp() else { throw ConsoleError.unauthorized("the join token has expired") }
+            let site: String = row["site"]
+            guard (row["device"] as String) == device else {
+                throw ConsoleError.unauthorized("the join token is for device \(row["device"] as String), not \(device)")
+            }
+            try db.execute(sql: "UPDATE join_tokens SET used_at = ? WHERE id = ?", arguments: [Self.timestamp(), id])
+            try db.execute(sql: "DELETE FROM agents WHERE site = ? AND device = ?", arguments: [site, device])
+            try db.execute(
+                sql: """
+                    INSERT INTO agents (site, device, credential_id, credential_hash, signing_key, enrolled_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [site, device, credentialID, Credentials.hashSecret(credentialSecret), signingKey, Self.timestamp()]
+            )
+            try Self.audit(actor: "device \(device)", action: "enrol", target: "device \(device)", site: site, version: nil, detail: "join token \(id)", db)
+            return Enrolment(site: site, device: device, credential: credential, signingKey: signingKey)
+        }
+    }
+
+    /// The enrolled device a credential belongs to.
+    public func agent(forCredential credential: String) async throws -> EnrolledAgent? {
+        guard let (id, secret) = Credentials.parseToken(credential) else { return nil }
+        let row = try await self.writer.read { db -> (site: String, device: String, hash: String, key: String)? in
+            try Row.fetchOne(db, sql: "SELECT site, device, credential_hash, signing_key FROM agents WHERE credential_id = ?", arguments: [id])
+                .map { ($0["site"], $0["device"], $0["credential_hash"], $0["signing_key"]) }
+        }
+        guard let row, Credentials.secret(secret, matches: row.hash) else { return nil }
+        return EnrolledAgent(site: row.site, device: row.device, signingKey: row.key)
+    }
+
+    /// The configuration of `agent`: its site with only the virtual servers that list it (their router ids
+    /// pinned, as the ids default to positions), at the current version.
+    public func configuration(for agent: EnrolledAgent) async throws -> (version: Int, yaml: String) {
+        let stored = try await self.site(agent.site)
+        return (stored.version, SiteWriter.yaml(Self.siteOfDevice(stored.site, device: agent.device)))
+    }
+
+    /// Waits until site `agent.site` is newer than `version` (at most `timeout`), then returns its configuration.
+    public func configuration(
+        for agent: EnrolledAgent,
+        after version: Int,
+        timeout: Duration
+    ) async throws -> (version: Int, yaml: String)? {
+        let generation = await self.changes.generation(of: agent.site)
+        let current = try await self.configuration(for: agent)
+        if current.version > version { return current }
+        await self.changes.wait(for: agent.site, since: generation, timeout: timeout)
+        let after = try await self.configuration(for: agent)
+        return after.version > version ? after : nil
+    }
+
+    /// Records that `agent` applied `version` (ACK, `error` nil) or refused it (NACK, with the reason).
+    public func acknowledge(_ agent: EnrolledAgent, version: Int, error: String?) async throws {
+        try await self.writer.write { db in
+            if let error {
+                try db.execute(
+                    sql: "UPDATE agents SET nack_version = ?, nack_error = ?, last_seen = ? WHERE site = ? AND device = ?",
+                    arguments: [version, String(error.prefix(2000)), Self.timestamp(), agent.site, agent.device]
+                )
+            } else {
+                try db.execute(
+                    sql: "UPDATE agents SET applied_version = ?, nack_version = NULL, nack_error = NULL, last_seen = ? WHERE site = ? AND device = ?",
+                    arguments: [version, Self.timestamp(), agent.site, agent.device]
+                )
+            }
+        }
+    }
+
+    /// Stores `agent`'s heartbeat.
+    public func heartbeat(_ agent: EnrolledAgent, report: AgentReport) async throws {
+        let text = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        try await self.writer.write { db in
+            try db.execute(
+                sql: "UPDATE agents SET last_seen = ?, software_version = ?, report = ? WHERE site = ? AND device = ?",
+                arguments: [Self.timestamp(), String(report.softwareVersion.prefix(64)), text, agent.site, agent.device]
+            )
+        }
+    }
+
+    /// Every device of site `site` with its agent status, as seen at `now` by a console of `consoleVersion`.
+    public func deviceStatuses(site: String, consoleVersion: String, now: Date = Date()) async throws -> [DeviceStatus] {
+        let stored = try await self.site(site)
+        let rows = try await self.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM agents WHERE site = ?", arguments: [site]).map { row in
+                (
+                    device: row["device"] as String,
+                    lastSeen: row["last_seen"] as String?,
+                    software: row["software_version"] as String?,
+                    applied: row["applied_version"] as Int?,
+                    nackVersion: row["nack_version"] as Int?,
+                    nackError: row["nack_error"] as String?,
+                    report: row["report"] as String?
+                )
+            }
+        }
+        let offlineBefore = Self.timestamp(now.addingTimeInterval(-3 * TimeInterval(Self.heartbeatInterval.components.seconds)))
+        return stored.site.devices.map { device in
+            guard let row = rows.first(where: { $0.device == device.name }) else {
+                return DeviceStatus(
+                    device: device.name,
+                    state: .notVerified,
+                    siteVersion: stored.version,
+                    roles: [],
+                    gateways: []
+                )
+            }
+            let report = row.report.flatMap { try? JSONDecoder().decode(AgentReport.self, from: Data($0.utf8)) }
+            let state: AgentState
+            if row.lastSeen.map({ $0 < offlineBefore }) ?? true {
+                state = .offline
+            } else if row.nackError != nil {
+                state = .configError
+            } else if let software = row.software, Self.isOlder(software, than: consoleVersion) {
+                state = .needsUpdate
+            } else {
+                state = .ok
+            }
+            return DeviceStatus(
+                device: device.name,
+                state: state,
+                softwareVersion: row.software,
+                appliedVersion: row.applied,
+                siteVersion: stored.version,
+                lastSeen: row.lastSeen,
+                error: row.nackError.map { "version \(row.nackVersion ?? 0): \($0)" },
+                roles: report?.roles ?? [],
+                gateways: report?.gateways ?? []
+            )
+        }
+    }
+
+    /// The HMAC-SHA256 (hex) of `body` with `key`: the signature of a configuration sent to a device.
+    public static func signature(of body: String, key: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: SymmetricKey(data: Array(key.utf8)))
+        return mac.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+
+    /// `site` with only the virtual servers that list `device`, their router ids made explicit.
+    static func siteOfDevice(_ site: Site, device: String) -> Site {
+        var filtered = site
+        filtered.virtualServers = site.virtualServers.indices.compactMap { index in
+            var vs = site.virtualServers[index]
+            guard vs.devices.contains(where: { $0.name == device }) else { return nil }
+            vs.vrrp.routerID = site.routerID(ofVirtualServerAt: index)
+            return vs
+        }
+        return filtered
+    }
+
+    /// Whether dotted version `version` is older than `other` (`0.1.0` < `0.2.0`).
+    static func isOlder(_ version: String, than other: String) -> Bool {
+        let lhs = version.split(separator: ".").map { Int($0) ?? 0 }
+        let rhs = other.split(separator: ".").map { Int($0) ?? 0 }
+        for index in 0..<max(lhs.count, rhs.count) {
+            let left = index < lhs.count ? lhs[index] : 0
+            let right = index < rhs.count ? rhs[index] : 0
+            if left != right { return left < right }
+        }
+        return false
+    }
+}

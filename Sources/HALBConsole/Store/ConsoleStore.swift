@@ -1,0 +1,530 @@
+import Foundation
+import GRDB
+import HALBCore
+
+/// What a user or token may do.
+public enum Role: String, Sendable, Codable, CaseIterable {
+    /// Everything.
+    case admin
+    /// Read only: every change answers 403.
+    case readOnly = "read-only"
+}
+
+/// Who a request comes from, once its token is checked.
+public struct Identity: Sendable, Hashable {
+    public var user: String
+    public var role: Role
+    /// The token that authenticated the request.
+    public var tokenID: String
+}
+
+/// One stored version of a site: the canonical document (every field explicit) and the site it reads as.
+public struct StoredSite: Sendable {
+    public var name: String
+    public var version: Int
+    public var site: Site
+    /// The document as ``SiteWriter`` writes it, `version` included.
+    public var document: ConfigNode { SiteWriter.node(self.site) }
+}
+
+/// One entry of a site's history.
+public struct SiteVersionInfo: Sendable, Codable, Hashable {
+    public var version: Int
+    public var author: String
+    public var createdAt: String
+    /// What made it, such as `update gateway gw1` or `rollback to 3`.
+    public var change: String
+}
+
+/// One entry of the audit log.
+public struct AuditEntry: Sendable, Codable, Hashable {
+    public var id: Int64
+    public var at: String
+    public var actor: String
+    public var action: String
+    public var target: String
+    public var site: String?
+    public var version: Int?
+    /// What changed, in words (never a secret).
+    public var detail: String
+}
+
+/// A user, as the API shows it (never the password hash).
+public struct UserInfo: Sendable, Codable, Hashable {
+    public var name: String
+    public var role: Role
+    public var createdAt: String
+}
+
+/// An API token, as the API shows it (never the secret).
+public struct TokenInfo: Sendable, Codable, Hashable {
+    public var id: String
+    public var name: String
+    public var user: String
+    public var role: Role
+    public var kind: String
+    public var createdAt: String
+    public var expiresAt: String?
+}
+
+/// The console's store: sites with their whole history, users, tokens and the audit log, in one SQLite file.
+///
+/// Every change runs in one transaction: the site is edited as a document, read back by ``SiteReader`` (so it is
+/// valid as a whole, or nothing is stored), written as a new version and audited. The file is in WAL mode with
+/// `synchronous = FULL`, so a change the API acknowledged survives a crash of the process or the machine.
+public final class ConsoleStore: Sendable {
+    let writer: any DatabaseWriter
+    /// Wakes the devices' long polls when a site changes.
+    let changes = SiteChangeNotifier()
+
+    /// Opens (creating if need be) `console.sqlite` in `directory` and migrates it.
+    ///
+    /// - Throws: a GRDB error when the file cannot be opened or migrated.
+    public convenience init(directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool = try DatabasePool(path: directory.appendingPathComponent("console.sqlite").path, configuration: configuration)
+        try self.init(writer: pool)
+    }
+
+    /// A store in memory, for tests.
+    public static func inMemory() throws -> ConsoleStore {
+        try ConsoleStore(writer: DatabaseQueue())
+    }
+
+    private init(writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Self.migrator.migrate(writer)
+    }
+
+    /// Append-only: a released migration is never changed, only followed by new ones.
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: sites, versions, users, tokens, audit") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE sites (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        version INTEGER NOT NULL
+                    );
+                    CREATE TABLE site_versions (
+                        site TEXT NOT NULL REFERENCES sites(name) ON DELETE CASCADE,
+                        version INTEGER NOT NULL,
+                        document TEXT NOT NULL,
+                        author TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        change TEXT NOT NULL,
+                        PRIMARY KEY (site, version)
+                    );
+                    CREATE TABLE users (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        password_hash TEXT NOT NULL,
+                        role TEXT NOT NULL CHECK (role IN ('admin', 'read-only')),
+                        created_at TEXT NOT NULL
+                    );
+                    CREATE TABLE tokens (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        secret_hash TEXT NOT NULL,
+                        user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        role TEXT NOT NULL CHECK (role IN ('admin', 'read-only')),
+                        kind TEXT NOT NULL CHECK (kind IN ('session', 'api')),
+                        created_at TEXT NOT NULL,
+                        expires_at TEXT
+                    );
+                    CREATE TABLE audit (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at TEXT NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        target TEXT NOT NULL,
+                        site TEXT,
+                        version INTEGER,
+                        detail TEXT NOT NULL
+                    );
+                    """
+            )
+        }
+        migrator.registerMigration("v2: device enrolment and agent status") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE join_tokens (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        site TEXT NOT NULL REFERENCES sites(name) ON DELETE CASCADE,
+                        device TEXT NOT NULL,
+                        secret_hash TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        expires_at TEXT NOT NULL,
+                        used_at TEXT
+                    );
+                    CREATE TABLE agents (
+                        site TEXT NOT NULL REFERENCES sites(name) ON DELETE CASCADE,
+                        device TEXT NOT NULL,
+                        credential_id TEXT NOT NULL UNIQUE,
+                        credential_hash TEXT NOT NULL,
+                        signing_key TEXT NOT NULL,
+                        enrolled_at TEXT NOT NULL,
+                        last_seen TEXT,
+                        software_version TEXT,
+                        applied_version INTEGER,
+                        nack_version INTEGER,
+                        nack_error TEXT,
+                        report TEXT,
+                        PRIMARY KEY (site, device)
+                    );
+                    """
+            )
+        }
+        return migrator
+    }
+
+    // MARK: - Sites
+
+    /// Every site with its current version, by name.
+    public func sites() async throws -> [(name: String, version: Int)] {
+        try await self.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, version FROM sites ORDER BY name").map { ($0["name"], $0["version"]) }
+        }
+    }
+
+    /// The current version of site `name`.
+    ///
+    /// - Throws: ``ConsoleError/notFound(_:)`` when there is no such site.
+    public func site(_ name: String) async throws -> StoredSite {
+        try await self.writer.read { db in try Self.current(name, db) }
+    }
+
+    /// Version `version` of site `name`.
+    public func site(_ name: String, version: Int) async throws -> StoredSite {
+        try await self.writer.read { db in
+            guard
+                let document = try String.fetchOne(
+                    db,
+                    sql: "SELECT document FROM site_versions WHERE site = ? AND version = ?",
+                    arguments: [name, version]
+                )
+            else {
+                _ = try Self.current(name, db)
+                throw ConsoleError.notFound("site \(name) has no version \(version)")
+            }
+            return StoredSite(name: name, version: version, site: try SiteReader.load(yaml: document))
+        }
+    }
+
+    /// Creates a site from `document` as version 1.
+    ///
+    /// - Throws: ``ConsoleError`` when the document is invalid or the name is taken; nothing is stored then.
+    public func createSite(_ document: ConfigNode, actor: String) async throws -> StoredSite {
+        try await self.writer.write { db in
+            let site = try Self.read(document.replacing("version", with: .plain("1")))
+            if try Self.exists(site.name, db) { throw ConsoleError.conflict("site \(site.name) exists already") }
+            try db.execute(sql: "INSERT INTO sites (name, version) VALUES (?, 1)", arguments: [site.name])
+            try Self.storeVersion(site, change: "create site", author: actor, db)
+            try Self.audit(actor: actor, action: "create", target: "site \(site.name)", site: site.name, version: 1, detail: "", db)
+            return StoredSite(name: site.name, version: 1, site: site)
+        }
+    }
+
+    /// Changes site `name` in one transaction: `edit` turns the current document into the new one, which must be
+    /// valid as a whole; it is stored as the next version and audited.
+    ///
+    /// - Parameters:
+    ///   - basedOn: the version the caller read; another current version fails with 409, so no change is lost.
+    ///   - actor: who, for the history and the audit log.
+    ///   - change: what, in words (`update gateway gw1`).
+    ///   - edit: the change; may throw ``ConsoleError``.
+    /// - Throws: ``ConsoleError`` (and nothing is stored) when the site is missing, the version stale, the edit
+    ///   refused or the result invalid.
+    public func changeSite(
+        _ name: String,
+        basedOn: Int,
+        actor: String,
+        change: String,
+        edit: @escaping @Sendable (ConfigNode) throws -> ConfigNode
+    ) async throws -> StoredSite {
+        let stored = try await self.writer.write { db in
+            let current = try Self.current(name, db)
+            guard current.version == basedOn else { throw ConsoleError.staleVersion(sent: basedOn, current: current.version) }
+            let version = current.version + 1
+            let edited = try edit(current.document).replacing("version", with: .plain(String(version)))
+            let site = try Self.read(edited)
+            guard site.name == name else {
+                throw ConsoleError.invalid([ConfigurationIssue(path: "site", message: "a site cannot be renamed (from \(name) to \(site.name))")])
+            }
+            try db.execute(sql: "UPDATE sites SET version = ? WHERE name = ?", arguments: [version, name])
+            try Self.storeVersion(site, change: change, author: actor, db)
+            let detail = SiteDifference.describe(from: current.site, to: site)
+            try Self.audit(actor: actor, action: "update", target: change, site: name, version: version, detail: detail, db)
+            return StoredSite(name: name, version: version, site: site)
+        }
+        await self.changes.changed(name)
+        return stored
+    }
+
+    /// Makes version `version` of site `name` current again, as a new version.
+    public func rollback(_ name: String, to version: Int, basedOn: Int, actor: String) async throws -> StoredSite {
+        let old = try await self.site(name, version: version)
+        let document = old.document
+        return try await self.changeSite(name, basedOn: basedOn, actor: actor, change: "rollback to version \(version)") { _ in
+            document
+        }
+    }
+
+    /// Deletes site `name` and its history; the audit log keeps the deletion.
+    public func deleteSite(_ name: String, basedOn: Int, actor: String) async throws {
+        try await self.writer.write { db in
+            let current = try Self.current(name, db)
+            guard current.version == basedOn else { throw ConsoleError.staleVersion(sent: basedOn, current: current.version) }
+            try db.execute(sql: "DELETE FROM site_versions WHERE site = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM sites WHERE name = ?", arguments: [name])
+            try Self.audit(actor: actor, action: "delete", target: "site \(name)", site: name, version: current.version, detail: "", db)
+        }
+    }
+
+    /// The history of site `name`, newest first.
+    public func versions(of name: String) async throws -> [SiteVersionInfo] {
+        try await self.writer.read { db in
+            _ = try Self.current(name, db)
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT version, author, created_at, change FROM site_versions WHERE site = ? ORDER BY version DESC",
+                arguments: [name]
+            ).map { SiteVersionInfo(version: $0["version"], author: $0["author"], createdAt: $0["created_at"], change: $0["change"]) }
+        }
+    }
+
+    // MARK: - Users and tokens
+
+    /// Whether any user exists (the first start creates the admin).
+    public func hasUsers() async throws -> Bool {
+        try await self.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users")! > 0 }
+    }
+
+    /// On the first start (no user yet), creates the admin user `admin` with `password`, or with a new random
+    /// password when `nil`.
+    ///
+    /// - Returns: the password when one was made up (to show once), else `nil`.
+    public func createFirstAdmin(password: String?) async throws -> String? {
+        guard try await !self.hasUsers() else { return nil }
+        let chosen = password ?? Credentials.newPassword()
+        _ = try await self.createUser("admin", password: chosen, role: .admin, actor: "console")
+        return password == nil ? chosen : nil
+    }
+
+    /// Creates user `name` with `password` (stored as a bcrypt hash).
+    ///
+    /// - Throws: ``ConsoleError`` when the name is taken or empty, or the password too short.
+    public func createUser(_ name: String, password: String, role: Role, actor: String) async throws -> UserInfo {
+        guard name.range(of: #"^[A-Za-z0-9._-]{1,64}$"#, options: .regularExpression) != nil else {
+            throw ConsoleError.invalid([ConfigurationIssue(path: "name", message: "\"\(name.prefix(80))\" is not a user name (1-64 of A-Z a-z 0-9 . _ -)")])
+        }
+        guard password.count >= 12 else {
+            throw ConsoleError.invalid([ConfigurationIssue(path: "password", message: "is shorter than 12 characters")])
+        }
+        let hash = Credentials.hashPassword(password)
+        return try await self.writer.write { db in
+            if try String.fetchOne(db, sql: "SELECT name FROM users WHERE name = ?", arguments: [name]) != nil {
+                throw ConsoleError.conflict("user \(name) exists already")
+            }
+            let now = Self.timestamp()
+            try db.execute(
+                sql: "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [name, hash, role.rawValue, now]
+            )
+            try Self.audit(actor: actor, action: "create", target: "user \(name)", site: nil, version: nil, detail: "role \(role.rawValue)", db)
+            return UserInfo(name: name, role: role, createdAt: now)
+        }
+    }
+
+    /// Every user, by name.
+    public func users() async throws -> [UserInfo] {
+        try await self.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, role, created_at FROM users ORDER BY name").map {
+                UserInfo(name: $0["name"], role: Role(rawValue: $0["role"]) ?? .readOnly, createdAt: $0["created_at"])
+            }
+        }
+    }
+
+    /// Deletes user `name` and its tokens.
+    public func deleteUser(_ name: String, actor: String) async throws {
+        try await self.writer.write { db in
+            try db.execute(sql: "DELETE FROM users WHERE name = ?", arguments: [name])
+            guard db.changesCount > 0 else { throw ConsoleError.notFound("no user named \(name)") }
+            try Self.audit(actor: actor, action: "delete", target: "user \(name)", site: nil, version: nil, detail: "", db)
+        }
+    }
+
+    /// Checks `password` and issues a session token valid for `lifetime`.
+    ///
+    /// - Throws: ``ConsoleError/unauthorized(_:)`` for an unknown user or a wrong password (the same message).
+    public func logIn(_ user: String, password: String, lifetime: Duration = .seconds(12 * 3600)) async throws -> (token: String, info: TokenInfo) {
+        let row = try await self.writer.read { db -> (hash: String, role: String)? in
+            try Row.fetchOne(db, sql: "SELECT password_hash, role FROM users WHERE name = ?", arguments: [user])
+                .map { ($0["password_hash"], $0["role"]) }
+        }
+        // An unknown user costs as much as a wrong password, so the answer time does not tell which it was.
+        let hash = row?.hash ?? Credentials.unknownUserHash
+        guard Credentials.verifyPassword(password, hash: hash), let row else {
+            throw ConsoleError.unauthorized("wrong user name or password")
+        }
+        let role = Role(rawValue: row.role) ?? .readOnly
+        return try await self.issueToken(user: user, name: "login", role: role, kind: "session", lifetime: lifetime, actor: user)
+    }
+
+    /// Issues an API token of `user` named `name`, with `role` (at most the user's own).
+    public func createToken(user: String, name: String, role: Role, actor: String) async throws -> (token: String, info: TokenInfo) {
+        try await self.issueToken(user: user, name: name, role: role, kind: "api", lifetime: nil, actor: actor)
+    }
+
+    private func issueToken(user: String, name: String, role: Role, kind: String, lifetime: Duration?, actor: String) async throws -> (token: String, info: TokenInfo) {
+        let (id, secret, token) = Credentials.newToken()
+        let now = Date()
+        let info = TokenInfo(
+            id: id,
+            name: name,
+            user: user,
+            role: role,
+            kind: kind,
+            createdAt: Self.timestamp(now),
+            expiresAt: lifetime.map { Self.timestamp(now.addingTimeInterval(TimeInterval($0.components.seconds))) }
+        )
+        try await self.writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO tokens (id, secret_hash, user, name, role, kind, created_at, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [id, Credentials.hashSecret(secret), user, name, role.rawValue, kind, info.createdAt, info.expiresAt]
+            )
+            if kind == "api" {
+                try Self.audit(actor: actor, action: "create", target: "token \(id)", site: nil, version: nil, detail: "\(name), \(role.rawValue)", db)
+            }
+        }
+        return (token, info)
+    }
+
+    /// Who `token` belongs to, if it is valid and not expired.
+    public func identity(forToken token: String) async throws -> Identity? {
+        guard let (id, secret) = Credentials.parseToken(token) else { return nil }
+        let row = try await self.writer.read { db -> (hash: String, user: String, role: String, expires: String?)? in
+            try Row.fetchOne(db, sql: "SELECT secret_hash, user, role, expires_at FROM tokens WHERE id = ?", arguments: [id])
+                .map { ($0["secret_hash"], $0["user"], $0["role"], $0["expires_at"]) }
+        }
+        guard let row, Credentials.secret(secret, matches: row.hash) else { return nil }
+        if let expires = row.expires, expires <= Self.timestamp() { return nil }
+        return Identity(user: row.user, role: Role(rawValue: row.role) ?? .readOnly, tokenID: id)
+    }
+
+    /// The tokens of `user` (every user's when `nil`), without their secrets.
+    public func tokens(of user: String?) async throws -> [TokenInfo] {
+        try await self.writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT id, name, user, role, kind, created_at, expires_at FROM tokens WHERE (? IS NULL OR user = ?) ORDER BY created_at, id",
+                arguments: [user, user]
+            ).map {
+                TokenInfo(
+                    id: $0["id"],
+                    name: $0["name"],
+                    user: $0["user"],
+                    role: Role(rawValue: $0["role"]) ?? .readOnly,
+                    kind: $0["kind"],
+                    createdAt: $0["created_at"],
+                    expiresAt: $0["expires_at"]
+                )
+            }
+        }
+    }
+
+    /// Revokes token `id` (of `user` only, unless `nil`).
+    public func deleteToken(_ id: String, of user: String?, actor: String) async throws {
+        try await self.writer.write { db in
+            try db.execute(sql: "DELETE FROM tokens WHERE id = ? AND (? IS NULL OR user = ?)", arguments: [id, user, user])
+            guard db.changesCount > 0 else { throw ConsoleError.notFound("no token \(id)") }
+            try Self.audit(actor: actor, action: "delete", target: "token \(id)", site: nil, version: nil, detail: "", db)
+        }
+    }
+
+    // MARK: - Audit
+
+    /// The newest `limit` audit entries, of site `site` only if given.
+    public func audit(site: String? = nil, limit: Int = 100) async throws -> [AuditEntry] {
+        try await self.writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM audit WHERE (? IS NULL OR site = ?) ORDER BY id DESC LIMIT ?",
+                arguments: [site, site, max(1, min(limit, 1000))]
+            ).map {
+                AuditEntry(
+                    id: $0["id"],
+                    at: $0["at"],
+                    actor: $0["actor"],
+                    action: $0["action"],
+                    target: $0["target"],
+                    site: $0["site"],
+                    version: $0["version"],
+                    detail: $0["detail"]
+                )
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func current(_ name: String, _ db: Database) throws -> StoredSite {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT v.version, v.document FROM sites s
+                    JOIN site_versions v ON v.site = s.name AND v.version = s.version WHERE s.name = ?
+                    """,
+                arguments: [name]
+            )
+        else { throw ConsoleError.notFound("no site named \(name)") }
+        return StoredSite(name: name, version: row["version"], site: try SiteReader.load(yaml: row["document"]))
+    }
+
+    private static func exists(_ name: String, _ db: Database) throws -> Bool {
+        try String.fetchOne(db, sql: "SELECT name FROM sites WHERE name = ?", arguments: [name]) != nil
+    }
+
+    /// Reads `document` as a site; its issues become a 422.
+    private static func read(_ document: ConfigNode) throws(ConsoleError) -> Site {
+        do {
+            return try SiteReader.load(document)
+        } catch {
+            throw .invalid(error.issues)
+        }
+    }
+
+    private static func storeVersion(_ site: Site, change: String, author: String, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO site_versions (site, version, document, author, created_at, change) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [site.name, site.version, SiteWriter.yaml(site), author, Self.timestamp(), change]
+        )
+    }
+
+    static func audit(
+        actor: String,
+        action: String,
+        target: String,
+        site: String?,
+        version: Int?,
+        detail: String,
+        _ db: Database
+    ) throws {
+        try db.execute(
+            sql: "INSERT INTO audit (at, actor, action, target, site, version, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [Self.timestamp(), actor, action, target, site, version, detail]
+        )
+    }
+
+    /// UTC, to the millisecond (`2026-11-25T18:50:00.123Z`): sorts as text in time order.
+    static func timestamp(_ date: Date = Date()) -> String {
+        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
+    }
+}

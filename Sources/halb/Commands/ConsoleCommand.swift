@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import HALBConsole
+import HALBCore
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `halb console`: the control plane's store and REST API, and offline export and import of sites.
+struct ConsoleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console",
+        abstract: "Run the console (the control plane), or export and import sites of its store.",
+        subcommands: [Serve.self, Export.self, Import.self],
+        defaultSubcommand: Serve.self
+    )
+
+    /// Where the store lives.
+    struct StoreOptions: ParsableArguments {
+        @Option(name: .long, help: ArgumentHelp("The console's data directory (its SQLite store).", valueName: "dir"))
+        var data: String
+
+        func open() throws -> ConsoleStore {
+            do {
+                return try ConsoleStore(directory: URL(fileURLWithPath: self.data))
+            } catch {
+                throw DeviceRuntime.fail("cannot open the store in \(self.data): \(error)")
+            }
+        }
+    }
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "serve",
+            abstract: "Serve the REST API (the default).",
+            discussion: """
+                On the first start the console creates the user admin, with the password in HALB_ADMIN_PASSWORD \
+                or a random one that it prints once. Every endpoint but /healthz and /api/v1/login needs \
+                Authorization: Bearer <token>. See docs/console.md.
+                """
+        )
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(name: .long, help: ArgumentHelp("Where the API listens.", valueName: "host:port"))
+        var listen: String = "127.0.0.1:8440"
+
+        @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical.")
+        var logLevel: String = "info"
+
+        func validate() throws {
+            guard DeviceOptions.hostPort(self.listen) != nil else {
+                throw ValidationError("--listen \(self.listen) is not HOST:PORT (like 127.0.0.1:8440)")
+            }
+            guard Logger.Level(rawValue: self.logLevel) != nil else {
+                throw ValidationError("--log-level \(self.logLevel) is not one of trace, debug, info, notice, warning, error, critical")
+            }
+        }
+
+        func run() async throws {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = .trace
+                return handler
+            }
+            var logger = Logger(label: "halb")
+            logger.logLevel = Logger.Level(rawValue: self.logLevel)!
+            let store = try self.store.open()
+            let environment = ProcessInfo.processInfo.environment["HALB_ADMIN_PASSWORD"]
+            do {
+                if let password = try await store.createFirstAdmin(password: environment) {
+                    // Printed, not logged: logs are kept and shipped, and must never hold a secret.
+                    FileHandle.standardOutput.write(
+                        Data("First start: created user admin with password \(password) (shown once; keep it safe).\n".utf8)
+                    )
+                } else if environment != nil, try await store.hasUsers() {
+                    logger.info("HALB_ADMIN_PASSWORD is ignored: the store has users already")
+                }
+            } catch {
+                throw DeviceRuntime.fail("cannot create the first admin: \(error)")
+            }
+            let (host, port) = DeviceOptions.hostPort(self.listen)!
+            let listenLogger = logger
+            let application = Application(
+                router: ConsoleAPI.router(store: store),
+                configuration: .init(address: .hostname(host, port: port), serverName: "halb-console"),
+                onServerRunning: { channel in
+                    let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+                    listenLogger.notice("Console listening", metadata: ["console.address": "\(address)"])
+                },
+                logger: logger
+            )
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: application)],
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger
+                )
+            )
+            do {
+                try await group.run()
+            } catch {
+                throw DeviceRuntime.fail("console: \(error)")
+            }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a site as the YAML a standalone device reads.",
+            discussion: "Reads the store directly; works while the console runs."
+        )
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(name: .long, help: "The site's name.")
+        var site: String
+
+        func run() async throws {
+            do {
+                let stored = try await self.store.open().site(self.site)
+                print(SiteWriter.yaml(stored.site), terminator: "")
+            } catch {
+                throw DeviceRuntime.fail("\(error)")
+            }
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Store a site file: a new site, or with --replace a new version of an existing one.",
+            discussion: "The whole file is validated first; an invalid one changes nothing."
+        )
+
+        @OptionGroup var store: StoreOptions
+
+        @Argument(help: "The site file (YAML or JSON).")
+        var file: String
+
+        @Flag(name: .long, help: "Replace the site of the same name (as a new version) if it exists.")
+        var replace = false
+
+        func run() async throws {
+            let store = try self.store.open()
+            let document: ConfigNode
+            do {
+                document = try ConfigNode.parse(yaml: try String(contentsOfFile: self.file, encoding: .utf8))
+            } catch {
+                throw DeviceRuntime.fail("\(self.file): \(error)")
+            }
+            let actor = "import (\(ProcessInfo.processInfo.environment["USER"] ?? "local"))"
+            do {
+                let site = try SiteReader.load(document)
+                let stored: StoredSite
+                if self.replace, let current = try? await store.site(site.name) {
+                    stored = try await store.changeSite(site.name, basedOn: current.version, actor: actor, change: "import \(self.file)") { _ in
+                        document
+                    }
+                } else {
+                    stored = try await store.createSite(document, actor: actor)
+                }
+                print("Imported site \(stored.name) as version \(stored.version).")
+            } catch let error as ConfigurationError {
+                throw DeviceRuntime.fail("\(self.file): invalid\n\(error.description)")
+            } catch {
+                throw DeviceRuntime.fail("\(self.file): \(error)")
+            }
+        }
+    }
+}

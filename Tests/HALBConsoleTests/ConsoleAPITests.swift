@@ -1,0 +1,278 @@
+import Foundation
+import HALBConsole
+import HALBCore
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// A site the tests start from: two gateways, two devices, one virtual server.
+let sampleSite = """
+    site: lab
+    gateways:
+      - { name: gw1, address: 192.0.2.21, ports: { gateway: 8080 } }
+      - { name: gw2, address: 192.0.2.22, ports: { gateway: 8080 } }
+    devices:
+      - { name: lb1, address: 192.0.2.11, interface: eth0 }
+      - { name: lb2, address: 192.0.2.12, interface: eth0 }
+    virtualServers:
+      - name: web
+        vip: { ipv4: 192.0.2.100/24 }
+        devices: [lb1, lb2]
+        payloads:
+          gateway: { port: 80, gateways: [gw1, gw2] }
+
+    """
+
+/// The API as a client sees it, in process, against a real SQLite file.
+@Suite(.timeLimit(.minutes(2))) struct ConsoleAPITests {
+    /// Runs `body` with the app of a fresh store holding the admin (password `correct horse battery`) and a
+    /// read-only user `viewer`, and their tokens.
+    private func withConsole(
+        _ body: @Sendable (any TestClientProtocol, _ admin: String, _ viewer: String, _ store: ConsoleStore) async throws -> Void
+    ) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-console-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try ConsoleStore(directory: directory)
+        #expect(try await store.createFirstAdmin(password: "correct horse battery") == nil)
+        _ = try await store.createUser("viewer", password: "viewer password 1", role: .readOnly, actor: "test")
+        let app = Application(router: ConsoleAPI.router(store: store))
+        try await app.test(.router) { client in
+            let admin = try await self.logIn(client, "admin", "correct horse battery")
+            let viewer = try await self.logIn(client, "viewer", "viewer password 1")
+            try await body(client, admin, viewer, store)
+        }
+    }
+
+    private func logIn(_ client: any TestClientProtocol, _ user: String, _ password: String) async throws -> String {
+        try await client.execute(
+            uri: "/api/v1/login",
+            method: .post,
+            body: ByteBuffer(string: #"{"user": "\#(user)", "password": "\#(password)"}"#)
+        ) { response in
+            #expect(response.status == .created)
+            let object = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+            return try #require(object?["token"] as? String)
+        }
+    }
+
+    private func headers(_ token: String, ifMatch version: Int? = nil) -> HTTPFields {
+        var fields: HTTPFields = [.authorization: "Bearer \(token)"]
+        if let version { fields[.ifMatch] = "\"\(version)\"" }
+        return fields
+    }
+
+    private func json(_ response: TestResponse) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))
+    }
+
+    @Test func everyEndpointButHealthAndLoginNeedsAToken() async throws {
+        try await self.withConsole { client, _, _, _ in
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            for (uri, method) in [
+                ("/api/v1/sites", HTTPRequest.Method.get), ("/api/v1/sites", .post), ("/api/v1/sites/lab", .get),
+                ("/api/v1/sites/lab/gateways", .get), ("/api/v1/audit", .get), ("/api/v1/users", .get),
+                ("/api/v1/tokens", .post), ("/api/v1/whoami", .get),
+            ] {
+                try await client.execute(uri: uri, method: method) { response in
+                    #expect(response.status == .unauthorized, "\(method) \(uri)")
+                    #expect(response.headers[.wwwAuthenticate] == "Bearer realm=\"halb\"")
+                }
+            }
+            try await client.execute(uri: "/api/v1/sites", method: .get, headers: [.authorization: "Bearer halb_0011.bogus"]) {
+                #expect($0.status == .unauthorized)
+            }
+            try await client.execute(
+                uri: "/api/v1/login",
+                method: .post,
+                body: ByteBuffer(string: #"{"user": "admin", "password": "Tr0ub4dor&3"}"#)
+            ) { response in
+                #expect(response.status == .unauthorized)
+                #expect(!String(buffer: response.body).contains("Tr0ub4dor"))
+            }
+        }
+    }
+
+    @Test func aSiteIsCreatedReadAndChangedItemByItemWithVersions() async throws {
+        try await self.withConsole { client, admin, _, _ in
+            try await client.execute(uri: "/api/v1/sites", method: .post, headers: self.headers(admin), body: ByteBuffer(string: sampleSite)) {
+                #expect($0.status == .created)
+                #expect($0.headers[.eTag] == "\"1\"")
+            }
+            // Every setting, defaults included, with the YAML's names.
+            try await client.execute(uri: "/api/v1/sites/lab/virtual-servers/web", method: .get, headers: self.headers(admin)) { response in
+                #expect(response.status == .ok)
+                let web = try #require(try self.json(response) as? [String: Any])
+                #expect((web["vrrp"] as? [String: Any])?["advertInterval"] as? String == "100ms")
+                #expect(web["devices"] != nil && web["healthCheck"] != nil)
+            }
+            // Add a gateway, based on version 1.
+            try await client.execute(
+                uri: "/api/v1/sites/lab/gateways",
+                method: .post,
+                headers: self.headers(admin, ifMatch: 1),
+                body: ByteBuffer(string: #"{"name": "gw3", "address": "192.0.2.23", "ports": {"gateway": 8080}}"#)
+            ) { response in
+                #expect(response.status == .created, "\(String(buffer: response.body))")
+                #expect(response.headers[.eTag] == "\"2\"")
+                let created = try self.json(response) as? [String: Any]
+                #expect(created?["weight"] as? Int == 1)  // defaults filled in
+            }
+            // A change based on version 1 again is stale: 409, nothing stored.
+            try await client.execute(
+                uri: "/api/v1/sites/lab/gateways/gw1",
+                method: .put,
+                headers: self.headers(admin, ifMatch: 1),
+                body: ByteBuffer(string: #"{"address": "192.0.2.99"}"#)
+            ) { response in
+                #expect(response.status == .conflict)
+                #expect(String(buffer: response.body).contains("based on version 1, but the site is at version 2"))
+            }
+            // Without If-Match: 428.
+            try await client.execute(uri: "/api/v1/sites/lab/gateways/gw1", method: .delete, headers: self.headers(admin)) {
+                #expect($0.status == .preconditionRequired)
+            }
+            // Deleting a gateway still in use is invalid: 422 with the path, nothing stored.
+            try await client.execute(uri: "/api/v1/sites/lab/gateways/gw1", method: .delete, headers: self.headers(admin, ifMatch: 2)) { response in
+                #expect(response.status == .unprocessableContent)
+                let body = try #require(try self.json(response) as? [String: Any])
+                let issues = try #require(body["issues"] as? [[String: String]])
+                #expect(issues.first?["path"] == "virtualServers[0].payloads.gateway.gateways[0]", "\(issues)")
+            }
+            try await client.execute(uri: "/api/v1/sites/lab", method: .get, headers: self.headers(admin)) {
+                #expect($0.headers[.eTag] == "\"2\"")
+            }
+            // Versions, and a rollback to 1 as version 3.
+            try await client.execute(uri: "/api/v1/sites/lab/versions", method: .get, headers: self.headers(admin)) { response in
+                let versions = try #require(try self.json(response) as? [[String: Any]])
+                #expect(versions.compactMap { $0["version"] as? Int } == [2, 1])
+                #expect(versions.first?["change"] as? String == "create gateway gw3")
+                #expect(versions.first?["author"] as? String == "admin")
+            }
+            try await client.execute(uri: "/api/v1/sites/lab/versions/1/rollback", method: .post, headers: self.headers(admin, ifMatch: 2)) {
+                #expect($0.status == .ok)
+                #expect($0.headers[.eTag] == "\"3\"")
+            }
+            try await client.execute(uri: "/api/v1/sites/lab/gateways/gw3", method: .get, headers: self.headers(admin)) {
+                #expect($0.status == .notFound)
+            }
+            // The audit log says who did what.
+            try await client.execute(uri: "/api/v1/audit?site=lab", method: .get, headers: self.headers(admin)) { response in
+                let entries = try #require(try self.json(response) as? [[String: Any]])
+                #expect(entries.compactMap { $0["target"] as? String } == ["rollback to version 1", "create gateway gw3", "site lab"])
+                #expect(entries.first?["detail"] as? String == "gateways: removed gw3")
+                #expect(entries.allSatisfy { $0["actor"] as? String == "admin" })
+            }
+        }
+    }
+
+    @Test func badBodiesGetEveryErrorWithItsPathAndChangeNothing() async throws {
+        try await self.withConsole { client, admin, _, store in
+            try await client.execute(uri: "/api/v1/sites", method: .post, headers: self.headers(admin), body: ByteBuffer(string: sampleSite)) {
+                #expect($0.status == .created)
+            }
+            let bad = #"{"name": "gw9", "address": "", "ports": {"gateway": 70000}, "weight": "heavy"}"#
+            try await client.execute(uri: "/api/v1/sites/lab/gateways", method: .post, headers: self.headers(admin, ifMatch: 1), body: ByteBuffer(string: bad)) { response in
+                #expect(response.status == .unprocessableContent)
+                let body = try #require(try self.json(response) as? [String: Any])
+                let paths = (body["issues"] as? [[String: String]] ?? []).compactMap { $0["path"] }
+                #expect(paths.contains("gateways[2].ports.gateway"), "\(paths)")
+                #expect(paths.contains("gateways[2].weight"), "\(paths)")
+                #expect(paths.contains("gateways[2].address"), "\(paths)")
+            }
+            for body in ["{not json", "[1, 2]", "\"text\""] {
+                try await client.execute(uri: "/api/v1/sites/lab/gateways", method: .post, headers: self.headers(admin, ifMatch: 1), body: ByteBuffer(string: body)) {
+                    #expect($0.status == .badRequest || $0.status == .unprocessableContent, "\(body)")
+                }
+            }
+            try await client.execute(uri: "/api/v1/sites/lab/gateways", method: .post, headers: self.headers(admin, ifMatch: 1), body: ByteBuffer(repeating: 0x20, count: 2 << 20)) {
+                #expect($0.status == .badRequest || $0.status == .contentTooLarge)
+            }
+            try await client.execute(uri: "/api/v1/sites/lab/nonsense", method: .get, headers: self.headers(admin)) {
+                #expect($0.status == .notFound)
+            }
+            #expect(try await store.site("lab").version == 1)
+            #expect(try await store.versions(of: "lab").count == 1)
+        }
+    }
+
+    @Test func aReadOnlyUserReadsButCannotWrite() async throws {
+        try await self.withConsole { client, admin, viewer, _ in
+            try await client.execute(uri: "/api/v1/sites", method: .post, headers: self.headers(admin), body: ByteBuffer(string: sampleSite)) {
+                #expect($0.status == .created)
+            }
+            try await client.execute(uri: "/api/v1/sites/lab/gateways", method: .get, headers: self.headers(viewer)) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/api/v1/sites/lab/gateways/gw2", method: .delete, headers: self.headers(viewer, ifMatch: 1)) {
+                #expect($0.status == .forbidden)
+            }
+            try await client.execute(uri: "/api/v1/users", method: .get, headers: self.headers(viewer)) {
+                #expect($0.status == .forbidden)
+            }
+            // A read-only user may make a read-only token for scripts, not an admin one.
+            try await client.execute(uri: "/api/v1/tokens", method: .post, headers: self.headers(viewer), body: ByteBuffer(string: #"{"name": "ci", "role": "admin"}"#)) {
+                #expect($0.status == .forbidden)
+            }
+        }
+    }
+
+    @Test func apiTokensWorkUntilRevokedAndSecretsNeverComeBack() async throws {
+        try await self.withConsole { client, admin, _, store in
+            let (token, id) = try await client.execute(
+                uri: "/api/v1/tokens",
+                method: .post,
+                headers: self.headers(admin),
+                body: ByteBuffer(string: #"{"name": "deploy script", "role": "read-only"}"#)
+            ) { response in
+                #expect(response.status == .created)
+                let body = try #require(try self.json(response) as? [String: Any])
+                let info = try #require(body["info"] as? [String: Any])
+                return (try #require(body["token"] as? String), try #require(info["id"] as? String))
+            }
+            try await client.execute(uri: "/api/v1/whoami", method: .get, headers: self.headers(token)) { response in
+                let body = try #require(try self.json(response) as? [String: Any])
+                #expect(body["role"] as? String == "read-only")
+            }
+            try await client.execute(uri: "/api/v1/tokens", method: .get, headers: self.headers(admin)) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains("deploy script"))
+                #expect(!text.contains(String(token.split(separator: ".")[1])))
+            }
+            try await client.execute(uri: "/api/v1/users", method: .get, headers: self.headers(admin)) { response in
+                #expect(!String(buffer: response.body).contains("$2"))  // no bcrypt hash
+            }
+            try await client.execute(uri: "/api/v1/tokens/\(id)", method: .delete, headers: self.headers(admin)) {
+                #expect($0.status == .noContent)
+            }
+            try await client.execute(uri: "/api/v1/whoami", method: .get, headers: self.headers(token)) {
+                #expect($0.status == .unauthorized)
+            }
+            #expect(try await store.identity(forToken: token) == nil)
+        }
+    }
+}
+
+@Suite struct ConsoleStoreTests {
+    @Test func theFirstAdminGetsAGeneratedPasswordOnlyOnce() async throws {
+        let store = try ConsoleStore.inMemory()
+        let password = try #require(try await store.createFirstAdmin(password: nil))
+        #expect(password.count == 20)
+        #expect(try await store.createFirstAdmin(password: nil) == nil)
+        #expect(try await store.logIn("admin", password: password).info.role == .admin)
+        await #expect(throws: ConsoleError.self) { try await store.logIn("admin", password: password + "x") }
+        await #expect(throws: ConsoleError.self) { try await store.logIn("nobody", password: password) }
+    }
+
+    @Test func anImportedSiteExportsAsTheSameSite() async throws {
+        let store = try ConsoleStore.inMemory()
+        let created = try await store.createSite(try ConfigNode.parse(yaml: sampleSite), actor: "test")
+        var expected = try SiteReader.load(yaml: sampleSite)
+        expected.version = 1
+        #expect(created.site == expected)
+        #expect(try SiteReader.load(yaml: SiteWriter.yaml(try await store.site("lab").site)) == expected)
+        await #expect(throws: ConsoleError.conflict("site lab exists already")) {
+            try await store.createSite(try ConfigNode.parse(yaml: sampleSite), actor: "test")
+        }
+    }
+}

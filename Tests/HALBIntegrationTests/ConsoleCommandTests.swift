@@ -1,0 +1,130 @@
+import Foundation
+import HALBTestSupport
+import Testing
+
+/// `halb console` as operators run it: a real process, a real SQLite file, HTTP on loopback.
+@Suite(.timeLimit(.minutes(2))) struct ConsoleCommandTests {
+    private let site = """
+        site: lab
+        gateways:
+          - { name: gw1, address: 192.0.2.21, ports: { gateway: 8080 } }
+        devices:
+          - { name: lb1, address: 192.0.2.11 }
+        virtualServers:
+          - name: web
+            vip: { ipv4: 192.0.2.100/24 }
+            devices: [lb1]
+            payloads:
+              gateway: { port: 80, gateways: [gw1] }
+
+        """
+
+    /// Starts the console on a free port and returns it with its address.
+    private func startConsole(data: String, environment: [String: String] = [:]) async throws -> (HALBProcess, String) {
+        let console = try HALBProcess(["console", "--data", data, "--listen", "127.0.0.1:0"], environment: environment)
+        var address: String?
+        _ = await eventually(timeout: .seconds(20)) {
+            guard let line = console.text.split(separator: "\n").first(where: { $0.contains("Console listening") }),
+                let field = line.split(separator: " ").first(where: { $0.hasPrefix("console.address=") })
+            else { return false }
+            address = String(field.dropFirst("console.address=".count))
+            return true
+        }
+        return (console, try #require(address, "\(console.text)"))
+    }
+
+    private func token(_ address: String, password: String) async throws -> String {
+        let response = try await httpRequest(
+            "POST",
+            address,
+            "/api/v1/login",
+            body: #"{"user": "admin", "password": "\#(password)"}"#
+        )
+        let body = try #require(response.components(separatedBy: "\r\n\r\n").last)
+        let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        return try #require(object?["token"] as? String, "\(response)")
+    }
+
+    @Test func anAcknowledgedChangeSurvivesKillMinus9() async throws {
+        let directory = try TemporaryDirectory()
+        let data = directory.url.appendingPathComponent("console").path
+        let password = "a long test password"
+        let (console, address) = try await self.startConsole(data: data, environment: ["HALB_ADMIN_PASSWORD": password])
+        #expect(!console.text.contains(password), "the password must not be printed or logged")
+        let token = try await self.token(address, password: password)
+        let created = try await httpRequest(
+            "POST",
+            address,
+            "/api/v1/sites",
+            headers: ["Authorization": "Bearer \(token)"],
+            body: self.site
+        )
+        #expect(created.hasPrefix("HTTP/1.1 201"), "\(created)")
+        let changed = try await httpRequest(
+            "PUT",
+            address,
+            "/api/v1/sites/lab/gateways/gw1",
+            headers: ["Authorization": "Bearer \(token)", "If-Match": "\"1\""],
+            body: #"{"address": "192.0.2.29", "ports": {"gateway": 8080}}"#
+        )
+        #expect(changed.hasPrefix("HTTP/1.1 200"), "\(changed)")
+        // Killed right after the acknowledgement: nothing may be lost.
+        console.signal(SIGKILL)
+        _ = await console.exitCode()
+
+        let (restarted, newAddress) = try await self.startConsole(data: data, environment: ["HALB_ADMIN_PASSWORD": "ignored now"])
+        #expect(!restarted.text.contains("First start"))
+        // The session token was stored too.
+        let read = try await httpRequest("GET", newAddress, "/api/v1/sites/lab/gateways/gw1", headers: ["Authorization": "Bearer \(token)"])
+        #expect(read.contains("ETag: \"2\"") || read.contains("etag: \"2\""), "\(read)")
+        #expect(read.contains("192.0.2.29"), "\(read)")
+        restarted.signal(SIGTERM)
+        #expect(await restarted.exitCode() == 0, "\(restarted.text)")
+    }
+
+    @Test func theFirstStartPrintsAGeneratedPasswordOnceAndNeverLogsIt() async throws {
+        let directory = try TemporaryDirectory()
+        let data = directory.url.appendingPathComponent("console").path
+        let (console, address) = try await self.startConsole(data: data)
+        let line = try #require(console.text.split(separator: "\n").first { $0.hasPrefix("First start: created user admin with password ") })
+        let password = String(line.dropFirst("First start: created user admin with password ".count).prefix(20))
+        #expect(console.text.components(separatedBy: password).count == 2, "printed exactly once")
+        _ = try await self.token(address, password: password)
+        let health = try await httpRequest("GET", address, "/healthz")
+        #expect(health.hasPrefix("HTTP/1.1 200"))
+        let unauthorized = try await httpRequest("GET", address, "/api/v1/sites")
+        #expect(unauthorized.hasPrefix("HTTP/1.1 401"))
+        console.signal(SIGTERM)
+        #expect(await console.exitCode() == 0, "\(console.text)")
+        #expect(console.text.components(separatedBy: password).count == 2, "and never logged")
+    }
+
+    @Test func exportAndImportMoveASiteAsTheYAMLADeviceReads() async throws {
+        let directory = try TemporaryDirectory()
+        let data = directory.url.appendingPathComponent("console").path
+        let file = try directory.write("lab.yaml", self.site)
+
+        let imported = try await runHALB(["console", "import", "--data", data, file])
+        #expect(imported.status == 0, "\(imported.output)")
+        #expect(imported.output.contains("Imported site lab as version 1."))
+        let again = try await runHALB(["console", "import", "--data", data, file])
+        #expect(again.status == 1)
+        #expect(again.output.contains("site lab exists already"), "\(again.output)")
+        let replaced = try await runHALB(["console", "import", "--data", data, file, "--replace"])
+        #expect(replaced.output.contains("as version 2"), "\(replaced.output)")
+
+        let exported = try await runHALB(["console", "export", "--data", data, "--site", "lab"])
+        #expect(exported.status == 0)
+        let exportedFile = try directory.write("exported.yaml", exported.output)
+        let validated = try await runHALB(["validate", exportedFile, "--device", "lb1"])
+        #expect(validated.status == 0, "\(validated.output)\n\(exported.output)")
+
+        // A bad file changes nothing and names the field.
+        let bad = try directory.write("bad.yaml", self.site.replacingOccurrences(of: "port: 80", with: "port: 70000"))
+        let rejected = try await runHALB(["console", "import", "--data", data, bad, "--replace"])
+        #expect(rejected.status == 1)
+        #expect(rejected.output.contains("virtualServers[0].payloads.gateway.port"), "\(rejected.output)")
+        let after = try await runHALB(["console", "export", "--data", data, "--site", "lab"])
+        #expect(after.output.contains("version: 2"))
+    }
+}

@@ -1,0 +1,176 @@
+import Atomics
+import Foundation
+import HALBTestSupport
+import NIOCore
+import Testing
+
+/// Whether `process` logged `message` with `metadata` on one line.
+private func logged(_ process: HALBProcess, _ message: String, _ metadata: String) -> Bool {
+    process.text.split(separator: "\n").contains { $0.contains(message) && $0.contains(metadata) }
+}
+
+/// A device that takes its configuration from the console: enrolment, changes within a second, NACK of a
+/// configuration it cannot run, agent status, and the cache when the console is away.
+@Suite(.timeLimit(.minutes(2))) struct ManagedDeviceTests {
+    private func site(vip: String, port: Int, gateway: Int) -> String {
+        """
+        site: lab
+        gateways:
+          - { name: gw1, address: 127.0.0.1, ports: { gateway: \(gateway) } }
+        devices:
+          - { name: lb1, address: 127.0.0.1, interface: lo }
+          - { name: lb2, address: 127.0.0.1, interface: lo }
+        virtualServers:
+          - name: web
+            vip: { ipv4: \(vip)/8 }
+            devices: [lb1]
+            payloads:
+              gateway: { port: \(port) }
+            healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 1 }
+
+        """
+    }
+
+    private struct Console {
+        var process: HALBProcess
+        var address: String
+        var token: String
+
+        func request(_ method: String, _ path: String, ifMatch: Int? = nil, body: String = "") async throws -> String {
+            var headers = ["Authorization": "Bearer \(self.token)"]
+            if let ifMatch { headers["If-Match"] = "\"\(ifMatch)\"" }
+            return try await httpRequest(method, self.address, path, headers: headers, body: body)
+        }
+
+        func json(_ method: String, _ path: String, ifMatch: Int? = nil, body: String = "") async throws -> Any? {
+            let response = try await self.request(method, path, ifMatch: ifMatch, body: body)
+            guard let text = response.components(separatedBy: "\r\n\r\n").last else { return nil }
+            return try? JSONSerialization.jsonObject(with: Data(text.utf8))
+        }
+
+        /// The agent status of `device`.
+        func status(of device: String) async throws -> [String: Any]? {
+            let status = try await self.json("GET", "/api/v1/sites/lab/status") as? [String: Any]
+            return (status?["devices"] as? [[String: Any]])?.first { $0["device"] as? String == device }
+        }
+    }
+
+    private func startConsole(data: String) async throws -> Console {
+        let password = "managed device test"
+        let process = try HALBProcess(["console", "--data", data, "--listen", "127.0.0.1:0"], environment: ["HALB_ADMIN_PASSWORD": password])
+        #expect(await eventually { process.text.contains("Console listening") }, "\(process.text)")
+        let address = try #require(process.text.firstMatch(of: /console\.address=(\S+)/)?.1).description
+        let login = try await httpRequest("POST", address, "/api/v1/login", body: #"{"user": "admin", "password": "\#(password)"}"#)
+        let token = try #require(login.firstMatch(of: /"token":"([^"]+)"/)?.1).description
+        return Console(process: process, address: address, token: token)
+    }
+
+    @Test func aManagedDeviceFollowsTheConsoleAndServesItsCacheWhenTheConsoleIsAway() async throws {
+        let gw1 = try await TestServer.start(.echo())
+        let gw2 = try await TestServer.start(.echo())
+        defer { Task { await gw1.kill(); await gw2.kill() } }
+        let directory = try TemporaryDirectory()
+        let data = directory.url.appendingPathComponent("console").path
+        let state = directory.url.appendingPathComponent("lb1").path
+        let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
+        let port = try freePort()
+        let console = try await self.startConsole(data: data)
+
+        let created = try await console.request("POST", "/api/v1/sites", body: self.site(vip: vip, port: port, gateway: gw1.port))
+        #expect(created.hasPrefix("HTTP/1.1 201"), "\(created)")
+        #expect(try await console.status(of: "lb1")?["state"] as? String == "Not verified")
+        let join = try #require(try await console.json("POST", "/api/v1/sites/lab/devices/lb1/join-token") as? [String: Any])
+        let joinToken = try #require(join["token"] as? String)
+
+        // Enrol and serve.
+        let device = try HALBProcess([
+            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--join-token", joinToken,
+            "--admin", "127.0.0.1:0",
+        ])
+        #expect(await eventually(timeout: .seconds(20)) { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" }, "\(device.text)")
+        #expect(gw1.stats.served.load(ordering: .relaxed) >= 1)
+        #expect(!device.text.contains(joinToken), "the join token must not be logged")
+        // The join token is used up.
+        let again = try await httpRequest("POST", console.address, "/agent/v1/enrol", body: #"{"joinToken": "\#(joinToken)", "device": "lb1"}"#)
+        #expect(again.hasPrefix("HTTP/1.1 401"), "\(again)")
+
+        // Agent status: OK, version 1 applied, standalone role, gateway health.
+        #expect(await eventually(timeout: .seconds(15)) { (try? await console.status(of: "lb1"))?["state"] as? String == "OK" })
+        let status = try #require(try await console.status(of: "lb1"))
+        #expect(status["appliedVersion"] as? Int == 1)
+        #expect((status["roles"] as? [[String: Any]])?.first?["role"] as? String == "standalone")
+        #expect(try await console.status(of: "lb2")?["state"] as? String == "Not verified")
+
+        // A change through the API reaches the device at once (long poll): gw1 is replaced by gw2.
+        let changed = try await console.request(
+            "PUT",
+            "/api/v1/sites/lab/gateways/gw1",
+            ifMatch: 1,
+            body: #"{"address": "127.0.0.1", "ports": {"gateway": \#(gw2.port)}}"#
+        )
+        #expect(changed.hasPrefix("HTTP/1.1 200"), "\(changed)")
+        #expect(await eventually { logged(device, "Configuration from the console applied", "site.version=2") }, "\(device.text)")
+        let before = gw2.stats.served.load(ordering: .relaxed)
+        #expect(await eventually { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" && gw2.stats.served.load(ordering: .relaxed) > before })
+        #expect(await eventually { (try? await console.status(of: "lb1"))?["appliedVersion"] as? Int == 2 })
+
+        // A configuration the device cannot run (its listener port is taken on the device) is refused: NACK,
+        // "Config error" with the reason, and the device keeps serving version 2.
+        let blocker = try await TestServer.start(.echo())
+        defer { Task { await blocker.kill() } }
+        let refused = try await console.request(
+            "PUT",
+            "/api/v1/sites/lab/virtual-servers/web",
+            ifMatch: 2,
+            body: """
+                {"vip": {"ipv4": "127.0.0.1/8"}, "devices": ["lb1"], "payloads": {"gateway": {"port": \(blocker.port)}}}
+                """
+        )
+        #expect(refused.hasPrefix("HTTP/1.1 200"), "\(refused)")
+        #expect(await eventually { (try? await console.status(of: "lb1"))?["state"] as? String == "Config error" })
+        let error = try await console.status(of: "lb1")?["error"] as? String
+        #expect(error?.hasPrefix("version 3:") == true, "\(error ?? "")")
+        #expect(try await withTimeout { try await echoRoundTrip(host: vip, port: port) } == "ping")
+
+        // Back to a good version: OK again.
+        _ = try await console.request("POST", "/api/v1/sites/lab/versions/2/rollback", ifMatch: 3)
+        #expect(await eventually { (try? await console.status(of: "lb1"))?["state"] as? String == "OK" })
+        #expect(try await console.status(of: "lb1")?["appliedVersion"] as? Int == 4)
+
+        // The console goes away; the device restarts without it and serves its cached configuration.
+        console.process.signal(SIGKILL)
+        _ = await console.process.exitCode()
+        device.signal(SIGTERM)
+        #expect(await device.exitCode() == 0, "\(device.text)")
+        let restarted = try HALBProcess([
+            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--admin", "127.0.0.1:0",
+        ])
+        #expect(await eventually { logged(restarted, "Starting from the cached configuration", "site.version=4") }, "\(restarted.text)")
+        #expect(await eventually { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" }, "\(restarted.text)")
+        restarted.signal(SIGTERM)
+        #expect(await restarted.exitCode() == 0)
+    }
+
+    @Test func aDeviceAcceptsConfigurationOnlyFromItsConsoleWithItsCredential() async throws {
+        let directory = try TemporaryDirectory()
+        // Without enrolment there is nothing to run.
+        let unenrolled = try await runHALB([
+            "device", "--console", "http://127.0.0.1:9", "--name", "lb1", "--state", directory.url.appendingPathComponent("none").path,
+        ])
+        #expect(unenrolled.status == 1)
+        #expect(unenrolled.output.contains("not enrolled"), "\(unenrolled.output)")
+        // A bogus join token is refused by the console.
+        let console = try await self.startConsole(data: directory.url.appendingPathComponent("console").path)
+        defer { console.process.signal(SIGTERM) }
+        _ = try await console.request("POST", "/api/v1/sites", body: self.site(vip: "127.0.0.9", port: 9, gateway: 9))
+        let bogus = try await runHALB([
+            "device", "--console", "http://\(console.address)", "--name", "lb1",
+            "--state", directory.url.appendingPathComponent("lb1").path, "--join-token", "halb_join_0123.bogus",
+        ])
+        #expect(bogus.status == 1)
+        #expect(bogus.output.contains("the join token is unknown"), "\(bogus.output)")
+        // The agent API needs a device credential; a user's token is not one.
+        let config = try await httpRequest("GET", console.address, "/agent/v1/config", headers: ["Authorization": "Bearer \(console.token)"])
+        #expect(config.hasPrefix("HTTP/1.1 401"), "\(config)")
+    }
+}
