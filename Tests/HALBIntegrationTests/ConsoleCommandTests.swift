@@ -52,6 +52,11 @@ import Testing
         let (console, address) = try await self.startConsole(data: data, environment: ["HALB_ADMIN_PASSWORD": password])
         #expect(!console.text.contains(password), "the password must not be printed or logged")
         let token = try await self.token(address, password: password)
+        // Only the console's user may read the store: it holds password hashes and the devices' signing keys.
+        let attributes = try FileManager.default.attributesOfItem(atPath: data + "/console.sqlite")
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let directoryAttributes = try FileManager.default.attributesOfItem(atPath: data)
+        #expect((directoryAttributes[.posixPermissions] as? NSNumber)?.intValue == 0o700)
         let created = try await httpRequest(
             "POST",
             address,

@@ -80,13 +80,23 @@ public final class ConsoleStore: Sendable {
     /// Opens (creating if need be) `console.sqlite` in `directory` and migrates it.
     ///
     /// - Throws: a GRDB error when the file cannot be opened or migrated.
+    /// The directory is made readable by the console's user only: the store holds password hashes and the devices'
+    /// signing keys.
     public convenience init(directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: directory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        let pool = try DatabasePool(path: directory.appendingPathComponent("console.sqlite").path, configuration: configuration)
+        let path = directory.appendingPathComponent("console.sqlite").path
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
         try self.init(writer: pool)
     }
 
