@@ -38,7 +38,7 @@ public struct AgentError: Error, Sendable, Hashable, CustomStringConvertible {
         case .refused(let status, let message): "the console answered \(status): \(message)"
         case .badSignature: "a configuration without a valid signature was refused: it is not from this device's console"
         case .notEnrolled(let directory):
-            "not enrolled: \(directory) holds no identity; give --join-token (from POST /api/v1/sites/SITE/devices/NAME/join-token)"
+            "not enrolled: \(directory) holds no identity; give --join-token (from POST /api/v1/sites/SITE/join-tokens)"
         }
     }
 }

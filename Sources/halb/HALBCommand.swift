@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The `halb` command: one binary for the device, the console, the demo and (later) the console's CLI.
+/// The `halb` command: one binary for the device, the console, the demo and the admin commands.
 @main
 struct HALBCommand: AsyncParsableCommand {
     static let version = "0.1.0"
@@ -10,9 +10,15 @@ struct HALBCommand: AsyncParsableCommand {
         abstract: "HALB: a high-availability load balancer for a site's gateways.",
         discussion: """
             A device (`halb device`) accepts client connections on each virtual server's VIP and spreads them over \
-            the site's healthy gateways. `halb demo` runs a whole demo site on this machine without root.
+            the site's healthy gateways. The console (`halb console`) stores sites and configures devices; the \
+            admin commands (login, site, gateway, device, vs, token, status, versions, rollback) use its API. \
+            `halb demo` runs a whole demo site on this machine without root.
             """,
         version: HALBCommand.version,
-        subcommands: [ConsoleCommand.self, DemoCommand.self, DeviceCommand.self, ValidateCommand.self]
+        subcommands: [
+            ConsoleCommand.self, DemoCommand.self, DeviceCommand.self, ValidateCommand.self, LoginCommand.self, SiteCommand.self,
+            GatewayCommand.self, VirtualServerCommand.self, TokenCommand.self, StatusCommand.self, VersionsCommand.self,
+            RollbackCommand.self,
+        ]
     )
 }

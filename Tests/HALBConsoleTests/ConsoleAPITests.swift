@@ -99,6 +99,16 @@ let sampleSite = """
                 #expect($0.status == .created)
                 #expect($0.headers[.eTag] == "\"1\"")
             }
+            for list in ["gateways", "devices", "virtual-servers"] {
+                try await client.execute(uri: "/api/v1/sites/lab/\(list)", method: .get, headers: self.headers(admin)) { response in
+                    #expect(response.status == .ok, "\(list)")
+                    let items = try self.json(response) as? [[String: Any]]
+                    #expect(items?.count == (list == "virtual-servers" ? 1 : 2), "\(list)")
+                }
+            }
+            try await client.execute(uri: "/api/v1/sites/lab/devices/lb2", method: .get, headers: self.headers(admin)) {
+                #expect($0.status == .ok)
+            }
             // Every setting, defaults included, with the YAML's names.
             try await client.execute(uri: "/api/v1/sites/lab/virtual-servers/web", method: .get, headers: self.headers(admin)) { response in
                 #expect(response.status == .ok)

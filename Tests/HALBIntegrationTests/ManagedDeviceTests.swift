@@ -79,7 +79,7 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let created = try await console.request("POST", "/api/v1/sites", body: self.site(vip: vip, port: port, gateway: gw1.port))
         #expect(created.hasPrefix("HTTP/1.1 201"), "\(created)")
         #expect(try await console.status(of: "lb1")?["state"] as? String == "Not verified")
-        let join = try #require(try await console.json("POST", "/api/v1/sites/lab/devices/lb1/join-token") as? [String: Any])
+        let join = try #require(try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#) as? [String: Any])
         let joinToken = try #require(join["token"] as? String)
 
         // Enrol and serve.
@@ -147,8 +147,10 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         ])
         #expect(await eventually { logged(restarted, "Starting from the cached configuration", "site.version=4") }, "\(restarted.text)")
         #expect(await eventually { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" }, "\(restarted.text)")
+        // Signals are handled once the services run (the admin endpoint is up by then).
+        #expect(await eventually { restarted.text.contains("Admin endpoint listening") })
         restarted.signal(SIGTERM)
-        #expect(await restarted.exitCode() == 0)
+        #expect(await restarted.exitCode() == 0, "\(restarted.text)")
     }
 
     @Test func aDeviceAcceptsConfigurationOnlyFromItsConsoleWithItsCredential() async throws {

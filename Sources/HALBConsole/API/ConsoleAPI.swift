@@ -77,11 +77,13 @@ public enum ConsoleAPI {
     // MARK: - Devices (admins) and agents (devices)
 
     private static func addDeviceRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore) {
-        group.post("sites/:site/devices/:name/join-token") { _, context in
+        // Not under sites/:site/devices/..., which would hide the devices list from sites/:site/:collection.
+        group.post("sites/:site/join-tokens") { request, context in
             let identity = try context.requireAdmin()
+            let body = try await Self.body(request, context)
             let (token, expires) = try await store.createJoinToken(
                 site: try context.parameters.require("site"),
-                device: try context.parameters.require("name"),
+                device: try Self.field("device", in: body),
                 actor: identity.user
             )
             return try Self.json(JoinToken(token: token, expiresAt: expires), status: .created)

@@ -5,11 +5,24 @@ import HALBAgent
 import HALBCore
 import Logging
 
-/// `halb device`: runs a load-balancer device from a site file.
+/// `halb device`: runs a load-balancer device (the default), or lists and edits a site's devices on the console.
 struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "device",
-        abstract: "Run a load-balancer device from a site file or from its console.",
+        abstract: "Run a load-balancer device (the default), or list and edit the devices of a site on the console.",
+        subcommands: [
+            DeviceRunCommand.self, ListItems<DeviceList>.self, ShowItem<DeviceList>.self, CreateItem<DeviceList>.self,
+            UpdateItem<DeviceList>.self, DeleteItem<DeviceList>.self, JoinTokenCommand.self,
+        ],
+        defaultSubcommand: DeviceRunCommand.self
+    )
+}
+
+/// `halb device [run]`: runs a load-balancer device from a site file or from its console.
+struct DeviceRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a load-balancer device from a site file or from its console (the default).",
         discussion: """
             Standalone: --config FILE --name NAME. Managed: --console URL --name NAME --state DIR, with \
             --join-token TOKEN the first time (the device enrols and keeps its credential in DIR); it then follows \

@@ -1,0 +1,126 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Where the admin commands find the console and their token: `HALB_CONSOLE` and `HALB_TOKEN` override what
+/// `halb login` saved in the user's config folder.
+struct ConsoleLogin: Codable {
+    var console: String
+    var token: String
+
+    /// `$XDG_CONFIG_HOME/halb/login.json`, or `~/.config/halb/login.json`.
+    static var file: URL {
+        let environment = ProcessInfo.processInfo.environment
+        let base =
+            environment["XDG_CONFIG_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config")
+        return base.appendingPathComponent("halb/login.json")
+    }
+
+    /// The saved login with the environment's overrides, and `console` (an option) over both.
+    static func current(console option: String?) throws -> ConsoleLogin {
+        let environment = ProcessInfo.processInfo.environment
+        let saved = (try? Data(contentsOf: Self.file)).flatMap { try? JSONDecoder().decode(ConsoleLogin.self, from: $0) }
+        guard let console = option ?? environment["HALB_CONSOLE"] ?? saved?.console else {
+            throw ClientError("no console: run `halb login --console URL --user NAME`, or set HALB_CONSOLE and HALB_TOKEN")
+        }
+        guard let token = environment["HALB_TOKEN"] ?? saved?.token else {
+            throw ClientError("not logged in: run `halb login --console \(console) --user NAME`, or set HALB_TOKEN")
+        }
+        return ConsoleLogin(console: console, token: token)
+    }
+
+    /// Saves the login, readable by the user only.
+    func save() throws {
+        let directory = Self.file.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let data = try JSONEncoder().encode(self)
+        guard FileManager.default.createFile(atPath: Self.file.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw ClientError("cannot write \(Self.file.path)")
+        }
+        // An existing file keeps its mode on rewrite; make sure it is private.
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: Self.file.path)
+    }
+}
+
+/// A failure of an admin command, printed as `halb: <message>`.
+struct ClientError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The console's REST API as the admin commands use it.
+struct ConsoleClient {
+    let login: ConsoleLogin
+
+    struct Answer {
+        var status: Int
+        var body: String
+        var etag: Int?
+
+        /// The body as JSON.
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(self.body.utf8)) }
+    }
+
+    /// Sends a request; a 4xx or 5xx answer becomes a ``ClientError`` with the console's reason and every issue.
+    func send(_ method: HTTPMethod, _ path: String, body: String? = nil, ifMatch: Int? = nil, authenticated: Bool = true) async throws -> Answer {
+        let base = self.login.console.hasSuffix("/") ? String(self.login.console.dropLast()) : self.login.console
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        if authenticated { request.headers.add(name: "Authorization", value: "Bearer \(self.login.token)") }
+        if let ifMatch { request.headers.add(name: "If-Match", value: "\"\(ifMatch)\"") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let answer: Answer
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let buffer = try await response.body.collect(upTo: 16 << 20)
+            let etag = response.headers.first(name: "ETag").flatMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/"))) }
+            answer = Answer(status: Int(response.status.code), body: String(buffer: buffer), etag: etag)
+        } catch {
+            throw ClientError("cannot reach the console at \(base): \(error)")
+        }
+        guard answer.status < 400 else { throw Self.error(answer) }
+        return answer
+    }
+
+    private static func error(_ answer: Answer) -> ClientError {
+        guard let object = answer.json as? [String: Any] else {
+            return ClientError("the console answered \(answer.status): \(answer.body.prefix(300))")
+        }
+        var lines: [String] = []
+        if let message = object["error"] as? String {
+            lines.append(message)
+        } else if let nested = object["error"] as? [String: Any], let message = nested["message"] as? String {
+            lines.append(message)
+        } else {
+            lines.append("the console answered \(answer.status)")
+        }
+        if let issues = object["issues"] as? [[String: Any]] {
+            lines = ["the change was refused; nothing was stored:"]
+            for issue in issues {
+                let path = issue["path"] as? String ?? ""
+                let message = issue["message"] as? String ?? ""
+                lines.append("  \(path.isEmpty ? message : "\(path): \(message)")")
+            }
+        }
+        if answer.status == 401 { lines.append("(log in again: halb login)") }
+        return ClientError(lines.joined(separator: "\n"))
+    }
+}
+
+/// Prints rows as aligned columns under a header.
+enum Table {
+    static func render(_ header: [String], _ rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 }
+        return all.map { row in
+            row.indices.map { column in
+                column == row.count - 1 ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+}

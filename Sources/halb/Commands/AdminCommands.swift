@@ -1,0 +1,474 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+
+/// Options every admin command shares: which console, which site, and the output format.
+struct AdminOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The console's URL (default: HALB_CONSOLE, or the one of `halb login`).", valueName: "url"))
+    var console: String?
+
+    @Option(name: .long, help: "The site (default: the console's only site).")
+    var site: String?
+
+    @Flag(name: .long, help: "Print JSON (for scripts) instead of a table.")
+    var json = false
+
+    func client() throws -> ConsoleClient {
+        ConsoleClient(login: try ConsoleLogin.current(console: self.console))
+    }
+
+    /// The site to work on: `--site`, or the only one there is.
+    func siteName(_ client: ConsoleClient) async throws -> String {
+        if let site = self.site { return site }
+        let sites = (try await client.send(.GET, "/api/v1/sites").json as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        guard sites.count == 1 else {
+            throw ClientError(sites.isEmpty ? "the console has no site yet: halb site create FILE" : "several sites (\(sites.joined(separator: ", "))): give --site")
+        }
+        return sites[0]
+    }
+
+    /// Prints `answer`'s body as JSON, or `table` of it.
+    func print(_ answer: ConsoleClient.Answer, table: (Any?) -> String) {
+        Swift.print(self.json ? answer.body.trimmingCharacters(in: .newlines) : table(answer.json), terminator: self.json ? "\n" : "")
+    }
+}
+
+/// Runs an admin command, turning its failure into `halb: <message>` and exit status 1.
+func runAdmin(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ClientError {
+        throw DeviceRuntime.fail(error.description)
+    }
+}
+
+/// Reads a request body from a file, or standard input for `-`.
+func readBody(_ file: String) throws -> String {
+    if file == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
+    do {
+        return try String(contentsOfFile: file, encoding: .utf8)
+    } catch {
+        throw ClientError("cannot read \(file): \(error.localizedDescription)")
+    }
+}
+
+func text(_ value: Any?) -> String {
+    switch value {
+    case nil, is NSNull: return "-"
+    case let string as String: return string
+    case let number as NSNumber:
+        // JSON's true and false arrive as NSNumbers of type "c" (char); JSON numbers never do.
+        return String(cString: number.objCType) == "c" ? (number.boolValue ? "yes" : "no") : number.stringValue
+    case let list as [Any]: return list.map { text($0) }.joined(separator: ",")
+    default: return "\(value!)"
+    }
+}
+
+// MARK: - login
+
+struct LoginCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "login",
+        abstract: "Log in to a console and keep the token for the other admin commands.",
+        discussion: """
+            The password comes from HALB_PASSWORD or is asked for. The token (valid 12 hours) is kept in \
+            $XDG_CONFIG_HOME/halb/login.json (or ~/.config/halb/login.json), readable by you only. Scripts may \
+            instead set HALB_CONSOLE and HALB_TOKEN (an API token from `halb token create`).
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The console's URL, such as http://127.0.0.1:8440.", valueName: "url"))
+    var console: String
+
+    @Option(name: .long, help: "The user name.")
+    var user: String
+
+    func run() async throws {
+        try await runAdmin {
+            let password: String
+            if let fromEnvironment = ProcessInfo.processInfo.environment["HALB_PASSWORD"] {
+                password = fromEnvironment
+            } else if let typed = getpass("Password for \(self.user): ") {
+                password = String(cString: typed)
+            } else {
+                throw ClientError("no password: set HALB_PASSWORD or run in a terminal")
+            }
+            struct Body: Encodable {
+                var user: String
+                var password: String
+            }
+            let body = String(decoding: try JSONEncoder().encode(Body(user: self.user, password: password)), as: UTF8.self)
+            let client = ConsoleClient(login: ConsoleLogin(console: self.console, token: ""))
+            let answer = try await client.send(.POST, "/api/v1/login", body: body, authenticated: false)
+            guard let object = answer.json as? [String: Any], let token = object["token"] as? String else {
+                throw ClientError("the console's answer to the login is not understood")
+            }
+            try ConsoleLogin(console: self.console, token: token).save()
+            let role = (object["info"] as? [String: Any])?["role"] as? String ?? "?"
+            print("Logged in to \(self.console) as \(self.user) (\(role)).")
+        }
+    }
+}
+
+// MARK: - sites
+
+struct SiteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "site",
+        abstract: "List, show, create, export or delete the console's sites.",
+        subcommands: [List.self, Show.self, Create.self, Delete.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the sites with their versions.")
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            try await runAdmin {
+                let answer = try await self.options.client().send(.GET, "/api/v1/sites")
+                self.options.print(answer) { json in
+                    Table.render(["SITE", "VERSION"], (json as? [[String: Any]] ?? []).map { [text($0["name"]), text($0["version"])] })
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a site as the YAML a standalone device reads (JSON with --json).")
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            try await runAdmin {
+                let client = try self.options.client()
+                let site = try await self.options.siteName(client)
+                let answer = try await client.send(.GET, self.options.json ? "/api/v1/sites/\(site)" : "/api/v1/sites/\(site)/export")
+                print(answer.body, terminator: answer.body.hasSuffix("\n") ? "" : "\n")
+            }
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a site from a site file (YAML or JSON; - for standard input).")
+        @OptionGroup var options: AdminOptions
+        @Argument(help: "The site file.") var file: String
+
+        func run() async throws {
+            try await runAdmin {
+                let answer = try await self.options.client().send(.POST, "/api/v1/sites", body: try readBody(self.file))
+                print("Created site \(text((answer.json as? [String: Any])?["site"])) (version \(answer.etag ?? 1)).")
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a site and its history.")
+        @OptionGroup var options: AdminOptions
+        @Argument(help: "The site's name (repeated, as a safeguard).") var name: String
+
+        func run() async throws {
+            try await runAdmin {
+                let client = try self.options.client()
+                let current = try await client.send(.GET, "/api/v1/sites/\(self.name)")
+                _ = try await client.send(.DELETE, "/api/v1/sites/\(self.name)", ifMatch: current.etag)
+                print("Deleted site \(self.name).")
+            }
+        }
+    }
+}
+
+// MARK: - gateways, devices, virtual servers
+
+/// One list of a site the admin commands edit item by item.
+protocol SiteListKind {
+    /// `gateways`, `devices` or `virtual-servers`, as in the API.
+    static var path: String { get }
+    static var noun: String { get }
+    static var header: [String] { get }
+    static func row(_ item: [String: Any]) -> [String]
+}
+
+enum GatewayList: SiteListKind {
+    static let path = "gateways"
+    static let noun = "gateway"
+    static let header = ["NAME", "ADDRESS", "PORTS", "WEIGHT", "ENABLED", "DRAIN"]
+    static func row(_ item: [String: Any]) -> [String] {
+        let ports = (item["ports"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(text($0.value))" }
+        return [text(item["name"]), text(item["address"]), ports.joined(separator: ", "), text(item["weight"]), text(item["enabled"]), text(item["drain"])]
+    }
+}
+
+enum DeviceList: SiteListKind {
+    static let path = "devices"
+    static let noun = "device"
+    static let header = ["NAME", "ADDRESS", "INTERFACE"]
+    static func row(_ item: [String: Any]) -> [String] {
+        [text(item["name"]), text(item["address"]), text(item["interface"])]
+    }
+}
+
+enum VirtualServerList: SiteListKind {
+    static let path = "virtual-servers"
+    static let noun = "virtual server"
+    static let header = ["NAME", "VIP", "DEVICES", "PAYLOADS", "ENABLED"]
+    static func row(_ item: [String: Any]) -> [String] {
+        let vip = item["vip"] as? [String: Any] ?? [:]
+        let devices = (item["devices"] as? [Any] ?? []).map { ($0 as? [String: Any])?["name"] ?? $0 }
+        let payloads = (item["payloads"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.compactMap { key, value -> String? in
+            guard let payload = value as? [String: Any], payload["enabled"] as? Bool != false else { return nil }
+            return "\(key) \(text(payload["port"]))"
+        }
+        return [
+            text(item["name"]), [text(vip["ipv4"]), vip["ipv6"].map { text($0) }].compactMap { $0 }.joined(separator: " "),
+            devices.map { text($0) }.joined(separator: ","), payloads.joined(separator: ", "), text(item["enabled"]),
+        ]
+    }
+}
+
+struct ListItems<Kind: SiteListKind>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "list", abstract: "List the site's \(Kind.noun)s.")
+    }
+    @OptionGroup var options: AdminOptions
+
+    func run() async throws {
+        try await runAdmin {
+            let client = try self.options.client()
+            let site = try await self.options.siteName(client)
+            let answer = try await client.send(.GET, "/api/v1/sites/\(site)/\(Kind.path)")
+            self.options.print(answer) { json in Table.render(Kind.header, (json as? [[String: Any]] ?? []).map(Kind.row)) }
+        }
+    }
+}
+
+struct ShowItem<Kind: SiteListKind>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "show", abstract: "Show one \(Kind.noun) with every setting (JSON).")
+    }
+    @OptionGroup var options: AdminOptions
+    @Argument(help: "The name.") var name: String
+
+    func run() async throws {
+        try await runAdmin {
+            let client = try self.options.client()
+            let site = try await self.options.siteName(client)
+            let answer = try await client.send(.GET, "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)")
+            print(answer.body, terminator: "")
+        }
+    }
+}
+
+struct CreateItem<Kind: SiteListKind>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "create", abstract: "Add a \(Kind.noun) from a file (YAML or JSON, the site file's fields; - for standard input).")
+    }
+    @OptionGroup var options: AdminOptions
+    @Argument(help: "The file.") var file: String
+
+    func run() async throws {
+        try await runAdmin {
+            let client = try self.options.client()
+            let site = try await self.options.siteName(client)
+            let body = try readBody(self.file)
+            let current = try await client.send(.GET, "/api/v1/sites/\(site)")
+            let answer = try await client.send(.POST, "/api/v1/sites/\(site)/\(Kind.path)", body: body, ifMatch: current.etag)
+            print("Created \(Kind.noun) \(text((answer.json as? [String: Any])?["name"])); site \(site) is at version \(answer.etag ?? 0).")
+        }
+    }
+}
+
+struct UpdateItem<Kind: SiteListKind>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "update", abstract: "Replace a \(Kind.noun) with a file's (YAML or JSON; - for standard input).")
+    }
+    @OptionGroup var options: AdminOptions
+    @Argument(help: "The name.") var name: String
+    @Argument(help: "The file.") var file: String
+
+    func run() async throws {
+        try await runAdmin {
+            let client = try self.options.client()
+            let site = try await self.options.siteName(client)
+            let body = try readBody(self.file)
+            let current = try await client.send(.GET, "/api/v1/sites/\(site)")
+            let answer = try await client.send(.PUT, "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)", body: body, ifMatch: current.etag)
+            print("Updated \(Kind.noun) \(self.name); site \(site) is at version \(answer.etag ?? 0).")
+        }
+    }
+}
+
+struct DeleteItem<Kind: SiteListKind>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "delete", abstract: "Remove a \(Kind.noun).")
+    }
+    @OptionGroup var options: AdminOptions
+    @Argument(help: "The name.") var name: String
+
+    func run() async throws {
+        try await runAdmin {
+            let client = try self.options.client()
+            let site = try await self.options.siteName(client)
+            let current = try await client.send(.GET, "/api/v1/sites/\(site)")
+            let answer = try await client.send(.DELETE, "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)", ifMatch: current.etag)
+            print("Deleted \(Kind.noun) \(self.name); site \(site) is at version \(answer.etag ?? 0).")
+        }
+    }
+}
+
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "List, show, create, update or delete a site's gateways.",
+        subcommands: [ListItems<GatewayList>.self, ShowItem<GatewayList>.self, CreateItem<GatewayList>.self, UpdateItem<GatewayList>.self, DeleteItem<GatewayList>.self]
+    )
+}
+
+struct VirtualServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vs",
+        abstract: "List, show, create, update or delete a site's virtual servers.",
+        subcommands: [
+            ListItems<VirtualServerList>.self, ShowItem<VirtualServerList>.self, CreateItem<VirtualServerList>.self,
+            UpdateItem<VirtualServerList>.self, DeleteItem<VirtualServerList>.self,
+        ]
+    )
+}
+
+/// `halb device join-token NAME`: a one-time token to enrol a device with.
+struct JoinTokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "join-token",
+        abstract: "Print a one-time join token (24 hours) to enrol a device with.",
+        discussion: "On the device: halb device --console URL --name NAME --state DIR --join-token TOKEN"
+    )
+    @OptionGroup var options: AdminOptions
+    @Argument(help: "The device's name.") var name: String
+
+    func run() async throws {
+        try await runAdmin {
+            let client = try self.options.client()
+            let site = try await self.options.siteName(client)
+            let body = #"{"device": \#(String(decoding: try JSONEncoder().encode(self.name), as: UTF8.self))}"#
+            let answer = try await client.send(.POST, "/api/v1/sites/\(site)/join-tokens", body: body)
+            if self.options.json {
+                print(answer.body, terminator: "")
+            } else {
+                print(text((answer.json as? [String: Any])?["token"]))
+            }
+        }
+    }
+}
+
+// MARK: - tokens, status, versions
+
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Create API tokens for scripts.",
+        subcommands: [Create.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an API token (printed once) for HALB_TOKEN.",
+            discussion: "The token has your role, or read-only with --read-only. Revoke it with the API (DELETE /api/v1/tokens/ID)."
+        )
+        @OptionGroup var options: AdminOptions
+        @Option(name: .long, help: "What the token is for.") var name: String
+        @Flag(name: .long, help: "A read-only token.") var readOnly = false
+
+        func run() async throws {
+            try await runAdmin {
+                var body = #"{"name": \#(String(decoding: try JSONEncoder().encode(self.name), as: UTF8.self))"#
+                if self.readOnly { body += #", "role": "read-only""# }
+                let answer = try await self.options.client().send(.POST, "/api/v1/tokens", body: body + "}")
+                if self.options.json {
+                    print(answer.body, terminator: "")
+                } else {
+                    print(text((answer.json as? [String: Any])?["token"]))
+                }
+            }
+        }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show each device's agent status and each virtual server's primary."
+    )
+    @OptionGroup var options: AdminOptions
+
+    func run() async throws {
+        try await runAdmin {
+            let client = try self.options.client()
+            let site = try await self.options.siteName(client)
+            let answer = try await client.send(.GET, "/api/v1/sites/\(site)/status")
+            self.options.print(answer) { json in
+                let status = json as? [String: Any] ?? [:]
+                let devices = status["devices"] as? [[String: Any]] ?? []
+                var output = "Site \(site), version \(text(status["version"]))\n\n"
+                output += Table.render(
+                    ["DEVICE", "STATUS", "SOFTWARE", "APPLIED", "LAST SEEN", "ERROR"],
+                    devices.map { [text($0["device"]), text($0["state"]), text($0["softwareVersion"]), text($0["appliedVersion"]), text($0["lastSeen"]), text($0["error"])] }
+                )
+                var servers: [String: (primary: [String], secondaries: [String])] = [:]
+                for device in devices {
+                    let name = text(device["device"])
+                    for role in device["roles"] as? [[String: Any]] ?? [] {
+                        let server = text(role["virtualServer"]) + (role["family"] as? String == "ipv6" ? " (IPv6)" : "")
+                        switch role["role"] as? String {
+                        case "primary", "standalone": servers[server, default: ([], [])].primary.append(name)
+                        case "secondary": servers[server, default: ([], [])].secondaries.append(name)
+                        default: break
+                        }
+                    }
+                }
+                if !servers.isEmpty {
+                    output += "\n" + Table.render(
+                        ["VIRTUAL SERVER", "PRIMARY", "SECONDARIES"],
+                        servers.sorted { $0.key < $1.key }.map { [$0.key, $0.value.primary.joined(separator: ","), $0.value.secondaries.joined(separator: ",")] }
+                    )
+                }
+                return output
+            }
+        }
+    }
+}
+
+struct VersionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "versions", abstract: "Show a site's history, newest first.")
+    @OptionGroup var options: AdminOptions
+
+    func run() async throws {
+        try await runAdmin {
+            let client = try self.options.client()
+            let site = try await self.options.siteName(client)
+            let answer = try await client.send(.GET, "/api/v1/sites/\(site)/versions")
+            self.options.print(answer) { json in
+                Table.render(
+                    ["VERSION", "TIME", "AUTHOR", "CHANGE"],
+                    (json as? [[String: Any]] ?? []).map { [text($0["version"]), text($0["createdAt"]), text($0["author"]), text($0["change"])] }
+                )
+            }
+        }
+    }
+}
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Make an old version of a site current again (as a new version)."
+    )
+    @OptionGroup var options: AdminOptions
+    @Argument(help: "The version to go back to.") var version: Int
+
+    func run() async throws {
+        try await runAdmin {
+            let client = try self.options.client()
+            let site = try await self.options.siteName(client)
+            let current = try await client.send(.GET, "/api/v1/sites/\(site)")
+            let answer = try await client.send(.POST, "/api/v1/sites/\(site)/versions/\(self.version)/rollback", ifMatch: current.etag)
+            print("Site \(site) is back at version \(self.version)'s settings, as version \(answer.etag ?? 0).")
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import HALBTestSupport
+import Testing
+
+/// The admin commands against a real console: login, tables, JSON, errors with their paths, versions.
+@Suite(.timeLimit(.minutes(2))) struct AdminCommandTests {
+    private let site = """
+        site: lab
+        gateways:
+          - { name: gw1, address: 192.0.2.21, ports: { gateway: 8080 } }
+        devices:
+          - { name: lb1, address: 192.0.2.11 }
+          - { name: lb2, address: 192.0.2.12 }
+        virtualServers:
+          - name: web
+            vip: { ipv4: 192.0.2.100/24 }
+            devices: [lb1, lb2]
+            payloads:
+              gateway: { port: 80, gateways: [gw1] }
+
+        """
+
+    @Test func anAdminLogsInAndManagesASiteFromTheCommandLine() async throws {
+        let directory = try TemporaryDirectory()
+        let password = "command line password"
+        let console = try HALBProcess(
+            ["console", "--data", directory.url.appendingPathComponent("data").path, "--listen", "127.0.0.1:0"],
+            environment: ["HALB_ADMIN_PASSWORD": password]
+        )
+        defer { console.signal(SIGTERM) }
+        #expect(await eventually { console.text.contains("Console listening") })
+        let address = try #require(console.text.firstMatch(of: /console\.address=(\S+)/)?.1).description
+        let config = directory.url.appendingPathComponent("config").path
+        let environment = ["XDG_CONFIG_HOME": config, "HALB_CONSOLE": "", "HALB_TOKEN": ""]
+            .filter { !$0.value.isEmpty }
+        func halb(_ arguments: [String], _ extra: [String: String] = [:]) async throws -> (status: Int32?, output: String) {
+            let process = try HALBProcess(arguments, environment: environment.merging(extra) { _, new in new })
+            let status = await process.exitCode()
+            try? await Task.sleep(for: .milliseconds(50))
+            return (status, process.text)
+        }
+
+        // Not logged in: a clear message.
+        let anonymous = try await halb(["site", "list"])
+        #expect(anonymous.status == 1)
+        #expect(anonymous.output.contains("halb login"), "\(anonymous.output)")
+
+        let wrong = try await halb(["login", "--console", "http://\(address)", "--user", "admin"], ["HALB_PASSWORD": "nope nope nope"])
+        #expect(wrong.status == 1)
+        #expect(wrong.output.contains("wrong user name or password"), "\(wrong.output)")
+        let login = try await halb(["login", "--console", "http://\(address)", "--user", "admin"], ["HALB_PASSWORD": password])
+        #expect(login.status == 0, "\(login.output)")
+        #expect(login.output.contains("as admin (admin)"))
+        let saved = try FileManager.default.attributesOfItem(atPath: config + "/halb/login.json")
+        #expect((saved[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+
+        let siteFile = try directory.write("site.yaml", self.site)
+        #expect(try await halb(["site", "create", siteFile]).output.contains("Created site lab (version 1)."))
+        let sites = try await halb(["site", "list"])
+        #expect(sites.output.contains("SITE  VERSION") && sites.output.contains("lab   1"), "\(sites.output)")
+
+        // A gateway from a file; the table shows it; JSON for scripts.
+        let gateway = try directory.write("gw2.yaml", "{ name: gw2, address: 192.0.2.22, ports: { gateway: 8080 }, weight: 3 }")
+        let created = try await halb(["gateway", "create", gateway])
+        #expect(created.output.contains("Created gateway gw2; site lab is at version 2."), "\(created.output)")
+        let table = try await halb(["gateway", "list"])
+        #expect(table.output.contains("NAME") && table.output.contains("gw2   192.0.2.22"), "\(table.output)")
+        let json = try await halb(["gateway", "list", "--json"])
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]]
+        #expect(parsed?.compactMap { $0["name"] as? String } == ["gw1", "gw2"])
+
+        // A bad update prints every error with its path, and changes nothing.
+        let bad = try directory.write("bad.yaml", "{ address: 192.0.2.22, ports: { gateway: 70000 }, weight: 0 }")
+        let refused = try await halb(["gateway", "update", "gw2", bad])
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("gateways[1].ports.gateway: 70000 is not a port"), "\(refused.output)")
+        #expect(refused.output.contains("gateways[1].weight"), "\(refused.output)")
+        #expect(try await halb(["versions"]).output.contains("2        "))
+
+        // The device list (under `halb device`, whose default is to run a device), status, versions, rollback.
+        let devices = try await halb(["device", "list"])
+        #expect(devices.output.contains("lb1   192.0.2.11"), "\(devices.output)")
+        let join = try await halb(["device", "join-token", "lb2"])
+        #expect(join.output.hasPrefix("halb_join_"), "\(join.output)")
+        let status = try await halb(["status"])
+        #expect(status.output.contains("lb1     Not verified"), "\(status.output)")
+        let rollback = try await halb(["rollback", "1"])
+        #expect(rollback.output.contains("as version 3"), "\(rollback.output)")
+        let versions = try await halb(["versions"])
+        #expect(versions.output.contains("rollback to version 1"), "\(versions.output)")
+        #expect(!(try await halb(["gateway", "list"])).output.contains("gw2"))
+
+        // A read-only token for scripts: it reads, and its writes are refused.
+        let token = try await halb(["token", "create", "--name", "monitoring", "--read-only"])
+        let readOnly = token.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(readOnly.hasPrefix("halb_"), "\(token.output)")
+        let viaToken = try await halb(["site", "list", "--console", "http://\(address)"], ["HALB_TOKEN": readOnly])
+        #expect(viaToken.output.contains("lab"))
+        let forbidden = try await halb(["gateway", "delete", "gw1"], ["HALB_TOKEN": readOnly])
+        #expect(forbidden.status == 1)
+        #expect(forbidden.output.contains("read-only"), "\(forbidden.output)")
+    }
+}
