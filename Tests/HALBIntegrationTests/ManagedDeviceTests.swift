@@ -153,6 +153,30 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         #expect(await restarted.exitCode() == 0, "\(restarted.text)")
     }
 
+    @Test func aDeviceOnOlderSoftwareShowsNeedsUpdate() async throws {
+        let gateway = try await TestServer.start(.echo())
+        defer { Task { await gateway.kill() } }
+        let directory = try TemporaryDirectory()
+        let console = try await self.startConsole(data: directory.url.appendingPathComponent("console").path)
+        defer { console.process.signal(SIGTERM) }
+        let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
+        _ = try await console.request("POST", "/api/v1/sites", body: self.site(vip: vip, port: try freePort(), gateway: gateway.port))
+        let join = try #require(try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#) as? [String: Any])
+        let device = try HALBProcess(
+            [
+                "device", "--console", "http://\(console.address)", "--name", "lb1", "--state",
+                directory.url.appendingPathComponent("lb1").path, "--join-token", try #require(join["token"] as? String),
+                "--admin", "127.0.0.1:0",
+            ],
+            environment: ["HALB_REPORTED_VERSION": "0.0.9"]
+        )
+        #expect(await eventually(timeout: .seconds(15)) { (try? await console.status(of: "lb1"))?["state"] as? String == "Needs update" }, "\(device.text)")
+        #expect(try await console.status(of: "lb1")?["softwareVersion"] as? String == "0.0.9")
+        #expect(await eventually { device.text.contains("Admin endpoint listening") })
+        device.signal(SIGTERM)
+        #expect(await device.exitCode() == 0)
+    }
+
     @Test func aDeviceAcceptsConfigurationOnlyFromItsConsoleWithItsCredential() async throws {
         let directory = try TemporaryDirectory()
         // Without enrolment there is nothing to run.

@@ -27,6 +27,15 @@ struct AdminOptions: ParsableArguments {
         return sites[0]
     }
 
+    /// Prints the token of a token-issuing answer alone (for `$(...)` in scripts), or the whole answer with --json.
+    func printToken(_ answer: ConsoleClient.Answer) {
+        if self.json {
+            Swift.print(answer.body, terminator: "")
+        } else {
+            Swift.print(text((answer.json as? [String: Any])?["token"]))
+        }
+    }
+
     /// Prints `answer`'s body as JSON, or `table` of it.
     func print(_ answer: ConsoleClient.Answer, table: (Any?) -> String) {
         Swift.print(self.json ? answer.body.trimmingCharacters(in: .newlines) : table(answer.json), terminator: self.json ? "\n" : "")
@@ -40,6 +49,11 @@ func runAdmin(_ body: () async throws -> Void) async throws {
     } catch let error as ClientError {
         throw DeviceRuntime.fail(error.description)
     }
+}
+
+/// A JSON object of text fields, as a request body.
+func jsonBody(_ fields: [String: String]) throws -> String {
+    String(decoding: try JSONEncoder().encode(fields), as: UTF8.self)
 }
 
 /// Reads a request body from a file, or standard input for `-`.
@@ -93,11 +107,7 @@ struct LoginCommand: AsyncParsableCommand {
             } else {
                 throw ClientError("no password: set HALB_PASSWORD or run in a terminal")
             }
-            struct Body: Encodable {
-                var user: String
-                var password: String
-            }
-            let body = String(decoding: try JSONEncoder().encode(Body(user: self.user, password: password)), as: UTF8.self)
+            let body = try jsonBody(["user": self.user, "password": password])
             let client = ConsoleClient(login: ConsoleLogin(console: self.console, token: ""))
             let answer = try await client.send(.POST, "/api/v1/login", body: body, authenticated: false)
             guard let object = answer.json as? [String: Any], let token = object["token"] as? String else {
@@ -115,7 +125,7 @@ struct LoginCommand: AsyncParsableCommand {
 struct SiteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "site",
-        abstract: "List, show, create, export or delete the console's sites.",
+        abstract: "List, show (as a site file), create or delete the console's sites.",
         subcommands: [List.self, Show.self, Create.self, Delete.self]
     )
 
@@ -347,13 +357,8 @@ struct JoinTokenCommand: AsyncParsableCommand {
         try await runAdmin {
             let client = try self.options.client()
             let site = try await self.options.siteName(client)
-            let body = #"{"device": \#(String(decoding: try JSONEncoder().encode(self.name), as: UTF8.self))}"#
-            let answer = try await client.send(.POST, "/api/v1/sites/\(site)/join-tokens", body: body)
-            if self.options.json {
-                print(answer.body, terminator: "")
-            } else {
-                print(text((answer.json as? [String: Any])?["token"]))
-            }
+            let answer = try await client.send(.POST, "/api/v1/sites/\(site)/join-tokens", body: try jsonBody(["device": self.name]))
+            self.options.printToken(answer)
         }
     }
 }
@@ -378,14 +383,10 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runAdmin {
-                var body = #"{"name": \#(String(decoding: try JSONEncoder().encode(self.name), as: UTF8.self))"#
-                if self.readOnly { body += #", "role": "read-only""# }
-                let answer = try await self.options.client().send(.POST, "/api/v1/tokens", body: body + "}")
-                if self.options.json {
-                    print(answer.body, terminator: "")
-                } else {
-                    print(text((answer.json as? [String: Any])?["token"]))
-                }
+                var fields = ["name": self.name]
+                if self.readOnly { fields["role"] = "read-only" }
+                let answer = try await self.options.client().send(.POST, "/api/v1/tokens", body: try jsonBody(fields))
+                self.options.printToken(answer)
             }
         }
     }

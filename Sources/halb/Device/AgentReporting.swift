@@ -1,3 +1,4 @@
+import Foundation
 import HALBBalancer
 import HALBFailover
 
@@ -38,7 +39,8 @@ enum AgentReporting {
             roles.append(Report.Role(virtualServer: name, family: nil, role: "standalone", priority: nil))
         }
         return Report(
-            softwareVersion: HALBCommand.version,
+            // HALB_REPORTED_VERSION pretends another version, to see Needs update without building an old HALB.
+            softwareVersion: ProcessInfo.processInfo.environment["HALB_REPORTED_VERSION"] ?? HALBCommand.version,
             appliedVersion: status.configuration.version,
             roles: roles,
             gateways: status.gateways.map { Report.Gateway(gateway: $0.name, state: $0.health) }
