@@ -7,7 +7,8 @@ import HALBCore
 public enum AgentState: String, Sendable, Codable, Hashable {
     /// Enrolled, heartbeats arriving, the current configuration applied, the console's software version.
     case ok = "OK"
-    /// Never enrolled (or its credential was rejected).
+    /// Never enrolled. (A device whose credential a new enrolment replaced is refused by the agent API; the status
+    /// shows the new enrolment.)
     case notVerified = "Not verified"
     /// Runs older software than the console.
     case needsUpdate = "Needs update"
