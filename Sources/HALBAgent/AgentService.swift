@@ -66,16 +66,11 @@ public struct AgentService: Service {
             let next: (version: Int, yaml: String)?
             do {
                 next = try await self.client.configuration(after: version)
-                if failures > 0 { self.logger.notice("Console reachable again") }
                 failures = 0
             } catch {
+                // The heartbeats log the console's reachability; a long poll may take 30 s to tell.
                 failures += 1
-                if failures == 1 || failures % 30 == 0 {
-                    self.logger.warning(
-                        "Console unreachable; the running configuration keeps serving",
-                        metadata: ["console.url": "\(self.client.identity.console)", "error": "\(error)"]
-                    )
-                }
+                self.logger.debug("Configuration request failed", metadata: ["error": "\(error)"])
                 // 1 s, 2 s, ... up to 10 s between tries.
                 try? await Task.sleep(for: .seconds(min(10, failures)))
                 continue
@@ -105,12 +100,23 @@ public struct AgentService: Service {
         }
     }
 
+    /// Sends heartbeats, and logs when the console stops or starts answering them (at most one warning a minute
+    /// while it is away).
     private func sendHeartbeats() async {
+        var failures = 0
         while !Task.isCancelled {
             do {
                 try await self.client.heartbeat(await self.report())
+                if failures > 0 { self.logger.notice("Console reachable again") }
+                failures = 0
             } catch {
-                self.logger.debug("Heartbeat not delivered", metadata: ["error": "\(error)"])
+                if failures % 12 == 0 {
+                    self.logger.warning(
+                        "Console unreachable; the running configuration keeps serving",
+                        metadata: ["console.url": "\(self.client.identity.console)", "error": "\(error)"]
+                    )
+                }
+                failures += 1
             }
             try? await Task.sleep(for: self.heartbeatInterval)
         }

@@ -55,9 +55,9 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         }
     }
 
-    private func startConsole(data: String) async throws -> Console {
+    private func startConsole(data: String, port: Int = 0) async throws -> Console {
         let password = "managed device test"
-        let process = try HALBProcess(["console", "--data", data, "--listen", "127.0.0.1:0"], environment: ["HALB_ADMIN_PASSWORD": password])
+        let process = try HALBProcess(["console", "--data", data, "--listen", "127.0.0.1:\(port)"], environment: ["HALB_ADMIN_PASSWORD": password])
         #expect(await eventually { process.text.contains("Console listening") }, "\(process.text)")
         let address = try #require(process.text.firstMatch(of: /console\.address=(\S+)/)?.1).description
         let login = try await httpRequest("POST", address, "/api/v1/login", body: #"{"user": "admin", "password": "\#(password)"}"#)
@@ -175,6 +175,42 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         #expect(await eventually { device.text.contains("Admin endpoint listening") })
         device.signal(SIGTERM)
         #expect(await device.exitCode() == 0)
+    }
+
+    @Test func aConsoleOutageDoesNotTouchTrafficAndASilentDeviceShowsOffline() async throws {
+        let gateway = try await TestServer.start(.echo())
+        defer { Task { await gateway.kill() } }
+        let directory = try TemporaryDirectory()
+        let data = directory.url.appendingPathComponent("console").path
+        let consolePort = try freePort()
+        var console = try await self.startConsole(data: data, port: consolePort)
+        let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
+        let port = try freePort()
+        _ = try await console.request("POST", "/api/v1/sites", body: self.site(vip: vip, port: port, gateway: gateway.port))
+        let join = try #require(try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#) as? [String: Any])
+        let device = try HALBProcess([
+            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state",
+            directory.url.appendingPathComponent("lb1").path, "--join-token", try #require(join["token"] as? String),
+            "--admin", "127.0.0.1:0",
+        ])
+        #expect(await eventually(timeout: .seconds(15)) { (try? await console.status(of: "lb1"))?["state"] as? String == "OK" }, "\(device.text)")
+
+        // The console dies: the device says it retries, and traffic keeps flowing.
+        console.process.signal(SIGKILL)
+        _ = await console.process.exitCode()
+        #expect(await eventually(timeout: .seconds(20)) { device.text.contains("Console unreachable; the running configuration keeps serving") })
+        #expect(try await withTimeout { try await echoRoundTrip(host: vip, port: port) } == "ping")
+
+        // It comes back on the same address and store: the device reconnects, and its status is OK again.
+        console = try await self.startConsole(data: data, port: consolePort)
+        #expect(await eventually(timeout: .seconds(20)) { device.text.contains("Console reachable again") }, "\(device.text)")
+        #expect(await eventually(timeout: .seconds(15)) { (try? await console.status(of: "lb1"))?["state"] as? String == "OK" })
+
+        // A device that goes silent (killed) shows Offline after three missed heartbeats (15 s).
+        device.signal(SIGKILL)
+        _ = await device.exitCode()
+        #expect(await eventually(timeout: .seconds(30)) { (try? await console.status(of: "lb1"))?["state"] as? String == "Offline" })
+        console.process.signal(SIGTERM)
     }
 
     @Test func aDeviceAcceptsConfigurationOnlyFromItsConsoleWithItsCredential() async throws {
