@@ -1,9 +1,10 @@
 import ArgumentParser
+import HALBCore
 
 /// The `halb` command: one binary for the device, the console, the demo and the admin commands.
 @main
 struct HALBCommand: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = HALBVersion.current
 
     static let configuration = CommandConfiguration(
         commandName: "halb",

@@ -46,7 +46,7 @@ public enum ConsoleAPI {
     static let maximumBody = 1 << 20
 
     /// The software version devices are compared with (Needs update).
-    public static let softwareVersion = "0.1.0"
+    public static let softwareVersion = HALBVersion.current
 
     /// Builds the router the console serves (tests run the same one).
     ///

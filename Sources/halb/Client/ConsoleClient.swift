@@ -87,6 +87,12 @@ struct ConsoleClient {
         return answer
     }
 
+    /// A change to `site`, based on its current version (`If-Match`): one that crosses another admin's fails (409).
+    func change(_ method: HTTPMethod, _ path: String, of site: String, body: String? = nil) async throws -> Answer {
+        let current = try await self.send(.GET, "/api/v1/sites/\(site)")
+        return try await self.send(method, path, body: body, ifMatch: current.etag)
+    }
+
     private static func error(_ answer: Answer) -> ClientError {
         guard let object = answer.json as? [String: Any] else {
             return ClientError("the console answered \(answer.status): \(answer.body.prefix(300))")

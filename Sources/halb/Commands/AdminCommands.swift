@@ -17,6 +17,12 @@ struct AdminOptions: ParsableArguments {
         ConsoleClient(login: try ConsoleLogin.current(console: self.console))
     }
 
+    /// The client and the site to work on.
+    func session() async throws -> (client: ConsoleClient, site: String) {
+        let client = try self.client()
+        return (client, try await self.siteName(client))
+    }
+
     /// The site to work on: `--site`, or the only one there is.
     func siteName(_ client: ConsoleClient) async throws -> String {
         if let site = self.site { return site }
@@ -149,8 +155,7 @@ struct SiteCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runAdmin {
-                let client = try self.options.client()
-                let site = try await self.options.siteName(client)
+                let (client, site) = try await self.options.session()
                 let answer = try await client.send(.GET, self.options.json ? "/api/v1/sites/\(site)" : "/api/v1/sites/\(site)/export")
                 print(answer.body, terminator: answer.body.hasSuffix("\n") ? "" : "\n")
             }
@@ -177,9 +182,7 @@ struct SiteCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runAdmin {
-                let client = try self.options.client()
-                let current = try await client.send(.GET, "/api/v1/sites/\(self.name)")
-                _ = try await client.send(.DELETE, "/api/v1/sites/\(self.name)", ifMatch: current.etag)
+                _ = try await self.options.client().change(.DELETE, "/api/v1/sites/\(self.name)", of: self.name)
                 print("Deleted site \(self.name).")
             }
         }
@@ -242,8 +245,7 @@ struct ListItems<Kind: SiteListKind>: AsyncParsableCommand {
 
     func run() async throws {
         try await runAdmin {
-            let client = try self.options.client()
-            let site = try await self.options.siteName(client)
+            let (client, site) = try await self.options.session()
             let answer = try await client.send(.GET, "/api/v1/sites/\(site)/\(Kind.path)")
             self.options.print(answer) { json in Table.render(Kind.header, (json as? [[String: Any]] ?? []).map(Kind.row)) }
         }
@@ -259,8 +261,7 @@ struct ShowItem<Kind: SiteListKind>: AsyncParsableCommand {
 
     func run() async throws {
         try await runAdmin {
-            let client = try self.options.client()
-            let site = try await self.options.siteName(client)
+            let (client, site) = try await self.options.session()
             let answer = try await client.send(.GET, "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)")
             print(answer.body, terminator: "")
         }
@@ -276,11 +277,8 @@ struct CreateItem<Kind: SiteListKind>: AsyncParsableCommand {
 
     func run() async throws {
         try await runAdmin {
-            let client = try self.options.client()
-            let site = try await self.options.siteName(client)
-            let body = try readBody(self.file)
-            let current = try await client.send(.GET, "/api/v1/sites/\(site)")
-            let answer = try await client.send(.POST, "/api/v1/sites/\(site)/\(Kind.path)", body: body, ifMatch: current.etag)
+            let (client, site) = try await self.options.session()
+            let answer = try await client.change(.POST, "/api/v1/sites/\(site)/\(Kind.path)", of: site, body: try readBody(self.file))
             print("Created \(Kind.noun) \(text((answer.json as? [String: Any])?["name"])); site \(site) is at version \(answer.etag ?? 0).")
         }
     }
@@ -296,11 +294,8 @@ struct UpdateItem<Kind: SiteListKind>: AsyncParsableCommand {
 
     func run() async throws {
         try await runAdmin {
-            let client = try self.options.client()
-            let site = try await self.options.siteName(client)
-            let body = try readBody(self.file)
-            let current = try await client.send(.GET, "/api/v1/sites/\(site)")
-            let answer = try await client.send(.PUT, "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)", body: body, ifMatch: current.etag)
+            let (client, site) = try await self.options.session()
+            let answer = try await client.change(.PUT, "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)", of: site, body: try readBody(self.file))
             print("Updated \(Kind.noun) \(self.name); site \(site) is at version \(answer.etag ?? 0).")
         }
     }
@@ -315,10 +310,8 @@ struct DeleteItem<Kind: SiteListKind>: AsyncParsableCommand {
 
     func run() async throws {
         try await runAdmin {
-            let client = try self.options.client()
-            let site = try await self.options.siteName(client)
-            let current = try await client.send(.GET, "/api/v1/sites/\(site)")
-            let answer = try await client.send(.DELETE, "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)", ifMatch: current.etag)
+            let (client, site) = try await self.options.session()
+            let answer = try await client.change(.DELETE, "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)", of: site)
             print("Deleted \(Kind.noun) \(self.name); site \(site) is at version \(answer.etag ?? 0).")
         }
     }
@@ -355,8 +348,7 @@ struct JoinTokenCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runAdmin {
-            let client = try self.options.client()
-            let site = try await self.options.siteName(client)
+            let (client, site) = try await self.options.session()
             let answer = try await client.send(.POST, "/api/v1/sites/\(site)/join-tokens", body: try jsonBody(["device": self.name]))
             self.options.printToken(answer)
         }
@@ -401,8 +393,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runAdmin {
-            let client = try self.options.client()
-            let site = try await self.options.siteName(client)
+            let (client, site) = try await self.options.session()
             let answer = try await client.send(.GET, "/api/v1/sites/\(site)/status")
             self.options.print(answer) { json in
                 let status = json as? [String: Any] ?? [:]
@@ -442,8 +433,7 @@ struct VersionsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runAdmin {
-            let client = try self.options.client()
-            let site = try await self.options.siteName(client)
+            let (client, site) = try await self.options.session()
             let answer = try await client.send(.GET, "/api/v1/sites/\(site)/versions")
             self.options.print(answer) { json in
                 Table.render(
@@ -465,10 +455,8 @@ struct RollbackCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runAdmin {
-            let client = try self.options.client()
-            let site = try await self.options.siteName(client)
-            let current = try await client.send(.GET, "/api/v1/sites/\(site)")
-            let answer = try await client.send(.POST, "/api/v1/sites/\(site)/versions/\(self.version)/rollback", ifMatch: current.etag)
+            let (client, site) = try await self.options.session()
+            let answer = try await client.change(.POST, "/api/v1/sites/\(site)/versions/\(self.version)/rollback", of: site)
             print("Site \(site) is back at version \(self.version)'s settings, as version \(answer.etag ?? 0).")
         }
     }
