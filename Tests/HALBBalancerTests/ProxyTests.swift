@@ -310,8 +310,8 @@ import Glibc
         defer { Task { await gateway.kill() } }
         let route = BalancerFixture.route(
             gateways: [("gw1", gateway.port)],
-            // Long enough for the echo to come back on a machine busy with the other tests.
-            timeouts: Timeouts(clientIdle: .seconds(1), gatewayIdle: .hours(1))
+            // Long enough for the echo to come back on a machine busy with the other tests (CI saw over 1 s).
+            timeouts: Timeouts(clientIdle: .seconds(3), gatewayIdle: .hours(1))
         )
         try await withBalancer(route) { fixture async throws in
             let client = try await TestClient.connect(port: fixture.port)
