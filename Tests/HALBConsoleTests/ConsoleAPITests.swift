@@ -227,6 +227,54 @@ let sampleSite = """
         }
     }
 
+    @Test func passwordsChangeWithTheCurrentOneAndOtherSessionsEnd() async throws {
+        try await self.withConsole { client, admin, viewer, store in
+            func change(_ user: String, as token: String, _ body: String) async throws -> TestResponse {
+                try await client.execute(
+                    uri: "/api/v1/users/\(user)/password",
+                    method: .put,
+                    headers: self.headers(token),
+                    body: ByteBuffer(string: body)
+                ) { $0 }
+            }
+            let otherSession = try await self.logIn(client, "viewer", "viewer password 1")
+            // Your own password needs the current one: a session token alone does not do.
+            var response = try await change("viewer", as: viewer, #"{"password": "a new viewer password"}"#)
+            #expect(response.status == .unprocessableContent)
+            #expect(String(buffer: response.body).contains("currentPassword"))
+            response = try await change("viewer", as: viewer, #"{"password": "a new viewer password", "currentPassword": "not it at all"}"#)
+            #expect(response.status == .unprocessableContent)
+            #expect(String(buffer: response.body).contains("is not user viewer's password"))
+            response = try await change("viewer", as: viewer, #"{"password": "short", "currentPassword": "viewer password 1"}"#)
+            #expect(response.status == .unprocessableContent)
+            // Refused changes changed nothing.
+            #expect(try await self.logIn(client, "viewer", "viewer password 1").hasPrefix("halb_"))
+            // A read-only user cannot set someone else's.
+            response = try await change("admin", as: viewer, #"{"password": "the viewer's admin password"}"#)
+            #expect(response.status == .forbidden)
+
+            response = try await change("viewer", as: viewer, #"{"password": "a new viewer password", "currentPassword": "viewer password 1"}"#)
+            #expect(response.status == .noContent)
+            // The caller's session goes on, the other sessions end; the old password is gone.
+            try await client.execute(uri: "/api/v1/whoami", method: .get, headers: self.headers(viewer)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/api/v1/whoami", method: .get, headers: self.headers(otherSession)) {
+                #expect($0.status == .unauthorized)
+            }
+            await #expect(throws: ConsoleError.self) { try await store.logIn("viewer", password: "viewer password 1") }
+            #expect(try await self.logIn(client, "viewer", "a new viewer password").hasPrefix("halb_"))
+
+            // An admin sets another user's password without knowing it; the audit log says so, without it.
+            response = try await change("viewer", as: admin, #"{"password": "set by the admin 1"}"#)
+            #expect(response.status == .noContent)
+            #expect(try await self.logIn(client, "viewer", "set by the admin 1").hasPrefix("halb_"))
+            response = try await change("nobody", as: admin, #"{"password": "set by the admin 1"}"#)
+            #expect(response.status == .notFound)
+            let audit = try await store.audit().filter { $0.target == "user viewer" && $0.action == "change" }
+            #expect(audit.map(\.actor) == ["admin", "viewer"])
+            #expect(!audit.contains { $0.detail.contains("set by the admin") })
+        }
+    }
+
     @Test func apiTokensWorkUntilRevokedAndSecretsNeverComeBack() async throws {
         try await self.withConsole { client, admin, _, store in
             let (token, id) = try await client.execute(

@@ -80,7 +80,7 @@ import Testing
         // The device list (under `halb device`, whose default is to run a device), status, versions, rollback.
         let devices = try await halb(["device", "list"])
         #expect(devices.output.contains("lb1   192.0.2.11"), "\(devices.output)")
-        let join = try await halb(["device", "join-token", "lb2"])
+        let join = try await halb(["join-token", "create", "lb2"])
         #expect(join.output.hasPrefix("halb_join_"), "\(join.output)")
         let status = try await halb(["status"])
         #expect(status.output.contains("lb1     Not verified"), "\(status.output)")
@@ -99,5 +99,37 @@ import Testing
         let forbidden = try await halb(["gateway", "delete", "gw1"], ["HALB_TOKEN": readOnly])
         #expect(forbidden.status == 1)
         #expect(forbidden.output.contains("read-only"), "\(forbidden.output)")
+
+        // Export and import: the whole site as a file, back as a new version; a bad file changes nothing.
+        let exported = try await halb(["export"])
+        #expect(exported.status == 0 && exported.output.hasPrefix("site: lab"), "\(exported.output)")
+        let edited = try directory.write("lab.yaml", exported.output.replacingOccurrences(of: "weight: 1", with: "weight: 5"))
+        #expect(exported.output.contains("weight: 1"), "\(exported.output)")
+        let exists = try await halb(["import", edited])
+        #expect(exists.status == 1 && exists.output.contains("exists"), "\(exists.output)")
+        let imported = try await halb(["import", "--replace", edited])
+        #expect(imported.output.contains("Imported site lab as version 4."), "\(imported.output)")
+        let reweighted = try await halb(["gateway", "list"])
+        #expect(reweighted.output.contains(/gw1 +192.0.2.21 +.*gateway 8080.* 5 +yes/), "\(reweighted.output)")
+        let broken = try directory.write("broken.yaml", exported.output.replacingOccurrences(of: "192.0.2.21", with: "192.0.2.300"))
+        let refusedImport = try await halb(["import", "--replace", broken])
+        #expect(refusedImport.status == 1 && refusedImport.output.contains("gateways[0].address"), "\(refusedImport.output)")
+        #expect(try await halb(["versions", "--json"]).output.contains(#""version":4"#))
+
+        // Users: an admin creates a read-only user, who changes their own password (with the current one).
+        let user = try await halb(["user", "create", "auditor"], ["HALB_NEW_PASSWORD": "auditor password 1"])
+        #expect(user.output.contains("Created user auditor (read-only)."), "\(user.output)")
+        #expect(try await halb(["user", "list"]).output.contains("auditor  read-only"))
+        let auditorConfig = directory.url.appendingPathComponent("auditor").path
+        func auditor(_ arguments: [String], _ extra: [String: String] = [:]) async throws -> (status: Int32?, output: String) {
+            try await halb(arguments, extra.merging(["XDG_CONFIG_HOME": auditorConfig]) { old, _ in old })
+        }
+        #expect(try await auditor(["login", "--console", "http://\(address)", "--user", "auditor"], ["HALB_PASSWORD": "auditor password 1"]).status == 0)
+        let wrongCurrent = try await auditor(["user", "password"], ["HALB_PASSWORD": "not my password", "HALB_NEW_PASSWORD": "auditor password 2"])
+        #expect(wrongCurrent.status == 1 && wrongCurrent.output.contains("currentPassword: is not user auditor's password"), "\(wrongCurrent.output)")
+        let changed = try await auditor(["user", "password"], ["HALB_PASSWORD": "auditor password 1", "HALB_NEW_PASSWORD": "auditor password 2"])
+        #expect(changed.output.contains("Changed the password of auditor."), "\(changed.output)")
+        #expect(try await auditor(["login", "--console", "http://\(address)", "--user", "auditor"], ["HALB_PASSWORD": "auditor password 1"]).status == 1)
+        #expect(try await auditor(["login", "--console", "http://\(address)", "--user", "auditor"], ["HALB_PASSWORD": "auditor password 2"]).status == 0)
     }
 }

@@ -331,6 +331,24 @@ public enum ConsoleAPI {
             try await store.deleteUser(name, actor: identity.user)
             return Response(status: .noContent)
         }
+        group.put("users/:name/password") { request, context in
+            let identity = try context.requireIdentity()
+            let name = try context.parameters.require("name")
+            let body = try await Self.body(request, context)
+            let own = name == identity.user
+            guard own || identity.role == .admin else {
+                throw ConsoleError.forbidden("only an admin may set another user's password")
+            }
+            // Your own password needs the current one too: a stolen session token alone cannot take the account.
+            try await store.changePassword(
+                of: name,
+                to: try Self.field("password", in: body),
+                currentPassword: own ? try Self.field("currentPassword", in: body) : nil,
+                keepingSession: identity.tokenID,
+                actor: identity.user
+            )
+            return Response(status: .noContent)
+        }
         group.get("tokens") { _, context in
             let identity = try context.requireIdentity()
             return try Self.json(try await store.tokens(of: identity.role == .admin ? nil : identity.user))

@@ -367,6 +367,53 @@ public final class ConsoleStore: Sendable {
         }
     }
 
+    /// Sets user `name`'s password and ends its login sessions (but `keepingSession`, the caller's own). With
+    /// `currentPassword` (a user changing their own), that must be the user's password.
+    ///
+    /// - Throws: ``ConsoleError`` for an unknown user, a wrong current password or a too-short new one; nothing
+    ///   changes then.
+    public func changePassword(
+        of name: String,
+        to password: String,
+        currentPassword: String?,
+        keepingSession: String?,
+        actor: String
+    ) async throws {
+        guard password.count >= 12 else {
+            throw ConsoleError.invalid([ConfigurationIssue(path: "password", message: "is shorter than 12 characters")])
+        }
+        let stored = try await self.writer.read { db in
+            try String.fetchOne(db, sql: "SELECT password_hash FROM users WHERE name = ?", arguments: [name])
+        }
+        guard let stored else { throw ConsoleError.notFound("no user named \(name)") }
+        if let currentPassword, !Credentials.verifyPassword(currentPassword, hash: stored) {
+            throw ConsoleError.invalid([ConfigurationIssue(path: "currentPassword", message: "is not user \(name)'s password")])
+        }
+        let hash = Credentials.hashPassword(password)
+        try await self.writer.write { db in
+            // Compare and set: a change that crossed this one (between the check and now) wins, this one fails.
+            try db.execute(
+                sql: "UPDATE users SET password_hash = ? WHERE name = ? AND password_hash = ?",
+                arguments: [hash, name, stored]
+            )
+            guard db.changesCount == 1 else { throw ConsoleError.conflict("user \(name)'s password changed meanwhile") }
+            try db.execute(
+                sql: "DELETE FROM tokens WHERE user = ? AND kind = 'session' AND id IS NOT ?",
+                arguments: [name, keepingSession]
+            )
+            let ended = db.changesCount
+            try Self.audit(
+                actor: actor,
+                action: "change",
+                target: "user \(name)",
+                site: nil,
+                version: nil,
+                detail: "password (\(ended) other session\(ended == 1 ? "" : "s") ended)",
+                db
+            )
+        }
+    }
+
     /// Checks `password` and issues a session token valid for `lifetime`.
     ///
     /// - Throws: ``ConsoleError/unauthorized(_:)`` for an unknown user or a wrong password (the same message).

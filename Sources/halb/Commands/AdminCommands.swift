@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HALBCore
 import NIOHTTP1
 
 /// Options every admin command shares: which console, which site, and the output format.
@@ -105,14 +106,7 @@ struct LoginCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runAdmin {
-            let password: String
-            if let fromEnvironment = ProcessInfo.processInfo.environment["HALB_PASSWORD"] {
-                password = fromEnvironment
-            } else if let typed = getpass("Password for \(self.user): ") {
-                password = String(cString: typed)
-            } else {
-                throw ClientError("no password: set HALB_PASSWORD or run in a terminal")
-            }
+            let password = try readPassword("Password for \(self.user)", from: "HALB_PASSWORD")
             let body = try jsonBody(["user": self.user, "password": password])
             let client = ConsoleClient(login: ConsoleLogin(console: self.console, token: ""))
             let answer = try await client.send(.POST, "/api/v1/login", body: body, authenticated: false)
@@ -336,21 +330,171 @@ struct VirtualServerCommand: AsyncParsableCommand {
     )
 }
 
-/// `halb device join-token NAME`: a one-time token to enrol a device with.
+/// `halb join-token create NAME`: a one-time token to enrol a device with.
 struct JoinTokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "join-token",
-        abstract: "Print a one-time join token (24 hours) to enrol a device with.",
-        discussion: "On the device: halb device --console URL --name NAME --state DIR --join-token TOKEN"
+        abstract: "Create one-time join tokens to enrol devices with.",
+        subcommands: [Create.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a one-time join token (valid 24 hours) for a device of the site.",
+            discussion: "On the device: halb device --console URL --name NAME --state DIR --join-token TOKEN"
+        )
+        @OptionGroup var options: AdminOptions
+        @Argument(help: "The device's name.") var name: String
+
+        func run() async throws {
+            try await runAdmin {
+                let (client, site) = try await self.options.session()
+                let answer = try await client.send(.POST, "/api/v1/sites/\(site)/join-tokens", body: try jsonBody(["device": self.name]))
+                self.options.printToken(answer)
+            }
+        }
+    }
+}
+
+// MARK: - export and import
+
+struct ExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Print a whole site as the YAML a standalone device reads (halb device --config).",
+        discussion: "The same as `halb site show`; `halb import` takes the file back."
     )
     @OptionGroup var options: AdminOptions
-    @Argument(help: "The device's name.") var name: String
 
     func run() async throws {
         try await runAdmin {
             let (client, site) = try await self.options.session()
-            let answer = try await client.send(.POST, "/api/v1/sites/\(site)/join-tokens", body: try jsonBody(["device": self.name]))
-            self.options.printToken(answer)
+            let answer = try await client.send(.GET, "/api/v1/sites/\(site)/export")
+            print(answer.body, terminator: answer.body.hasSuffix("\n") ? "" : "\n")
+        }
+    }
+}
+
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Store a whole site file on the console: a new site, or with --replace a new version of its site.",
+        discussion: """
+            The site's name is the file's `site`. The console validates the whole file first; an invalid one \
+            changes nothing and every error is printed with its path.
+            """
+    )
+    @OptionGroup var options: AdminOptions
+    @Argument(help: "The site file (YAML or JSON; - for standard input).") var file: String
+    @Flag(name: .long, help: "Replace the site of the same name, as a new version.") var replace = false
+
+    func run() async throws {
+        try await runAdmin {
+            let body = try readBody(self.file)
+            let client = try self.options.client()
+            guard self.replace else {
+                let answer = try await client.send(.POST, "/api/v1/sites", body: body)
+                print("Imported site \(text((answer.json as? [String: Any])?["site"])) as version \(answer.etag ?? 1).")
+                return
+            }
+            guard case .mapping(let entries)? = try? ConfigNode.parse(yaml: body),
+                case .scalar(let site, _)? = entries.first(where: { $0.key == "site" })?.value
+            else {
+                throw ClientError("\(self.file): no `site` name to replace (the file must be a whole site)")
+            }
+            let answer = try await client.change(.PUT, "/api/v1/sites/\(site)", of: site, body: body)
+            print("Imported site \(site) as version \(answer.etag ?? 0).")
+        }
+    }
+}
+
+// MARK: - users
+
+/// A password from the environment variable `variable`, or typed (twice when `confirm`).
+func readPassword(_ prompt: String, from variable: String, confirm: Bool = false) throws -> String {
+    if let fromEnvironment = ProcessInfo.processInfo.environment[variable] { return fromEnvironment }
+    guard let typed = getpass("\(prompt): ") else { throw ClientError("no password: set \(variable) or run in a terminal") }
+    let first = String(cString: typed)
+    if confirm {
+        guard let again = getpass("Again: "), String(cString: again) == first else { throw ClientError("the two passwords differ") }
+    }
+    return first
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user",
+        abstract: "List, create or delete the console's users, and change passwords.",
+        subcommands: [List.self, Create.self, Delete.self, Password.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the users with their roles (admin only).")
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            try await runAdmin {
+                let answer = try await self.options.client().send(.GET, "/api/v1/users")
+                self.options.print(answer) { json in
+                    Table.render(["USER", "ROLE", "CREATED"], (json as? [[String: Any]] ?? []).map { [text($0["name"]), text($0["role"]), text($0["createdAt"])] })
+                }
+            }
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a user (admin only); the password comes from HALB_NEW_PASSWORD or is asked for."
+        )
+        @OptionGroup var options: AdminOptions
+        @Argument(help: "The user's name.") var name: String
+        @Flag(name: .long, help: "An admin instead of a read-only user.") var admin = false
+
+        func run() async throws {
+            try await runAdmin {
+                let secret = try readPassword("Password for \(self.name)", from: "HALB_NEW_PASSWORD", confirm: true)
+                let body = try jsonBody(["name": self.name, "password": secret, "role": self.admin ? "admin" : "read-only"])
+                _ = try await self.options.client().send(.POST, "/api/v1/users", body: body)
+                print("Created user \(self.name) (\(self.admin ? "admin" : "read-only")).")
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a user and its tokens (admin only).")
+        @OptionGroup var options: AdminOptions
+        @Argument(help: "The user's name.") var name: String
+
+        func run() async throws {
+            try await runAdmin {
+                _ = try await self.options.client().send(.DELETE, "/api/v1/users/\(self.name)")
+                print("Deleted user \(self.name).")
+            }
+        }
+    }
+
+    struct Password: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change your password, or as an admin set another user's.",
+            discussion: """
+                The new password comes from HALB_NEW_PASSWORD or is asked for twice; your current one (needed to \
+                change your own) from HALB_PASSWORD or is asked for. The user's other login sessions end; API \
+                tokens stay valid.
+                """
+        )
+        @OptionGroup var options: AdminOptions
+        @Argument(help: "The user (default: you).") var name: String?
+
+        func run() async throws {
+            try await runAdmin {
+                let client = try self.options.client()
+                let me = (try await client.send(.GET, "/api/v1/whoami").json as? [String: Any])?["user"] as? String
+                let name = self.name ?? me ?? ""
+                var fields = ["password": try readPassword("New password for \(name)", from: "HALB_NEW_PASSWORD", confirm: true)]
+                if name == me { fields["currentPassword"] = try readPassword("Current password", from: "HALB_PASSWORD") }
+                _ = try await client.send(.PUT, "/api/v1/users/\(name)/password", body: try jsonBody(fields))
+                print("Changed the password of \(name).")
+            }
         }
     }
 }

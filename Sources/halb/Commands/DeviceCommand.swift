@@ -12,7 +12,7 @@ struct DeviceCommand: AsyncParsableCommand {
         abstract: "Run a load-balancer device (the default), or list and edit the devices of a site on the console.",
         subcommands: [
             DeviceRunCommand.self, ListItems<DeviceList>.self, ShowItem<DeviceList>.self, CreateItem<DeviceList>.self,
-            UpdateItem<DeviceList>.self, DeleteItem<DeviceList>.self, JoinTokenCommand.self,
+            UpdateItem<DeviceList>.self, DeleteItem<DeviceList>.self,
         ],
         defaultSubcommand: DeviceRunCommand.self
     )
