@@ -64,6 +64,22 @@ public actor Balancer {
         self.standby = virtualServers
     }
 
+    /// Applies a configuration in which failover decides when the listeners of the `failover` virtual servers are
+    /// bound (the loopback demo): those that were not in `previousFailover` start in standby, those no longer in
+    /// failover are bound like any other, and the rest keep their state. On failure nothing changes.
+    public func apply(_ configuration: BalancerConfiguration, failover: Set<String>, previousFailover: Set<String>) async throws {
+        try await self.exclusively {
+            let saved = self.standby
+            self.standby = self.standby.intersection(failover).union(failover.subtracting(previousFailover))
+            do {
+                try await self.reconcile(to: configuration)
+            } catch {
+                self.standby = saved
+                throw error
+            }
+        }
+    }
+
     /// Binds (`true`) or closes (`false`) the listeners of a virtual server kept in standby. Connections already
     /// open are left alone.
     ///
@@ -95,7 +111,10 @@ public actor Balancer {
                     self.logger.info("Listening", metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"])
                 }
             } else {
-                self.standby.insert(virtualServer)
+                // A virtual server removed meanwhile is not kept in standby: it may come back without failover.
+                if self.configuration?.listeners.contains(where: { $0.route.virtualServer == virtualServer }) == true {
+                    self.standby.insert(virtualServer)
+                }
                 for (key, listener) in self.listeners where listener.route.configuration.virtualServer == virtualServer {
                     self.listeners[key] = nil
                     self.logger.info("Listener closed", metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"])

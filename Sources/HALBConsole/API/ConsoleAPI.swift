@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The request context of the console's API: who is asking, once ``AuthenticationMiddleware`` checked the token.
 public struct ConsoleRequestContext: RequestContext {
@@ -111,7 +112,11 @@ public enum ConsoleAPI {
         enrolled.get("config") { request, context in
             let device = try context.requireAgent()
             let after = request.uri.queryParameters.get("after").flatMap { Int($0) } ?? 0
-            guard let (version, yaml) = try await store.configuration(for: device, after: after, timeout: longPollTimeout) else {
+            // A console that shuts down answers its long polls at once ("no change"), rather than after 30 s.
+            let answer = try await cancelWhenGracefulShutdown {
+                try await store.configuration(for: device, after: after, timeout: longPollTimeout)
+            }
+            guard let (version, yaml) = answer else {
                 return Response(status: .notModified)
             }
             let body = String(decoding: try JSONEncoder().encode(AgentConfiguration(version: version, site: yaml)), as: UTF8.self)

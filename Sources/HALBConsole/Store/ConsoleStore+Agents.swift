@@ -176,7 +176,8 @@ extension ConsoleStore {
         return (stored.version, SiteWriter.yaml(Self.siteOfDevice(stored.site, device: agent.device)))
     }
 
-    /// Waits until site `agent.site` is newer than `version` (at most `timeout`), then returns its configuration.
+    /// Waits until site `agent.site` is newer than `version` (at most `timeout`, or until the task is cancelled),
+    /// then returns its configuration; `nil` when there is none newer.
     public func configuration(
         for agent: EnrolledAgent,
         after version: Int,
@@ -186,6 +187,8 @@ extension ConsoleStore {
         let current = try await self.configuration(for: agent)
         if current.version > version { return current }
         await self.changes.wait(for: agent.site, since: generation, timeout: timeout)
+        // Cancelled (the console shuts down): "no change"; the device asks again, of the next console.
+        if Task.isCancelled { return nil }
         let after = try await self.configuration(for: agent)
         return after.version > version ? after : nil
     }

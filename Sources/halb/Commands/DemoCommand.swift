@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import HALBCore
 import Hummingbird
+import HALBConsole
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -12,22 +14,40 @@ import UnixSignals
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run a demo site on this machine: three gateways and two devices with failover, on loopback.",
+        abstract: "Run a demo site on this machine: a console, three gateways and two devices with failover, on loopback.",
         discussion: """
-            Starts three small HTTP gateways on 127.0.0.1:18081-18083 (each answers with its own name) and two \
-            devices, lb1 and lb2, that serve http://127.0.0.10:8080/ with failover between them (VRRP over UDP on \
-            loopback; the primary listens on the VIP). Needs no root and no file. Stop it with Ctrl-C.
+            Starts a console on --console-listen (default 127.0.0.1:8440) with the site "demo", three small HTTP \
+            gateways on 127.0.0.1:18081-18083 (each answers with its own name) and two devices, lb1 and lb2, \
+            enrolled with the console, that serve http://127.0.0.10:8080/ with failover between them (VRRP over UDP \
+            on loopback; the primary listens on the VIP). It prints the console's URL, the admin's password \
+            (HALB_ADMIN_PASSWORD, or a random one) and a token for the admin commands. Needs no root and no file; \
+            the console's store lives in a temporary directory removed on exit. Stop it with Ctrl-C.
             """
     )
 
     @OptionGroup var options: DeviceOptions
 
+    @Option(name: .long, help: ArgumentHelp("Where the demo's console listens.", valueName: "host:port"))
+    var consoleListen: String = "127.0.0.1:8440"
+
+    func validate() throws {
+        guard DeviceOptions.hostPort(self.consoleListen) != nil else {
+            throw ValidationError("--console-listen \(self.consoleListen) is not HOST:PORT (like 127.0.0.1:8440)")
+        }
+    }
+
     func run() async throws {
         let logger = self.options.makeLogger()
         let site = try SiteReader.load(yaml: DemoSite.yaml)
-        let siteFile = FileManager.default.temporaryDirectory.appendingPathComponent("halb-demo-\(getpid()).yaml").path
-        try DemoSite.yaml.write(toFile: siteFile, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: siteFile) }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-demo-\(getpid())")
+        try? FileManager.default.removeItem(at: directory)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let console: DemoConsole
+        do {
+            console = try await DemoConsole.create(in: directory.appendingPathComponent("console"))
+        } catch {
+            throw DeviceRuntime.fail("cannot set up the demo console in \(directory.path): \(error)")
+        }
 
         let group = MultiThreadedEventLoopGroup.singleton
         let gateways = DemoGateways(
@@ -40,7 +60,13 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             throw DeviceRuntime.fail("cannot start the demo gateways on 127.0.0.1:18081-18083: \(error)")
         }
-        let devices = DemoDevices(siteFile: siteFile, logLevel: self.options.logLevel)
+        let (consoleURL, consoleListening) = AsyncStream.makeStream(of: String.self)
+        let devices = DemoDevices(
+            stateDirectory: directory,
+            joinTokens: console.joinTokens,
+            consoleURL: consoleURL,
+            logLevel: self.options.logLevel
+        )
         let vs = site.virtualServers[0]
         let listen = "\(vs.vip.ipv4.split(separator: "/")[0]):\(vs.payload(.gateway)!.port)"
 
@@ -68,20 +94,44 @@ struct DemoCommand: AsyncParsableCommand {
         let admin = self.options.adminHostPort
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
+        let adminAddress = NIOLockedValueBox<String?>(nil)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(admin.host, port: admin.port), serverName: "halb-demo"),
             onServerRunning: { channel in
                 let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
                 logger.notice("Admin endpoint listening", metadata: ["admin.address": "\(address)"])
-                FileHandle.standardOutput.write(Data(Self.instructions(listen: listen, admin: address).utf8))
+                adminAddress.withLockedValue { $0 = address }
             },
             eventLoopGroupProvider: .shared(group),
             logger: quiet
         )
+        let consoleHost = DeviceOptions.hostPort(self.consoleListen)!
+        let consoleApp = Application(
+            router: ConsoleAPI.router(store: console.store),
+            configuration: .init(address: .hostname(consoleHost.host, port: consoleHost.port), serverName: "halb-console"),
+            onServerRunning: { channel in
+                let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+                logger.notice("Console listening", metadata: ["console.address": "\(address)"])
+                // The admin endpoint starts first (the services start in order), so its address is known here.
+                let instructions = Self.instructions(
+                    listen: listen,
+                    admin: adminAddress.withLockedValue { $0 } ?? "\(admin.host):\(admin.port)",
+                    console: "http://\(address)",
+                    password: console.password,
+                    token: console.token
+                )
+                FileHandle.standardOutput.write(Data(instructions.utf8))
+                consoleListening.yield("http://\(address)")
+                consoleListening.finish()
+            },
+            eventLoopGroupProvider: .shared(group),
+            logger: quiet
+        )
+        // A graceful shutdown stops the services in reverse order: the devices first, the console after them.
         let services = ServiceGroup(
             configuration: .init(
-                services: [.init(service: gateways), .init(service: app), .init(service: devices)],
+                services: [.init(service: gateways), .init(service: app), .init(service: consoleApp), .init(service: devices)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -89,28 +139,38 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             try await services.run()
         } catch let error as IOError {
-            throw DeviceRuntime.fail("cannot listen on \(admin.host):\(admin.port) (demo admin endpoint): \(error)")
+            throw DeviceRuntime.fail(
+                "cannot listen on \(admin.host):\(admin.port) (demo admin endpoint) or \(self.consoleListen) (console): \(error)"
+            )
         }
     }
 
-    private static func instructions(listen: String, admin: String) -> String {
-        """
+    private static func instructions(listen: String, admin: String, console: String, password: String, token: String) -> String {
+        let halb = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        return """
 
-        HALB demo is running: site "demo", devices lb1 (primary) and lb2 (secondary) serve virtual server "web" on
-        http://\(listen)/, balancing gw1, gw2, gw3 (127.0.0.1:18081-18083) by least connections, with HTTP
-        health checks every 500ms and failover between the devices (VRRP over UDP on loopback).
+            HALB demo is running: site "demo", devices lb1 (primary) and lb2 (secondary) serve virtual server "web" on
+            http://\(listen)/, balancing gw1, gw2, gw3 (127.0.0.1:18081-18083) by least connections, with HTTP
+            health checks every 500ms and failover between the devices (VRRP over UDP on loopback). The devices
+            enrolled with the console and take their configuration from it.
 
-        Try, in another terminal:
-          for i in 1 2 3 4 5 6; do curl -s http://\(listen)/; done      # the gateways take turns
-          curl -s -X POST http://\(admin)/demo/gateways/gw2/stop  # stop gw2: the devices mark it down
-          for i in 1 2 3 4; do curl -s http://\(listen)/; done          # only gw1 and gw3 answer
-          curl -s -X POST http://\(admin)/demo/devices/lb1/stop   # stop the primary: lb2 takes over
-          for i in 1 2 3 4; do curl -s http://\(listen)/; done          # still answered, now through lb2
-          curl -s -X POST http://\(admin)/demo/devices/lb1/start  # lb1 returns and takes the VIP back
-          curl -s http://\(DemoDevices.adminAddress(of: "lb1"))/status                          # a device's state (JSON)
+            Console: \(console)   user admin, password \(password)
 
-        Press Ctrl-C to stop.
+            Try, in another terminal (halb is \(halb)):
+              for i in 1 2 3 4 5 6; do curl -s http://\(listen)/; done      # the gateways take turns
+              export HALB_CONSOLE=\(console) HALB_TOKEN=\(token)
+              halb status                                          # lb1 and lb2 OK, lb1 primary of web
+              halb vs show web | sed 's/"gw2",//' | halb vs update web -    # drop gw2: both devices follow at once
+              for i in 1 2 3 4; do curl -s http://\(listen)/; done          # only gw1 and gw3 answer
+              halb versions                                        # the history; halb rollback 1 undoes it
+              curl -s -X POST http://\(admin)/demo/gateways/gw1/stop  # stop gw1: the devices mark it down
+              curl -s -X POST http://\(admin)/demo/devices/lb1/stop   # stop the primary: lb2 takes over
+              for i in 1 2 3 4; do curl -s http://\(listen)/; done          # still answered, now through lb2
+              curl -s -X POST http://\(admin)/demo/devices/lb1/start  # lb1 returns and takes the VIP back
+              curl -s http://\(DemoDevices.adminAddress(of: "lb1"))/status                          # a device's state (JSON)
 
-        """
+            Press Ctrl-C to stop.
+
+            """
     }
 }

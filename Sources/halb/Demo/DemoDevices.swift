@@ -3,16 +3,24 @@ import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 
-/// The demo's two devices, each a `halb device` child process on the embedded site, with failover over UDP on
-/// loopback: the primary listens on the VIP, the secondary takes over when the primary stops.
+/// The demo's two devices, each a `halb device` child process managed by the demo's console, with failover over
+/// UDP on loopback: the primary listens on the VIP, the secondary takes over when the primary stops.
 final class DemoDevices: Service, Sendable {
-    private let siteFile: String
+    private let stateDirectory: URL
     private let logLevel: String
-    private let processes = NIOLockedValueBox<[String: Process]>([:])
+    /// The console's URL, once it listens.
+    private let consoleURL: AsyncStream<String>
+    private let state = NIOLockedValueBox<(console: String?, joinTokens: [String: String], processes: [String: Process])>((nil, [:], [:]))
 
-    init(siteFile: String, logLevel: String) {
-        self.siteFile = siteFile
+    /// - Parameters:
+    ///   - stateDirectory: where each device keeps its credential and cached configuration (a folder per device).
+    ///   - joinTokens: each device's join token, used on its first start.
+    ///   - consoleURL: yields the console's URL once it listens; the devices start then.
+    init(stateDirectory: URL, joinTokens: [String: String], consoleURL: AsyncStream<String>, logLevel: String) {
+        self.stateDirectory = stateDirectory
         self.logLevel = logLevel
+        self.consoleURL = consoleURL
+        self.state.withLockedValue { $0.joinTokens = joinTokens }
     }
 
     /// The admin address of device `name` (lb1 on 9101, lb2 on 9102).
@@ -20,19 +28,26 @@ final class DemoDevices: Service, Sendable {
         "127.0.0.1:\(9100 + (DemoSite.devices.firstIndex(of: name) ?? 0) + 1)"
     }
 
-    /// Starts device `name` unless it runs; false when there is no such device.
+    /// Starts device `name` unless it runs; false when there is no such device (or the console does not listen yet).
     @discardableResult
     func start(_ name: String) throws -> Bool {
         guard DemoSite.devices.contains(name) else { return false }
-        if self.processes.withLockedValue({ $0[name]?.isRunning }) == true { return true }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = [
-            "device", "--config", self.siteFile, "--name", name, "--admin", Self.adminAddress(of: name),
-            "--drain-timeout", "2s", "--log-level", self.logLevel, "--loopback-failover", "\(DemoSite.vrrpPort)",
-        ]
-        try process.run()
-        self.processes.withLockedValue { $0[name] = process }
+        try self.state.withLockedValue { state in
+            guard let console = state.console, state.processes[name]?.isRunning != true else { return }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            process.arguments = [
+                "device", "--console", console, "--name", name,
+                "--state", self.stateDirectory.appendingPathComponent(name).path,
+                "--admin", Self.adminAddress(of: name), "--drain-timeout", "2s", "--log-level", self.logLevel,
+                "--loopback-failover", "\(DemoSite.vrrpPort)",
+            ]
+            // The join token enrols the device the first time; after that it has its credential.
+            if let token = state.joinTokens[name] { process.arguments! += ["--join-token", token] }
+            try process.run()
+            state.joinTokens[name] = nil
+            state.processes[name] = process
+        }
         return true
     }
 
@@ -40,18 +55,25 @@ final class DemoDevices: Service, Sendable {
     @discardableResult
     func stop(_ name: String) -> Bool {
         guard DemoSite.devices.contains(name) else { return false }
-        if let process = self.processes.withLockedValue({ $0[name] }), process.isRunning {
+        if let process = self.state.withLockedValue({ $0.processes[name] }), process.isRunning {
             process.terminate()
         }
         return true
     }
 
     func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await url in self.consoleURL {
+                self.state.withLockedValue { $0.console = url }
+                break
+            }
+        }
+        guard !Task.isShuttingDownGracefully else { return }
         for name in DemoSite.devices { try self.start(name) }
         try? await gracefulShutdown()
         for name in DemoSite.devices { self.stop(name) }
         let deadline = ContinuousClock.now.advanced(by: .seconds(5))
-        while self.processes.withLockedValue({ $0.values.contains { $0.isRunning } }), ContinuousClock.now < deadline {
+        while self.state.withLockedValue({ $0.processes.values.contains { $0.isRunning } }), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
     }

@@ -103,7 +103,7 @@ struct DeviceConfigApplier: Sendable {
     let balancer: Balancer
     /// The device's failover: a reload changes its plan.
     let failover: FailoverHandle
-    /// Whether failover runs over loopback UDP (the demo), which applies changes only on restart.
+    /// Whether failover runs over loopback UDP (the demo), where the primary's listeners stand for the VIP.
     let loopbackFailover: Bool
     let logger: Logger
 
@@ -115,14 +115,20 @@ struct DeviceConfigApplier: Sendable {
         if let problem = SiteFile.problem(site: site, device: self.device) {
             throw DeviceConfigProblem(description: problem)
         }
-        try await self.balancer.apply(BalancerConfiguration(site: site, device: self.device))
+        let configuration = BalancerConfiguration(site: site, device: self.device)
         let plan = FailoverPlan.configurations(site: site, device: self.device, unicast: self.loopbackFailover)
+        if self.loopbackFailover {
+            // The demo's "VIP" is the listeners: a new failover virtual server waits for its router to bind them.
+            try await self.balancer.apply(
+                configuration,
+                failover: Set(plan.map(\.name)),
+                previousFailover: Set(self.failover.plan.map(\.name))
+            )
+        } else {
+            try await self.balancer.apply(configuration)
+        }
         if plan != self.failover.plan {
-            if self.loopbackFailover {
-                self.logger.warning("Failover settings changed: the loopback demo applies them when the device restarts")
-            } else {
-                self.failover.plan = plan
-            }
+            self.failover.plan = plan
         }
         return site
     }

@@ -111,6 +111,7 @@ struct FailoverService: Service {
         let logger = self.logger
         let plan = self.handle.plan
         let router: VRRPRouter
+        var listenerAddresses: ListenerAddressManager?
         do {
             let notify = self.notify.map { command in
                 { @Sendable (transition: VirtualRouterTransition) in
@@ -118,11 +119,13 @@ struct FailoverService: Service {
                 }
             }
             if let port = self.loopbackPort, let address = VRRPAddress(self.deviceAddress) {
+                let addresses = ListenerAddressManager(balancer: self.balancer, configurations: plan, logger: logger)
+                listenerAddresses = addresses
                 router = try await VRRPRouter.start(
                     plan,
                     eventLoop: self.eventLoop,
                     logger: self.logger,
-                    addressManager: ListenerAddressManager(balancer: self.balancer, configurations: plan, logger: logger),
+                    addressManager: addresses,
                     onTransition: notify ?? { _ in }
                 ) { _, _, receive in
                     try await UDPTransport.open(address: address, port: port, eventLoop: eventLoop, receive: receive)
@@ -144,7 +147,7 @@ struct FailoverService: Service {
             throw FailoverStartError(reason: "\(error)")
         }
         self.handle.router = router
-        await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown { [listenerAddresses] in
             var running = plan
             var failedUpdate: (plan: [VirtualRouterConfiguration], at: ContinuousClock.Instant)?
             while !Task.isCancelled {
@@ -152,7 +155,8 @@ struct FailoverService: Service {
                 let wanted = self.handle.plan
                 // A failed update is tried again when the plan changes, or after 10 s.
                 let retry = failedUpdate.map { $0.plan != wanted || clock.now - $0.at >= .seconds(10) } ?? true
-                if wanted != running, retry, self.loopbackPort == nil {
+                if wanted != running, retry {
+                    listenerAddresses?.track(wanted + running)
                     do {
                         try await router.update(wanted) { servable[$0] == true ? nil : 1 }
                         failedUpdate = nil
@@ -162,6 +166,7 @@ struct FailoverService: Service {
                         logger.error("Cannot apply failover settings", metadata: ["error": "\(error)"])
                     }
                     running = await router.configurations()
+                    listenerAddresses?.track(running)
                 }
                 for configuration in running {
                     let healthy = servable[configuration.name] ?? false
@@ -223,11 +228,7 @@ final class ListenerAddressManager: VirtualAddressManager {
     init(balancer: Balancer, configurations: [VirtualRouterConfiguration], logger: Logger) {
         let (changes, queue) = AsyncStream.makeStream(of: (String, Bool).self)
         self.queue = queue
-        var names: [VRRPAddress: [String]] = [:]
-        for configuration in configurations {
-            for vip in configuration.addresses { names[vip.address, default: []].append(configuration.name) }
-        }
-        self.names = names
+        self.track(configurations)
         // One task applies the changes in the order the state machine asked for them.
         Task {
             for await (name, serving) in changes {
@@ -241,14 +242,24 @@ final class ListenerAddressManager: VirtualAddressManager {
         }
     }
 
-    private let names: [VRRPAddress: [String]]
+    /// The virtual servers of each "VIP".
+    private let names = NIOLockedValueBox<[VRRPAddress: Set<String>]>([:])
+
+    /// Learns the virtual servers of `configurations` (call before a failover update starts or stops routers).
+    func track(_ configurations: [VirtualRouterConfiguration]) {
+        var names: [VRRPAddress: Set<String>] = [:]
+        for configuration in configurations {
+            for vip in configuration.addresses { names[vip.address, default: []].insert(configuration.name) }
+        }
+        self.names.withLockedValue { $0 = names }
+    }
 
     func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface, lifetime: Duration) throws(FailoverError) {
-        for name in self.names[address] ?? [] { self.queue.yield((name, true)) }
+        for name in self.names.withLockedValue({ $0[address] ?? [] }).sorted() { self.queue.yield((name, true)) }
     }
 
     func remove(_ address: VRRPAddress, prefix: Int, from interface: NetworkInterface) throws(FailoverError) {
-        for name in self.names[address] ?? [] { self.queue.yield((name, false)) }
+        for name in self.names.withLockedValue({ $0[address] ?? [] }).sorted() { self.queue.yield((name, false)) }
     }
 
     func announce(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError) {}

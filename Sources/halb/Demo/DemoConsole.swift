@@ -1,0 +1,29 @@
+import Foundation
+import HALBConsole
+import HALBCore
+
+/// The demo's console: a store in a temporary directory with the demo site, the admin user, an API token for the
+/// admin commands and a join token per demo device.
+struct DemoConsole {
+    let store: ConsoleStore
+    /// The admin's password: `HALB_ADMIN_PASSWORD`, or a random one.
+    let password: String
+    /// An admin API token, for `HALB_TOKEN`.
+    let token: String
+    /// A one-time join token per device.
+    let joinTokens: [String: String]
+
+    /// Creates the store in `directory` (which must not hold one yet) and fills it.
+    static func create(in directory: URL) async throws -> DemoConsole {
+        let store = try ConsoleStore(directory: directory)
+        let chosen = ProcessInfo.processInfo.environment["HALB_ADMIN_PASSWORD"]
+        let password = try await store.createFirstAdmin(password: chosen) ?? chosen!
+        _ = try await store.createSite(try ConfigNode.parse(yaml: DemoSite.yaml), actor: "demo")
+        let token = try await store.createToken(user: "admin", name: "demo", role: .admin, actor: "demo").token
+        var joinTokens: [String: String] = [:]
+        for device in DemoSite.devices {
+            joinTokens[device] = try await store.createJoinToken(site: "demo", device: device, actor: "demo").token
+        }
+        return DemoConsole(store: store, password: password, token: token, joinTokens: joinTokens)
+    }
+}
