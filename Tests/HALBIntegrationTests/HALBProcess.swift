@@ -74,8 +74,8 @@ final class HALBProcess: Sendable {
 }
 
 /// Runs `halb` with `arguments` to completion.
-func runHALB(_ arguments: [String]) async throws -> (status: Int32?, output: String) {
-    let process = try HALBProcess(arguments)
+func runHALB(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32?, output: String) {
+    let process = try HALBProcess(arguments, environment: environment)
     let status = await process.exitCode()
     try? await Task.sleep(for: .milliseconds(50))  // let the last output arrive
     return (status, process.text)

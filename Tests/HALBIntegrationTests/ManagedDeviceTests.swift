@@ -235,4 +235,78 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let config = try await httpRequest("GET", console.address, "/agent/v1/config", headers: ["Authorization": "Bearer \(console.token)"])
         #expect(config.hasPrefix("HTTP/1.1 401"), "\(config)")
     }
+
+    /// A self-signed certificate for 127.0.0.1 and its key, made with openssl: (certificate, key).
+    private func makeCertificate(in directory: TemporaryDirectory, name: String) async throws -> (String, String) {
+        let certificate = directory.url.appendingPathComponent("\(name).pem").path
+        let key = directory.url.appendingPathComponent("\(name).key").path
+        let openssl = try HALBProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/openssl"),
+            arguments: [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                "-out", certificate, "-days", "2", "-subj", "/CN=\(name)", "-addext", "subjectAltName=IP:127.0.0.1",
+            ]
+        )
+        #expect(await openssl.exitCode() == 0, "\(openssl.text)")
+        return (certificate, key)
+    }
+
+    @Test func overHTTPSDevicesAndAdminsTrustTheConsoleByItsCAOnly() async throws {
+        let gateway = try await TestServer.start(.echo())
+        defer { Task { await gateway.kill() } }
+        let directory = try TemporaryDirectory()
+        let (certificate, key) = try await self.makeCertificate(in: directory, name: "console")
+        let (stranger, strangerKey) = try await self.makeCertificate(in: directory, name: "stranger")
+        let data = directory.url.appendingPathComponent("console").path
+
+        // A key that does not go with the certificate is refused at start, naming both files.
+        let mismatched = try await runHALB(["console", "--data", data, "--listen", "127.0.0.1:0", "--tls-certificate", certificate, "--tls-key", strangerKey])
+        #expect(mismatched.status == 1)
+        #expect(mismatched.output.contains("--tls-key \(strangerKey) does not go with --tls-certificate \(certificate)"), "\(mismatched.output)")
+
+        let password = "https console password"
+        let console = try HALBProcess(
+            ["console", "--data", data, "--listen", "127.0.0.1:0", "--tls-certificate", certificate, "--tls-key", key],
+            environment: ["HALB_ADMIN_PASSWORD": password]
+        )
+        defer { console.signal(SIGTERM) }
+        #expect(await eventually { console.text.contains("Console listening") }, "\(console.text)")
+        let address = try #require(console.text.firstMatch(of: /console\.address=(\S+)/)?.1).description
+        #expect(console.text.contains("console.scheme=https"))
+        // Plain HTTP gets no answer from it.
+        let plain = await (try? withTimeout(.seconds(3)) { try await httpGet(address, "/healthz") }) ?? ""
+        #expect(!plain.hasPrefix("HTTP/1.1 200"), "\(plain)")
+
+        let config = directory.url.appendingPathComponent("config").path
+        func halb(_ arguments: [String], _ environment: [String: String] = [:]) async throws -> (status: Int32?, output: String) {
+            try await runHALB(arguments, environment: environment.merging(["XDG_CONFIG_HOME": config]) { new, _ in new })
+        }
+        // An admin who trusts another CA is refused; with the console's CA the login works and is kept.
+        let untrusted = try await halb(["login", "--console", "https://\(address)", "--user", "admin", "--ca", stranger], ["HALB_PASSWORD": password])
+        #expect(untrusted.status == 1 && untrusted.output.contains("cannot reach the console"), "\(untrusted.output)")
+        let login = try await halb(["login", "--console", "https://\(address)", "--user", "admin", "--ca", certificate], ["HALB_PASSWORD": password])
+        #expect(login.status == 0, "\(login.output)")
+        let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
+        let port = try freePort()
+        let siteFile = try directory.write("lab.yaml", self.site(vip: vip, port: port, gateway: gateway.port))
+        #expect(try await halb(["site", "create", siteFile]).output.contains("Created site lab"))
+        let joinToken = try await halb(["join-token", "create", "lb1"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(joinToken.hasPrefix("halb_join_"), "\(joinToken)")
+
+        // A device that trusts another CA does not enrol; with the console's CA it enrols and serves.
+        let state = directory.url.appendingPathComponent("lb1").path
+        let refused = try await runHALB([
+            "device", "--console", "https://\(address)", "--console-ca", stranger, "--name", "lb1", "--state", state, "--join-token", joinToken,
+        ])
+        #expect(refused.status == 1, "\(refused.output)")
+        let device = try HALBProcess([
+            "device", "--console", "https://\(address)", "--console-ca", certificate, "--name", "lb1", "--state", state,
+            "--join-token", joinToken, "--admin", "127.0.0.1:0",
+        ])
+        #expect(await eventually(timeout: .seconds(20)) { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" }, "\(device.text)")
+        #expect(await eventually(timeout: .seconds(15)) { (try? await halb(["status"]))?.output.contains(/lb1 +OK/) == true })
+        #expect(await eventually { device.text.contains("Admin endpoint listening") })
+        device.signal(SIGTERM)
+        #expect(await device.exitCode() == 0, "\(device.text)")
+    }
 }

@@ -3,11 +3,13 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// Where the admin commands find the console and their token: `HALB_CONSOLE` and `HALB_TOKEN` override what
-/// `halb login` saved in the user's config folder.
+/// Where the admin commands find the console and their token: `HALB_CONSOLE`, `HALB_TOKEN` and `HALB_CONSOLE_CA`
+/// override what `halb login` saved in the user's config folder.
 struct ConsoleLogin: Codable {
     var console: String
     var token: String
+    /// The PEM file of CA certificates an https:// console is trusted by (`nil`: the system's).
+    var ca: String? = nil
 
     /// `$XDG_CONFIG_HOME/halb/login.json`, or `~/.config/halb/login.json`.
     static var file: URL {
@@ -28,7 +30,8 @@ struct ConsoleLogin: Codable {
         guard let token = environment["HALB_TOKEN"] ?? saved?.token else {
             throw ClientError("not logged in: run `halb login --console \(console) --user NAME`, or set HALB_TOKEN")
         }
-        return ConsoleLogin(console: console, token: token)
+        let ca = environment["HALB_CONSOLE_CA"] ?? (saved?.console == console ? saved?.ca : nil)
+        return ConsoleLogin(console: console, token: token, ca: ca)
     }
 
     /// Saves the login, readable by the user only.
@@ -75,12 +78,15 @@ struct ConsoleClient {
             request.body = .bytes(ByteBuffer(string: body))
         }
         let answer: Answer
+        let (http, owned) = try ConsoleTLS.client(trusting: self.login.ca)
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let response = try await http.execute(request, timeout: .seconds(30))
             let buffer = try await response.body.collect(upTo: 16 << 20)
             let etag = response.headers.first(name: "ETag").flatMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/"))) }
             answer = Answer(status: Int(response.status.code), body: String(buffer: buffer), etag: etag)
+            if owned { try? await http.shutdown() }
         } catch {
+            if owned { try? await http.shutdown() }
             throw ClientError("cannot reach the console at \(base): \(error)")
         }
         guard answer.status < 400 else { throw Self.error(answer) }

@@ -93,8 +93,9 @@ struct LoginCommand: AsyncParsableCommand {
         abstract: "Log in to a console and keep the token for the other admin commands.",
         discussion: """
             The password comes from HALB_PASSWORD or is asked for. The token (valid 12 hours) is kept in \
-            $XDG_CONFIG_HOME/halb/login.json (or ~/.config/halb/login.json), readable by you only. Scripts may \
-            instead set HALB_CONSOLE and HALB_TOKEN (an API token from `halb token create`).
+            $XDG_CONFIG_HOME/halb/login.json (or ~/.config/halb/login.json), readable by you only, with --ca. \
+            Scripts may instead set HALB_CONSOLE and HALB_TOKEN (an API token from `halb token create`), and \
+            HALB_CONSOLE_CA for an https:// console with its own CA.
             """
     )
 
@@ -104,16 +105,23 @@ struct LoginCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The user name.")
     var user: String
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("For an https:// console: trust only the CA certificates in this PEM file (kept with the login).", valueName: "file")
+    )
+    var ca: String?
+
     func run() async throws {
         try await runAdmin {
             let password = try readPassword("Password for \(self.user)", from: "HALB_PASSWORD")
             let body = try jsonBody(["user": self.user, "password": password])
-            let client = ConsoleClient(login: ConsoleLogin(console: self.console, token: ""))
+            let ca = self.ca.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? ProcessInfo.processInfo.environment["HALB_CONSOLE_CA"]
+            let client = ConsoleClient(login: ConsoleLogin(console: self.console, token: "", ca: ca))
             let answer = try await client.send(.POST, "/api/v1/login", body: body, authenticated: false)
             guard let object = answer.json as? [String: Any], let token = object["token"] as? String else {
                 throw ClientError("the console's answer to the login is not understood")
             }
-            try ConsoleLogin(console: self.console, token: token).save()
+            try ConsoleLogin(console: self.console, token: token, ca: ca).save()
             let role = (object["info"] as? [String: Any])?["role"] as? String ?? "?"
             print("Logged in to \(self.console) as \(self.user) (\(role)).")
         }

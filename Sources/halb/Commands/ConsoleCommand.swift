@@ -3,6 +3,7 @@ import Foundation
 import HALBConsole
 import HALBCore
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -37,7 +38,9 @@ struct ConsoleCommand: AsyncParsableCommand {
             discussion: """
                 On the first start the console creates the user admin, with the password in HALB_ADMIN_PASSWORD \
                 or a random one that it prints once. Every endpoint but /healthz and /api/v1/login needs \
-                Authorization: Bearer <token>. See docs/console.md.
+                Authorization: Bearer <token>. With --tls-certificate and --tls-key it serves HTTPS; devices and \
+                admin commands then trust it by the CA file given to them (--console-ca, HALB_CONSOLE_CA). See \
+                docs/console.md.
                 """
         )
 
@@ -46,12 +49,21 @@ struct ConsoleCommand: AsyncParsableCommand {
         @Option(name: .long, help: ArgumentHelp("Where the API listens.", valueName: "host:port"))
         var listen: String = "127.0.0.1:8440"
 
+        @Option(name: .long, help: ArgumentHelp("A PEM certificate chain: serve HTTPS (TLS 1.2 or newer) with --tls-key.", valueName: "file"))
+        var tlsCertificate: String?
+
+        @Option(name: .long, help: ArgumentHelp("The PEM private key of --tls-certificate.", valueName: "file"))
+        var tlsKey: String?
+
         @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = "info"
 
         func validate() throws {
             guard DeviceOptions.hostPort(self.listen) != nil else {
                 throw ValidationError("--listen \(self.listen) is not HOST:PORT (like 127.0.0.1:8440)")
+            }
+            guard (self.tlsCertificate == nil) == (self.tlsKey == nil) else {
+                throw ValidationError("--tls-certificate and --tls-key go together")
             }
             guard Logger.Level(rawValue: self.logLevel) != nil else {
                 throw ValidationError("--log-level \(self.logLevel) is not one of trace, debug, info, notice, warning, error, critical")
@@ -66,6 +78,15 @@ struct ConsoleCommand: AsyncParsableCommand {
             }
             var logger = Logger(label: "halb")
             logger.logLevel = Logger.Level(rawValue: self.logLevel)!
+            var server = HTTPServerBuilder.http1()
+            if let certificate = self.tlsCertificate, let key = self.tlsKey {
+                do {
+                    server = try ConsoleTLS.server(certificate: certificate, key: key)
+                } catch {
+                    throw DeviceRuntime.fail("\(error)")
+                }
+            }
+            let scheme = self.tlsCertificate == nil ? "http" : "https"
             let store = try self.store.open()
             let environment = ProcessInfo.processInfo.environment["HALB_ADMIN_PASSWORD"]
             do {
@@ -84,10 +105,11 @@ struct ConsoleCommand: AsyncParsableCommand {
             let listenLogger = logger
             let application = Application(
                 router: ConsoleAPI.router(store: store),
+                server: server,
                 configuration: .init(address: .hostname(host, port: port), serverName: "halb-console"),
                 onServerRunning: { channel in
                     let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
-                    listenLogger.notice("Console listening", metadata: ["console.address": "\(address)"])
+                    listenLogger.notice("Console listening", metadata: ["console.address": "\(address)", "console.scheme": "\(scheme)"])
                 },
                 logger: logger
             )

@@ -47,6 +47,12 @@ struct DeviceRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A managed device's state directory (credential, cached configuration).", valueName: "dir"))
     var state: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("For an https:// console: trust only the CA certificates in this PEM file (default: the system's).", valueName: "file")
+    )
+    var consoleCa: String?
+
     @Option(name: .long, help: "This device's name in the site file.")
     var name: String
 
@@ -69,8 +75,8 @@ struct DeviceRunCommand: AsyncParsableCommand {
         case (nil, nil): throw ValidationError("give --config FILE (standalone) or --console URL (managed)")
         case (.some, .some): throw ValidationError("--config and --console exclude each other")
         case (.some, nil):
-            if self.joinToken != nil || self.state != nil {
-                throw ValidationError("--join-token and --state are for a managed device (--console)")
+            if self.joinToken != nil || self.state != nil || self.consoleCa != nil {
+                throw ValidationError("--join-token, --state and --console-ca are for a managed device (--console)")
             }
         case (nil, .some(let url)):
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
@@ -86,7 +92,25 @@ struct DeviceRunCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = self.options.makeLogger()
         let admin = self.options.adminHostPort
-        let http = HTTPClient.shared
+        let (http, ownsClient) = try self.consoleClient()
+        do {
+            try await self.run(http: http, logger: logger, admin: admin)
+        } catch {
+            if ownsClient { try? await http.shutdown() }
+            throw error
+        }
+        if ownsClient { try? await http.shutdown() }
+    }
+
+    private func consoleClient() throws -> (HTTPClient, Bool) {
+        do {
+            return try ConsoleTLS.client(trusting: self.consoleCa)
+        } catch {
+            throw DeviceRuntime.fail("--console-ca \(error)")
+        }
+    }
+
+    private func run(http: HTTPClient, logger: Logger, admin: (host: String, port: Int)) async throws {
         let source: ConfigSource
         if let config = self.config {
             source = .file(config)
