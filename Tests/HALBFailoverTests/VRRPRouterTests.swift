@@ -47,7 +47,8 @@ private final class RecordingAddressManager: VirtualAddressManager {
             interface: "lo",
             vrid: vrid,
             priority: priority,
-            advertInterval: 100,
+            // 40 s: no instance becomes master (Master_Down_Interval) while a test runs, however loaded the machine.
+            advertInterval: 4000,
             preempt: true,
             preemptDelay: .zero,
             addresses: [.init(address: VRRPAddress(vip)!, prefix: vip.contains(":") ? 64 : 24)]
