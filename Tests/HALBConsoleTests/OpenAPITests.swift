@@ -1,6 +1,9 @@
 import Foundation
 import HALBConsole
+import HTTPTypes
 import Hummingbird
+import HummingbirdTesting
+import NIOCore
 import Testing
 import Yams
 
@@ -42,6 +45,36 @@ import Yams
         #expect(!self.documented.isEmpty, "docs/openapi.yaml could not be read")
         #expect(self.served.subtracting(self.documented).sorted() == [], "served but not documented")
         #expect(self.documented.subtracting(self.served).sorted() == [], "documented but not served")
+    }
+
+    @Test func everyRouteButHealthLoginAndEnrolmentAnswers401WithoutCredentials() async throws {
+        let router = ConsoleAPI.router(store: try ConsoleStore.inMemory())
+        let open: Set<String> = ["GET /healthz", "POST /api/v1/login", "POST /agent/v1/enrol"]
+        let routes = router.routes.map { route in
+            // Captures get sample values: `:site` → lab, `:collection` → gateways, `:version` → 1, others → x.
+            let path = "\(route.path)".split(separator: "/").map { component -> String in
+                switch component {
+                case ":site": "lab"
+                case ":collection": "gateways"
+                case ":version": "1"
+                case _ where component.hasPrefix(":"): "x"
+                default: String(component)
+                }
+            }.joined(separator: "/")
+            let template = "\(route.path)".split(separator: "/").joined(separator: "/")
+            return (method: route.method, path: "/" + path, name: "\(route.method) /\(template)")
+        }
+        #expect(routes.count > 20)
+        let app = Application(router: router)
+        try await app.test(.router) { client in
+            for route in routes where !open.contains(route.name) {
+                for headers: HTTPFields in [[:], [.authorization: "Bearer halb_0011.bogus"]] {
+                    try await client.execute(uri: route.path, method: route.method, headers: headers, body: ByteBuffer(string: "{}")) { response in
+                        #expect(response.status == .unauthorized, "\(route.name) with \(headers): \(response.status)")
+                    }
+                }
+            }
+        }
     }
 
     @Test func theRoutesDoNotClash() throws {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import HALBConsole
 import HALBCore
 import Hummingbird
-import HALBConsole
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -94,14 +94,31 @@ struct DemoCommand: AsyncParsableCommand {
         let admin = self.options.adminHostPort
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
-        let adminAddress = NIOLockedValueBox<String?>(nil)
+        // The instructions name both listening addresses (either may be port 0), so they are printed once both
+        // servers run, and the devices start then.
+        let addresses = NIOLockedValueBox<(admin: String?, console: String?, announced: Bool)>((nil, nil, false))
+        let password = console.password
+        let token = console.token
+        let announce: @Sendable () -> Void = {
+            let ready = addresses.withLockedValue { state -> (admin: String, console: String)? in
+                guard let admin = state.admin, let console = state.console, !state.announced else { return nil }
+                state.announced = true
+                return (admin, console)
+            }
+            guard let (admin, console) = ready else { return }
+            let instructions = Self.instructions(listen: listen, admin: admin, console: console, password: password, token: token)
+            FileHandle.standardOutput.write(Data(instructions.utf8))
+            consoleListening.yield(console)
+            consoleListening.finish()
+        }
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(admin.host, port: admin.port), serverName: "halb-demo"),
             onServerRunning: { channel in
                 let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
                 logger.notice("Admin endpoint listening", metadata: ["admin.address": "\(address)"])
-                adminAddress.withLockedValue { $0 = address }
+                addresses.withLockedValue { $0.admin = address }
+                announce()
             },
             eventLoopGroupProvider: .shared(group),
             logger: quiet
@@ -113,17 +130,8 @@ struct DemoCommand: AsyncParsableCommand {
             onServerRunning: { channel in
                 let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
                 logger.notice("Console listening", metadata: ["console.address": "\(address)"])
-                // The admin endpoint starts first (the services start in order), so its address is known here.
-                let instructions = Self.instructions(
-                    listen: listen,
-                    admin: adminAddress.withLockedValue { $0 } ?? "\(admin.host):\(admin.port)",
-                    console: "http://\(address)",
-                    password: console.password,
-                    token: console.token
-                )
-                FileHandle.standardOutput.write(Data(instructions.utf8))
-                consoleListening.yield("http://\(address)")
-                consoleListening.finish()
+                addresses.withLockedValue { $0.console = "http://\(address)" }
+                announce()
             },
             eventLoopGroupProvider: .shared(group),
             logger: quiet
