@@ -330,6 +330,96 @@ extension FailoverTests {
         #expect(await eventually { self.isMaster(devices["lb1"]!) && !self.isMaster(devices["lb2"]!) })
         #expect(!devices["lb1"]!.text.contains("Cannot apply failover settings"))
     }
+
+    /// `persistence: sourceIP` across a failover: nine clients (one address each) spread over three gateways, the
+    /// primary is killed, and each client's reconnect through the new primary reaches the gateway it had.
+    @Test func aClientReconnectingAfterThePrimaryDiesReachesTheSameGateway() async throws {
+        let lab = try NetworkLab()
+        defer { lab.tearDown() }
+        for (host, number) in [("lb1", 11), ("lb2", 12), ("gw", 21), ("client", 31)] {
+            try lab.addHost(host, address: "192.0.2.\(number)/24")
+        }
+        for number in 32...39 {
+            _ = try lab.run("client", ["/usr/sbin/ip", "addr", "add", "192.0.2.\(number)/24", "dev", "eth0"])
+        }
+        let gateways = """
+            import socketserver, threading
+            def serve(port, name):
+                class Handler(socketserver.BaseRequestHandler):
+                    def handle(self):
+                        try:
+                            self.request.sendall(name + b"\\n")
+                        except OSError:
+                            pass
+                socketserver.ThreadingTCPServer.allow_reuse_address = True
+                server = socketserver.ThreadingTCPServer(("0.0.0.0", port), Handler)
+                threading.Thread(target=server.serve_forever).start()
+            for number in (1, 2, 3):
+                serve(8080 + number, b"gw%d" % number)
+            """
+        // Each client address connects once through the VIP and prints "<address> <gateway>".
+        let probe = """
+            import socket, sys
+            for number in range(31, 40):
+                source = "192.0.2.%d" % number
+                try:
+                    with socket.create_connection((sys.argv[1], 80), timeout=0.5, source_address=(source, 0)) as s:
+                        s.settimeout(1)
+                        print(source, s.recv(16).decode().strip(), flush=True)
+                except OSError:
+                    print(source, "-", flush=True)
+            """
+        let site = """
+            site: lab
+            gateways:
+              - { name: gw1, address: 192.0.2.21, ports: { gateway: 8081 } }
+              - { name: gw2, address: 192.0.2.21, ports: { gateway: 8082 } }
+              - { name: gw3, address: 192.0.2.21, ports: { gateway: 8083 } }
+            devices:
+              - { name: lb1, address: 192.0.2.11, interface: eth0 }
+              - { name: lb2, address: 192.0.2.12, interface: eth0 }
+            virtualServers:
+              - name: web
+                vip: { ipv4: \(Self.vip)/24 }
+                vrrp: { routerId: 52, advertInterval: 100ms }
+                devices: [lb1, lb2]
+                payloads:
+                  gateway: { port: 80, balancing: roundrobin }
+                healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }
+                persistence: { type: sourceIP, timeout: 10m }
+
+            """
+        let file = try lab.makeDirectory().appendingPathComponent("site.yaml").path
+        try site.write(toFile: file, atomically: true, encoding: .utf8)
+        _ = try lab.spawn("gw", ["/usr/bin/python3", "-c", gateways])
+        try lab.run("client", ["/usr/bin/python3", "-c", waitForGatewayScript.replacingOccurrences(of: "8080", with: "8083")])
+        let lb1 = try lab.spawn("lb1", [try halbExecutable().path, "device", "--config", file, "--name", "lb1"])
+        #expect(await eventually(timeout: .seconds(15)) { self.isMaster(lb1) }, "\(lb1.text)")
+        let lb2 = try lab.spawn("lb2", [try halbExecutable().path, "device", "--config", file, "--name", "lb2"])
+        #expect(await eventually(timeout: .seconds(15)) { lb2.text.contains("vrrp.to=backup") }, "\(lb2.text)")
+
+        func placements() throws -> [String: String] {
+            let lines = try lab.run("client", ["/usr/bin/python3", "-c", probe, Self.vip]).split(separator: "\n")
+            return Dictionary(lines.map { line in
+                let fields = line.split(separator: " ")
+                return (String(fields.first ?? ""), String(fields.last ?? ""))
+            }) { first, _ in first }
+        }
+        let before = try placements()
+        #expect(before.count == 9 && !before.values.contains("-"), "\(before)")
+        // The clients spread (so the comparison below can fail), and each sticks to its gateway.
+        #expect(Set(before.values).count > 1, "\(before)")
+        #expect(try placements() == before)
+
+        lb1.signal(SIGKILL)
+        #expect(await eventually(timeout: .seconds(10)) { self.isMaster(lb2) }, "\(lb2.text)")
+        var after: [String: String] = [:]
+        #expect(await eventually(timeout: .seconds(10)) {
+            after = (try? placements()) ?? [:]
+            return after.count == 9 && !after.values.contains("-")
+        })
+        #expect(after == before)
+    }
 }
 
 /// Prints the body of an HTTP GET of the URL in argv[1].

@@ -33,15 +33,22 @@ final class GatewayPool: Sendable {
     private let cursor = ManagedAtomic<Int>(0)
     private let maglev: MaglevTable?
 
-    init(members: [Member], algorithm: BalancingAlgorithm, perGatewayLimit: Int) {
+    /// - Parameter persistent: clients stick to gateways (`persistence: sourceIP`): new clients are then placed by
+    ///   the source hash, whatever `algorithm` says, so that every device places a client on the same gateway.
+    init(members: [Member], algorithm: BalancingAlgorithm, perGatewayLimit: Int, persistent: Bool = false) {
         self.members = members
-        self.algorithm = algorithm
+        self.algorithm = persistent ? .sourcehash : algorithm
         self.perGatewayLimit = perGatewayLimit
         let weights = members.map(\.configuration.weight)
-        self.cycle = algorithm == .roundrobin ? SmoothWeightedOrder.cycle(weights: weights) : []
+        self.cycle = self.algorithm == .roundrobin ? SmoothWeightedOrder.cycle(weights: weights) : []
         self.maglev =
-            algorithm == .sourcehash
+            self.algorithm == .sourcehash
             ? MaglevTable(names: members.map(\.configuration.name), weights: weights) : nil
+    }
+
+    /// The index of the member named `name`, if it is eligible for a new connection now.
+    func eligibleMember(named name: String) -> Int? {
+        self.members.firstIndex { $0.configuration.name == name }.flatMap { self.isEligible($0) ? $0 : nil }
     }
 
     /// Whether member `index` may take a new connection now.

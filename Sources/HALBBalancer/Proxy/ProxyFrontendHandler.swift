@@ -2,6 +2,7 @@ import Atomics
 import CoreMetrics
 import HALBCore
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -67,7 +68,7 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         guard context.channel.isActive else { return }
         let client = context.channel.remoteAddress
         guard self.tried.count < self.route.maxAttempts,
-            let index = self.route.pool.pick(client: client, excluding: self.tried)
+            let index = self.persistentMember(client: client) ?? self.route.pool.pick(client: client, excluding: self.tried)
         else {
             self.route.virtualServer.connectionFailed()
             // At most one line a second per route: an outage must not flood the log from the event loops.
@@ -136,9 +137,35 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
+    /// With `persistence: sourceIP`, the gateway the client had, if it can take the connection (first attempt only).
+    private func persistentMember(client: SocketAddress?) -> Int? {
+        let persistence = self.route.configuration.persistence
+        guard persistence.type == .sourceIP, self.tried.isEmpty, let key = client?.ipBytes else { return nil }
+        let now = Self.milliseconds()
+        let name = self.route.virtualServer.persistence.withLockedValue {
+            $0.gateway(of: key, now: now, timeout: persistence.timeout.milliseconds)
+        }
+        return name.flatMap { self.route.pool.eligibleMember(named: $0) }
+    }
+
+    /// Remembers the client's gateway (`persistence: sourceIP`).
+    private func persist(client: SocketAddress?, member: GatewayPool.Member) {
+        let persistence = self.route.configuration.persistence
+        guard persistence.type == .sourceIP, let key = client?.ipBytes else { return }
+        let now = Self.milliseconds()
+        self.route.virtualServer.persistence.withLockedValue {
+            $0.record(key, gateway: member.configuration.name, now: now, timeout: persistence.timeout.milliseconds)
+        }
+    }
+
+    private static func milliseconds() -> Int64 {
+        Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds / 1_000_000)
+    }
+
     private func glue(context: ChannelHandlerContext, gateway: any Channel, member: GatewayPool.Member) {
         let target = member.target
         target.connected()
+        self.persist(client: context.channel.remoteAddress, member: member)
         gateway.closeFuture.whenComplete { _ in member.release() }
         guard context.channel.isActive else {
             gateway.close(promise: nil)

@@ -168,7 +168,8 @@ public actor Balancer {
             let pool = GatewayPool(
                 members: members,
                 algorithm: config.balancing,
-                perGatewayLimit: config.limits.maxConnectionsPerGateway
+                perGatewayLimit: config.limits.maxConnectionsPerGateway,
+                persistent: config.persistence.type == .sourceIP
             )
             routes[listener.key] = Route(configuration: config, pool: pool, virtualServer: vs, logger: self.logger)
         }

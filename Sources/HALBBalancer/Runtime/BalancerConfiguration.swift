@@ -52,7 +52,8 @@ public struct BalancerConfiguration: Sendable, Equatable {
                     healthCheck: vs.healthCheck,
                     timeouts: vs.timeouts,
                     limits: vs.limits,
-                    proxyProtocol: vs.proxyProtocol
+                    proxyProtocol: vs.proxyProtocol,
+                    persistence: vs.persistence
                 )
                 for address in addresses {
                     self.listeners.append(ListenerConfiguration(host: address, port: payload.port, route: route))
@@ -100,6 +101,8 @@ public struct RouteConfiguration: Sendable, Equatable {
     public var limits: Limits
     /// PROXY protocol toward the gateways.
     public var proxyProtocol: ProxyProtocolVersion
+    /// Client persistence (shared by every route of the virtual server).
+    public var persistence: Persistence
 
     /// Creates a route.
     public init(
@@ -110,7 +113,8 @@ public struct RouteConfiguration: Sendable, Equatable {
         healthCheck: HealthCheck = HealthCheck(),
         timeouts: Timeouts = Timeouts(),
         limits: Limits = Limits(),
-        proxyProtocol: ProxyProtocolVersion = .off
+        proxyProtocol: ProxyProtocolVersion = .off,
+        persistence: Persistence = Persistence()
     ) {
         self.virtualServer = virtualServer
         self.payload = payload
@@ -120,6 +124,7 @@ public struct RouteConfiguration: Sendable, Equatable {
         self.timeouts = timeouts
         self.limits = limits
         self.proxyProtocol = proxyProtocol
+        self.persistence = persistence
     }
 }
 

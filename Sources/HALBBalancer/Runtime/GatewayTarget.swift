@@ -109,6 +109,9 @@ final class GatewayTarget: Sendable {
 final class VirtualServerRuntime: Sendable {
     let name: String
     let maxConnections: ManagedAtomic<Int>
+    /// The gateway of each recent client (`persistence: sourceIP`), shared by the virtual server's payloads and kept
+    /// across reloads.
+    let persistence = NIOLockedValueBox(PersistenceTable())
     let active = ManagedAtomic<Int>(0)
     let accepted = ManagedAtomic<Int>(0)
     let rejected = ManagedAtomic<Int>(0)

@@ -189,6 +189,16 @@ public struct SiteReader {
         }
 
         vs.proxyProtocol = self.enumeration(fields.take("proxyProtocol"), at: path / "proxyProtocol") ?? .off
+
+        if let persistenceNode = fields.take("persistence"), persistenceNode != .null,
+            var persistence = self.mapping(persistenceNode, at: path / "persistence")
+        {
+            let persistencePath = path / "persistence"
+            let defaults = Persistence()
+            vs.persistence.type = self.enumeration(persistence.take("type"), at: persistencePath / "type") ?? defaults.type
+            vs.persistence.timeout = self.duration(persistence.take("timeout"), at: persistencePath / "timeout") ?? defaults.timeout
+            self.reportUnknown(persistence, at: persistencePath)
+        }
         self.reportUnknown(fields, at: path)
         return vs
     }

@@ -123,6 +123,15 @@ public enum SiteWriter {
             )
         )
         entries.append(ConfigEntry("proxyProtocol", .string(vs.proxyProtocol.rawValue)))
+        entries.append(
+            ConfigEntry(
+                "persistence",
+                .mapping([
+                    ConfigEntry("type", .plain(vs.persistence.type.rawValue)),
+                    ConfigEntry("timeout", .duration(vs.persistence.timeout)),
+                ])
+            )
+        )
         return .mapping(entries)
     }
 }

@@ -358,6 +358,28 @@ public struct Timeouts: Sendable, Hashable {
     }
 }
 
+/// How a virtual server keeps a client on one gateway.
+public enum PersistenceType: String, Sendable, Hashable, CaseIterable {
+    /// Every connection is balanced on its own.
+    case none
+    /// Connections from one client IP address go to the same gateway, on every payload of the virtual server.
+    case sourceIP
+}
+
+/// Client persistence of a virtual server (sticky sessions by client address).
+public struct Persistence: Sendable, Hashable {
+    /// Whether and how clients stick.
+    public var type: PersistenceType
+    /// How long a client keeps its gateway after its last connection started.
+    public var timeout: HALBDuration
+
+    /// Creates persistence settings (none by default; a client sticks for 30 minutes when on).
+    public init(type: PersistenceType = .none, timeout: HALBDuration = .minutes(30)) {
+        self.type = type
+        self.timeout = timeout
+    }
+}
+
 /// Connection limits of a virtual server.
 public struct Limits: Sendable, Hashable {
     /// Concurrent client connections over all payloads of the virtual server; more are refused.
@@ -398,6 +420,8 @@ public struct VirtualServer: Sendable, Hashable {
     public var limits: Limits
     /// PROXY protocol toward its gateways.
     public var proxyProtocol: ProxyProtocolVersion
+    /// Whether a client sticks to one gateway.
+    public var persistence: Persistence
 
     /// Creates a virtual server.
     public init(
@@ -412,7 +436,8 @@ public struct VirtualServer: Sendable, Hashable {
         healthCheck: HealthCheck = HealthCheck(),
         timeouts: Timeouts = Timeouts(),
         limits: Limits = Limits(),
-        proxyProtocol: ProxyProtocolVersion = .off
+        proxyProtocol: ProxyProtocolVersion = .off,
+        persistence: Persistence = Persistence()
     ) {
         self.name = name
         self.enabled = enabled
@@ -426,6 +451,7 @@ public struct VirtualServer: Sendable, Hashable {
         self.timeouts = timeouts
         self.limits = limits
         self.proxyProtocol = proxyProtocol
+        self.persistence = persistence
     }
 
     /// The payload of `kind`, if configured.

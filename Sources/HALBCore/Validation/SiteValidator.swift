@@ -187,6 +187,7 @@ public struct SiteValidator: Sendable {
             check.duration(vs.timeouts.connect, 1...3_600_000, at: timeoutsPath / "connect", what: "connect timeout")
             check.duration(vs.timeouts.clientIdle, 1...604_800_000, at: timeoutsPath / "clientIdle", what: "idle timeout")
             check.duration(vs.timeouts.gatewayIdle, 1...604_800_000, at: timeoutsPath / "gatewayIdle", what: "idle timeout")
+            check.duration(vs.persistence.timeout, 1000...604_800_000, at: path / "persistence" / "timeout", what: "persistence timeout")
 
             check.range(vs.limits.maxConnections, 1...10_000_000, at: path / "limits" / "maxConnections", what: "connection limit")
             check.range(vs.limits.maxConnectionsPerGateway, 0...10_000_000, at: path / "limits" / "maxConnectionsPerGateway", what: "connection limit (0 = none)")
