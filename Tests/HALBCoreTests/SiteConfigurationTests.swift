@@ -83,6 +83,15 @@ private func issues(_ yaml: String) -> [String] {
         #expect(vs.payload(.clientManagement)?.enabled == false)
         #expect(vs.timeouts.gatewayIdle == .minutes(90))
         #expect(vs.proxyProtocol == .v2)
+        #expect(vs.persistence == Persistence(type: .sourceIP, timeout: .hours(2)))
+        #expect(vs.timeouts.clientHello == .seconds(3))
+        #expect(
+            vs.payload(.ssl)?.sni == [
+                SNIRoute(serverName: "desktop.example.com", gateways: ["gw-a"]),
+                SNIRoute(serverName: "*.apps.example.com", gateways: ["gw-b", "gw-a"]),
+            ]
+        )
+        #expect(site.virtualServers[1].persistence == Persistence())
         #expect(site.virtualServers[1].healthCheck.expectedStatus == 204)
         #expect(site.gateways[2].drain)
     }
@@ -152,6 +161,16 @@ private func issues(_ yaml: String) -> [String] {
         ("    vip: { ipv4: 127.0.0.10/8 }\n", "", "virtualServers[0].vip: missing"),
         ("    vip: { ipv4: 127.0.0.10/8 }", "    vip: 127.0.0.10", "virtualServers[0].vip: \"127.0.0.10\" is not a mapping of fields"),
         ("devices: [lb1]", "devices: lb1", "virtualServers[0].devices: \"lb1\" is not a list"),
+        ("gateways: [gw1, gw2] }", "gateways: [gw1, gw2], sni: { a.example.test: [gw1] } }", "virtualServers[0].payloads.gateway.sni: unknown field \"sni\""),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: [gw1] }", "virtualServers[0].payloads.ssl.sni: a list is not a mapping of server names to gateway lists"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { \"bad name\": [gw1] } }", "virtualServers[0].payloads.ssl.sni.bad name: \"bad name\" is not a server name"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { \"*.*.test\": [gw1] } }", "virtualServers[0].payloads.ssl.sni.*.*.test: \"*.*.test\" is not a server name"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { a.example.test: [gw9] } }", "virtualServers[0].payloads.ssl.sni.a.example.test[0]: \"gw9\" is not a gateway of this site"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { a.example.test: [] } }", "virtualServers[0].payloads.ssl.sni.a.example.test: no gateways"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { a.example.test: [gw1], A.Example.test: [gw2] } }", "virtualServers[0].payloads.ssl.sni.A.Example.test: \"A.Example.test\" is already routed"),
+        ("    healthCheck: { type: tcp }", "    persistence: { type: sticky }", "virtualServers[0].persistence.type: \"sticky\" is not one of none, sourceIP"),
+        ("    healthCheck: { type: tcp }", "    persistence: { type: sourceIP, timeout: 500ms }", "virtualServers[0].persistence.timeout: 500ms is not a persistence timeout (1s to 168h)"),
+        ("    healthCheck: { type: tcp }", "    timeouts: { clientHello: 2m }", "virtualServers[0].timeouts.clientHello: 2m is not a ClientHello timeout (10ms to 1m)"),
     ]
 
     @Test(arguments: badValues)

@@ -36,6 +36,7 @@ final class HALBProcess: Sendable {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         }
         let pipe = Pipe()
+        process.standardInput = FileHandle.nullDevice
         process.standardOutput = pipe
         process.standardError = pipe
         self.process = process
@@ -125,4 +126,19 @@ func httpRequest(
             return buffer.readString(length: buffer.readableBytes) ?? ""
         }
     }
+}
+
+/// A self-signed certificate with `CN=<name>` for 127.0.0.1 and its key, made with openssl: (certificate, key).
+func makeCertificate(in directory: TemporaryDirectory, name: String) async throws -> (String, String) {
+    let certificate = directory.url.appendingPathComponent("\(name).pem").path
+    let key = directory.url.appendingPathComponent("\(name).key").path
+    let openssl = try HALBProcess(
+        executable: URL(fileURLWithPath: "/usr/bin/openssl"),
+        arguments: [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+            "-out", certificate, "-days", "2", "-subj", "/CN=\(name)", "-addext", "subjectAltName=IP:127.0.0.1",
+        ]
+    )
+    guard await openssl.exitCode() == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: openssl.text]) }
+    return (certificate, key)
 }

@@ -236,27 +236,12 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         #expect(config.hasPrefix("HTTP/1.1 401"), "\(config)")
     }
 
-    /// A self-signed certificate for 127.0.0.1 and its key, made with openssl: (certificate, key).
-    private func makeCertificate(in directory: TemporaryDirectory, name: String) async throws -> (String, String) {
-        let certificate = directory.url.appendingPathComponent("\(name).pem").path
-        let key = directory.url.appendingPathComponent("\(name).key").path
-        let openssl = try HALBProcess(
-            executable: URL(fileURLWithPath: "/usr/bin/openssl"),
-            arguments: [
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-                "-out", certificate, "-days", "2", "-subj", "/CN=\(name)", "-addext", "subjectAltName=IP:127.0.0.1",
-            ]
-        )
-        #expect(await openssl.exitCode() == 0, "\(openssl.text)")
-        return (certificate, key)
-    }
-
     @Test func overHTTPSDevicesAndAdminsTrustTheConsoleByItsCAOnly() async throws {
         let gateway = try await TestServer.start(.echo())
         defer { Task { await gateway.kill() } }
         let directory = try TemporaryDirectory()
-        let (certificate, key) = try await self.makeCertificate(in: directory, name: "console")
-        let (stranger, strangerKey) = try await self.makeCertificate(in: directory, name: "stranger")
+        let (certificate, key) = try await makeCertificate(in: directory, name: "console")
+        let (stranger, strangerKey) = try await makeCertificate(in: directory, name: "stranger")
         let data = directory.url.appendingPathComponent("console").path
 
         // A key that does not go with the certificate is refused at start, naming both files.

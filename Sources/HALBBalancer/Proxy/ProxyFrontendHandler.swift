@@ -11,12 +11,21 @@ import NIOPosix
 final class Route: Sendable {
     let configuration: RouteConfiguration
     let pool: GatewayPool
+    /// The pools of TLS server names (lowercased names, `*.domain` wildcards included), for SNI routing.
+    let serverNamePools: [(name: String, pool: GatewayPool)]
     let virtualServer: VirtualServerRuntime
     let logger: Logger
 
-    init(configuration: RouteConfiguration, pool: GatewayPool, virtualServer: VirtualServerRuntime, logger: Logger) {
+    init(
+        configuration: RouteConfiguration,
+        pool: GatewayPool,
+        serverNamePools: [(name: String, pool: GatewayPool)] = [],
+        virtualServer: VirtualServerRuntime,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.pool = pool
+        self.serverNamePools = serverNamePools
         self.virtualServer = virtualServer
         var logger = logger
         logger[metadataKey: "vs.name"] = "\(configuration.virtualServer)"
@@ -27,8 +36,18 @@ final class Route: Sendable {
     /// Limits "No gateway could take the connection" to one line a second.
     let failureLog = LogLimiter(interval: .seconds(1))
 
-    /// How many gateways one connection may try before giving up.
-    var maxAttempts: Int { min(3, self.pool.members.count) }
+    /// Whether connections are routed by the server name of their TLS ClientHello.
+    var routesByServerName: Bool { !self.serverNamePools.isEmpty }
+
+    /// The pool for TLS server name `name`: its own, else the longest `*.domain` that it is under, else the default.
+    func pool(forServerName name: String?) -> GatewayPool {
+        guard let name else { return self.pool }
+        if let exact = self.serverNamePools.first(where: { $0.name == name }) { return exact.pool }
+        let wildcard = self.serverNamePools
+            .filter { $0.name.hasPrefix("*.") && name.hasSuffix($0.name.dropFirst()) && name.count > $0.name.count - 1 }
+            .max { $0.name.count < $1.name.count }
+        return wildcard?.pool ?? self.pool
+    }
 }
 
 /// The first handler of an accepted client connection: applies the connection limit, picks a gateway, connects to
@@ -40,13 +59,22 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
     typealias InboundIn = ByteBuffer
 
     private let route: Route
+    /// The gateways for this connection: the route's, or those of the client's TLS server name.
+    private var pool: GatewayPool
     private var tried: [Int] = []
     private var released = false
     /// The gateway channel being connected; closed when the client leaves first.
     private var connecting: (any Channel)?
+    /// SNI routing: the client's first bytes, read until its ClientHello is complete, then sent on to the gateway.
+    private var clientHello: [UInt8]?
+    private var clientHelloTimeout: Scheduled<Void>?
+    /// The ClientHello was read and the gateway chosen.
+    private var routed = false
+    private var clientHelloReads = 0
 
     init(route: Route) {
         self.route = route
+        self.pool = route.pool
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -60,15 +88,71 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
             return
         }
         context.channel.closeFuture.whenComplete { _ in virtualServer.release() }
-        self.connectNext(context: context, lastError: nil)
+        if self.route.routesByServerName {
+            // Read the ClientHello first (within the timeout); the gateway is chosen by its server name.
+            self.clientHello = []
+            let timeout = self.route.configuration.timeouts.clientHello
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            self.clientHelloTimeout = context.eventLoop.scheduleTask(in: .milliseconds(timeout.milliseconds)) {
+                let (handler, context) = loopBound.value
+                handler.reject(context: context, .timeout)
+            }
+            context.read()
+        } else {
+            self.connectNext(context: context, lastError: nil)
+        }
         context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard var received = self.clientHello else {
+            context.fireChannelRead(data)
+            return
+        }
+        var buffer = self.unwrapInboundIn(data)
+        received += buffer.readBytes(length: buffer.readableBytes) ?? []
+        self.clientHello = received
+        // Bytes after the ClientHello, before the gateway is connected, go on with it.
+        guard !self.routed else { return }
+        self.clientHelloReads += 1
+        // Each read parses all bytes so far: a client dripping them one by one would cost quadratic time.
+        guard self.clientHelloReads <= ClientHello.maximumReads else {
+            self.reject(context: context, .fragmented)
+            return
+        }
+        switch ClientHello.read(received) {
+        case .needMore:
+            context.read()
+        case .rejected(let reason):
+            self.reject(context: context, reason)
+        case .complete(let serverName):
+            self.routed = true
+            self.clientHelloTimeout?.cancel()
+            self.clientHelloTimeout = nil
+            self.pool = self.route.pool(forServerName: serverName)
+            self.connectNext(context: context, lastError: nil)
+        }
+    }
+
+    /// Closes a connection whose ClientHello cannot be routed, and counts why.
+    private func reject(context: ChannelHandlerContext, _ reason: ClientHello.Rejection) {
+        guard self.clientHello != nil, !self.routed, context.channel.isActive else { return }
+        self.clientHelloTimeout?.cancel()
+        self.clientHelloTimeout = nil
+        self.clientHello = nil
+        self.route.virtualServer.clientHelloRejected(reason)
+        self.route.logger.debug(
+            "TLS ClientHello refused",
+            metadata: ["client.address": "\(context.channel.remoteAddress.map(String.init(describing:)) ?? "?")", "reason": "\(reason.rawValue)"]
+        )
+        context.close(promise: nil)
     }
 
     private func connectNext(context: ChannelHandlerContext, lastError: (any Error)?) {
         guard context.channel.isActive else { return }
         let client = context.channel.remoteAddress
-        guard self.tried.count < self.route.maxAttempts,
-            let index = self.persistentMember(client: client) ?? self.route.pool.pick(client: client, excluding: self.tried)
+        guard self.tried.count < min(3, self.pool.members.count),
+            let index = self.persistentMember(client: client) ?? self.pool.pick(client: client, excluding: self.tried)
         else {
             self.route.virtualServer.connectionFailed()
             // At most one line a second per route: an outage must not flood the log from the event loops.
@@ -81,7 +165,7 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
                 metadata: [
                     "connections.failed_unlogged": "\(alsoFailed)",
                     "client.address": "\(client.map(String.init(describing:)) ?? "?")",
-                    "gateways.tried": "\(self.tried.map { self.route.pool.members[$0].configuration.name })",
+                    "gateways.tried": "\(self.tried.map { self.pool.members[$0].configuration.name })",
                     "error": "\(lastError.map(String.init(describing:)) ?? "no healthy gateway")",
                 ]
             )
@@ -89,7 +173,7 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
             return
         }
         self.tried.append(index)
-        let member = self.route.pool.members[index]
+        let member = self.pool.members[index]
         member.reserve()
         let timeouts = self.route.configuration.timeouts
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -145,7 +229,7 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         let name = self.route.virtualServer.persistence.withLockedValue {
             $0.gateway(of: key, now: now, timeout: persistence.timeout.milliseconds)
         }
-        return name.flatMap { self.route.pool.eligibleMember(named: $0) }
+        return name.flatMap { self.pool.eligibleMember(named: $0) }
     }
 
     /// Remembers the client's gateway (`persistence: sourceIP`).
@@ -182,6 +266,11 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
             )
             gateway.writeAndFlush(header, promise: nil)  // now: a gateway may be the first to speak
         }
+        if let clientHello = self.clientHello {
+            // The bytes read to route by server name go first, untouched.
+            self.clientHello = nil
+            gateway.writeAndFlush(gateway.allocator.buffer(bytes: clientHello), promise: nil)
+        }
         let virtualServer = self.route.virtualServer
         let (clientGlue, gatewayGlue) = GlueHandler.matchedPair(
             countClientBytes: { bytes in
@@ -206,6 +295,8 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.clientHelloTimeout?.cancel()
+        self.clientHelloTimeout = nil
         // The client left while a gateway connect was in flight: do not hold that socket until the connect timeout.
         self.connecting?.close(promise: nil)
         self.connecting = nil

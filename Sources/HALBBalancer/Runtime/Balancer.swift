@@ -151,27 +151,35 @@ public actor Balancer {
                 virtualServers[config.virtualServer] ?? self.virtualServers[config.virtualServer]
                 ?? VirtualServerRuntime(name: config.virtualServer, maxConnections: config.limits.maxConnections)
             virtualServers[config.virtualServer] = vs
-            let members = config.members.map { member in
-                let key = GatewayTarget.Key(
-                    name: member.name,
-                    address: member.address,
-                    port: member.port,
-                    healthCheck: config.healthCheck
+            func pool(of configurations: [MemberConfiguration]) -> GatewayPool {
+                let members = configurations.map { member in
+                    let key = GatewayTarget.Key(
+                        name: member.name,
+                        address: member.address,
+                        port: member.port,
+                        healthCheck: config.healthCheck
+                    )
+                    let target = targets[key] ?? self.targets[key] ?? GatewayTarget(key: key)
+                    targets[key] = target
+                    let counterKey = "\(config.virtualServer)/\(config.payload)/\(member.name)/\(member.address):\(member.port)"
+                    let counter = counters[counterKey] ?? self.payloadGatewayCounters[counterKey] ?? ManagedAtomic(0)
+                    counters[counterKey] = counter
+                    return GatewayPool.Member(configuration: member, target: target, active: counter)
+                }
+                return GatewayPool(
+                    members: members,
+                    algorithm: config.balancing,
+                    perGatewayLimit: config.limits.maxConnectionsPerGateway,
+                    persistent: config.persistence.type == .sourceIP
                 )
-                let target = targets[key] ?? self.targets[key] ?? GatewayTarget(key: key)
-                targets[key] = target
-                let counterKey = "\(config.virtualServer)/\(config.payload)/\(member.name)/\(member.address):\(member.port)"
-                let counter = counters[counterKey] ?? self.payloadGatewayCounters[counterKey] ?? ManagedAtomic(0)
-                counters[counterKey] = counter
-                return GatewayPool.Member(configuration: member, target: target, active: counter)
             }
-            let pool = GatewayPool(
-                members: members,
-                algorithm: config.balancing,
-                perGatewayLimit: config.limits.maxConnectionsPerGateway,
-                persistent: config.persistence.type == .sourceIP
+            routes[listener.key] = Route(
+                configuration: config,
+                pool: pool(of: config.members),
+                serverNamePools: config.sni.map { ($0.serverName.lowercased(), pool(of: $0.members)) },
+                virtualServer: vs,
+                logger: self.logger
             )
-            routes[listener.key] = Route(configuration: config, pool: pool, virtualServer: vs, logger: self.logger)
         }
 
         // 2. Bind the new listeners; on any failure (or a shutdown meanwhile) undo those and change nothing.
@@ -254,7 +262,7 @@ public actor Balancer {
     public func servableVirtualServers() -> [String: Bool] {
         var result: [String: Bool] = [:]
         for route in self.routes.values {
-            let servable = route.pool.members.contains { member in
+            let servable = ([route.pool] + route.serverNamePools.map(\.pool)).flatMap(\.members).contains { member in
                 !member.configuration.drain && member.target.available.load(ordering: .relaxed)
             }
             result[route.configuration.virtualServer, default: false] = result[route.configuration.virtualServer, default: false] || servable
@@ -297,7 +305,8 @@ public actor Balancer {
                 maxConnections: vs.maxConnections.load(ordering: .relaxed),
                 acceptedConnections: vs.accepted.load(ordering: .relaxed),
                 rejectedConnections: vs.rejected.load(ordering: .relaxed),
-                failedConnections: vs.failed.load(ordering: .relaxed)
+                failedConnections: vs.failed.load(ordering: .relaxed),
+                rejectedClientHellos: vs.rejectedClientHellos.load(ordering: .relaxed)
             )
         }
         let gateways = self.targets.values

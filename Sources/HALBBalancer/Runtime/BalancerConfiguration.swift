@@ -44,6 +44,21 @@ public struct BalancerConfiguration: Sendable, Equatable {
                         drain: gateway.drain
                     )
                 }
+                let sni = payload.kind == .ssl && payload.sslMode == .passthrough
+                    ? payload.sni.map { route in
+                        SNIRouteConfiguration(
+                            serverName: route.serverName,
+                            members: route.gateways.compactMap { site.gateway(named: $0) }.filter(\.enabled).map { gateway in
+                                MemberConfiguration(
+                                    name: gateway.name,
+                                    address: gateway.address,
+                                    port: gateway.ports[payload.kind],
+                                    weight: gateway.weight,
+                                    drain: gateway.drain
+                                )
+                            }
+                        )
+                    } : []
                 let route = RouteConfiguration(
                     virtualServer: vs.name,
                     payload: payload.kind,
@@ -53,7 +68,8 @@ public struct BalancerConfiguration: Sendable, Equatable {
                     timeouts: vs.timeouts,
                     limits: vs.limits,
                     proxyProtocol: vs.proxyProtocol,
-                    persistence: vs.persistence
+                    persistence: vs.persistence,
+                    sni: sni
                 )
                 for address in addresses {
                     self.listeners.append(ListenerConfiguration(host: address, port: payload.port, route: route))
@@ -103,6 +119,8 @@ public struct RouteConfiguration: Sendable, Equatable {
     public var proxyProtocol: ProxyProtocolVersion
     /// Client persistence (shared by every route of the virtual server).
     public var persistence: Persistence
+    /// Gateways by TLS server name (a passthrough `ssl` payload); `members` serve clients without a match.
+    public var sni: [SNIRouteConfiguration]
 
     /// Creates a route.
     public init(
@@ -114,8 +132,10 @@ public struct RouteConfiguration: Sendable, Equatable {
         timeouts: Timeouts = Timeouts(),
         limits: Limits = Limits(),
         proxyProtocol: ProxyProtocolVersion = .off,
-        persistence: Persistence = Persistence()
+        persistence: Persistence = Persistence(),
+        sni: [SNIRouteConfiguration] = []
     ) {
+        self.sni = sni
         self.virtualServer = virtualServer
         self.payload = payload
         self.members = members
@@ -125,6 +145,19 @@ public struct RouteConfiguration: Sendable, Equatable {
         self.limits = limits
         self.proxyProtocol = proxyProtocol
         self.persistence = persistence
+    }
+}
+
+/// The gateways of one TLS server name (or `*.domain` wildcard) of a route.
+public struct SNIRouteConfiguration: Sendable, Equatable {
+    /// The server name, as configured.
+    public var serverName: String
+    /// Its gateways.
+    public var members: [MemberConfiguration]
+
+    public init(serverName: String, members: [MemberConfiguration]) {
+        self.serverName = serverName
+        self.members = members
     }
 }
 

@@ -45,6 +45,8 @@ public struct BalancerStatus: Sendable, Codable, Equatable {
         public var rejectedConnections: Int
         /// Client connections closed because no gateway could take them.
         public var failedConnections: Int
+        /// Client connections closed because their TLS ClientHello could not be routed (SNI routing).
+        public var rejectedClientHellos: Int
     }
 
     /// One gateway port under one health check.

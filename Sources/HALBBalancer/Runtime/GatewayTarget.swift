@@ -160,4 +160,13 @@ final class VirtualServerRuntime: Sendable {
         self.failed.wrappingIncrement(ordering: .relaxed)
         self.metricFailed.increment()
     }
+
+    /// Connections closed because their TLS ClientHello could not be routed (SNI routing).
+    let rejectedClientHellos = ManagedAtomic<Int>(0)
+
+    func clientHelloRejected(_ reason: ClientHello.Rejection) {
+        self.rejectedClientHellos.wrappingIncrement(ordering: .relaxed)
+        Counter(label: "halb_tls_client_hello_rejected_total", dimensions: [("virtual_server", self.name), ("reason", reason.rawValue)])
+            .increment()
+    }
 }

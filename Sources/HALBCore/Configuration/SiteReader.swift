@@ -174,6 +174,8 @@ public struct SiteReader {
                 self.duration(timeouts.take("clientIdle"), at: timeoutsPath / "clientIdle") ?? defaults.clientIdle
             vs.timeouts.gatewayIdle =
                 self.duration(timeouts.take("gatewayIdle"), at: timeoutsPath / "gatewayIdle") ?? defaults.gatewayIdle
+            vs.timeouts.clientHello =
+                self.duration(timeouts.take("clientHello"), at: timeoutsPath / "clientHello") ?? defaults.clientHello
             self.reportUnknown(timeouts, at: timeoutsPath)
         }
 
@@ -230,6 +232,14 @@ public struct SiteReader {
         payload.balancing = self.enumeration(fields.take("balancing"), at: path / "balancing") ?? .leastconn
         if kind == .ssl {
             payload.sslMode = self.enumeration(fields.take("mode"), at: path / "mode") ?? .passthrough
+            if let sniNode = fields.take("sni"), sniNode != .null, let sni = self.mapping(sniNode, at: path / "sni", expecting: "a mapping of server names to gateway lists") {
+                for entry in sni.remaining {
+                    let gateways = self.list(entry.value, at: path / "sni" / entry.key) { reader, node, path in
+                        reader.string(node, at: path, required: true)
+                    }
+                    payload.sni.append(SNIRoute(serverName: entry.key, gateways: gateways))
+                }
+            }
         }
         self.reportUnknown(fields, at: path)
         return payload

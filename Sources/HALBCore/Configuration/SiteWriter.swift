@@ -87,6 +87,14 @@ public enum SiteWriter {
                         }
                         fields.append(ConfigEntry("balancing", .plain(payload.balancing.rawValue)))
                         if payload.kind == .ssl { fields.append(ConfigEntry("mode", .plain(payload.sslMode.rawValue))) }
+                        if !payload.sni.isEmpty {
+                            fields.append(
+                                ConfigEntry(
+                                    "sni",
+                                    .mapping(payload.sni.map { ConfigEntry($0.serverName, .sequence($0.gateways.map { .plain($0) })) })
+                                )
+                            )
+                        }
                         return ConfigEntry(payload.kind.rawValue, .mapping(fields))
                     }
                 )
@@ -110,6 +118,7 @@ public enum SiteWriter {
                     ConfigEntry("connect", .duration(vs.timeouts.connect)),
                     ConfigEntry("clientIdle", .duration(vs.timeouts.clientIdle)),
                     ConfigEntry("gatewayIdle", .duration(vs.timeouts.gatewayIdle)),
+                    ConfigEntry("clientHello", .duration(vs.timeouts.clientHello)),
                 ])
             )
         )

@@ -211,6 +211,20 @@ public enum HealthCheckType: String, Sendable, Hashable, CaseIterable {
     case tls
 }
 
+/// A passthrough `ssl` payload's route for one TLS server name (SNI): clients that ask for `serverName` go to
+/// `gateways`.
+public struct SNIRoute: Sendable, Hashable {
+    /// A host name (`desktop.example.com`), or a wildcard (`*.example.com`) for every name under a domain.
+    public var serverName: String
+    /// The gateways for it, by name.
+    public var gateways: [String]
+
+    public init(serverName: String, gateways: [String]) {
+        self.serverName = serverName
+        self.gateways = gateways
+    }
+}
+
 /// One TCP payload of a virtual server.
 public struct Payload: Sendable, Hashable {
     /// Which payload this is.
@@ -225,6 +239,8 @@ public struct Payload: Sendable, Hashable {
     public var balancing: BalancingAlgorithm
     /// For `ssl` only: passthrough or offload.
     public var sslMode: SSLMode
+    /// For a passthrough `ssl` payload: gateways by TLS server name; clients without a match go to `gateways`.
+    public var sni: [SNIRoute]
 
     /// Creates a payload with the defaults of `kind`.
     public init(
@@ -233,8 +249,10 @@ public struct Payload: Sendable, Hashable {
         port: Int? = nil,
         gateways: [String] = [],
         balancing: BalancingAlgorithm = .leastconn,
-        sslMode: SSLMode = .passthrough
+        sslMode: SSLMode = .passthrough,
+        sni: [SNIRoute] = []
     ) {
+        self.sni = sni
         self.kind = kind
         self.enabled = enabled
         self.port = port ?? kind.defaultPort
@@ -345,13 +363,17 @@ public struct Timeouts: Sendable, Hashable {
     public var clientIdle: HALBDuration
     /// A connection is closed after this long without bytes in either direction on the gateway's side.
     public var gatewayIdle: HALBDuration
+    /// With SNI routing: how long a client has to send its whole TLS ClientHello.
+    public var clientHello: HALBDuration
 
     /// Creates timeouts. Idle timeouts default to an hour, since remote-desktop sessions sit idle for long.
     public init(
         connect: HALBDuration = .seconds(5),
         clientIdle: HALBDuration = .hours(1),
-        gatewayIdle: HALBDuration = .hours(1)
+        gatewayIdle: HALBDuration = .hours(1),
+        clientHello: HALBDuration = .seconds(5)
     ) {
+        self.clientHello = clientHello
         self.connect = connect
         self.clientIdle = clientIdle
         self.gatewayIdle = gatewayIdle

@@ -153,6 +153,32 @@ public struct SiteValidator: Sendable {
                 if payload.kind == .ssl && payload.sslMode == .offload {
                     check.fail(payloadPath / "mode", "\"offload\" is not supported yet: use passthrough (the gateways terminate TLS)")
                 }
+                var serverNames: [String: String] = [:]
+                for route in payload.sni {
+                    let routePath = payloadPath / "sni" / route.serverName
+                    check.that(
+                        Checker.isServerName(route.serverName),
+                        routePath,
+                        "\(quoted(route.serverName)) is not a server name (a host name such as desktop.example.com, or *.example.com)"
+                    )
+                    if let other = serverNames[route.serverName.lowercased()] {
+                        check.fail(routePath, "\(quoted(route.serverName)) is already routed (as \(quoted(other)))")
+                    } else {
+                        serverNames[route.serverName.lowercased()] = route.serverName
+                    }
+                    if route.gateways.isEmpty {
+                        check.fail(routePath, "no gateways: list the gateways for this server name")
+                    }
+                    var seen: Set<String> = []
+                    for (position, name) in route.gateways.enumerated() {
+                        if gatewayNames[name] == nil {
+                            check.fail(routePath / position, "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))")
+                        }
+                        if !seen.insert(name).inserted {
+                            check.fail(routePath / position, "\(quoted(name)) is listed twice")
+                        }
+                    }
+                }
                 if vs.enabled && payload.enabled {
                     for address in [ipv4?.address, ipv6?.address].compactMap({ $0 }) {
                         let key = address.contains(":") ? "[\(address)]:\(payload.port)" : "\(address):\(payload.port)"
@@ -188,6 +214,7 @@ public struct SiteValidator: Sendable {
             check.duration(vs.timeouts.clientIdle, 1...604_800_000, at: timeoutsPath / "clientIdle", what: "idle timeout")
             check.duration(vs.timeouts.gatewayIdle, 1...604_800_000, at: timeoutsPath / "gatewayIdle", what: "idle timeout")
             check.duration(vs.persistence.timeout, 1000...604_800_000, at: path / "persistence" / "timeout", what: "persistence timeout")
+            check.duration(vs.timeouts.clientHello, 10...60_000, at: timeoutsPath / "clientHello", what: "ClientHello timeout")
 
             check.range(vs.limits.maxConnections, 1...10_000_000, at: path / "limits" / "maxConnections", what: "connection limit")
             check.range(vs.limits.maxConnectionsPerGateway, 0...10_000_000, at: path / "limits" / "maxConnectionsPerGateway", what: "connection limit (0 = none)")
@@ -251,6 +278,17 @@ private struct Checker {
             path,
             "\(value) is not \(Self.article(what)) \(what) (\(HALBDuration(milliseconds: range.lowerBound)) to \(HALBDuration(milliseconds: range.upperBound)))"
         )
+    }
+
+    /// A DNS host name (letters, digits and hyphens in labels of 1-63, 253 at most), optionally `*.` and a domain.
+    static func isServerName(_ name: String) -> Bool {
+        var labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        if labels.first == "*" { labels.removeFirst() }
+        guard !labels.isEmpty, name.utf8.count <= 253 else { return false }
+        return labels.allSatisfy { label in
+            (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }
     }
 
     private static func article(_ noun: String) -> String {
