@@ -92,6 +92,11 @@ private func issues(_ yaml: String) -> [String] {
             ]
         )
         #expect(site.virtualServers[1].persistence == Persistence())
+        let offload = try #require(site.virtualServers[1].payload(.ssl))
+        #expect(offload.sslMode == .offload && offload.certificate == "/etc/halb/portal.pem" && offload.privateKey == "/etc/halb/portal.key")
+        #expect(offload.minimumTLSVersion == .v1_3)
+        #expect(offload.ciphers == .list(["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"]))
+        #expect(vs.payload(.ssl)?.ciphers == .modern)
         #expect(site.virtualServers[1].healthCheck.expectedStatus == 204)
         #expect(site.gateways[2].drain)
     }
@@ -135,7 +140,14 @@ private func issues(_ yaml: String) -> [String] {
         ("gateways: [gw1, gw2] }", "gateways: [gw1, gw2], balancing: fastest }", "virtualServers[0].payloads.gateway.balancing: \"fastest\" is not one of roundrobin, leastconn, sourcehash, random"),
         ("gateways: [gw1, gw2] }", "gateways: [gw1, gw2], enabled: false }", "virtualServers[0].payloads: no payload is enabled"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "gateway: { port: 8080 }\n      ssl: { port: 8080 }", "virtualServers[0].payloads.ssl.port: 8080 is already the port of the gateway payload"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload }", "virtualServers[0].payloads.ssl.mode: \"offload\" is not supported yet"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload }", "virtualServers[0].payloads.ssl.certificate: missing: mode offload needs the PEM file of the certificate chain"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem }", "virtualServers[0].payloads.ssl.privateKey: missing: mode offload needs the PEM file of the private key"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: c.pem, privateKey: /k.pem }", "virtualServers[0].payloads.ssl.certificate: \"c.pem\" is not an absolute path"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, minimumTLSVersion: \"1.1\" }", "virtualServers[0].payloads.ssl.minimumTLSVersion: \"1.1\" is not one of 1.2, 1.3"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, ciphers: strong }", "virtualServers[0].payloads.ssl.ciphers: \"strong\" is not modern, intermediate or a list of cipher suites"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, ciphers: [RC4-MD5] }", "virtualServers[0].payloads.ssl.ciphers[0]: \"RC4-MD5\" is not a TLS 1.2 cipher suite"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, sni: { a.example.test: [gw1] } }", "virtualServers[0].payloads.ssl.sni: SNI routing is for mode passthrough"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { certificate: /c.pem }", "virtualServers[0].payloads.ssl.certificate: only mode offload uses a certificate"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { port: 3391 }", "virtualServers[0].payloads.udp: unknown field \"udp\""),
         ("{ type: tcp }", "{ type: icmp }", "virtualServers[0].healthCheck.type: \"icmp\" is not one of tcp, http, tls"),
         ("{ type: tcp }", "{ interval: 5 }", "virtualServers[0].healthCheck.interval: \"5\" is not a duration (write it like 250ms, 2s, 5m or 1h)"),

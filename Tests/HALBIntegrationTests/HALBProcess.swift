@@ -128,15 +128,15 @@ func httpRequest(
     }
 }
 
-/// A self-signed certificate with `CN=<name>` for 127.0.0.1 and its key, made with openssl: (certificate, key).
-func makeCertificate(in directory: TemporaryDirectory, name: String) async throws -> (String, String) {
+/// A self-signed certificate with `CN=<name>` for `subjectAltName` and its key, made with openssl: (certificate, key).
+func makeCertificate(in directory: TemporaryDirectory, name: String, subjectAltName: String = "IP:127.0.0.1") async throws -> (String, String) {
     let certificate = directory.url.appendingPathComponent("\(name).pem").path
     let key = directory.url.appendingPathComponent("\(name).key").path
     let openssl = try HALBProcess(
         executable: URL(fileURLWithPath: "/usr/bin/openssl"),
         arguments: [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-            "-out", certificate, "-days", "2", "-subj", "/CN=\(name)", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-out", certificate, "-days", "2", "-subj", "/CN=\(name)", "-addext", "subjectAltName=\(subjectAltName)",
         ]
     )
     guard await openssl.exitCode() == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: openssl.text]) }

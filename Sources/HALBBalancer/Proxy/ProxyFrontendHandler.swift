@@ -5,6 +5,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOTLS
 
 /// Everything an accepted connection needs to reach a gateway: the pool, the settings and the virtual server's
 /// counters. Immutable; a reload builds a new one and connections keep the one they started with.
@@ -13,6 +14,8 @@ final class Route: Sendable {
     let pool: GatewayPool
     /// The pools of TLS server names (lowercased names, `*.domain` wildcards included), for SNI routing.
     let serverNamePools: [(name: String, pool: GatewayPool)]
+    /// TLS offload: the certificate and key the device terminates TLS with.
+    let tls: TLSOffload?
     let virtualServer: VirtualServerRuntime
     let logger: Logger
 
@@ -20,12 +23,14 @@ final class Route: Sendable {
         configuration: RouteConfiguration,
         pool: GatewayPool,
         serverNamePools: [(name: String, pool: GatewayPool)] = [],
+        tls: TLSOffload? = nil,
         virtualServer: VirtualServerRuntime,
         logger: Logger
     ) {
         self.configuration = configuration
         self.pool = pool
         self.serverNamePools = serverNamePools
+        self.tls = tls
         self.virtualServer = virtualServer
         var logger = logger
         logger[metadataKey: "vs.name"] = "\(configuration.virtualServer)"
@@ -88,7 +93,18 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
             return
         }
         context.channel.closeFuture.whenComplete { _ in virtualServer.release() }
-        if self.route.routesByServerName {
+        if self.route.tls != nil {
+            // TLS offload: complete the handshake (within the timeout) before a gateway is chosen; the plaintext
+            // that arrives meanwhile is kept for the gateway.
+            self.clientHello = []
+            let timeout = self.route.configuration.timeouts.clientHello
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            self.clientHelloTimeout = context.eventLoop.scheduleTask(in: .milliseconds(timeout.milliseconds)) {
+                let (handler, context) = loopBound.value
+                handler.handshakeFailed(context: context, reason: "timeout")
+            }
+            context.read()
+        } else if self.route.routesByServerName {
             // Read the ClientHello first (within the timeout); the gateway is chosen by its server name.
             self.clientHello = []
             let timeout = self.route.configuration.timeouts.clientHello
@@ -112,8 +128,8 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         var buffer = self.unwrapInboundIn(data)
         received += buffer.readBytes(length: buffer.readableBytes) ?? []
         self.clientHello = received
-        // Bytes after the ClientHello, before the gateway is connected, go on with it.
-        guard !self.routed else { return }
+        // Bytes after the ClientHello (or the TLS handshake), before the gateway is connected, go on with it.
+        guard !self.routed, self.route.tls == nil else { return }
         self.clientHelloReads += 1
         // Each read parses all bytes so far: a client dripping them one by one would cost quadratic time.
         guard self.clientHelloReads <= ClientHello.maximumReads else {
@@ -132,6 +148,30 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
             self.pool = self.route.pool(forServerName: serverName)
             self.connectNext(context: context, lastError: nil)
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event, self.route.tls != nil, !self.routed {
+            self.routed = true
+            self.clientHelloTimeout?.cancel()
+            self.clientHelloTimeout = nil
+            self.connectNext(context: context, lastError: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Closes a TLS offload connection whose handshake failed or timed out, and counts it.
+    private func handshakeFailed(context: ChannelHandlerContext, reason: String) {
+        guard self.route.tls != nil, !self.routed, context.channel.isActive else { return }
+        self.routed = true
+        self.clientHelloTimeout?.cancel()
+        self.clientHelloTimeout = nil
+        self.route.virtualServer.handshakeFailed(reason)
+        self.route.logger.debug(
+            "TLS handshake failed",
+            metadata: ["client.address": "\(context.channel.remoteAddress.map(String.init(describing:)) ?? "?")", "reason": "\(reason)"]
+        )
+        context.close(promise: nil)
     }
 
     /// Closes a connection whose ClientHello cannot be routed, and counts why.
@@ -304,6 +344,9 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // With TLS offload, an error before the handshake completed is the handshake's (wrong version, no shared
+        // cipher, not TLS at all).
+        self.handshakeFailed(context: context, reason: "\(error)")
         context.close(promise: nil)
     }
 }

@@ -6,8 +6,10 @@ import Foundation
 import HALBCore
 import Logging
 import NIOConcurrencyHelpers
+import CoreMetrics
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A device's data plane: listeners on VIP:port, the gateway pools behind them and their health checks.
 ///
@@ -145,6 +147,17 @@ public actor Balancer {
         var virtualServers: [String: VirtualServerRuntime] = [:]
         var routes: [String: Route] = [:]
         var counters: [String: ManagedAtomic<Int>] = [:]
+        // Certificates and keys are read on every apply (a reload picks up renewed files); an unusable one fails
+        // the whole apply.
+        var offloads: [TLSOffloadConfiguration: TLSOffload] = [:]
+        for listener in configuration.listeners {
+            guard let tls = listener.route.tls, offloads[tls] == nil else { continue }
+            do {
+                offloads[tls] = try TLSOffload.load(tls)
+            } catch {
+                throw BalancerError.tls(virtualServer: listener.route.virtualServer, payload: listener.route.payload, error: error)
+            }
+        }
         for listener in configuration.listeners {
             let config = listener.route
             let vs =
@@ -177,6 +190,7 @@ public actor Balancer {
                 configuration: config,
                 pool: pool(of: config.members),
                 serverNamePools: config.sni.map { ($0.serverName.lowercased(), pool(of: $0.members)) },
+                tls: config.tls.flatMap { offloads[$0] },
                 virtualServer: vs,
                 logger: self.logger
             )
@@ -248,6 +262,13 @@ public actor Balancer {
         self.configuration = configuration
         self.routes = routes
         self.generation += 1
+        for route in routes.values {
+            guard let tls = route.tls else { continue }
+            Gauge(
+                label: "halb_tls_certificate_expiry_timestamp_seconds",
+                dimensions: [("virtual_server", route.configuration.virtualServer), ("payload", route.configuration.payload.rawValue)]
+            ).record(tls.notValidAfter.timeIntervalSince1970)
+        }
         self.appliedAt = Date()
 
         for (key, listener) in removed {
@@ -295,7 +316,10 @@ public actor Balancer {
             BalancerStatus.ListenerStatus(
                 virtualServer: listener.route.configuration.virtualServer,
                 payload: listener.route.configuration.payload.rawValue,
-                address: listener.boundAddress.map(Self.show) ?? key
+                address: listener.boundAddress.map(Self.show) ?? key,
+                certificate: listener.route.tls.map {
+                    .init(subject: $0.subject, notValidAfter: formatter.string(from: $0.notValidAfter))
+                }
             )
         }
         let virtualServers = self.virtualServers.values.sorted { $0.name < $1.name }.map { vs in
@@ -306,7 +330,8 @@ public actor Balancer {
                 acceptedConnections: vs.accepted.load(ordering: .relaxed),
                 rejectedConnections: vs.rejected.load(ordering: .relaxed),
                 failedConnections: vs.failed.load(ordering: .relaxed),
-                rejectedClientHellos: vs.rejectedClientHellos.load(ordering: .relaxed)
+                rejectedClientHellos: vs.rejectedClientHellos.load(ordering: .relaxed),
+                failedHandshakes: vs.failedHandshakes.load(ordering: .relaxed)
             )
         }
         let gateways = self.targets.values
@@ -425,6 +450,9 @@ final class Listener: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let idle = route.configuration.timeouts.clientIdle.milliseconds
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .milliseconds(idle)))
+                    if let tls = route.tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ProxyFrontendHandler(route: route))
                 }
             }

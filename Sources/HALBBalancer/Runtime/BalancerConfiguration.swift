@@ -69,7 +69,14 @@ public struct BalancerConfiguration: Sendable, Equatable {
                     limits: vs.limits,
                     proxyProtocol: vs.proxyProtocol,
                     persistence: vs.persistence,
-                    sni: sni
+                    sni: sni,
+                    tls: payload.kind == .ssl && payload.sslMode == .offload
+                        ? TLSOffloadConfiguration(
+                            certificate: payload.certificate ?? "",
+                            privateKey: payload.privateKey ?? "",
+                            minimumTLSVersion: payload.minimumTLSVersion,
+                            ciphers: payload.ciphers
+                        ) : nil
                 )
                 for address in addresses {
                     self.listeners.append(ListenerConfiguration(host: address, port: payload.port, route: route))
@@ -121,6 +128,8 @@ public struct RouteConfiguration: Sendable, Equatable {
     public var persistence: Persistence
     /// Gateways by TLS server name (a passthrough `ssl` payload); `members` serve clients without a match.
     public var sni: [SNIRouteConfiguration]
+    /// TLS offload: the device terminates TLS with this certificate and key (an offloading `ssl` payload).
+    public var tls: TLSOffloadConfiguration?
 
     /// Creates a route.
     public init(
@@ -133,9 +142,11 @@ public struct RouteConfiguration: Sendable, Equatable {
         limits: Limits = Limits(),
         proxyProtocol: ProxyProtocolVersion = .off,
         persistence: Persistence = Persistence(),
-        sni: [SNIRouteConfiguration] = []
+        sni: [SNIRouteConfiguration] = [],
+        tls: TLSOffloadConfiguration? = nil
     ) {
         self.sni = sni
+        self.tls = tls
         self.virtualServer = virtualServer
         self.payload = payload
         self.members = members

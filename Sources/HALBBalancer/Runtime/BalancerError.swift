@@ -1,12 +1,14 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HALBCore
 import NIOCore
 
 /// Why the balancer could not apply a configuration. Nothing was changed when it is thrown.
 public struct BalancerError: Error, CustomStringConvertible, Sendable {
     private enum Base: Sendable {
         case cannotListen(address: String, reason: String)
+        case tls(virtualServer: String, payload: String, reason: String)
         case shutDown
     }
 
@@ -23,12 +25,18 @@ public struct BalancerError: Error, CustomStringConvertible, Sendable {
         return BalancerError(base: .cannotListen(address: address, reason: reason))
     }
 
+    /// An offloading payload's certificate or key cannot be used.
+    public static func tls(virtualServer: String, payload: PayloadKind, error: any Error) -> BalancerError {
+        BalancerError(base: .tls(virtualServer: virtualServer, payload: payload.rawValue, reason: "\(error)"))
+    }
+
     /// The balancer has been shut down.
     public static let shutDown = BalancerError(base: .shutDown)
 
     public var description: String {
         switch self.base {
         case .cannotListen(let address, let reason): "cannot listen on \(address): \(reason)"
+        case .tls(let virtualServer, let payload, let reason): "virtual server \(virtualServer), \(payload) payload: \(reason)"
         case .shutDown: "the balancer is shut down"
         }
     }

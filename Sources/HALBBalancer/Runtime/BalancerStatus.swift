@@ -29,6 +29,16 @@ public struct BalancerStatus: Sendable, Codable, Equatable {
         public var payload: String
         /// The bound address and port.
         public var address: String
+        /// TLS offload: the certificate served.
+        public var certificate: CertificateStatus?
+    }
+
+    /// The certificate an offloading listener serves.
+    public struct CertificateStatus: Sendable, Codable, Equatable {
+        /// The leaf's common name, as `CN=...`.
+        public var subject: String
+        /// When it expires (ISO 8601).
+        public var notValidAfter: String
     }
 
     /// One virtual server.
@@ -47,6 +57,8 @@ public struct BalancerStatus: Sendable, Codable, Equatable {
         public var failedConnections: Int
         /// Client connections closed because their TLS ClientHello could not be routed (SNI routing).
         public var rejectedClientHellos: Int
+        /// TLS offload: client connections closed because their TLS handshake failed or timed out.
+        public var failedHandshakes: Int
     }
 
     /// One gateway port under one health check.

@@ -161,6 +161,14 @@ final class VirtualServerRuntime: Sendable {
         self.metricFailed.increment()
     }
 
+    /// TLS offload: client connections closed because their handshake failed or timed out.
+    let failedHandshakes = ManagedAtomic<Int>(0)
+
+    func handshakeFailed(_ reason: String) {
+        self.failedHandshakes.wrappingIncrement(ordering: .relaxed)
+        Counter(label: "halb_tls_handshakes_failed_total", dimensions: [("virtual_server", self.name)]).increment()
+    }
+
     /// Connections closed because their TLS ClientHello could not be routed (SNI routing).
     let rejectedClientHellos = ManagedAtomic<Int>(0)
 

@@ -232,6 +232,21 @@ public struct SiteReader {
         payload.balancing = self.enumeration(fields.take("balancing"), at: path / "balancing") ?? .leastconn
         if kind == .ssl {
             payload.sslMode = self.enumeration(fields.take("mode"), at: path / "mode") ?? .passthrough
+            payload.certificate = self.string(fields.take("certificate"), at: path / "certificate")
+            payload.privateKey = self.string(fields.take("privateKey"), at: path / "privateKey")
+            payload.minimumTLSVersion = self.enumeration(fields.take("minimumTLSVersion"), at: path / "minimumTLSVersion") ?? .v1_2
+            if let ciphers = fields.take("ciphers"), ciphers != .null {
+                if case .sequence = ciphers {
+                    payload.ciphers = .list(self.list(ciphers, at: path / "ciphers") { reader, node, path in reader.string(node, at: path, required: true) })
+                } else {
+                    switch self.string(ciphers, at: path / "ciphers")?.lowercased() {
+                    case "modern": payload.ciphers = .modern
+                    case "intermediate": payload.ciphers = .intermediate
+                    case let other?: self.report(path / "ciphers", "\(quoted(other)) is not modern, intermediate or a list of cipher suites")
+                    case nil: break
+                    }
+                }
+            }
             if let sniNode = fields.take("sni"), sniNode != .null, let sni = self.mapping(sniNode, at: path / "sni", expecting: "a mapping of server names to gateway lists") {
                 for entry in sni.remaining {
                     let gateways = self.list(entry.value, at: path / "sni" / entry.key) { reader, node, path in

@@ -86,7 +86,17 @@ public enum SiteWriter {
                             fields.append(ConfigEntry("gateways", .sequence(payload.gateways.map { .plain($0) })))
                         }
                         fields.append(ConfigEntry("balancing", .plain(payload.balancing.rawValue)))
-                        if payload.kind == .ssl { fields.append(ConfigEntry("mode", .plain(payload.sslMode.rawValue))) }
+                        if payload.kind == .ssl {
+                            fields.append(ConfigEntry("mode", .plain(payload.sslMode.rawValue)))
+                            if let certificate = payload.certificate { fields.append(ConfigEntry("certificate", .string(certificate))) }
+                            if let key = payload.privateKey { fields.append(ConfigEntry("privateKey", .string(key))) }
+                            fields.append(ConfigEntry("minimumTLSVersion", .string(payload.minimumTLSVersion.rawValue)))
+                            switch payload.ciphers {
+                            case .modern: fields.append(ConfigEntry("ciphers", .plain("modern")))
+                            case .intermediate: fields.append(ConfigEntry("ciphers", .plain("intermediate")))
+                            case .list(let suites): fields.append(ConfigEntry("ciphers", .sequence(suites.map { .plain($0) })))
+                            }
+                        }
                         if !payload.sni.isEmpty {
                             fields.append(
                                 ConfigEntry(

@@ -175,7 +175,7 @@ public enum PayloadKind: String, Sendable, Hashable, CaseIterable, CustomStringC
 public enum SSLMode: String, Sendable, Hashable, CaseIterable {
     /// Relay TLS bytes untouched to the gateway, which terminates TLS.
     case passthrough
-    /// Terminate TLS on the device (not supported yet).
+    /// Terminate TLS on the device, with the payload's certificate and key; the gateways get plain TCP.
     case offload
 }
 
@@ -211,6 +211,31 @@ public enum HealthCheckType: String, Sendable, Hashable, CaseIterable {
     case tls
 }
 
+/// The lowest TLS version an offloading `ssl` payload accepts.
+public enum TLSProtocolVersion: String, Sendable, Hashable, CaseIterable {
+    case v1_2 = "1.2"
+    case v1_3 = "1.3"
+}
+
+/// The TLS 1.2 cipher suites an offloading `ssl` payload offers (TLS 1.3 suites are fixed by the TLS library).
+public enum CipherPolicy: Sendable, Hashable {
+    /// ECDHE key exchange with AES-GCM or ChaCha20-Poly1305 only.
+    case modern
+    /// `modern`, plus ECDHE with AES-CBC (SHA-1 MAC) for older clients.
+    case intermediate
+    /// These suites, by their OpenSSL names, in order of preference (each one of ``knownSuites``).
+    case list([String])
+
+    /// The TLS 1.2 suites a list may name: those the TLS library (BoringSSL) offers with AES or ChaCha20, ECDHE
+    /// first, then plain RSA key exchange (no forward secrecy) for old clients.
+    public static let knownSuites: [String] = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+        "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA",
+        "AES128-GCM-SHA256", "AES256-GCM-SHA384", "AES128-SHA", "AES256-SHA",
+    ]
+}
+
 /// A passthrough `ssl` payload's route for one TLS server name (SNI): clients that ask for `serverName` go to
 /// `gateways`.
 public struct SNIRoute: Sendable, Hashable {
@@ -241,6 +266,14 @@ public struct Payload: Sendable, Hashable {
     public var sslMode: SSLMode
     /// For a passthrough `ssl` payload: gateways by TLS server name; clients without a match go to `gateways`.
     public var sni: [SNIRoute]
+    /// For an offloading `ssl` payload: the PEM file of the certificate chain, leaf first.
+    public var certificate: String?
+    /// For an offloading `ssl` payload: the PEM file of the private key.
+    public var privateKey: String?
+    /// For an offloading `ssl` payload: the lowest TLS version accepted.
+    public var minimumTLSVersion: TLSProtocolVersion
+    /// For an offloading `ssl` payload: the TLS 1.2 cipher suites offered.
+    public var ciphers: CipherPolicy
 
     /// Creates a payload with the defaults of `kind`.
     public init(
@@ -250,9 +283,17 @@ public struct Payload: Sendable, Hashable {
         gateways: [String] = [],
         balancing: BalancingAlgorithm = .leastconn,
         sslMode: SSLMode = .passthrough,
-        sni: [SNIRoute] = []
+        sni: [SNIRoute] = [],
+        certificate: String? = nil,
+        privateKey: String? = nil,
+        minimumTLSVersion: TLSProtocolVersion = .v1_2,
+        ciphers: CipherPolicy = .modern
     ) {
         self.sni = sni
+        self.certificate = certificate
+        self.privateKey = privateKey
+        self.minimumTLSVersion = minimumTLSVersion
+        self.ciphers = ciphers
         self.kind = kind
         self.enabled = enabled
         self.port = port ?? kind.defaultPort

@@ -151,7 +151,30 @@ public struct SiteValidator: Sendable {
                     check.fail(payloadPath / "gateways", "no gateways: the site has none and the payload names none")
                 }
                 if payload.kind == .ssl && payload.sslMode == .offload {
-                    check.fail(payloadPath / "mode", "\"offload\" is not supported yet: use passthrough (the gateways terminate TLS)")
+                    for (field, value, what) in [("certificate", payload.certificate, "certificate chain"), ("privateKey", payload.privateKey, "private key")] {
+                        if let value {
+                            check.that(value.hasPrefix("/"), payloadPath / field, "\(quoted(value)) is not an absolute path (of the PEM file of the \(what))")
+                        } else {
+                            check.fail(payloadPath / field, "missing: mode offload needs the PEM file of the \(what) (an absolute path)")
+                        }
+                    }
+                    if !payload.sni.isEmpty {
+                        check.fail(payloadPath / "sni", "SNI routing is for mode passthrough")
+                    }
+                    if case .list(let suites) = payload.ciphers {
+                        check.that(!suites.isEmpty, payloadPath / "ciphers", "the list is empty: give cipher suites, or modern or intermediate")
+                        for (position, suite) in suites.enumerated() {
+                            check.that(
+                                CipherPolicy.knownSuites.contains(suite),
+                                payloadPath / "ciphers" / position,
+                                "\(quoted(suite)) is not a TLS 1.2 cipher suite (known: \(CipherPolicy.knownSuites.joined(separator: ", ")))"
+                            )
+                        }
+                    }
+                } else if payload.kind == .ssl {
+                    for (field, value) in [("certificate", payload.certificate), ("privateKey", payload.privateKey)] where value != nil {
+                        check.fail(payloadPath / field, "only mode offload uses a \(field == "certificate" ? "certificate" : "private key") (the mode is passthrough)")
+                    }
                 }
                 var serverNames: [String: String] = [:]
                 for route in payload.sni {

@@ -62,9 +62,14 @@ struct ConfigReloadService: Service {
             logger.error("Configuration rejected: cannot read it", metadata: ["error": "\(error)"])
             return
         }
-        guard await state.shouldTry(text, force: force) else {
-            if force { logger.info("Configuration unchanged") }
-            return
+        if await !state.shouldTry(text, force: force) {
+            guard force else { return }
+            // SIGHUP also reads renewed TLS certificates and keys: with offload, the same file is applied again.
+            guard await self.applier.balancer.status().listeners.contains(where: { $0.certificate != nil }) else {
+                logger.info("Configuration unchanged")
+                return
+            }
+            logger.info("Configuration unchanged; reading the TLS certificates and keys again")
         }
         do {
             let site = try await self.applier.apply(text)

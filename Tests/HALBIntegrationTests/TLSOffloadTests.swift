@@ -1,0 +1,148 @@
+import Foundation
+import HALBTestSupport
+import Testing
+
+/// The `ssl` payload in offload mode, end to end: `halb device` terminates TLS for curl, openssl s_client and a
+/// Python client, in front of a plain HTTP/1.1 gateway.
+@Suite(
+    .timeLimit(.minutes(2)),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs openssl"),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl"), "needs curl")
+)
+struct TLSOffloadTests {
+    /// A plain HTTP/1.1 gateway with keep-alive, answering "hello from the gateway".
+    private static let gateway = """
+        import http.server, sys
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def do_GET(self):
+                body = b"hello from the gateway\\n"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            def log_message(self, *arguments):
+                pass
+        http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+        """
+
+    /// A TLS client that prints the certificate's common name, sends a request, waits until the file argv[5]
+    /// exists, and sends another on the same connection.
+    private static let keepAliveClient = """
+        import os, socket, ssl, sys, time
+        vip, port, cafile, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+        context = ssl.create_default_context(cafile=cafile)
+        with socket.create_connection((vip, port), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname="offload.test") as tls:
+                print("subject", dict(entry[0] for entry in tls.getpeercert()["subject"])["commonName"], flush=True)
+                for round in range(2):
+                    if round == 1:
+                        deadline = time.time() + 30
+                        while not os.path.exists(go) and time.time() < deadline:
+                            time.sleep(0.05)
+                    tls.sendall(b"GET / HTTP/1.1\\r\\nHost: offload.test\\r\\n\\r\\n")
+                    answer = b""
+                    while not answer.endswith(b"hello from the gateway\\n"):
+                        chunk = tls.recv(4096)
+                        if not chunk:
+                            break
+                        answer += chunk
+                    print("answer", round, answer.split(b"\\r\\n")[0].decode(), flush=True)
+        """
+
+    @Test func theDeviceTerminatesTLSWithItsCertificateAndAReloadChangesItWithoutDroppingConnections() async throws {
+        let directory = try TemporaryDirectory()
+        let (first, firstKey) = try await makeCertificate(in: directory, name: "offload-1", subjectAltName: "DNS:offload.test")
+        let (second, secondKey) = try await makeCertificate(in: directory, name: "offload-2", subjectAltName: "DNS:offload.test")
+        let gatewayPort = try freePort()
+        let gateway = try HALBProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: ["-c", Self.gateway, "\(gatewayPort)"])
+        defer { gateway.signal(SIGTERM) }
+        #expect(await eventually { (try? await TestClient.connect(port: gatewayPort).run { _, _ in }) != nil }, "\(gateway.text)")
+
+        let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
+        let port = try freePort()
+        func site(certificate: String, key: String, minimum: String, version: Int) -> String {
+            """
+            site: lab
+            version: \(version)
+            gateways:
+              - { name: gw1, address: 127.0.0.1, ports: { ssl: \(gatewayPort) } }
+            devices:
+              - { name: lb1, address: 127.0.0.1, interface: lo }
+            virtualServers:
+              - name: rdp
+                vip: { ipv4: \(vip)/8 }
+                devices: [lb1]
+                payloads:
+                  ssl: { port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), minimumTLSVersion: "\(minimum)" }
+                healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }
+
+            """
+        }
+        let file = try directory.write("site.yaml", site(certificate: first, key: firstKey, minimum: "1.2", version: 1))
+        let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0"])
+        defer { device.signal(SIGTERM) }
+        #expect(await eventually { device.text.contains("Admin endpoint listening") }, "\(device.text)")
+        let admin = try #require(device.text.firstMatch(of: /admin\.address=(\S+)/)?.1).description
+
+        func curl(_ extra: [String] = [], trusting ca: String = first) async throws -> (status: Int32?, output: String) {
+            try await run("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", ca, "--resolve", "offload.test:\(port):\(vip)"] + extra + ["https://offload.test:\(port)/"])
+        }
+        /// The common name of the certificate openssl s_client gets.
+        func subject(_ extra: [String] = []) async throws -> String {
+            let result = try await run("/usr/bin/openssl", ["s_client", "-connect", "\(vip):\(port)", "-servername", "offload.test"] + extra)
+            return result.output.firstMatch(of: /subject=\s*CN\s*=\s*(\S+)/).map { String($0.1) } ?? "none"
+        }
+
+        // curl trusting the test certificate gets the gateway's answer through the device, over TLS 1.2 too.
+        #expect(await eventually { (try? await curl())?.output == "hello from the gateway\n" })
+        #expect(try await curl(["--tls-max", "1.2"]).output == "hello from the gateway\n")
+        #expect(try await subject() == "offload-1")
+        // TLS 1.1 is refused (the client is allowed to offer it).
+        let old = try await run("/usr/bin/openssl", ["s_client", "-connect", "\(vip):\(port)", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+        #expect(old.status != 0 && old.output.contains("alert protocol version") && old.output.contains("Cipher is (NONE)"), "\(old.output)")
+
+        // An established connection, mid-session.
+        let go = directory.url.appendingPathComponent("go").path
+        let client = try HALBProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/python3"),
+            arguments: ["-c", Self.keepAliveClient, vip, "\(port)", first, go]
+        )
+        #expect(await eventually { client.text.contains("answer 0 HTTP/1.1 200 OK") }, "\(client.text)")
+        #expect(client.text.contains("subject offload-1"))
+
+        // Reload: a new certificate and TLS 1.3 at least. New connections get both.
+        try site(certificate: second, key: secondKey, minimum: "1.3", version: 2).write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(await eventually { device.text.contains("site.version=2") && device.text.contains("Configuration applied") }, "\(device.text)")
+        #expect(try await subject() == "offload-2")
+        #expect(try await curl(trusting: second).output == "hello from the gateway\n")
+        let twelve = try await curl(["--tls-max", "1.2"], trusting: second)
+        #expect(twelve.status != 0, "\(twelve.output)")
+        // The established connection still works, on the old certificate.
+        FileManager.default.createFile(atPath: go, contents: Data())
+        #expect(await eventually { client.text.contains("answer 1 HTTP/1.1 200 OK") }, "\(client.text)")
+
+        // A key that does not go with the certificate is refused, naming the files; the running one keeps serving.
+        let (_, strangerKey) = try await makeCertificate(in: directory, name: "stranger")
+        try site(certificate: second, key: strangerKey, minimum: "1.2", version: 3).write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(await eventually { device.text.contains("does not belong to certificate \(second)") }, "\(device.text)")
+        #expect(device.text.contains("Configuration rejected"))
+        #expect(try await subject() == "offload-2")
+        let validate = try await runHALB(["validate", "--device", "lb1", file])
+        #expect(validate.status == 1 && validate.output.contains("privateKey \(strangerKey) does not belong to certificate \(second)"), "\(validate.output)")
+
+        // /status and the metrics show the certificate and its expiry.
+        let status = try await httpGet(admin, "/status")
+        #expect(status.contains("CN=offload-2") && status.contains("notValidAfter"), "\(status)")
+        let metrics = try await httpGet(admin, "/metrics")
+        #expect(metrics.contains(#"halb_tls_certificate_expiry_timestamp_seconds{virtual_server="rdp",payload="ssl"}"#), "\(metrics)")
+    }
+}
+
+/// Runs a program to its end: (exit status, standard output and error).
+private func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32?, output: String) {
+    let process = try HALBProcess(executable: URL(fileURLWithPath: executable), arguments: arguments)
+    let status = await process.exitCode()
+    try? await Task.sleep(for: .milliseconds(50))
+    return (status, process.text)
+}
