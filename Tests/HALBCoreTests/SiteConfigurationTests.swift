@@ -95,6 +95,7 @@ private func issues(_ yaml: String) -> [String] {
         let offload = try #require(site.virtualServers[1].payload(.ssl))
         #expect(offload.sslMode == .offload && offload.certificate == "/etc/halb/portal.pem" && offload.privateKey == "/etc/halb/portal.key")
         #expect(offload.minimumTLSVersion == .v1_3)
+        #expect(offload.gatewayTLS == GatewayTLS(verify: true, caBundle: "/etc/halb/gateways-ca.pem"))
         #expect(offload.ciphers == .list(["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"]))
         #expect(vs.payload(.ssl)?.ciphers == .modern)
         #expect(site.virtualServers[1].healthCheck.expectedStatus == 204)
@@ -148,6 +149,9 @@ private func issues(_ yaml: String) -> [String] {
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, ciphers: [RC4-MD5] }", "virtualServers[0].payloads.ssl.ciphers[0]: \"RC4-MD5\" is not a TLS 1.2 cipher suite"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, sni: { a.example.test: [gw1] } }", "virtualServers[0].payloads.ssl.sni: SNI routing is for mode passthrough"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { certificate: /c.pem }", "virtualServers[0].payloads.ssl.certificate: only mode offload uses a certificate"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { gatewayTLS: { verify: true } }", "virtualServers[0].payloads.ssl.gatewayTLS: only mode offload re-encrypts"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, gatewayTLS: { caBundle: ca.pem } }", "virtualServers[0].payloads.ssl.gatewayTLS.caBundle: \"ca.pem\" is not an absolute path"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, gatewayTLS: { check: yes } }", "virtualServers[0].payloads.ssl.gatewayTLS.check: unknown field \"check\""),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { port: 3391 }", "virtualServers[0].payloads.udp: unknown field \"udp\""),
         ("{ type: tcp }", "{ type: icmp }", "virtualServers[0].healthCheck.type: \"icmp\" is not one of tcp, http, tls"),
         ("{ type: tcp }", "{ interval: 5 }", "virtualServers[0].healthCheck.interval: \"5\" is not a duration (write it like 250ms, 2s, 5m or 1h)"),

@@ -139,6 +139,68 @@ struct TLSOffloadTests {
     }
 }
 
+extension TLSOffloadTests {
+    @Test func reEncryptionTrustsOnlyGatewaysWhoseCertificateChainsToTheBundle() async throws {
+        let directory = try TemporaryDirectory()
+        let (certificate, key) = try await makeCertificate(in: directory, name: "offload", subjectAltName: "DNS:offload.test")
+        let (gatewayCertificate, gatewayKey) = try await makeCertificate(in: directory, name: "gateway")
+        let (stranger, _) = try await makeCertificate(in: directory, name: "stranger")
+        let gatewayPort = try freePort()
+        let gateway = try HALBProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/openssl"),
+            arguments: ["s_server", "-accept", "127.0.0.1:\(gatewayPort)", "-cert", gatewayCertificate, "-key", gatewayKey, "-www"]
+        )
+        defer { gateway.signal(SIGTERM) }
+        #expect(await eventually { (try? await TestClient.connect(port: gatewayPort).run { _, _ in }) != nil }, "\(gateway.text)")
+        let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
+        let port = try freePort()
+        func site(_ gatewayTLS: String, version: Int) -> String {
+            """
+            site: lab
+            version: \(version)
+            gateways:
+              - { name: gw1, address: 127.0.0.1, ports: { ssl: \(gatewayPort) } }
+            devices:
+              - { name: lb1, address: 127.0.0.1, interface: lo }
+            virtualServers:
+              - name: rdp
+                vip: { ipv4: \(vip)/8 }
+                devices: [lb1]
+                payloads:
+                  ssl: { port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), gatewayTLS: \(gatewayTLS) }
+                healthCheck: { type: tls, interval: 200ms, timeout: 150ms, rise: 1, fall: 2 }
+
+            """
+        }
+        let file = try directory.write("site.yaml", site("{ caBundle: \(gatewayCertificate) }", version: 1))
+        let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0"])
+        defer { device.signal(SIGTERM) }
+        #expect(await eventually { device.text.contains("Admin endpoint listening") }, "\(device.text)")
+        let admin = try #require(device.text.firstMatch(of: /admin\.address=(\S+)/)?.1).description
+        func curl() async throws -> (status: Int32?, output: String) {
+            try await run("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", certificate, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/"])
+        }
+
+        // The gateway's certificate chains to the bundle: the request reaches it, re-encrypted.
+        #expect(await eventually { (try? await curl())?.output.contains("s_server") == true })
+
+        // A bundle that does not hold it: the handshake fails, the connection is refused and counted.
+        try site("{ caBundle: \(stranger) }", version: 2).write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(await eventually { device.text.contains("site.version=2") }, "\(device.text)")
+        let refused = try await curl()
+        #expect(refused.status != 0 && !refused.output.contains("s_server"), "\(refused.output)")
+        let status = try await httpGet(admin, "/status")
+        #expect(status.firstMatch(of: /"failedGatewayHandshakes" ?: ?[1-9]/) != nil, "\(status)")
+        let metrics = try await httpGet(admin, "/metrics")
+        #expect(metrics.contains(#"halb_tls_gateway_handshakes_failed_total{virtual_server="rdp",gateway="gw1"}"#), "\(metrics)")
+
+        // Verification explicitly off: the same gateway is used again.
+        try site("{ verify: false, caBundle: \(stranger) }", version: 3).write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(await eventually { device.text.contains("site.version=3") }, "\(device.text)")
+        #expect(await eventually { (try? await curl())?.output.contains("s_server") == true })
+    }
+}
+
 /// Runs a program to its end: (exit status, standard output and error).
 private func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32?, output: String) {
     let process = try HALBProcess(executable: URL(fileURLWithPath: executable), arguments: arguments)

@@ -5,6 +5,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import NIOTLS
 
 /// Everything an accepted connection needs to reach a gateway: the pool, the settings and the virtual server's
@@ -217,6 +218,8 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         member.reserve()
         let timeouts = self.route.configuration.timeouts
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let gatewayTLS = self.route.tls?.gatewayContext
+        let handshake: EventLoopPromise<Void>? = gatewayTLS == nil ? nil : context.eventLoop.makePromise()
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(.milliseconds(timeouts.connect.milliseconds))
             .channelOption(.autoRead, value: false)
@@ -225,16 +228,35 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
             .channelInitializer { channel in
                 loopBound.value.0.connecting = channel
                 return channel.eventLoop.makeCompletedFuture {
+                    if let gatewayTLS {
+                        // An IP address is checked against the certificate's IP names; a host name is sent as SNI.
+                        let host = member.configuration.address
+                        let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: gatewayTLS, serverHostname: isIP ? nil : host)
+                        )
+                        try channel.pipeline.syncOperations.addHandler(
+                            GatewayHandshakeHandler(done: handshake ?? channel.eventLoop.makePromise())
+                        )
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         IdleStateHandler(allTimeout: .milliseconds(timeouts.gatewayIdle.milliseconds))
                     )
                 }
             }
-        let connected: EventLoopFuture<any Channel>
+        let tcp: EventLoopFuture<any Channel>
         if let address = member.target.socketAddress {
-            connected = bootstrap.connect(to: address)
+            tcp = bootstrap.connect(to: address)
         } else {
-            connected = bootstrap.connect(host: member.configuration.address, port: member.configuration.port)
+            tcp = bootstrap.connect(host: member.configuration.address, port: member.configuration.port)
+        }
+        // Re-encryption: the gateway is connected once its TLS handshake (and certificate check) succeeded.
+        let connected = tcp.flatMap { channel in
+            guard let handshake else { return channel.eventLoop.makeSucceededFuture(channel) }
+            return handshake.futureResult.map { channel }.flatMapError { error in
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(GatewayTLSError(underlying: error))
+            }
         }
         connected.whenComplete { result in
             let (handler, context) = loopBound.value
@@ -248,6 +270,9 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
                 // A connect dropped because the client left is not the gateway's failure.
                 guard context.channel.isActive else { return }
                 member.target.connectFailed()
+                if error is GatewayTLSError {
+                    handler.route.virtualServer.gatewayHandshakeFailed(gateway: member.configuration.name)
+                }
                 handler.route.logger.debug(
                     "Gateway connect failed",
                     metadata: [
@@ -325,6 +350,10 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         do {
             try context.pipeline.syncOperations.addHandler(clientGlue)
             try gateway.pipeline.syncOperations.addHandler(gatewayGlue)
+            // Re-encryption: what the gateway sent after the handshake goes on to the relay.
+            if let handshake = try? gateway.pipeline.syncOperations.handler(type: GatewayHandshakeHandler.self) {
+                gateway.pipeline.syncOperations.removeHandler(handshake, promise: nil)
+            }
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             try context.channel.syncOptions?.setOption(.autoRead, value: true)
             try gateway.syncOptions?.setOption(.autoRead, value: true)
@@ -376,4 +405,10 @@ final class LogLimiter: Sendable {
         }
         return self.suppressed.exchange(0, ordering: .relaxed)
     }
+}
+
+/// A re-encrypted gateway connection whose TLS handshake failed (an untrusted or wrong certificate, say).
+struct GatewayTLSError: Error, CustomStringConvertible {
+    let underlying: any Error
+    var description: String { "TLS handshake with the gateway failed: \(self.underlying)" }
 }

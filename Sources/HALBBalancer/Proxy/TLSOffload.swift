@@ -12,12 +12,21 @@ public struct TLSOffloadConfiguration: Sendable, Hashable {
     public var minimumTLSVersion: TLSProtocolVersion
     /// The TLS 1.2 cipher suites offered.
     public var ciphers: CipherPolicy
+    /// Re-encryption toward the gateways; `nil`: plain TCP.
+    public var gatewayTLS: GatewayTLS?
 
-    public init(certificate: String, privateKey: String, minimumTLSVersion: TLSProtocolVersion = .v1_2, ciphers: CipherPolicy = .modern) {
+    public init(
+        certificate: String,
+        privateKey: String,
+        minimumTLSVersion: TLSProtocolVersion = .v1_2,
+        ciphers: CipherPolicy = .modern,
+        gatewayTLS: GatewayTLS? = nil
+    ) {
         self.certificate = certificate
         self.privateKey = privateKey
         self.minimumTLSVersion = minimumTLSVersion
         self.ciphers = ciphers
+        self.gatewayTLS = gatewayTLS
     }
 }
 
@@ -25,6 +34,8 @@ public struct TLSOffloadConfiguration: Sendable, Hashable {
 /// leaf certificate's validity for `/status` and the expiry metric.
 public struct TLSOffload: Sendable {
     let context: NIOSSLContext
+    /// Re-encryption: the client context for the gateway connections.
+    let gatewayContext: NIOSSLContext?
     /// The leaf certificate's common name, as `CN=...`.
     public let subject: String
     /// When the leaf certificate expires.
@@ -91,7 +102,30 @@ public struct TLSOffload: Sendable {
         }
         // The description reads <NIOSSLCertificate;serial_number=...;common_name=NAME;...>.
         let subject = "\(leaf)".firstMatch(of: /common_name=([^;>]*)/).map { "CN=" + $0.1 } ?? "?"
-        return TLSOffload(context: context, subject: subject, notValidAfter: notAfter)
+        var gatewayContext: NIOSSLContext?
+        if let gatewayTLS = configuration.gatewayTLS {
+            var client = TLSConfiguration.makeClientConfiguration()
+            client.minimumTLSVersion = .tlsv12
+            client.certificateVerification = gatewayTLS.verify ? .fullVerification : .none
+            if let bundle = gatewayTLS.caBundle {
+                do {
+                    guard try !NIOSSLCertificate.fromPEMFile(bundle).isEmpty else {
+                        throw TLSOffloadError("gatewayTLS.caBundle \(bundle): holds no certificate")
+                    }
+                } catch let error as TLSOffloadError {
+                    throw error
+                } catch {
+                    throw TLSOffloadError("gatewayTLS.caBundle \(bundle): cannot be read as PEM (\(error))")
+                }
+                client.trustRoots = .file(bundle)
+            }
+            do {
+                gatewayContext = try NIOSSLContext(configuration: client)
+            } catch {
+                throw TLSOffloadError("gatewayTLS: \(error)")
+            }
+        }
+        return TLSOffload(context: context, gatewayContext: gatewayContext, subject: subject, notValidAfter: notAfter)
     }
 
     private static func show(_ date: Date) -> String {

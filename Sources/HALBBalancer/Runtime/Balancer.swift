@@ -331,7 +331,8 @@ public actor Balancer {
                 rejectedConnections: vs.rejected.load(ordering: .relaxed),
                 failedConnections: vs.failed.load(ordering: .relaxed),
                 rejectedClientHellos: vs.rejectedClientHellos.load(ordering: .relaxed),
-                failedHandshakes: vs.failedHandshakes.load(ordering: .relaxed)
+                failedHandshakes: vs.failedHandshakes.load(ordering: .relaxed),
+                failedGatewayHandshakes: vs.failedGatewayHandshakes.load(ordering: .relaxed)
             )
         }
         let gateways = self.targets.values

@@ -75,7 +75,8 @@ public struct BalancerConfiguration: Sendable, Equatable {
                             certificate: payload.certificate ?? "",
                             privateKey: payload.privateKey ?? "",
                             minimumTLSVersion: payload.minimumTLSVersion,
-                            ciphers: payload.ciphers
+                            ciphers: payload.ciphers,
+                            gatewayTLS: payload.gatewayTLS
                         ) : nil
                 )
                 for address in addresses {

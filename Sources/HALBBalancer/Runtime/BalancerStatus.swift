@@ -59,6 +59,8 @@ public struct BalancerStatus: Sendable, Codable, Equatable {
         public var rejectedClientHellos: Int
         /// TLS offload: client connections closed because their TLS handshake failed or timed out.
         public var failedHandshakes: Int
+        /// Re-encryption: TLS handshakes with gateways that failed (the next gateway was tried).
+        public var failedGatewayHandshakes: Int
     }
 
     /// One gateway port under one health check.

@@ -169,6 +169,14 @@ final class VirtualServerRuntime: Sendable {
         Counter(label: "halb_tls_handshakes_failed_total", dimensions: [("virtual_server", self.name)]).increment()
     }
 
+    /// Re-encryption: TLS handshakes with a gateway that failed (its certificate was not trusted, say).
+    let failedGatewayHandshakes = ManagedAtomic<Int>(0)
+
+    func gatewayHandshakeFailed(gateway: String) {
+        self.failedGatewayHandshakes.wrappingIncrement(ordering: .relaxed)
+        Counter(label: "halb_tls_gateway_handshakes_failed_total", dimensions: [("virtual_server", self.name), ("gateway", gateway)]).increment()
+    }
+
     /// Connections closed because their TLS ClientHello could not be routed (SNI routing).
     let rejectedClientHellos = ManagedAtomic<Int>(0)
 

@@ -235,6 +235,13 @@ public struct SiteReader {
             payload.certificate = self.string(fields.take("certificate"), at: path / "certificate")
             payload.privateKey = self.string(fields.take("privateKey"), at: path / "privateKey")
             payload.minimumTLSVersion = self.enumeration(fields.take("minimumTLSVersion"), at: path / "minimumTLSVersion") ?? .v1_2
+            if let node = fields.take("gatewayTLS"), node != .null, var gatewayTLS = self.mapping(node, at: path / "gatewayTLS") {
+                payload.gatewayTLS = GatewayTLS(
+                    verify: self.bool(gatewayTLS.take("verify"), at: path / "gatewayTLS" / "verify") ?? true,
+                    caBundle: self.string(gatewayTLS.take("caBundle"), at: path / "gatewayTLS" / "caBundle")
+                )
+                self.reportUnknown(gatewayTLS, at: path / "gatewayTLS")
+            }
             if let ciphers = fields.take("ciphers"), ciphers != .null {
                 if case .sequence = ciphers {
                     payload.ciphers = .list(self.list(ciphers, at: path / "ciphers") { reader, node, path in reader.string(node, at: path, required: true) })

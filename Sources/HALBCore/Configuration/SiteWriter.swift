@@ -96,6 +96,11 @@ public enum SiteWriter {
                             case .intermediate: fields.append(ConfigEntry("ciphers", .plain("intermediate")))
                             case .list(let suites): fields.append(ConfigEntry("ciphers", .sequence(suites.map { .plain($0) })))
                             }
+                            if let gatewayTLS = payload.gatewayTLS {
+                                var tls = [ConfigEntry("verify", .bool(gatewayTLS.verify))]
+                                if let bundle = gatewayTLS.caBundle { tls.append(ConfigEntry("caBundle", .string(bundle))) }
+                                fields.append(ConfigEntry("gatewayTLS", .mapping(tls)))
+                            }
                         }
                         if !payload.sni.isEmpty {
                             fields.append(

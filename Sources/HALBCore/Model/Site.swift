@@ -236,6 +236,19 @@ public enum CipherPolicy: Sendable, Hashable {
     ]
 }
 
+/// How an offloading `ssl` payload re-encrypts toward its gateways.
+public struct GatewayTLS: Sendable, Hashable {
+    /// Whether the gateway's certificate must chain to `caBundle` (or the system's roots) and name its address.
+    public var verify: Bool
+    /// A PEM file of the CA certificates gateways are trusted by; `nil`: the system's trust store.
+    public var caBundle: String?
+
+    public init(verify: Bool = true, caBundle: String? = nil) {
+        self.verify = verify
+        self.caBundle = caBundle
+    }
+}
+
 /// A passthrough `ssl` payload's route for one TLS server name (SNI): clients that ask for `serverName` go to
 /// `gateways`.
 public struct SNIRoute: Sendable, Hashable {
@@ -274,6 +287,8 @@ public struct Payload: Sendable, Hashable {
     public var minimumTLSVersion: TLSProtocolVersion
     /// For an offloading `ssl` payload: the TLS 1.2 cipher suites offered.
     public var ciphers: CipherPolicy
+    /// For an offloading `ssl` payload: re-encrypt toward the gateways; `nil` sends them plain TCP.
+    public var gatewayTLS: GatewayTLS?
 
     /// Creates a payload with the defaults of `kind`.
     public init(
@@ -287,8 +302,10 @@ public struct Payload: Sendable, Hashable {
         certificate: String? = nil,
         privateKey: String? = nil,
         minimumTLSVersion: TLSProtocolVersion = .v1_2,
-        ciphers: CipherPolicy = .modern
+        ciphers: CipherPolicy = .modern,
+        gatewayTLS: GatewayTLS? = nil
     ) {
+        self.gatewayTLS = gatewayTLS
         self.sni = sni
         self.certificate = certificate
         self.privateKey = privateKey

@@ -161,6 +161,12 @@ public struct SiteValidator: Sendable {
                     if !payload.sni.isEmpty {
                         check.fail(payloadPath / "sni", "SNI routing is for mode passthrough")
                     }
+                    if payload.gatewayTLS != nil && vs.proxyProtocol != .off {
+                        check.fail(payloadPath / "gatewayTLS", "re-encryption with proxyProtocol \(vs.proxyProtocol.rawValue) is not supported yet: set proxyProtocol off, or leave out gatewayTLS")
+                    }
+                    if let bundle = payload.gatewayTLS?.caBundle {
+                        check.that(bundle.hasPrefix("/"), payloadPath / "gatewayTLS" / "caBundle", "\(quoted(bundle)) is not an absolute path (of a PEM file of CA certificates)")
+                    }
                     if case .list(let suites) = payload.ciphers {
                         check.that(!suites.isEmpty, payloadPath / "ciphers", "the list is empty: give cipher suites, or modern or intermediate")
                         for (position, suite) in suites.enumerated() {
@@ -172,6 +178,9 @@ public struct SiteValidator: Sendable {
                         }
                     }
                 } else if payload.kind == .ssl {
+                    if payload.gatewayTLS != nil {
+                        check.fail(payloadPath / "gatewayTLS", "only mode offload re-encrypts toward the gateways (in passthrough the client's TLS reaches them)")
+                    }
                     for (field, value) in [("certificate", payload.certificate), ("privateKey", payload.privateKey)] where value != nil {
                         check.fail(payloadPath / field, "only mode offload uses a \(field == "certificate" ? "certificate" : "private key") (the mode is passthrough)")
                     }
