@@ -64,6 +64,23 @@ import Testing
         #expect(self.header(.v2, nil, nil) == ProxyHeader.v2Signature + [0x20, 0x00, 0x00, 0x00])
     }
 
+    @Test func v2CarriesTheTLSSessionAsTLVs() throws {
+        var buffer = ByteBuffer()
+        ProxyHeader.write(
+            .v2,
+            source: try SocketAddress(ipAddress: "198.51.100.7", port: 0x1234),
+            destination: try SocketAddress(ipAddress: "192.0.2.10", port: 443),
+            tls: .init(serverName: "rdp.example.com", version: "TLSv1.3"),
+            into: &buffer
+        )
+        let bytes = Array(buffer.readableBytesView)
+        let authority: [UInt8] = [0x02, 0x00, 0x0F] + Array("rdp.example.com".utf8)
+        let ssl: [UInt8] = [0x20, 0x00, 0x0F, 0x01, 0, 0, 0, 0, 0x21, 0x00, 0x07] + Array("TLSv1.3".utf8)
+        // The length covers the addresses (12 bytes) and the TLVs.
+        #expect(bytes[12...15] == [0x21, 0x11, 0x00, UInt8(12 + authority.count + ssl.count)])
+        #expect(Array(bytes[28...]) == authority + ssl)
+    }
+
     @Test func offWritesNothing() throws {
         #expect(self.header(.off, try SocketAddress(ipAddress: "192.0.2.1", port: 1), nil).isEmpty)
     }

@@ -201,6 +201,80 @@ extension TLSOffloadTests {
     }
 }
 
+extension TLSOffloadTests {
+    /// A gateway that reads a PROXY v2 header, prints its TLVs in hex, and answers one HTTP request.
+    private static let proxyGateway = """
+        import socket, sys
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", int(sys.argv[1])))
+        server.listen()
+        while True:
+            connection, _ = server.accept()
+            with connection:
+                def read(count):
+                    data = b""
+                    while len(data) < count:
+                        chunk = connection.recv(count - len(data))
+                        if not chunk:
+                            raise EOFError
+                        data += chunk
+                    return data
+                try:
+                    head = read(16)
+                    rest = read(int.from_bytes(head[14:16], "big"))
+                    print("tlvs", rest[12:].hex(), flush=True)
+                    request = b""
+                    while b"\\r\\n\\r\\n" not in request:
+                        request += connection.recv(4096)
+                    connection.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 3\\r\\nConnection: close\\r\\n\\r\\nok\\n")
+                except (EOFError, OSError):
+                    pass
+        """
+
+    @Test func aProxyV2HeaderTellsTheGatewayTheServerNameAndTLSVersion() async throws {
+        let directory = try TemporaryDirectory()
+        let (certificate, key) = try await makeCertificate(in: directory, name: "offload", subjectAltName: "DNS:offload.test")
+        let gatewayPort = try freePort()
+        let gateway = try HALBProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: ["-c", Self.proxyGateway, "\(gatewayPort)"])
+        defer { gateway.signal(SIGTERM) }
+        #expect(await eventually { (try? await TestClient.connect(port: gatewayPort).run { _, _ in }) != nil }, "\(gateway.text)")
+        let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
+        let port = try freePort()
+        let file = try directory.write(
+            "site.yaml",
+            """
+            site: lab
+            gateways:
+              - { name: gw1, address: 127.0.0.1, ports: { ssl: \(gatewayPort) } }
+            devices:
+              - { name: lb1, address: 127.0.0.1, interface: lo }
+            virtualServers:
+              - name: rdp
+                vip: { ipv4: \(vip)/8 }
+                devices: [lb1]
+                payloads:
+                  ssl: { port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key) }
+                healthCheck: { type: tcp, interval: 1h, timeout: 1s }
+                proxyProtocol: v2
+
+            """
+        )
+        let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0"])
+        defer { device.signal(SIGTERM) }
+        #expect(await eventually { device.text.contains("Admin endpoint listening") }, "\(device.text)")
+        var answer = (status: Int32?.none, output: "")
+        #expect(await eventually {
+            answer = (try? await run("/usr/bin/curl", ["-sS", "--max-time", "5", "--tlsv1.3", "--cacert", certificate, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/"])) ?? answer
+            return answer.output == "ok\n"
+        }, "\(answer.output) \(gateway.text)")
+        // PP2_TYPE_AUTHORITY "offload.test", then PP2_TYPE_SSL: client SSL, verify 0, version "TLSv1.3".
+        let authority = "02000c" + Array("offload.test".utf8).map { String(format: "%02x", $0) }.joined()
+        let ssl = "20000f" + "0100000000" + "210007" + Array("TLSv1.3".utf8).map { String(format: "%02x", $0) }.joined()
+        #expect(gateway.text.contains("tlvs \(authority)\(ssl)"), "\(gateway.text)")
+    }
+}
+
 /// Runs a program to its end: (exit status, standard output and error).
 private func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32?, output: String) {
     let process = try HALBProcess(executable: URL(fileURLWithPath: executable), arguments: arguments)

@@ -78,9 +78,13 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
     private var routed = false
     private var clientHelloReads = 0
 
-    init(route: Route) {
+    /// TLS offload with a PROXY v2 header: the client's server name, read from its ClientHello.
+    private let session: TLSSessionInfo?
+
+    init(route: Route, session: TLSSessionInfo? = nil) {
         self.route = route
         self.pool = route.pool
+        self.session = session
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -286,6 +290,16 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
+    /// A TLS version as OpenSSL names it (`TLSv1.3`), for the PROXY v2 header.
+    private static func name(_ version: TLSVersion) -> String {
+        switch version {
+        case .tlsv1: "TLSv1"
+        case .tlsv11: "TLSv1.1"
+        case .tlsv12: "TLSv1.2"
+        case .tlsv13: "TLSv1.3"
+        }
+    }
+
     /// With `persistence: sourceIP`, the gateway the client had, if it can take the connection (first attempt only).
     private func persistentMember(client: SocketAddress?) -> Int? {
         let persistence = self.route.configuration.persistence
@@ -323,10 +337,16 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         let proxyProtocol = self.route.configuration.proxyProtocol
         if proxyProtocol != .off {
             var header = gateway.allocator.buffer(capacity: 108)
+            var tls: ProxyHeader.TLSInfo?
+            if self.route.tls != nil {
+                let version = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
+                tls = ProxyHeader.TLSInfo(serverName: self.session?.serverName, version: version.map(Self.name))
+            }
             ProxyHeader.write(
                 proxyProtocol,
                 source: context.channel.remoteAddress,
                 destination: context.channel.localAddress,
+                tls: tls,
                 into: &header
             )
             gateway.writeAndFlush(header, promise: nil)  // now: a gateway may be the first to speak

@@ -10,6 +10,34 @@ public enum ProxyHeader {
     /// The 12-byte signature that starts every v2 header.
     public static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
 
+    /// What the device knows of a client's TLS session when it offloads TLS, for the v2 header's TLVs.
+    public struct TLSInfo: Sendable, Equatable {
+        /// The server name the client asked for (SNI), sent as `PP2_TYPE_AUTHORITY`.
+        public var serverName: String?
+        /// The negotiated version, such as `TLSv1.3`, sent as `PP2_SUBTYPE_SSL_VERSION` inside `PP2_TYPE_SSL`.
+        public var version: String?
+
+        public init(serverName: String?, version: String?) {
+            self.serverName = serverName
+            self.version = version
+        }
+
+        /// The TLVs: `PP2_TYPE_AUTHORITY` (0x02) if there is a server name, and `PP2_TYPE_SSL` (0x20) with the
+        /// client flag `PP2_CLIENT_SSL`, verify 0 (no client certificate is asked for, as with HAProxy) and the
+        /// version sub-TLV (0x21).
+        var tlvs: [UInt8] {
+            var bytes: [UInt8] = []
+            func tlv(_ type: UInt8, _ value: [UInt8]) -> [UInt8] {
+                [type, UInt8(value.count >> 8), UInt8(value.count & 0xff)] + value
+            }
+            if let serverName, serverName.utf8.count <= 255 { bytes += tlv(0x02, Array(serverName.utf8)) }
+            var ssl: [UInt8] = [0x01, 0, 0, 0, 0]
+            if let version { ssl += tlv(0x21, Array(version.utf8)) }
+            bytes += tlv(0x20, ssl)
+            return bytes
+        }
+    }
+
     /// Writes the header for a proxied TCP connection into `buffer`.
     ///
     /// - Parameters:
@@ -17,11 +45,13 @@ public enum ProxyHeader {
     ///   - source: the client's address.
     ///   - destination: the address the client connected to (the VIP and port).
     ///   - buffer: where the header goes.
+    ///   - tls: with TLS offload, the client's TLS session, added to a v2 `PROXY` header as TLVs.
     /// When the addresses are not both IPv4 or both IPv6, v1 writes `PROXY UNKNOWN` and v2 a `LOCAL` header.
     public static func write(
         _ version: ProxyProtocolVersion,
         source: SocketAddress?,
         destination: SocketAddress?,
+        tls: TLSInfo? = nil,
         into buffer: inout ByteBuffer
     ) {
         switch version {
@@ -44,13 +74,15 @@ public enum ProxyHeader {
                 guard let s = source?.ipBytes, let d = destination?.ipBytes, let sp = source?.port,
                     let dp = destination?.port
                 else { fallthrough }
+                let tlvs = tls?.tlvs ?? []
                 buffer.writeInteger(UInt8(0x21))  // version 2, PROXY
                 buffer.writeInteger(UInt8(s.count == 4 ? 0x11 : 0x21))  // TCP over IPv4 or IPv6
-                buffer.writeInteger(UInt16(s.count * 2 + 4))
+                buffer.writeInteger(UInt16(s.count * 2 + 4 + tlvs.count))
                 buffer.writeBytes(s)
                 buffer.writeBytes(d)
                 buffer.writeInteger(UInt16(sp))
                 buffer.writeInteger(UInt16(dp))
+                buffer.writeBytes(tlvs)
             default:
                 buffer.writeInteger(UInt8(0x20))  // version 2, LOCAL
                 buffer.writeInteger(UInt8(0x00))

@@ -451,10 +451,17 @@ final class Listener: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let idle = route.configuration.timeouts.clientIdle.milliseconds
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .milliseconds(idle)))
+                    var session: TLSSessionInfo?
                     if let tls = route.tls {
+                        // For a PROXY v2 header, the server name is read from the ClientHello on its way to TLS.
+                        if route.configuration.proxyProtocol == .v2 {
+                            let info = TLSSessionInfo()
+                            try channel.pipeline.syncOperations.addHandler(ClientHelloSniffer(info: info))
+                            session = info
+                        }
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
                     }
-                    try channel.pipeline.syncOperations.addHandler(ProxyFrontendHandler(route: route))
+                    try channel.pipeline.syncOperations.addHandler(ProxyFrontendHandler(route: route, session: session))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
