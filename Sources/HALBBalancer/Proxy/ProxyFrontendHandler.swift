@@ -60,7 +60,8 @@ final class Route: Sendable {
 /// it (trying another one when a connect fails), writes the PROXY header, then hands over to a pair of
 /// ``GlueHandler``s and removes itself.
 ///
-/// The client channel is created with auto-read off, so no client byte is read before the gateway is connected.
+/// The client channel is created with auto-read off, so no client byte is read before the gateway is connected,
+/// except what SNI routing needs (the ClientHello) and what TLS offload needs (the handshake).
 final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
@@ -71,7 +72,8 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
     private var released = false
     /// The gateway channel being connected; closed when the client leaves first.
     private var connecting: (any Channel)?
-    /// SNI routing: the client's first bytes, read until its ClientHello is complete, then sent on to the gateway.
+    /// SNI routing: the client's first bytes, read until its ClientHello is complete; TLS offload: the plaintext
+    /// that arrived with the end of the handshake. Either is sent to the gateway first, once it is connected.
     private var clientHello: [UInt8]?
     private var clientHelloTimeout: Scheduled<Void>?
     /// The ClientHello was read and the gateway chosen.
