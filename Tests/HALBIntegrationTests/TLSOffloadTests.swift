@@ -119,7 +119,7 @@ struct TLSOffloadTests {
         let twelve = try await curl(["--tls-max", "1.2"], trusting: second)
         #expect(twelve.status != 0, "\(twelve.output)")
         // The established connection still works, on the old certificate.
-        FileManager.default.createFile(atPath: go, contents: Data())
+        _ = FileManager.default.createFile(atPath: go, contents: Data())
         #expect(await eventually { client.text.contains("answer 1 HTTP/1.1 200 OK") }, "\(client.text)")
 
         // A key that does not go with the certificate is refused, naming the files; the running one keeps serving.

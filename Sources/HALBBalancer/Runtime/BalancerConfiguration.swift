@@ -34,35 +34,24 @@ public struct BalancerConfiguration: Sendable, Equatable {
                 vs.vip.ipv6.flatMap { AddressText.cidr($0, family: 6)?.address },
             ].compactMap { $0 }
             for payload in vs.payloads where payload.enabled {
-                let names = payload.gateways.isEmpty ? site.gateways.map(\.name) : payload.gateways
-                let members = names.compactMap { site.gateway(named: $0) }.filter(\.enabled).map { gateway in
-                    MemberConfiguration(
-                        name: gateway.name,
-                        address: gateway.address,
-                        port: gateway.ports[payload.kind],
-                        weight: gateway.weight,
-                        drain: gateway.drain
-                    )
+                /// The enabled gateways among `names`, at their port for this payload.
+                func members(_ names: [String]) -> [MemberConfiguration] {
+                    names.compactMap { site.gateway(named: $0) }.filter(\.enabled).map { gateway in
+                        MemberConfiguration(
+                            name: gateway.name,
+                            address: gateway.address,
+                            port: gateway.ports[payload.kind],
+                            weight: gateway.weight,
+                            drain: gateway.drain
+                        )
+                    }
                 }
                 let sni = payload.kind == .ssl && payload.sslMode == .passthrough
-                    ? payload.sni.map { route in
-                        SNIRouteConfiguration(
-                            serverName: route.serverName,
-                            members: route.gateways.compactMap { site.gateway(named: $0) }.filter(\.enabled).map { gateway in
-                                MemberConfiguration(
-                                    name: gateway.name,
-                                    address: gateway.address,
-                                    port: gateway.ports[payload.kind],
-                                    weight: gateway.weight,
-                                    drain: gateway.drain
-                                )
-                            }
-                        )
-                    } : []
+                    ? payload.sni.map { SNIRouteConfiguration(serverName: $0.serverName, members: members($0.gateways)) } : []
                 let route = RouteConfiguration(
                     virtualServer: vs.name,
                     payload: payload.kind,
-                    members: members,
+                    members: members(payload.gateways.isEmpty ? site.gateways.map(\.name) : payload.gateways),
                     balancing: payload.balancing,
                     healthCheck: vs.healthCheck,
                     timeouts: vs.timeouts,
