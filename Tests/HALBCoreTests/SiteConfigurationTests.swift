@@ -92,6 +92,8 @@ private func issues(_ yaml: String) -> [String] {
             ]
         )
         #expect(site.virtualServers[1].persistence == Persistence())
+        #expect(vs.udp == UDPPayload(ports: [443, 3391], balancing: .roundrobin, idleTimeout: .seconds(90), maxFlows: 50000))
+        #expect(site.virtualServers[1].udp == nil)
         let offload = try #require(site.virtualServers[1].payload(.ssl))
         #expect(offload.sslMode == .offload && offload.certificate == "/etc/halb/portal.pem" && offload.privateKey == "/etc/halb/portal.key")
         #expect(offload.minimumTLSVersion == .v1_3)
@@ -152,7 +154,14 @@ private func issues(_ yaml: String) -> [String] {
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { gatewayTLS: { verify: true } }", "virtualServers[0].payloads.ssl.gatewayTLS: only mode offload re-encrypts"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, gatewayTLS: { caBundle: ca.pem } }", "virtualServers[0].payloads.ssl.gatewayTLS.caBundle: \"ca.pem\" is not an absolute path"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, gatewayTLS: { check: yes } }", "virtualServers[0].payloads.ssl.gatewayTLS.check: unknown field \"check\""),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { port: 3391 }", "virtualServers[0].payloads.udp: unknown field \"udp\""),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { port: 3391 }", "virtualServers[0].payloads.udp.port: unknown field \"port\""),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { ports: [] }", "virtualServers[0].payloads.udp.ports: the list is empty"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { ports: [443, 70000] }", "virtualServers[0].payloads.udp.ports[1]: 70000 is not a port (1-65535)"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { ports: [443, 443] }", "virtualServers[0].payloads.udp.ports[1]: 443 is listed twice"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { gateways: [gw7] }", "virtualServers[0].payloads.udp.gateways[0]: \"gw7\" is not a gateway of this site"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { idleTimeout: 500ms }", "virtualServers[0].payloads.udp.idleTimeout: 500ms is not a UDP idle timeout (1s to 1h)"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { maxFlows: 0 }", "virtualServers[0].payloads.udp.maxFlows: 0 is not a flow limit"),
+        ("ports: { gateway: 18082 } }", "ports: { gateway: 18082, udp: 0 } }", "gateways[1].ports.udp: 0 is not a port (1-65535)"),
         ("{ type: tcp }", "{ type: icmp }", "virtualServers[0].healthCheck.type: \"icmp\" is not one of tcp, http, tls"),
         ("{ type: tcp }", "{ interval: 5 }", "virtualServers[0].healthCheck.interval: \"5\" is not a duration (write it like 250ms, 2s, 5m or 1h)"),
         ("{ type: tcp }", "{ interval: 50ms, timeout: 10ms }", "virtualServers[0].healthCheck.interval: 50ms is not a check interval (100ms to 1h)"),

@@ -30,6 +30,9 @@ public actor Balancer {
     private var configuration: BalancerConfiguration?
     /// Every listener's route, bound or not.
     private var routes: [String: Route] = [:]
+    /// The bound UDP ports of `udp` payloads, and every UDP port's route, bound or not.
+    private var udpListeners: [String: UDPListener] = [:]
+    private var udpRoutes: [String: UDPRoute] = [:]
     /// Virtual servers whose listeners stay unbound until ``setServing(_:_:)`` (a failover secondary that cannot
     /// listen on the VIP before it holds it, as in the loopback demo).
     private var standby: Set<String> = []
@@ -112,15 +115,29 @@ public actor Balancer {
                     self.listeners[key] = listener
                     self.logger.info("Listening", metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"])
                 }
+                for (key, route) in self.udpRoutes where route.configuration.virtualServer == virtualServer && self.udpListeners[key] == nil {
+                    do {
+                        self.udpListeners[key] = try await UDPListener.bind(configuration: route.configuration, route: route, group: self.group)
+                    } catch {
+                        // The TCP listeners serve; the UDP port is tried again on the next take-over.
+                        self.logger.warning("Cannot listen", metadata: ["listener.address": "\(key)", "error": "\(error)"])
+                    }
+                }
             } else {
                 // A virtual server removed meanwhile is not kept in standby: it may come back without failover.
-                if self.configuration?.listeners.contains(where: { $0.route.virtualServer == virtualServer }) == true {
+                if self.configuration?.listeners.contains(where: { $0.route.virtualServer == virtualServer }) == true
+                    || self.udpRoutes.values.contains(where: { $0.configuration.virtualServer == virtualServer })
+                {
                     self.standby.insert(virtualServer)
                 }
                 for (key, listener) in self.listeners where listener.route.configuration.virtualServer == virtualServer {
                     self.listeners[key] = nil
                     self.logger.info("Listener closed", metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"])
                     try? await listener.close()
+                }
+                for (key, listener) in self.udpListeners where listener.route.configuration.virtualServer == virtualServer {
+                    self.udpListeners[key] = nil
+                    await listener.close()
                 }
             }
         }
@@ -196,6 +213,31 @@ public actor Balancer {
             )
         }
 
+        var udpRoutes: [String: UDPRoute] = [:]
+        for udp in configuration.udpListeners {
+            let vs =
+                virtualServers[udp.virtualServer] ?? self.virtualServers[udp.virtualServer]
+                ?? VirtualServerRuntime(name: udp.virtualServer, maxConnections: Limits().maxConnections)
+            virtualServers[udp.virtualServer] = vs
+            let members = udp.members.map { member in
+                // The member's health is its TCP port's (the same target, and check, as the TCP payload's).
+                let key = GatewayTarget.Key(
+                    name: member.name,
+                    address: member.address,
+                    port: udp.healthPorts[member.name] ?? member.port,
+                    healthCheck: udp.healthCheck
+                )
+                let target = targets[key] ?? self.targets[key] ?? GatewayTarget(key: key)
+                targets[key] = target
+                let counterKey = "\(udp.virtualServer)/udp/\(member.name)/\(member.address):\(member.port)"
+                let counter = counters[counterKey] ?? self.payloadGatewayCounters[counterKey] ?? ManagedAtomic(0)
+                counters[counterKey] = counter
+                return GatewayPool.Member(configuration: member, target: target, active: counter)
+            }
+            let pool = GatewayPool(members: members, algorithm: udp.balancing, perGatewayLimit: 0, persistent: udp.persistence.type == .sourceIP)
+            udpRoutes[udp.key] = UDPRoute(configuration: udp, pool: pool, virtualServer: vs, logger: self.logger)
+        }
+
         // 2. Bind the new listeners; on any failure (or a shutdown meanwhile) undo those and change nothing.
         var opened: [String: Listener] = [:]
         for listener in configuration.listeners
@@ -214,8 +256,20 @@ public actor Balancer {
                 throw BalancerError.cannotListen(address: listener.key, error: error)
             }
         }
+        var openedUDP: [String: UDPListener] = [:]
+        for udp in configuration.udpListeners
+        where self.udpListeners[udp.key] == nil && openedUDP[udp.key] == nil && !self.standby.contains(udp.virtualServer) {
+            do {
+                openedUDP[udp.key] = try await UDPListener.bind(configuration: udp, route: udpRoutes[udp.key]!, group: self.group)
+            } catch {
+                for listener in opened.values { try? await listener.close() }
+                for listener in openedUDP.values { await listener.close() }
+                throw BalancerError.cannotListen(address: udp.key, error: error)
+            }
+        }
         if self.isShutDown {
             for listener in opened.values { try? await listener.close() }
+            for listener in openedUDP.values { await listener.close() }
             throw BalancerError.shutDown
         }
 
@@ -240,6 +294,27 @@ public actor Balancer {
                 ]
             )
         }
+        var removedUDP: [UDPListener] = []
+        for (key, listener) in self.udpListeners {
+            if let route = udpRoutes[key] {
+                listener.route = route
+            } else {
+                removedUDP.append(listener)
+                self.udpListeners[key] = nil
+            }
+        }
+        for (key, listener) in openedUDP {
+            self.udpListeners[key] = listener
+            self.logger.info(
+                "Listening",
+                metadata: [
+                    "listener.address": "udp \(listener.boundAddress.map(Self.show) ?? key)",
+                    "vs.name": "\(listener.route.configuration.virtualServer)",
+                    "vs.payload": "udp",
+                ]
+            )
+        }
+        self.udpRoutes = udpRoutes
         for listener in configuration.listeners {
             virtualServers[listener.route.virtualServer]?.maxConnections.store(
                 listener.route.limits.maxConnections,
@@ -275,6 +350,10 @@ public actor Balancer {
             self.logger.info("Listener closed", metadata: ["listener.address": "\(key)"])
             try? await listener.close()
         }
+        for listener in removedUDP {
+            self.logger.info("Listener closed", metadata: ["listener.address": "\(listener.route.configuration.key)"])
+            await listener.close()
+        }
     }
 
     /// For each configured virtual server: whether it can serve now, that is whether one of its payloads (bound or in
@@ -286,6 +365,10 @@ public actor Balancer {
             let servable = ([route.pool] + route.serverNamePools.map(\.pool)).flatMap(\.members).contains { member in
                 !member.configuration.drain && member.target.available.load(ordering: .relaxed)
             }
+            result[route.configuration.virtualServer, default: false] = result[route.configuration.virtualServer, default: false] || servable
+        }
+        for route in self.udpRoutes.values {
+            let servable = route.pool.members.contains { !$0.configuration.drain && $0.target.available.load(ordering: .relaxed) }
             result[route.configuration.virtualServer, default: false] = result[route.configuration.virtualServer, default: false] || servable
         }
         return result
@@ -302,6 +385,11 @@ public actor Balancer {
     /// The address each listener is bound to, keyed by ``ListenerConfiguration/key`` (tests bind port 0).
     public func boundAddresses() -> [String: SocketAddress] {
         self.listeners.compactMapValues(\.boundAddress)
+    }
+
+    /// The bound address of each UDP port, by its configured key (`udp HOST:PORT`).
+    public func boundUDPAddresses() -> [String: SocketAddress] {
+        self.udpListeners.compactMapValues(\.boundAddress)
     }
 
     /// The number of client connections open now.
@@ -332,7 +420,9 @@ public actor Balancer {
                 failedConnections: vs.failed.load(ordering: .relaxed),
                 rejectedClientHellos: vs.rejectedClientHellos.load(ordering: .relaxed),
                 failedHandshakes: vs.failedHandshakes.load(ordering: .relaxed),
-                failedGatewayHandshakes: vs.failedGatewayHandshakes.load(ordering: .relaxed)
+                failedGatewayHandshakes: vs.failedGatewayHandshakes.load(ordering: .relaxed),
+                udpFlows: vs.udpFlows.load(ordering: .relaxed),
+                udpFlowsRejected: vs.udpFlowsRejected.load(ordering: .relaxed)
             )
         }
         let gateways = self.targets.values
@@ -376,6 +466,8 @@ public actor Balancer {
             try? await listener.close()
         }
         self.listeners = [:]
+        for listener in self.udpListeners.values { await listener.close() }
+        self.udpListeners = [:]
         let open = self.connections.count
         if open > 0 {
             self.logger.info("Draining connections", metadata: ["connections.open": "\(open)", "drain.timeout": "\(drainTimeout)"])

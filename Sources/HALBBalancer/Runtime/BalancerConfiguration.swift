@@ -10,12 +10,15 @@ public struct BalancerConfiguration: Sendable, Equatable {
     public var version: Int
     /// One entry per address and port to listen on.
     public var listeners: [ListenerConfiguration]
+    /// One entry per address and UDP port of the `udp` payloads.
+    public var udpListeners: [UDPListenerConfiguration]
 
     /// Creates a configuration from its parts (tests use this to listen on port 0).
-    public init(siteName: String, version: Int, listeners: [ListenerConfiguration]) {
+    public init(siteName: String, version: Int, listeners: [ListenerConfiguration], udpListeners: [UDPListenerConfiguration] = []) {
         self.siteName = siteName
         self.version = version
         self.listeners = listeners
+        self.udpListeners = udpListeners
     }
 
     /// Derives what device `device` serves in `site`: every enabled payload of every enabled virtual server
@@ -28,11 +31,39 @@ public struct BalancerConfiguration: Sendable, Equatable {
         self.siteName = site.name
         self.version = site.version
         self.listeners = []
+        self.udpListeners = []
         for vs in site.virtualServers(assignedTo: device) where vs.enabled {
             let addresses = [
                 AddressText.cidr(vs.vip.ipv4, family: 4)?.address,
                 vs.vip.ipv6.flatMap { AddressText.cidr($0, family: 6)?.address },
             ].compactMap { $0 }
+            if let udp = vs.udp, udp.enabled {
+                // A gateway's health for UDP is that of its TCP port of the same service: the `ssl` payload's if the
+                // virtual server has one, else the `gateway` payload's.
+                let healthKind: PayloadKind = vs.payload(.ssl)?.enabled == true || vs.payload(.gateway)?.enabled != true ? .ssl : .gateway
+                let gateways = (udp.gateways.isEmpty ? site.gateways.map(\.name) : udp.gateways)
+                    .compactMap { site.gateway(named: $0) }.filter(\.enabled)
+                for address in addresses {
+                    for port in udp.ports {
+                        self.udpListeners.append(
+                            UDPListenerConfiguration(
+                                host: address,
+                                port: port,
+                                virtualServer: vs.name,
+                                members: gateways.map {
+                                    MemberConfiguration(name: $0.name, address: $0.address, port: $0.ports.udp ?? port, weight: $0.weight, drain: $0.drain)
+                                },
+                                healthPorts: Dictionary(gateways.map { ($0.name, $0.ports[healthKind]) }) { first, _ in first },
+                                balancing: udp.balancing,
+                                idleTimeout: udp.idleTimeout,
+                                maxFlows: udp.maxFlows,
+                                healthCheck: vs.healthCheck,
+                                persistence: vs.persistence
+                            )
+                        )
+                    }
+                }
+            }
             for payload in vs.payloads where payload.enabled {
                 /// The enabled gateways among `names`, at their port for this payload.
                 func members(_ names: [String]) -> [MemberConfiguration] {

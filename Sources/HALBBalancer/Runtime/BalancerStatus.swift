@@ -61,6 +61,10 @@ public struct BalancerStatus: Sendable, Codable, Equatable {
         public var failedHandshakes: Int
         /// Re-encryption: TLS handshakes with gateways that failed (the next gateway was tried).
         public var failedGatewayHandshakes: Int
+        /// RDP-UDP: flows open now.
+        public var udpFlows: Int
+        /// RDP-UDP: new flows refused (flow table full, or no usable gateway).
+        public var udpFlowsRejected: Int
     }
 
     /// One gateway port under one health check.

@@ -169,6 +169,25 @@ final class VirtualServerRuntime: Sendable {
         Counter(label: "halb_tls_handshakes_failed_total", dimensions: [("virtual_server", self.name)]).increment()
     }
 
+    /// RDP-UDP: flows open now, and new flows refused (flow table full, or no usable gateway).
+    let udpFlows = ManagedAtomic<Int>(0)
+    let udpFlowsRejected = ManagedAtomic<Int>(0)
+
+    func udpFlowStarted() {
+        self.udpFlows.wrappingIncrement(ordering: .relaxed)
+        Meter(label: "halb_udp_flows_active", dimensions: [("virtual_server", self.name)]).increment()
+    }
+
+    func udpFlowEnded() {
+        self.udpFlows.wrappingDecrement(ordering: .relaxed)
+        Meter(label: "halb_udp_flows_active", dimensions: [("virtual_server", self.name)]).decrement()
+    }
+
+    func udpFlowRejected() {
+        self.udpFlowsRejected.wrappingIncrement(ordering: .relaxed)
+        Counter(label: "halb_udp_flows_rejected_total", dimensions: [("virtual_server", self.name)]).increment()
+    }
+
     /// Re-encryption: TLS handshakes with a gateway that failed (its certificate was not trusted, say).
     let failedGatewayHandshakes = ManagedAtomic<Int>(0)
 

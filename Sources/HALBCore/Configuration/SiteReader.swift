@@ -77,6 +77,7 @@ public struct SiteReader {
                     gateway.ports[kind] = port
                 }
             }
+            gateway.ports.udp = self.int(ports.take("udp"), at: path / "ports" / "udp")
             self.reportUnknown(ports, at: path / "ports")
         }
         gateway.weight = self.int(fields.take("weight"), at: path / "weight") ?? Gateway.defaultWeight
@@ -147,6 +148,9 @@ public struct SiteReader {
                         vs.payloads.append(payload)
                     }
                 }
+                if let udpNode = payloads.take("udp") {
+                    vs.udp = self.udpPayload(udpNode, at: payloadsPath / "udp")
+                }
                 self.reportUnknown(payloads, at: payloadsPath)
             }
         } else {
@@ -216,6 +220,25 @@ public struct SiteReader {
         let priority = self.int(fields.take("priority"), at: path / "priority")
         self.reportUnknown(fields, at: path)
         return DeviceAssignment(name: name, priority: priority)
+    }
+
+    private mutating func udpPayload(_ node: ConfigNode, at path: ConfigurationPath) -> UDPPayload? {
+        var udp = UDPPayload()
+        if node == .null { return udp }
+        guard var fields = self.mapping(node, at: path) else { return nil }
+        let defaults = UDPPayload()
+        udp.enabled = self.bool(fields.take("enabled"), at: path / "enabled") ?? true
+        if let ports = fields.take("ports") {
+            udp.ports = self.list(ports, at: path / "ports") { reader, node, path in reader.int(node, at: path) }
+        }
+        if let gateways = fields.take("gateways") {
+            udp.gateways = self.list(gateways, at: path / "gateways") { reader, node, path in reader.string(node, at: path, required: true) }
+        }
+        udp.balancing = self.enumeration(fields.take("balancing"), at: path / "balancing") ?? defaults.balancing
+        udp.idleTimeout = self.duration(fields.take("idleTimeout"), at: path / "idleTimeout") ?? defaults.idleTimeout
+        udp.maxFlows = self.int(fields.take("maxFlows"), at: path / "maxFlows") ?? defaults.maxFlows
+        self.reportUnknown(fields, at: path)
+        return udp
     }
 
     private mutating func payload(_ kind: PayloadKind, _ node: ConfigNode, at path: ConfigurationPath) -> Payload? {

@@ -23,7 +23,10 @@ public enum SiteWriter {
             ConfigEntry("address", .string(gateway.address)),
             ConfigEntry(
                 "ports",
-                .mapping(PayloadKind.allCases.map { ConfigEntry($0.rawValue, .int(gateway.ports[$0])) })
+                .mapping(
+                    PayloadKind.allCases.map { ConfigEntry($0.rawValue, .int(gateway.ports[$0])) }
+                        + (gateway.ports.udp.map { [ConfigEntry("udp", .int($0))] } ?? [])
+                )
             ),
             ConfigEntry("weight", .int(gateway.weight)),
             ConfigEntry("enabled", .bool(gateway.enabled)),
@@ -73,11 +76,22 @@ public enum SiteWriter {
             )
         )
 
+        var udpEntries: [ConfigEntry] = []
+        if let udp = vs.udp {
+            var fields = [ConfigEntry("enabled", .bool(udp.enabled)), ConfigEntry("ports", .sequence(udp.ports.map { .int($0) }))]
+            if !udp.gateways.isEmpty { fields.append(ConfigEntry("gateways", .sequence(udp.gateways.map { .plain($0) }))) }
+            fields += [
+                ConfigEntry("balancing", .plain(udp.balancing.rawValue)),
+                ConfigEntry("idleTimeout", .duration(udp.idleTimeout)),
+                ConfigEntry("maxFlows", .int(udp.maxFlows)),
+            ]
+            udpEntries = [ConfigEntry("udp", .mapping(fields))]
+        }
         entries.append(
             ConfigEntry(
                 "payloads",
                 .mapping(
-                    vs.payloads.map { payload in
+                    udpEntries + vs.payloads.map { payload in
                         var fields = [
                             ConfigEntry("enabled", .bool(payload.enabled)),
                             ConfigEntry("port", .int(payload.port)),

@@ -85,6 +85,8 @@ public struct GatewayPorts: Sendable, Hashable {
     public var ssl: Int
     /// Port of the `clientManagement` payload (default 20009).
     public var clientManagement: Int
+    /// UDP port of the `udp` payload; `nil`: the same port the datagram reached the VIP on.
+    public var udp: Int?
 
     /// Creates a port set; omitted ports take the payload defaults.
     public init(
@@ -113,6 +115,39 @@ public struct GatewayPorts: Sendable, Hashable {
             case .clientManagement: self.clientManagement = newValue
             }
         }
+    }
+}
+
+/// The RDP-UDP payload of a virtual server: datagrams balanced per flow (client address and port), each flow
+/// sticking to its gateway while it lives.
+public struct UDPPayload: Sendable, Hashable {
+    /// Whether devices serve it.
+    public var enabled: Bool
+    /// The UDP ports on the VIP.
+    public var ports: [Int]
+    /// The gateways, by name; empty means every gateway of the site.
+    public var gateways: [String]
+    /// How a new flow's gateway is picked (`leastconn` counts flows).
+    public var balancing: BalancingAlgorithm
+    /// A flow is forgotten after this long without a datagram in either direction.
+    public var idleTimeout: HALBDuration
+    /// The most flows one device keeps per port; datagrams of new flows beyond are dropped and counted.
+    public var maxFlows: Int
+
+    public init(
+        enabled: Bool = true,
+        ports: [Int] = [80, 443],
+        gateways: [String] = [],
+        balancing: BalancingAlgorithm = .leastconn,
+        idleTimeout: HALBDuration = .minutes(2),
+        maxFlows: Int = 100_000
+    ) {
+        self.enabled = enabled
+        self.ports = ports
+        self.gateways = gateways
+        self.balancing = balancing
+        self.idleTimeout = idleTimeout
+        self.maxFlows = maxFlows
     }
 }
 
@@ -502,6 +537,8 @@ public struct VirtualServer: Sendable, Hashable {
     public var proxyProtocol: ProxyProtocolVersion
     /// Whether a client sticks to one gateway.
     public var persistence: Persistence
+    /// Its RDP-UDP payload, if any.
+    public var udp: UDPPayload?
 
     /// Creates a virtual server.
     public init(
@@ -517,8 +554,10 @@ public struct VirtualServer: Sendable, Hashable {
         timeouts: Timeouts = Timeouts(),
         limits: Limits = Limits(),
         proxyProtocol: ProxyProtocolVersion = .off,
-        persistence: Persistence = Persistence()
+        persistence: Persistence = Persistence(),
+        udp: UDPPayload? = nil
     ) {
+        self.udp = udp
         self.name = name
         self.enabled = enabled
         self.description = description

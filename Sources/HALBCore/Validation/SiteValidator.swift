@@ -27,6 +27,7 @@ public struct SiteValidator: Sendable {
             for kind in PayloadKind.allCases {
                 check.port(gateway.ports[kind], at: path / "ports" / kind.rawValue)
             }
+            if let udp = gateway.ports.udp { check.port(udp, at: path / "ports" / "udp") }
             check.range(gateway.weight, 1...256, at: path / "weight", what: "weight")
         }
 
@@ -126,8 +127,8 @@ public struct SiteValidator: Sendable {
             }
 
             let payloadsPath = path / "payloads"
-            if vs.enabled && !vs.payloads.contains(where: \.enabled) {
-                check.fail(payloadsPath, "no payload is enabled: enable at least one of gateway, ssl, clientManagement")
+            if vs.enabled && !vs.payloads.contains(where: \.enabled) && vs.udp?.enabled != true {
+                check.fail(payloadsPath, "no payload is enabled: enable at least one of gateway, ssl, clientManagement, udp")
             }
             var ports: [Int: PayloadKind] = [:]
             for payload in vs.payloads {
@@ -221,6 +222,40 @@ public struct SiteValidator: Sendable {
                         }
                     }
                 }
+            }
+
+            if let udp = vs.udp {
+                let udpPath = payloadsPath / "udp"
+                if udp.ports.isEmpty { check.fail(udpPath / "ports", "the list is empty: give the UDP ports to listen on") }
+                var seenPorts: Set<Int> = []
+                for (position, port) in udp.ports.enumerated() {
+                    check.port(port, at: udpPath / "ports" / position)
+                    if !seenPorts.insert(port).inserted { check.fail(udpPath / "ports" / position, "\(port) is listed twice") }
+                    if vs.enabled && udp.enabled {
+                        for address in [ipv4?.address, ipv6?.address].compactMap({ $0 }) {
+                            let key = "udp " + (address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)")
+                            if let owner = listeners[key] {
+                                check.fail(udpPath / "ports" / position, "\(key) is already served by \(owner)")
+                            } else {
+                                listeners[key] = "\(vs.name).udp"
+                            }
+                        }
+                    }
+                }
+                var seenGateways: Set<String> = []
+                for (position, name) in udp.gateways.enumerated() {
+                    if gatewayNames[name] == nil {
+                        check.fail(udpPath / "gateways" / position, "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))")
+                    }
+                    if !seenGateways.insert(name).inserted {
+                        check.fail(udpPath / "gateways" / position, "\(quoted(name)) is listed twice")
+                    }
+                }
+                if udp.gateways.isEmpty && site.gateways.isEmpty {
+                    check.fail(udpPath / "gateways", "no gateways: the site has none and the payload names none")
+                }
+                check.duration(udp.idleTimeout, 1000...3_600_000, at: udpPath / "idleTimeout", what: "UDP idle timeout")
+                check.range(udp.maxFlows, 1...10_000_000, at: udpPath / "maxFlows", what: "flow limit")
             }
 
             let checkPath = path / "healthCheck"

@@ -39,7 +39,7 @@ enum SiteFile {
             return "no device named \"\(device)\" in site \(site.name) (devices: \(known.isEmpty ? "none" : known))"
         }
         let configuration = BalancerConfiguration(site: site, device: device)
-        if configuration.listeners.isEmpty {
+        if configuration.listeners.isEmpty && configuration.udpListeners.isEmpty {
             return "device \(device) serves no enabled virtual server: list it under a virtual server's `devices`"
         }
         // TLS offload: the certificates and keys on this device must be usable now.
