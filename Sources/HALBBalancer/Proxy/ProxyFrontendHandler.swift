@@ -304,33 +304,14 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
 
     /// With `persistence: sourceIP`, the gateway the client had, if it can take the connection (first attempt only).
     private func persistentMember(client: SocketAddress?) -> Int? {
-        let persistence = self.route.configuration.persistence
-        guard persistence.type == .sourceIP, self.tried.isEmpty, let key = client?.ipBytes else { return nil }
-        let now = Self.milliseconds()
-        let name = self.route.virtualServer.persistence.withLockedValue {
-            $0.gateway(of: key, now: now, timeout: persistence.timeout.milliseconds)
-        }
-        return name.flatMap { self.pool.eligibleMember(named: $0) }
-    }
-
-    /// Remembers the client's gateway (`persistence: sourceIP`).
-    private func persist(client: SocketAddress?, member: GatewayPool.Member) {
-        let persistence = self.route.configuration.persistence
-        guard persistence.type == .sourceIP, let key = client?.ipBytes else { return }
-        let now = Self.milliseconds()
-        self.route.virtualServer.persistence.withLockedValue {
-            $0.record(key, gateway: member.configuration.name, now: now, timeout: persistence.timeout.milliseconds)
-        }
-    }
-
-    private static func milliseconds() -> Int64 {
-        Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds / 1_000_000)
+        guard self.tried.isEmpty else { return nil }
+        return self.route.virtualServer.persistedMember(of: client, in: self.pool, settings: self.route.configuration.persistence)
     }
 
     private func glue(context: ChannelHandlerContext, gateway: any Channel, member: GatewayPool.Member) {
         let target = member.target
         target.connected()
-        self.persist(client: context.channel.remoteAddress, member: member)
+        self.route.virtualServer.persist(context.channel.remoteAddress, member: member, settings: self.route.configuration.persistence)
         gateway.closeFuture.whenComplete { _ in member.release() }
         guard context.channel.isActive else {
             gateway.close(promise: nil)

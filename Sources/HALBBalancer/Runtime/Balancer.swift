@@ -517,6 +517,13 @@ final class Listener: Sendable {
         try await self.channel.close()
     }
 
+    /// Free bind lets a secondary device listen on a VIP it does not hold yet, so failover needs no bind.
+    static func freeBind(host: String) -> ChannelOptions.Types.SocketOption {
+        host.contains(":")
+            ? .init(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: 78))  // IPV6_FREEBIND
+            : .ipOption(.init(rawValue: IP_FREEBIND))
+    }
+
     static func bind(
         configuration: ListenerConfiguration,
         route: Route,
@@ -524,12 +531,7 @@ final class Listener: Sendable {
         connections: ConnectionRegistry
     ) async throws -> Listener {
         let routeBox = NIOLockedValueBox(route)
-        let isIPv6 = configuration.host.contains(":")
-        // Free bind lets a secondary device listen on a VIP it does not hold yet, so failover needs no bind.
-        let freeBind: ChannelOptions.Types.SocketOption =
-            isIPv6
-            ? .init(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: 78))  // IPV6_FREEBIND
-            : .ipOption(.init(rawValue: IP_FREEBIND))
+        let freeBind = Self.freeBind(host: configuration.host)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

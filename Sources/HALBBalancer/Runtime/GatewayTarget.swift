@@ -112,6 +112,25 @@ final class VirtualServerRuntime: Sendable {
     /// The gateway of each recent client (`persistence: sourceIP`), shared by the virtual server's payloads and kept
     /// across reloads.
     let persistence = NIOLockedValueBox(PersistenceTable())
+
+    /// With `persistence: sourceIP`, the member of `pool` that `client` had, if it may take a new connection or flow.
+    func persistedMember(of client: SocketAddress?, in pool: GatewayPool, settings: Persistence) -> Int? {
+        guard settings.type == .sourceIP, let key = client?.ipBytes else { return nil }
+        let now = Self.milliseconds()
+        let name = self.persistence.withLockedValue { $0.gateway(of: key, now: now, timeout: settings.timeout.milliseconds) }
+        return name.flatMap { pool.eligibleMember(named: $0) }
+    }
+
+    /// With `persistence: sourceIP`, remembers that `client` went to `member`.
+    func persist(_ client: SocketAddress?, member: GatewayPool.Member, settings: Persistence) {
+        guard settings.type == .sourceIP, let key = client?.ipBytes else { return }
+        let now = Self.milliseconds()
+        self.persistence.withLockedValue { $0.record(key, gateway: member.configuration.name, now: now, timeout: settings.timeout.milliseconds) }
+    }
+
+    private static func milliseconds() -> Int64 {
+        Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds / 1_000_000)
+    }
     let active = ManagedAtomic<Int>(0)
     let accepted = ManagedAtomic<Int>(0)
     let rejected = ManagedAtomic<Int>(0)

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Atomics
 import HALBCore
 import Logging
@@ -98,14 +95,9 @@ final class UDPListener: Sendable {
 
     static func bind(configuration: UDPListenerConfiguration, route: UDPRoute, group: any EventLoopGroup) async throws -> UDPListener {
         let routeBox = NIOLockedValueBox(route)
-        let isIPv6 = configuration.host.contains(":")
-        let freeBind: ChannelOptions.Types.SocketOption =
-            isIPv6
-            ? .init(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: 78))  // IPV6_FREEBIND
-            : .ipOption(.init(rawValue: IP_FREEBIND))
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(freeBind, value: 1)
+            .channelOption(Listener.freeBind(host: configuration.host), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(UDPFlowHandler(routeBox: routeBox))
@@ -201,7 +193,8 @@ private final class UDPFlowHandler: ChannelInboundHandler {
             route.virtualServer.udpFlowRejected()
             return
         }
-        guard let index = self.persistentMember(route: route, client: client) ?? route.pool.pick(client: client),
+        let persistence = route.configuration.persistence
+        guard let index = route.virtualServer.persistedMember(of: client, in: route.pool, settings: persistence) ?? route.pool.pick(client: client),
             let gateway = try? SocketAddress(ipAddress: route.pool.members[index].configuration.address, port: route.pool.members[index].configuration.port)
         else {
             route.virtualServer.udpFlowRejected()
@@ -210,7 +203,7 @@ private final class UDPFlowHandler: ChannelInboundHandler {
         let member = route.pool.members[index]
         member.reserve()
         route.virtualServer.udpFlowStarted()
-        self.persist(route: route, client: client, member: member)
+        route.virtualServer.persist(client, member: member, settings: persistence)
         let flow = UDPFlow(member: member, gateway: gateway, virtualServer: route.virtualServer, now: now)
         flow.pending.append(envelope.data)
         self.flows[client] = flow
@@ -261,23 +254,6 @@ private final class UDPFlowHandler: ChannelInboundHandler {
         for (client, flow) in self.flows where flow.closed || now - flow.lastSeen >= idle || !flow.isUsable {
             flow.close()
             self.flows[client] = nil
-        }
-    }
-
-    private func persistentMember(route: UDPRoute, client: SocketAddress) -> Int? {
-        let persistence = route.configuration.persistence
-        guard persistence.type == .sourceIP, let key = client.ipBytes else { return nil }
-        let now = Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds / 1_000_000)
-        let name = route.virtualServer.persistence.withLockedValue { $0.gateway(of: key, now: now, timeout: persistence.timeout.milliseconds) }
-        return name.flatMap { route.pool.eligibleMember(named: $0) }
-    }
-
-    private func persist(route: UDPRoute, client: SocketAddress, member: GatewayPool.Member) {
-        let persistence = route.configuration.persistence
-        guard persistence.type == .sourceIP, let key = client.ipBytes else { return }
-        let now = Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds / 1_000_000)
-        route.virtualServer.persistence.withLockedValue {
-            $0.record(key, gateway: member.configuration.name, now: now, timeout: persistence.timeout.milliseconds)
         }
     }
 }
