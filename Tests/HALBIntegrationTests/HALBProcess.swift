@@ -2,6 +2,7 @@ import Foundation
 import HALBTestSupport
 import NIOConcurrencyHelpers
 import NIOCore
+import Testing
 
 /// The `halb` binary built next to the test bundle.
 func halbExecutable() throws -> URL {
@@ -76,10 +77,30 @@ final class HALBProcess: Sendable {
 
 /// Runs `halb` with `arguments` to completion.
 func runHALB(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32?, output: String) {
-    let process = try HALBProcess(arguments, environment: environment)
+    try await finish(HALBProcess(arguments, environment: environment))
+}
+
+/// Runs `executable` (a path) with `arguments` to its end: its exit status and its output.
+func runProgram(_ executable: String, _ arguments: [String]) async throws -> (status: Int32?, output: String) {
+    try await finish(HALBProcess(executable: URL(fileURLWithPath: executable), arguments: arguments))
+}
+
+private func finish(_ process: HALBProcess) async -> (status: Int32?, output: String) {
     let status = await process.exitCode()
     try? await Task.sleep(for: .milliseconds(50))  // let the last output arrive
     return (status, process.text)
+}
+
+/// Whether a TCP server accepts connections on 127.0.0.1:`port` within 10 s.
+func accepts(port: Int) async -> Bool {
+    await eventually { (try? await TestClient.connect(port: port).run { _, _ in }) != nil }
+}
+
+/// Starts standalone device lb1 from `file` with its admin endpoint on a free port; returns it and that address.
+func startDevice(file: String) async throws -> (process: HALBProcess, admin: String) {
+    let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0"])
+    #expect(await eventually { device.text.contains("Admin endpoint listening") }, "\(device.text)")
+    return (device, try #require(device.text.firstMatch(of: /admin\.address=(\S+)/)?.1).description)
 }
 
 /// A temporary directory removed when the test ends.

@@ -20,7 +20,7 @@ struct SNIPassthroughTests {
                 try HALBProcess(executable: Self.openssl, arguments: ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", certificate, "-key", key, "-www"])
             )
             ports.append(port)
-            #expect(await eventually { (try? await TestClient.connect(port: port).run { _, _ in }) != nil }, "\(gateways.last!.text)")
+            #expect(await accepts(port: port), "\(gateways.last!.text)")
         }
         let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
         let port = try freePort()
@@ -50,17 +50,13 @@ struct SNIPassthroughTests {
 
             """
         )
-        let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0"])
+        let (device, admin) = try await startDevice(file: file)
         defer { device.signal(SIGTERM) }
-        #expect(await eventually { device.text.contains("Admin endpoint listening") }, "\(device.text)")
-        let admin = try #require(device.text.firstMatch(of: /admin\.address=(\S+)/)?.1).description
 
         /// The subject of the certificate `openssl s_client` saw through the device.
         func certificate(_ arguments: [String]) async throws -> String {
-            let client = try HALBProcess(executable: Self.openssl, arguments: ["s_client", "-connect", "\(vip):\(port)"] + arguments)
-            _ = await client.exitCode()
-            try? await Task.sleep(for: .milliseconds(50))
-            return client.text.firstMatch(of: /subject=\s*CN\s*=\s*(\S+)/).map { String($0.1) } ?? client.text
+            let output = try await runProgram(Self.openssl.path, ["s_client", "-connect", "\(vip):\(port)"] + arguments).output
+            return output.firstMatch(of: /subject=\s*CN\s*=\s*(\S+)/).map { String($0.1) } ?? output
         }
         #expect(await eventually { (try? await certificate(["-servername", "a.example.test"])) == "gateway-a" })
         #expect(try await certificate(["-servername", "desktop.apps.example.test"]) == "gateway-a")

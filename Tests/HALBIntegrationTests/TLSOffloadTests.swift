@@ -57,7 +57,7 @@ struct TLSOffloadTests {
         let gatewayPort = try freePort()
         let gateway = try HALBProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: ["-c", Self.gateway, "\(gatewayPort)"])
         defer { gateway.signal(SIGTERM) }
-        #expect(await eventually { (try? await TestClient.connect(port: gatewayPort).run { _, _ in }) != nil }, "\(gateway.text)")
+        #expect(await accepts(port: gatewayPort), "\(gateway.text)")
 
         let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
         let port = try freePort()
@@ -80,17 +80,15 @@ struct TLSOffloadTests {
             """
         }
         let file = try directory.write("site.yaml", site(certificate: first, key: firstKey, minimum: "1.2", version: 1))
-        let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0"])
+        let (device, admin) = try await startDevice(file: file)
         defer { device.signal(SIGTERM) }
-        #expect(await eventually { device.text.contains("Admin endpoint listening") }, "\(device.text)")
-        let admin = try #require(device.text.firstMatch(of: /admin\.address=(\S+)/)?.1).description
 
         func curl(_ extra: [String] = [], trusting ca: String = first) async throws -> (status: Int32?, output: String) {
-            try await run("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", ca, "--resolve", "offload.test:\(port):\(vip)"] + extra + ["https://offload.test:\(port)/"])
+            try await runProgram("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", ca, "--resolve", "offload.test:\(port):\(vip)"] + extra + ["https://offload.test:\(port)/"])
         }
         /// The common name of the certificate openssl s_client gets.
         func subject(_ extra: [String] = []) async throws -> String {
-            let result = try await run("/usr/bin/openssl", ["s_client", "-connect", "\(vip):\(port)", "-servername", "offload.test"] + extra)
+            let result = try await runProgram("/usr/bin/openssl", ["s_client", "-connect", "\(vip):\(port)", "-servername", "offload.test"] + extra)
             return result.output.firstMatch(of: /subject=\s*CN\s*=\s*(\S+)/).map { String($0.1) } ?? "none"
         }
 
@@ -99,7 +97,7 @@ struct TLSOffloadTests {
         #expect(try await curl(["--tls-max", "1.2"]).output == "hello from the gateway\n")
         #expect(try await subject() == "offload-1")
         // TLS 1.1 is refused (the client is allowed to offer it).
-        let old = try await run("/usr/bin/openssl", ["s_client", "-connect", "\(vip):\(port)", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+        let old = try await runProgram("/usr/bin/openssl", ["s_client", "-connect", "\(vip):\(port)", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
         #expect(old.status != 0 && old.output.contains("alert protocol version") && old.output.contains("Cipher is (NONE)"), "\(old.output)")
 
         // An established connection, mid-session.
@@ -151,7 +149,7 @@ extension TLSOffloadTests {
             arguments: ["s_server", "-accept", "127.0.0.1:\(gatewayPort)", "-cert", gatewayCertificate, "-key", gatewayKey, "-www"]
         )
         defer { gateway.signal(SIGTERM) }
-        #expect(await eventually { (try? await TestClient.connect(port: gatewayPort).run { _, _ in }) != nil }, "\(gateway.text)")
+        #expect(await accepts(port: gatewayPort), "\(gateway.text)")
         let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
         let port = try freePort()
         func site(_ gatewayTLS: String, version: Int) -> String {
@@ -173,12 +171,10 @@ extension TLSOffloadTests {
             """
         }
         let file = try directory.write("site.yaml", site("{ caBundle: \(gatewayCertificate) }", version: 1))
-        let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0"])
+        let (device, admin) = try await startDevice(file: file)
         defer { device.signal(SIGTERM) }
-        #expect(await eventually { device.text.contains("Admin endpoint listening") }, "\(device.text)")
-        let admin = try #require(device.text.firstMatch(of: /admin\.address=(\S+)/)?.1).description
         func curl() async throws -> (status: Int32?, output: String) {
-            try await run("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", certificate, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/"])
+            try await runProgram("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", certificate, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/"])
         }
 
         // The gateway's certificate chains to the bundle: the request reaches it, re-encrypted.
@@ -238,7 +234,7 @@ extension TLSOffloadTests {
         let gatewayPort = try freePort()
         let gateway = try HALBProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: ["-c", Self.proxyGateway, "\(gatewayPort)"])
         defer { gateway.signal(SIGTERM) }
-        #expect(await eventually { (try? await TestClient.connect(port: gatewayPort).run { _, _ in }) != nil }, "\(gateway.text)")
+        #expect(await accepts(port: gatewayPort), "\(gateway.text)")
         let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
         let port = try freePort()
         let file = try directory.write(
@@ -260,12 +256,11 @@ extension TLSOffloadTests {
 
             """
         )
-        let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0"])
+        let (device, _) = try await startDevice(file: file)
         defer { device.signal(SIGTERM) }
-        #expect(await eventually { device.text.contains("Admin endpoint listening") }, "\(device.text)")
         var answer = (status: Int32?.none, output: "")
         #expect(await eventually {
-            answer = (try? await run("/usr/bin/curl", ["-sS", "--max-time", "5", "--tlsv1.3", "--cacert", certificate, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/"])) ?? answer
+            answer = (try? await runProgram("/usr/bin/curl", ["-sS", "--max-time", "5", "--tlsv1.3", "--cacert", certificate, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/"])) ?? answer
             return answer.output == "ok\n"
         }, "\(answer.output) \(gateway.text)")
         // PP2_TYPE_AUTHORITY "offload.test", then PP2_TYPE_SSL: client SSL, verify 0, version "TLSv1.3".
@@ -273,12 +268,4 @@ extension TLSOffloadTests {
         let ssl = "20000f" + "0100000000" + "210007" + Array("TLSv1.3".utf8).map { String(format: "%02x", $0) }.joined()
         #expect(gateway.text.contains("tlvs \(authority)\(ssl)"), "\(gateway.text)")
     }
-}
-
-/// Runs a program to its end: (exit status, standard output and error).
-private func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32?, output: String) {
-    let process = try HALBProcess(executable: URL(fileURLWithPath: executable), arguments: arguments)
-    let status = await process.exitCode()
-    try? await Task.sleep(for: .milliseconds(50))
-    return (status, process.text)
 }

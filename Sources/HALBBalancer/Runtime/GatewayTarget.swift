@@ -142,6 +142,8 @@ final class VirtualServerRuntime: Sendable {
     let metricFailed: Counter
     let metricBytesIn: Counter
     let metricBytesOut: Counter
+    let metricUDPFlowsActive: Meter
+    let metricUDPFlowsRejected: Counter
 
     init(name: String, maxConnections: Int) {
         self.name = name
@@ -153,6 +155,8 @@ final class VirtualServerRuntime: Sendable {
         self.metricFailed = Counter(label: "halb_connections_failed_total", dimensions: dimensions)
         self.metricBytesIn = Counter(label: "halb_bytes_received_total", dimensions: dimensions)
         self.metricBytesOut = Counter(label: "halb_bytes_sent_total", dimensions: dimensions)
+        self.metricUDPFlowsActive = Meter(label: "halb_udp_flows_active", dimensions: dimensions)
+        self.metricUDPFlowsRejected = Counter(label: "halb_udp_flows_rejected_total", dimensions: dimensions)
     }
 
     /// Takes a connection slot; `false` when the virtual server is at its limit.
@@ -194,17 +198,17 @@ final class VirtualServerRuntime: Sendable {
 
     func udpFlowStarted() {
         self.udpFlows.wrappingIncrement(ordering: .relaxed)
-        Meter(label: "halb_udp_flows_active", dimensions: [("virtual_server", self.name)]).increment()
+        self.metricUDPFlowsActive.increment()
     }
 
     func udpFlowEnded() {
         self.udpFlows.wrappingDecrement(ordering: .relaxed)
-        Meter(label: "halb_udp_flows_active", dimensions: [("virtual_server", self.name)]).decrement()
+        self.metricUDPFlowsActive.decrement()
     }
 
     func udpFlowRejected() {
         self.udpFlowsRejected.wrappingIncrement(ordering: .relaxed)
-        Counter(label: "halb_udp_flows_rejected_total", dimensions: [("virtual_server", self.name)]).increment()
+        self.metricUDPFlowsRejected.increment()
     }
 
     /// Re-encryption: TLS handshakes with a gateway that failed (its certificate was not trusted, say).
