@@ -4,6 +4,29 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
+/// A configuration from the console: the device's part of its site, and the certificates it names.
+public struct ConfigurationUpdate: Sendable {
+    public var version: Int
+    /// The site file (YAML) as the console sent it (`managedCertificate` names unresolved).
+    public var yaml: String
+    public var certificates: [ManagedCertificate]
+
+    public init(version: Int, yaml: String, certificates: [ManagedCertificate] = []) {
+        self.version = version
+        self.yaml = yaml
+        self.certificates = certificates
+    }
+}
+
+/// A certificate uploaded to the console, as the device received it (the key opened).
+public struct ManagedCertificate: Sendable {
+    public var name: String
+    /// The chain, PEM.
+    public var certificate: String
+    /// The private key, PEM.
+    public var privateKey: String
+}
+
 /// The device's side of the console's `/agent/v1` API.
 public struct AgentClient: Sendable {
     public let identity: AgentIdentity
@@ -47,11 +70,18 @@ public struct AgentClient: Sendable {
     /// The device's configuration once it is newer than `version`: at once if it is, else when it changes, or `nil`
     /// after about `wait` without a change.
     ///
-    /// - Throws: ``AgentError`` for an unreachable console, a refusal, or a configuration without a valid signature.
-    public func configuration(after version: Int, wait: Duration = .seconds(30)) async throws -> (version: Int, yaml: String)? {
+    /// - Throws: ``AgentError`` for an unreachable console, a refusal, or a configuration without a valid signature
+    ///   (or with a certificate key that does not open with this device's key).
+    public func configuration(after version: Int, wait: Duration = .seconds(30)) async throws -> ConfigurationUpdate? {
         struct Answer: Decodable {
             var version: Int
             var site: String
+            var certificates: [Certificate]?
+        }
+        struct Certificate: Decodable {
+            var name: String
+            var certificate: String
+            var privateKey: String
         }
         let (status, body, headers) = try await Self.send(
             self.http,
@@ -69,7 +99,15 @@ public struct AgentClient: Sendable {
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body.utf8)) else {
             throw AgentError.console("the console's configuration answer is not understood")
         }
-        return (answer.version, answer.site)
+        let key = Self.deliveryKey(signingKey: self.identity.signingKey)
+        let certificates = try (answer.certificates ?? []).map { certificate in
+            guard let sealed = Data(base64Encoded: certificate.privateKey),
+                let box = try? AES.GCM.SealedBox(combined: sealed),
+                let opened = try? AES.GCM.open(box, using: key, authenticating: Data(certificate.name.utf8))
+            else { throw AgentError.console("the private key of certificate \(certificate.name) does not open with this device's key") }
+            return ManagedCertificate(name: certificate.name, certificate: certificate.certificate, privateKey: String(decoding: opened, as: UTF8.self))
+        }
+        return ConfigurationUpdate(version: answer.version, yaml: answer.site, certificates: certificates)
     }
 
     /// Reports that `version` was applied (`error` nil) or refused with `error`.
@@ -131,6 +169,16 @@ public struct AgentClient: Sendable {
     private static func message(_ body: String) -> String {
         struct Problem: Decodable { var error: String }
         return (try? JSONDecoder().decode(Problem.self, from: Data(body.utf8)).error) ?? String(body.prefix(200))
+    }
+
+    /// The key certificates' private keys are sealed with for this device: HKDF-SHA256 of its signing key, as the
+    /// console derives it.
+    static func deliveryKey(signingKey: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: Array(signingKey.utf8)),
+            info: Array("halb certificate delivery v1".utf8),
+            outputByteCount: 32
+        )
     }
 
     /// HMAC-SHA256 of `body` with `key`, hex: what the console signs configurations with.

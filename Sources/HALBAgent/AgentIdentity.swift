@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import HALBCore
 
 /// What a device keeps in its state directory: who it is to its console, and the last configuration it applied.
 ///
@@ -61,6 +63,51 @@ public struct AgentStateDirectory: Sendable {
     public func storeConfiguration(version: Int, yaml: String) throws {
         try Self.writeAtomically(Data(yaml.utf8), to: self.configurationFile)
         try Self.writeAtomically(Data("\(version)\n".utf8), to: self.versionFile)
+    }
+
+    var certificatesDirectory: URL { self.url.appendingPathComponent("certificates") }
+
+    /// The site file of `update` as the device runs it: each `managedCertificate` replaced by the `certificate` and
+    /// `privateKey` files it was written to (mode 0600, named by their content, so a running configuration's files
+    /// are never overwritten).
+    ///
+    /// - Throws: when the site cannot be read, names a certificate the console did not send, or a file cannot be
+    ///   written.
+    public func materialize(_ update: ConfigurationUpdate) throws -> String {
+        guard !update.certificates.isEmpty || update.yaml.contains("managedCertificate") else { return update.yaml }
+        var site = try SiteReader.load(yaml: update.yaml)
+        var changed = false
+        for vsIndex in site.virtualServers.indices {
+            for payloadIndex in site.virtualServers[vsIndex].payloads.indices {
+                guard let name = site.virtualServers[vsIndex].payloads[payloadIndex].managedCertificate else { continue }
+                guard let certificate = update.certificates.first(where: { $0.name == name }) else {
+                    throw AgentError.console("the console sent no certificate \(name) (virtual server \(site.virtualServers[vsIndex].name))")
+                }
+                let digest = SHA256.hash(data: Data((certificate.certificate + "\u{0}" + certificate.privateKey).utf8))
+                let stem = name + "-" + digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+                let chainFile = self.certificatesDirectory.appendingPathComponent(stem + ".pem")
+                let keyFile = self.certificatesDirectory.appendingPathComponent(stem + ".key")
+                if !FileManager.default.fileExists(atPath: chainFile.path) {
+                    try Self.writeAtomically(Data(certificate.certificate.utf8), to: chainFile)
+                }
+                if !FileManager.default.fileExists(atPath: keyFile.path) {
+                    try Self.writeAtomically(Data(certificate.privateKey.utf8), to: keyFile)
+                }
+                site.virtualServers[vsIndex].payloads[payloadIndex].managedCertificate = nil
+                site.virtualServers[vsIndex].payloads[payloadIndex].certificate = chainFile.path
+                site.virtualServers[vsIndex].payloads[payloadIndex].privateKey = keyFile.path
+                changed = true
+            }
+        }
+        return changed ? SiteWriter.yaml(site) : update.yaml
+    }
+
+    /// Removes the certificate files that `yaml` (the configuration just stored) does not name.
+    public func pruneCertificates(keeping yaml: String) {
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: self.certificatesDirectory.path) else { return }
+        for file in files where !yaml.contains(self.certificatesDirectory.appendingPathComponent(file).path) {
+            try? FileManager.default.removeItem(at: self.certificatesDirectory.appendingPathComponent(file))
+        }
     }
 
     /// Writes `data` to a temporary file beside `url`, flushes it to disk, renames it over `url`, and flushes the

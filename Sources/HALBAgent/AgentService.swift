@@ -56,6 +56,7 @@ public struct AgentService: Service {
         if let yaml = self.fetchedInitially {
             do {
                 try self.state.storeConfiguration(version: version, yaml: yaml)
+                self.state.pruneCertificates(keeping: yaml)
             } catch {
                 self.logger.error("Cannot cache the configuration", metadata: ["error": "\(error)"])
             }
@@ -63,7 +64,7 @@ public struct AgentService: Service {
         }
         var failures = 0
         while !Task.isCancelled {
-            let next: (version: Int, yaml: String)?
+            let next: ConfigurationUpdate?
             do {
                 next = try await self.client.configuration(after: version)
                 failures = 0
@@ -76,8 +77,11 @@ public struct AgentService: Service {
                 continue
             }
             guard let next else { continue }
+            let yaml: String
             do {
-                try await self.apply(next.yaml)
+                // Certificates uploaded to the console become files of the state directory first.
+                yaml = try self.state.materialize(next)
+                try await self.apply(yaml)
             } catch {
                 self.logger.error(
                     "Configuration from the console refused: the running configuration keeps serving",
@@ -91,7 +95,8 @@ public struct AgentService: Service {
             version = next.version
             self.logger.notice("Configuration from the console applied", metadata: ["site.version": "\(next.version)"])
             do {
-                try self.state.storeConfiguration(version: next.version, yaml: next.yaml)
+                try self.state.storeConfiguration(version: next.version, yaml: yaml)
+                self.state.pruneCertificates(keeping: yaml)
             } catch {
                 // It runs; only a restart without the console would start from the older cached one.
                 self.logger.error("Cannot cache the configuration", metadata: ["error": "\(error)"])

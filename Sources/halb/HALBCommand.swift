@@ -20,7 +20,7 @@ struct HALBCommand: AsyncParsableCommand {
         subcommands: [
             ConsoleCommand.self, DemoCommand.self, DeviceCommand.self, ValidateCommand.self, LoginCommand.self, SiteCommand.self,
             GatewayCommand.self, VirtualServerCommand.self, JoinTokenCommand.self, TokenCommand.self, UserCommand.self, StatusCommand.self,
-            VersionsCommand.self, RollbackCommand.self, ExportCommand.self, ImportCommand.self,
+            VersionsCommand.self, RollbackCommand.self, ExportCommand.self, ImportCommand.self, CertificateCommand.self,
         ]
     )
 }

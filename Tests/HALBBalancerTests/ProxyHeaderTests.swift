@@ -81,6 +81,26 @@ import Testing
         #expect(Array(bytes[28...]) == authority + ssl)
     }
 
+    @Test func v2CarriesTheCipherAndTheApplicationProtocol() throws {
+        var buffer = ByteBuffer()
+        ProxyHeader.write(
+            .v2,
+            source: try SocketAddress(ipAddress: "198.51.100.7", port: 0x1234),
+            destination: try SocketAddress(ipAddress: "192.0.2.10", port: 443),
+            tls: .init(serverName: nil, version: "TLSv1.2", cipher: "ECDHE-RSA-AES128-GCM-SHA256", alpn: "http/1.1"),
+            into: &buffer
+        )
+        let bytes = Array(buffer.readableBytesView)
+        // PP2_TYPE_ALPN first, then PP2_TYPE_SSL with the version and cipher sub-TLVs (no authority without SNI).
+        let alpn: [UInt8] = [0x01, 0x00, 0x08] + Array("http/1.1".utf8)
+        let version: [UInt8] = [0x21, 0x00, 0x07] + Array("TLSv1.2".utf8)
+        let cipher: [UInt8] = [0x23, 0x00, 0x1B] + Array("ECDHE-RSA-AES128-GCM-SHA256".utf8)
+        let sslValue: [UInt8] = [0x01, 0, 0, 0, 0] + version + cipher
+        let ssl: [UInt8] = [0x20, 0x00, UInt8(sslValue.count)] + sslValue
+        #expect(Array(bytes[28...]) == alpn + ssl)
+        #expect(Int(bytes[14]) << 8 | Int(bytes[15]) == 12 + alpn.count + ssl.count)
+    }
+
     @Test func offWritesNothing() throws {
         #expect(self.header(.off, try SocketAddress(ipAddress: "192.0.2.1", port: 1), nil).isEmpty)
     }

@@ -7,22 +7,8 @@ import Testing
 /// Loading an offloading payload's certificate and key: every way it can be unusable gets an error naming the file.
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs openssl"))
 struct TLSOffloadLoadTests {
-    /// A self-signed certificate valid for 2 days from now, and its key, in a fresh directory.
     private func certificate(_ name: String, in directory: URL) throws -> (String, String) {
-        let certificate = directory.appendingPathComponent("\(name).pem").path
-        let key = directory.appendingPathComponent("\(name).key").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-            "-out", certificate, "-days", "2", "-subj", "/CN=\(name)",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        return (certificate, key)
+        try makeTestCertificate(name, in: directory)
     }
 
     private func message(_ body: () throws(TLSOffloadError) -> TLSOffload) -> String {
@@ -54,5 +40,35 @@ struct TLSOffloadLoadTests {
         #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: key, privateKey: key)) }.hasPrefix("certificate \(key): "))
         #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: cert, privateKey: key, ciphers: .list(["NOT-A-SUITE"]))) } == "ciphers NOT-A-SUITE: not all known TLS 1.2 cipher suites")
         #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: cert, privateKey: key, ciphers: .intermediate)) } == "loaded")
+    }
+
+    @Test func anUploadIsCheckedAsTextLikeAFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (certFile, keyFile) = try self.certificate("upload", in: directory)
+        let (_, otherKeyFile) = try self.certificate("other", in: directory)
+        let cert = try String(contentsOfFile: certFile, encoding: .utf8)
+        let key = try String(contentsOfFile: keyFile, encoding: .utf8)
+        let otherKey = try String(contentsOfFile: otherKeyFile, encoding: .utf8)
+
+        let summary = try TLSOffload.check(certificatePEM: cert, privateKeyPEM: key)
+        #expect(summary.subject == "CN=upload")
+        #expect(summary.chainLength == 1)
+        #expect(!summary.leafDER.isEmpty)
+        func message(_ cert: String, _ key: String, now: Date = Date()) -> String {
+            do {
+                _ = try TLSOffload.check(certificatePEM: cert, privateKeyPEM: key, now: now)
+                return "checked"
+            } catch {
+                return error.description
+            }
+        }
+        #expect(message(cert, otherKey).hasPrefix("privateKey does not belong to certificate"))
+        #expect(message(cert, key, now: Date().addingTimeInterval(3 * 86_400)).hasPrefix("certificate: expired on 20"))
+        #expect(message("not a certificate", key).hasPrefix("certificate: cannot be read as PEM"))
+        #expect(message(cert, "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n").hasPrefix("privateKey: cannot be read"))
+        // A managed certificate the agent did not turn into files: a site-file device cannot use it.
+        #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: "", privateKey: "")) }.hasPrefix("managedCertificate: "))
     }
 }

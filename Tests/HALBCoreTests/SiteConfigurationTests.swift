@@ -97,6 +97,7 @@ private func issues(_ yaml: String) -> [String] {
         let offload = try #require(site.virtualServers[1].payload(.ssl))
         #expect(offload.sslMode == .offload && offload.certificate == "/etc/halb/portal.pem" && offload.privateKey == "/etc/halb/portal.key")
         #expect(offload.minimumTLSVersion == .v1_3)
+        #expect(offload.alpn == ["http/1.1"] && offload.managedCertificate == nil)
         #expect(offload.gatewayTLS == GatewayTLS(verify: true, caBundle: "/etc/halb/gateways-ca.pem"))
         #expect(offload.ciphers == .list(["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"]))
         #expect(vs.payload(.ssl)?.ciphers == .modern)
@@ -151,6 +152,12 @@ private func issues(_ yaml: String) -> [String] {
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, ciphers: [RC4-MD5] }", "virtualServers[0].payloads.ssl.ciphers[0]: \"RC4-MD5\" is not a TLS 1.2 cipher suite"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, sni: { a.example.test: [gw1] } }", "virtualServers[0].payloads.ssl.sni: SNI routing is for mode passthrough"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { certificate: /c.pem }", "virtualServers[0].payloads.ssl.certificate: only mode offload uses a certificate"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { managedCertificate: rdp }", "virtualServers[0].payloads.ssl.managedCertificate: only mode offload uses a certificate"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, managedCertificate: rdp, certificate: /c.pem }", "virtualServers[0].payloads.ssl.certificate: give either managedCertificate (uploaded to the console) or certificate and privateKey (files), not both"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, managedCertificate: \"a b\" }", "virtualServers[0].payloads.ssl.managedCertificate: \"a b\" is not a certificate name"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, managedCertificate: rdp, alpn: [h2, \"http 1.1\"] }", "virtualServers[0].payloads.ssl.alpn[1]: \"http 1.1\" is not an application protocol name"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, managedCertificate: rdp, alpn: [h2, h2] }", "virtualServers[0].payloads.ssl.alpn[1]: \"h2\" is listed twice"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { alpn: [h2] }", "virtualServers[0].payloads.ssl.alpn: only mode offload offers ALPN"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { gatewayTLS: { verify: true } }", "virtualServers[0].payloads.ssl.gatewayTLS: only mode offload re-encrypts"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, gatewayTLS: { caBundle: ca.pem } }", "virtualServers[0].payloads.ssl.gatewayTLS.caBundle: \"ca.pem\" is not an absolute path"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, gatewayTLS: { check: yes } }", "virtualServers[0].payloads.ssl.gatewayTLS.check: unknown field \"check\""),

@@ -153,6 +153,108 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         #expect(await restarted.exitCode() == 0, "\(restarted.text)")
     }
 
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs openssl"))
+    func aCertificateUploadedToTheConsoleReachesItsDevicesSealedAndAReplacementIsServedAtOnce() async throws {
+        let directory = try TemporaryDirectory()
+        let (first, firstKey) = try await makeCertificate(in: directory, name: "managed-1", subjectAltName: "DNS:offload.test")
+        let (second, secondKey) = try await makeCertificate(in: directory, name: "managed-2", subjectAltName: "DNS:offload.test")
+        let (_, strangerKey) = try await makeCertificate(in: directory, name: "stranger")
+        let gatewayPort = try freePort()
+        let gateway = try HALBProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: ["-c", TLSOffloadTests.gateway, "\(gatewayPort)"])
+        defer { gateway.signal(SIGTERM) }
+        #expect(await accepts(port: gatewayPort), "\(gateway.text)")
+        let data = directory.url.appendingPathComponent("console").path
+        let state = directory.url.appendingPathComponent("lb1").path
+        let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
+        let port = try freePort()
+        let plainPort = try freePort()
+        let console = try await self.startConsole(data: data)
+        let admin = ["HALB_CONSOLE": "http://\(console.address)", "HALB_TOKEN": console.token]
+        func site(ssl: String) -> String {
+            """
+            site: lab
+            gateways:
+              - { name: gw1, address: 127.0.0.1, ports: { gateway: \(gatewayPort), ssl: \(gatewayPort) } }
+            devices:
+              - { name: lb1, address: 127.0.0.1, interface: lo }
+            virtualServers:
+              - name: rdp
+                vip: { ipv4: \(vip)/8 }
+                devices: [lb1]
+                payloads:
+                  gateway: { port: \(plainPort) }
+                  \(ssl)
+                healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }
+
+            """
+        }
+        let offload = "ssl: { port: \(port), mode: offload, managedCertificate: rdp }"
+
+        // A virtual server cannot name a certificate the console does not hold.
+        let early = try await console.request("POST", "/api/v1/sites", body: site(ssl: offload))
+        #expect(early.hasPrefix("HTTP/1.1 422") && early.contains("virtualServers[0].payloads.ssl.managedCertificate"), "\(early)")
+        #expect(try await console.request("POST", "/api/v1/sites", body: site(ssl: "")).hasPrefix("HTTP/1.1 201"))
+
+        // Upload (CLI); a key of another certificate is refused, naming the field.
+        let refused = try await runHALB(["certificate", "upload", "rdp", "--certificate", first, "--key", strangerKey], environment: admin)
+        #expect(refused.status == 1 && refused.output.contains("privateKey does not belong to certificate"), "\(refused.output)")
+        let uploaded = try await runHALB(["certificate", "upload", "rdp", "--certificate", first, "--key", firstKey], environment: admin)
+        #expect(uploaded.status == 0 && uploaded.output.contains("Stored certificate rdp (CN=managed-1"), "\(uploaded.output)")
+
+        // The virtual server offloads with it; the device enrols and serves it.
+        let vs = try #require(try await console.json("GET", "/api/v1/sites/lab/virtual-servers/rdp") as? [String: Any])
+        var payloads = try #require(vs["payloads"] as? [String: Any])
+        payloads["ssl"] = ["port": port, "mode": "offload", "managedCertificate": "rdp"]
+        var changedVS = vs
+        changedVS["payloads"] = payloads
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: changedVS), as: UTF8.self)
+        let changed = try await console.request("PUT", "/api/v1/sites/lab/virtual-servers/rdp", ifMatch: 1, body: body)
+        #expect(changed.hasPrefix("HTTP/1.1 200"), "\(changed)")
+        let join = try #require(try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#) as? [String: Any])
+        let device = try HALBProcess([
+            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state,
+            "--join-token", try #require(join["token"] as? String), "--admin", "127.0.0.1:0",
+        ])
+        func curl(trusting ca: String) async -> String {
+            (try? await runProgram("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", ca, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/"]))?.output ?? ""
+        }
+        #expect(await eventually(timeout: .seconds(20)) { await curl(trusting: first) == "hello from the gateway\n" }, "\(device.text)")
+
+        // The key is sealed in the console's store and only a file of the device's user on the device.
+        let keyLine = try #require(try String(contentsOfFile: firstKey, encoding: .utf8).split(separator: "\n").dropFirst().first)
+        for file in try FileManager.default.contentsOfDirectory(atPath: data) {
+            let bytes = try #require(FileManager.default.contents(atPath: "\(data)/\(file)"))
+            #expect(bytes.range(of: Data(keyLine.utf8)) == nil, "\(file) holds the private key in clear")
+        }
+        let keyFiles = try FileManager.default.contentsOfDirectory(atPath: "\(state)/certificates").filter { $0.hasSuffix(".key") }
+        #expect(keyFiles.count == 1)
+        let mode = try FileManager.default.attributesOfItem(atPath: "\(state)/certificates/\(keyFiles[0])")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(!device.text.contains(keyLine) && !console.process.text.contains(keyLine))
+
+        // A replacement gives the site a new version; the device serves it to new connections at once.
+        let replaced = try await runHALB(["certificate", "upload", "rdp", "--certificate", second, "--key", secondKey], environment: admin)
+        #expect(replaced.status == 0 && replaced.output.contains("virtual servers rdp load it now"), "\(replaced.output)")
+        #expect(await eventually { logged(device, "Configuration from the console applied", "site.version=3") }, "\(device.text)")
+        #expect(await eventually { await curl(trusting: second) == "hello from the gateway\n" })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(state)/certificates").count == 2, "the old pair is removed")
+
+        // Listed with its users; in use, it cannot be deleted.
+        let list = try await runHALB(["certificate", "list"], environment: admin)
+        #expect(list.output.contains("rdp") && list.output.contains("CN=managed-2"), "\(list.output)")
+        let delete = try await runHALB(["certificate", "delete", "rdp"], environment: admin)
+        #expect(delete.status == 1 && delete.output.contains("used by virtual server rdp"), "\(delete.output)")
+
+        // Without the console, a restarted device serves the cached certificate.
+        console.process.signal(SIGKILL)
+        _ = await console.process.exitCode()
+        device.signal(SIGTERM)
+        #expect(await device.exitCode() == 0, "\(device.text)")
+        let restarted = try HALBProcess(["device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--admin", "127.0.0.1:0"])
+        defer { restarted.signal(SIGTERM) }
+        #expect(await eventually { await curl(trusting: second) == "hello from the gateway\n" }, "\(restarted.text)")
+    }
+
     @Test func aDeviceOnOlderSoftwareShowsNeedsUpdate() async throws {
         let gateway = try await TestServer.start(.echo())
         defer { Task { await gateway.kill() } }

@@ -11,7 +11,7 @@ import Testing
 )
 struct TLSOffloadTests {
     /// A plain HTTP/1.1 gateway with keep-alive, answering "hello from the gateway".
-    private static let gateway = """
+    static let gateway = """
         import http.server, sys
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -198,6 +198,33 @@ extension TLSOffloadTests {
 }
 
 extension TLSOffloadTests {
+    /// A TLS gateway preferring h2 over http/1.1 with ALPN: prints the protocol each connection negotiated and
+    /// answers one HTTP/1.1 request.
+    private static let alpnGateway = """
+        import socket, ssl, sys
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", int(sys.argv[1])))
+        server.listen()
+        while True:
+            connection, _ = server.accept()
+            try:
+                with context.wrap_socket(connection, server_side=True) as tls:
+                    print("alpn", tls.selected_alpn_protocol(), flush=True)
+                    request = b""
+                    while b"\\r\\n\\r\\n" not in request:
+                        chunk = tls.recv(4096)
+                        if not chunk:
+                            break
+                        request += chunk
+                    tls.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 3\\r\\nConnection: close\\r\\n\\r\\nok\\n")
+            except (ssl.SSLError, OSError):
+                pass
+        """
+
     /// A gateway that reads a PROXY v2 header, prints its TLVs in hex, and answers one HTTP request.
     private static let proxyGateway = """
         import socket, sys
@@ -228,7 +255,57 @@ extension TLSOffloadTests {
                     pass
         """
 
-    @Test func aProxyV2HeaderTellsTheGatewayTheServerNameAndTLSVersion() async throws {
+    @Test func reEncryptionOffersTheGatewayTheApplicationProtocolTheClientChose() async throws {
+        let directory = try TemporaryDirectory()
+        let (certificate, key) = try await makeCertificate(in: directory, name: "offload", subjectAltName: "DNS:offload.test")
+        let (gatewayCertificate, gatewayKey) = try await makeCertificate(in: directory, name: "gateway")
+        let gatewayPort = try freePort()
+        let gateway = try HALBProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/python3"),
+            arguments: ["-c", Self.alpnGateway, "\(gatewayPort)", gatewayCertificate, gatewayKey]
+        )
+        defer { gateway.signal(SIGTERM) }
+        #expect(await accepts(port: gatewayPort), "\(gateway.text)")
+        let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
+        let port = try freePort()
+        let file = try directory.write(
+            "site.yaml",
+            """
+            site: lab
+            gateways:
+              - { name: gw1, address: 127.0.0.1, ports: { ssl: \(gatewayPort) } }
+            devices:
+              - { name: lb1, address: 127.0.0.1, interface: lo }
+            virtualServers:
+              - name: rdp
+                vip: { ipv4: \(vip)/8 }
+                devices: [lb1]
+                payloads:
+                  ssl:
+                    port: \(port)
+                    mode: offload
+                    certificate: \(certificate)
+                    privateKey: \(key)
+                    alpn: [h2, http/1.1]
+                    gatewayTLS: { caBundle: \(gatewayCertificate) }
+                healthCheck: { type: tcp, interval: 1h, timeout: 1s }
+
+            """
+        )
+        let (device, _) = try await startDevice(file: file)
+        defer { device.signal(SIGTERM) }
+        // The gateway prefers h2; the client offers http/1.1 only, so the device must offer the gateway that alone.
+        var answer = (status: Int32?.none, output: "")
+        #expect(await eventually {
+            answer = (try? await runProgram("/usr/bin/curl", [
+                "-sS", "--max-time", "5", "--http1.1", "--cacert", certificate, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/",
+            ])) ?? answer
+            return answer.output == "ok\n"
+        }, "\(answer.output) \(gateway.text)")
+        #expect(gateway.text.contains("alpn http/1.1") && !gateway.text.contains("alpn h2"), "\(gateway.text)")
+    }
+
+    @Test func aProxyV2HeaderTellsTheGatewayTheServerNameTLSVersionCipherAndApplicationProtocol() async throws {
         let directory = try TemporaryDirectory()
         let (certificate, key) = try await makeCertificate(in: directory, name: "offload", subjectAltName: "DNS:offload.test")
         let gatewayPort = try freePort()
@@ -250,7 +327,7 @@ extension TLSOffloadTests {
                 vip: { ipv4: \(vip)/8 }
                 devices: [lb1]
                 payloads:
-                  ssl: { port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key) }
+                  ssl: { port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), alpn: [http/1.1] }
                 healthCheck: { type: tcp, interval: 1h, timeout: 1s }
                 proxyProtocol: v2
 
@@ -260,12 +337,19 @@ extension TLSOffloadTests {
         defer { device.signal(SIGTERM) }
         var answer = (status: Int32?.none, output: "")
         #expect(await eventually {
-            answer = (try? await runProgram("/usr/bin/curl", ["-sS", "--max-time", "5", "--tlsv1.3", "--cacert", certificate, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/"])) ?? answer
+            // curl offers h2 and http/1.1 with ALPN; the device offers http/1.1 only. The cipher is pinned.
+            answer = (try? await runProgram("/usr/bin/curl", [
+                "-sS", "--max-time", "5", "--tlsv1.3", "--tls13-ciphers", "TLS_CHACHA20_POLY1305_SHA256", "--cacert", certificate,
+                "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/",
+            ])) ?? answer
             return answer.output == "ok\n"
         }, "\(answer.output) \(gateway.text)")
-        // PP2_TYPE_AUTHORITY "offload.test", then PP2_TYPE_SSL: client SSL, verify 0, version "TLSv1.3".
-        let authority = "02000c" + Array("offload.test".utf8).map { String(format: "%02x", $0) }.joined()
-        let ssl = "20000f" + "0100000000" + "210007" + Array("TLSv1.3".utf8).map { String(format: "%02x", $0) }.joined()
-        #expect(gateway.text.contains("tlvs \(authority)\(ssl)"), "\(gateway.text)")
+        func hex(_ text: String) -> String { Array(text.utf8).map { String(format: "%02x", $0) }.joined() }
+        // PP2_TYPE_ALPN "http/1.1", PP2_TYPE_AUTHORITY "offload.test", then PP2_TYPE_SSL: client SSL, verify 0,
+        // version "TLSv1.3" and cipher "TLS_CHACHA20_POLY1305_SHA256" (28 bytes).
+        let alpn = "010008" + hex("http/1.1")
+        let authority = "02000c" + hex("offload.test")
+        let ssl = "20002e" + "0100000000" + "210007" + hex("TLSv1.3") + "23001c" + hex("TLS_CHACHA20_POLY1305_SHA256")
+        #expect(gateway.text.contains("tlvs \(alpn)\(authority)\(ssl)"), "\(gateway.text)")
     }
 }

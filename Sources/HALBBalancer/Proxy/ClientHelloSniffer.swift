@@ -1,13 +1,20 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// What the device learned of a client's TLS session while offloading it: the server name from its ClientHello.
+/// What the device learned of a client's TLS session while offloading it: the server name from its ClientHello
+/// and the cipher suite from the device's ServerHello.
 final class TLSSessionInfo: Sendable {
-    private let box = NIOLockedValueBox<String?>(nil)
+    private let box = NIOLockedValueBox<(serverName: String?, cipher: String?)>((nil, nil))
 
     var serverName: String? {
-        get { self.box.withLockedValue { $0 } }
-        set { self.box.withLockedValue { $0 = newValue } }
+        get { self.box.withLockedValue { $0.serverName } }
+        set { self.box.withLockedValue { $0.serverName = newValue } }
+    }
+
+    /// The negotiated cipher suite's OpenSSL name.
+    var cipher: String? {
+        get { self.box.withLockedValue { $0.cipher } }
+        set { self.box.withLockedValue { $0.cipher = newValue } }
     }
 }
 
@@ -42,8 +49,53 @@ final class ClientHelloSniffer: ChannelInboundHandler, RemovableChannelHandler {
             if self.done { self.seen = [] }
         }
         context.fireChannelRead(data)
+        if self.done { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
     }
 }
 
 @available(*, unavailable)
 extension ClientHelloSniffer: Sendable {}
+
+/// Sits between the socket and the TLS handler of an offloading connection and reads the cipher suite from the
+/// device's ServerHello as it passes, unchanged, for a PROXY v2 header; then removes itself.
+final class ServerHelloSniffer: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let info: TLSSessionInfo
+    private var seen: [UInt8] = []
+    private var done = false
+
+    init(info: TLSSessionInfo) {
+        self.info = info
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if !self.done {
+            let buffer = self.unwrapOutboundIn(data)
+            self.seen += buffer.readableBytesView.prefix(ServerHello.maximumBufferSize - self.seen.count)
+            switch ServerHello.read(self.seen) {
+            case .needMore:
+                self.done = self.seen.count >= ServerHello.maximumBufferSize
+            case .cipherSuite(let suite):
+                self.info.cipher = ServerHello.name(ofCipherSuite: suite)
+                self.done = true
+            case .notServerHello:
+                self.done = true
+            }
+        }
+        let finished = self.done && !self.seen.isEmpty
+        if finished { self.seen = [] }
+        context.write(data, promise: promise)
+        if finished {
+            // Once the TLS handler's write is over: leaving the pipeline inside it stalls the handshake.
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                loopBound.value.pipeline.syncOperations.removeHandler(context: loopBound.value, promise: nil)
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ServerHelloSniffer: Sendable {}

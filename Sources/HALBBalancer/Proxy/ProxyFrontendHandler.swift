@@ -80,8 +80,10 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
     private var routed = false
     private var clientHelloReads = 0
 
-    /// TLS offload with a PROXY v2 header: the client's server name, read from its ClientHello.
+    /// TLS offload with a PROXY v2 header: the client's server name, read from its ClientHello, and the cipher.
     private let session: TLSSessionInfo?
+    /// TLS offload: the application protocol the client chose with ALPN.
+    private var negotiatedProtocol: String?
 
     init(route: Route, session: TLSSessionInfo? = nil) {
         self.route = route
@@ -158,8 +160,9 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case TLSUserEvent.handshakeCompleted = event, self.route.tls != nil, !self.routed {
+        if case TLSUserEvent.handshakeCompleted(let negotiated) = event, self.route.tls != nil, !self.routed {
             self.routed = true
+            self.negotiatedProtocol = negotiated
             self.clientHelloTimeout?.cancel()
             self.clientHelloTimeout = nil
             self.connectNext(context: context, lastError: nil)
@@ -224,7 +227,8 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         member.reserve()
         let timeouts = self.route.configuration.timeouts
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let gatewayTLS = self.route.tls?.gatewayContext
+        // Re-encryption: the gateway is offered the application protocol the client chose, if any.
+        let gatewayTLS = self.negotiatedProtocol.flatMap { self.route.tls?.gatewayContexts[$0] } ?? self.route.tls?.gatewayContext
         let handshake: EventLoopPromise<Void>? = gatewayTLS == nil ? nil : context.eventLoop.makePromise()
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(.milliseconds(timeouts.connect.milliseconds))
@@ -323,7 +327,12 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
             var tls: ProxyHeader.TLSInfo?
             if self.route.tls != nil {
                 let version = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
-                tls = ProxyHeader.TLSInfo(serverName: self.session?.serverName, version: version.map(Self.name))
+                tls = ProxyHeader.TLSInfo(
+                    serverName: self.session?.serverName,
+                    version: version.map(Self.name),
+                    cipher: self.session?.cipher,
+                    alpn: self.negotiatedProtocol
+                )
             }
             ProxyHeader.write(
                 proxyProtocol,

@@ -16,23 +16,32 @@ public enum ProxyHeader {
         public var serverName: String?
         /// The negotiated version, such as `TLSv1.3`, sent as `PP2_SUBTYPE_SSL_VERSION` inside `PP2_TYPE_SSL`.
         public var version: String?
+        /// The negotiated cipher suite's OpenSSL name, such as `TLS_AES_128_GCM_SHA256`, sent as
+        /// `PP2_SUBTYPE_SSL_CIPHER` inside `PP2_TYPE_SSL`.
+        public var cipher: String?
+        /// The application protocol negotiated with ALPN, such as `http/1.1`, sent as `PP2_TYPE_ALPN`.
+        public var alpn: String?
 
-        public init(serverName: String?, version: String?) {
+        public init(serverName: String?, version: String?, cipher: String? = nil, alpn: String? = nil) {
             self.serverName = serverName
             self.version = version
+            self.cipher = cipher
+            self.alpn = alpn
         }
 
-        /// The TLVs: `PP2_TYPE_AUTHORITY` (0x02) if there is a server name, and `PP2_TYPE_SSL` (0x20) with the
-        /// client flag `PP2_CLIENT_SSL`, verify 0 (no client certificate is asked for, as with HAProxy) and the
-        /// version sub-TLV (0x21).
+        /// The TLVs: `PP2_TYPE_ALPN` (0x01) and `PP2_TYPE_AUTHORITY` (0x02) when known, and `PP2_TYPE_SSL` (0x20)
+        /// with the client flag `PP2_CLIENT_SSL`, verify 0 (no client certificate is asked for, as with HAProxy),
+        /// and the version (0x21) and cipher (0x23) sub-TLVs.
         var tlvs: [UInt8] {
             var bytes: [UInt8] = []
             func tlv(_ type: UInt8, _ value: [UInt8]) -> [UInt8] {
                 [type, UInt8(value.count >> 8), UInt8(value.count & 0xff)] + value
             }
+            if let alpn, alpn.utf8.count <= 255 { bytes += tlv(0x01, Array(alpn.utf8)) }
             if let serverName, serverName.utf8.count <= 255 { bytes += tlv(0x02, Array(serverName.utf8)) }
             var ssl: [UInt8] = [0x01, 0, 0, 0, 0]
             if let version { ssl += tlv(0x21, Array(version.utf8)) }
+            if let cipher, cipher.utf8.count <= 255 { ssl += tlv(0x23, Array(cipher.utf8)) }
             bytes += tlv(0x20, ssl)
             return bytes
         }

@@ -14,14 +14,18 @@ public struct TLSOffloadConfiguration: Sendable, Hashable {
     public var ciphers: CipherPolicy
     /// Re-encryption toward the gateways; `nil`: plain TCP.
     public var gatewayTLS: GatewayTLS?
+    /// The application protocols offered to clients (ALPN), in order of preference; empty: none.
+    public var alpn: [String]
 
     public init(
         certificate: String,
         privateKey: String,
         minimumTLSVersion: TLSProtocolVersion = .v1_2,
         ciphers: CipherPolicy = .modern,
-        gatewayTLS: GatewayTLS? = nil
+        gatewayTLS: GatewayTLS? = nil,
+        alpn: [String] = []
     ) {
+        self.alpn = alpn
         self.certificate = certificate
         self.privateKey = privateKey
         self.minimumTLSVersion = minimumTLSVersion
@@ -34,8 +38,10 @@ public struct TLSOffloadConfiguration: Sendable, Hashable {
 /// leaf certificate's validity for `/status` and the expiry metric.
 public struct TLSOffload: Sendable {
     let context: NIOSSLContext
-    /// Re-encryption: the client context for the gateway connections.
+    /// Re-encryption: the client context for the gateway connections of clients that negotiated no ALPN protocol.
     let gatewayContext: NIOSSLContext?
+    /// Re-encryption with ALPN: a client context per protocol, offering the gateway the one the client picked.
+    let gatewayContexts: [String: NIOSSLContext]
     /// The leaf certificate's common name, as `CN=...`.
     public let subject: String
     /// When the leaf certificate expires.
@@ -56,22 +62,17 @@ public struct TLSOffload: Sendable {
     /// - Throws: ``TLSOffloadError`` naming the file and the problem: unreadable, not PEM, no certificate, not yet
     ///   or no longer valid, a key that does not belong to the certificate, or cipher suites the library does not know.
     public static func load(_ configuration: TLSOffloadConfiguration, now: Date = Date()) throws(TLSOffloadError) -> TLSOffload {
+        guard !configuration.certificate.isEmpty else {
+            // The agent turns a managed certificate into files; a device run from a site file has none.
+            throw TLSOffloadError(
+                "managedCertificate: a certificate uploaded to the console reaches managed devices only; a device run from a site file needs certificate and privateKey (PEM files)"
+            )
+        }
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMFile(configuration.certificate)
         } catch {
             throw TLSOffloadError("certificate \(configuration.certificate): cannot be read as PEM (\(error))")
-        }
-        guard let leaf = chain.first else {
-            throw TLSOffloadError("certificate \(configuration.certificate): holds no certificate")
-        }
-        let notBefore = Date(timeIntervalSince1970: TimeInterval(leaf.notValidBefore))
-        let notAfter = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
-        guard notAfter > now else {
-            throw TLSOffloadError("certificate \(configuration.certificate): expired on \(Self.show(notAfter))")
-        }
-        guard notBefore <= now else {
-            throw TLSOffloadError("certificate \(configuration.certificate): not valid before \(Self.show(notBefore))")
         }
         let key: NIOSSLPrivateKey
         do {
@@ -79,30 +80,16 @@ public struct TLSOffload: Sendable {
         } catch {
             throw TLSOffloadError("privateKey \(configuration.privateKey): cannot be read as a PEM private key (\(error))")
         }
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        tls.minimumTLSVersion = configuration.minimumTLSVersion == .v1_3 ? .tlsv13 : .tlsv12
-        let suites: [String] =
-            switch configuration.ciphers {
-            case .modern: Self.modernSuites
-            case .intermediate: Self.intermediateSuites
-            case .list(let names): names
-            }
-        // BoringSSL traps on a cipher list it cannot use: only known names get this far.
-        guard !suites.isEmpty, suites.allSatisfy(CipherPolicy.knownSuites.contains) else {
-            throw TLSOffloadError("ciphers \(suites.joined(separator: ":")): not all known TLS 1.2 cipher suites")
-        }
-        tls.cipherSuites = suites.joined(separator: ":")
-        let context: NIOSSLContext
-        do {
-            context = try NIOSSLContext(configuration: tls)
-        } catch {
-            throw TLSOffloadError(
-                "privateKey \(configuration.privateKey) does not belong to certificate \(configuration.certificate) (\(error))"
-            )
-        }
-        // The description reads <NIOSSLCertificate;serial_number=...;common_name=NAME;...>.
-        let subject = "\(leaf)".firstMatch(of: /common_name=([^;>]*)/).map { "CN=" + $0.1 } ?? "?"
+        let (context, summary) = try Self.serverContext(
+            chain: chain,
+            key: key,
+            configuration: configuration,
+            certificateName: "certificate \(configuration.certificate)",
+            keyName: "privateKey \(configuration.privateKey)",
+            now: now
+        )
         var gatewayContext: NIOSSLContext?
+        var gatewayContexts: [String: NIOSSLContext] = [:]
         if let gatewayTLS = configuration.gatewayTLS {
             var client = TLSConfiguration.makeClientConfiguration()
             client.minimumTLSVersion = .tlsv12
@@ -121,16 +108,112 @@ public struct TLSOffload: Sendable {
             }
             do {
                 gatewayContext = try NIOSSLContext(configuration: client)
+                for name in configuration.alpn {
+                    client.applicationProtocols = [name]
+                    gatewayContexts[name] = try NIOSSLContext(configuration: client)
+                }
             } catch {
                 throw TLSOffloadError("gatewayTLS: \(error)")
             }
         }
-        return TLSOffload(context: context, gatewayContext: gatewayContext, subject: subject, notValidAfter: notAfter)
+        return TLSOffload(
+            context: context,
+            gatewayContext: gatewayContext,
+            gatewayContexts: gatewayContexts,
+            subject: summary.subject,
+            notValidAfter: summary.notValidAfter
+        )
+    }
+
+    /// Checks a certificate chain and private key given as PEM text (an upload to the console) at `now`, as
+    /// ``load(_:now:)`` checks files.
+    ///
+    /// - Throws: ``TLSOffloadError`` naming `certificate` or `privateKey` and the problem.
+    public static func check(certificatePEM: String, privateKeyPEM: String, now: Date = Date()) throws(TLSOffloadError) -> CertificateSummary {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
+        } catch {
+            throw TLSOffloadError("certificate: cannot be read as PEM (\(error))")
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem)
+        } catch {
+            throw TLSOffloadError("privateKey: cannot be read as a PEM private key (\(error))")
+        }
+        return try Self.serverContext(
+            chain: chain,
+            key: key,
+            configuration: TLSOffloadConfiguration(certificate: "", privateKey: ""),
+            certificateName: "certificate",
+            keyName: "privateKey",
+            now: now
+        ).summary
+    }
+
+    /// The server context of `chain` and `key` with `configuration`'s TLS settings, once the leaf certificate is
+    /// valid at `now` and the key belongs to it.
+    private static func serverContext(
+        chain: [NIOSSLCertificate],
+        key: NIOSSLPrivateKey,
+        configuration: TLSOffloadConfiguration,
+        certificateName: String,
+        keyName: String,
+        now: Date
+    ) throws(TLSOffloadError) -> (context: NIOSSLContext, summary: CertificateSummary) {
+        guard let leaf = chain.first else {
+            throw TLSOffloadError("\(certificateName): holds no certificate")
+        }
+        let notBefore = Date(timeIntervalSince1970: TimeInterval(leaf.notValidBefore))
+        let notAfter = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
+        guard notAfter > now else {
+            throw TLSOffloadError("\(certificateName): expired on \(Self.show(notAfter))")
+        }
+        guard notBefore <= now else {
+            throw TLSOffloadError("\(certificateName): not valid before \(Self.show(notBefore))")
+        }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = configuration.minimumTLSVersion == .v1_3 ? .tlsv13 : .tlsv12
+        tls.applicationProtocols = configuration.alpn
+        let suites: [String] =
+            switch configuration.ciphers {
+            case .modern: Self.modernSuites
+            case .intermediate: Self.intermediateSuites
+            case .list(let names): names
+            }
+        // BoringSSL traps on a cipher list it cannot use: only known names get this far.
+        guard !suites.isEmpty, suites.allSatisfy(CipherPolicy.knownSuites.contains) else {
+            throw TLSOffloadError("ciphers \(suites.joined(separator: ":")): not all known TLS 1.2 cipher suites")
+        }
+        tls.cipherSuites = suites.joined(separator: ":")
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: tls)
+        } catch {
+            throw TLSOffloadError("\(keyName) does not belong to \(certificateName) (\(error))")
+        }
+        // The description reads <NIOSSLCertificate;serial_number=...;common_name=NAME;...>.
+        let subject = "\(leaf)".firstMatch(of: /common_name=([^;>]*)/).map { "CN=" + $0.1 } ?? "?"
+        let der = (try? leaf.toDERBytes()) ?? []
+        return (context, CertificateSummary(subject: subject, notValidBefore: notBefore, notValidAfter: notAfter, chainLength: chain.count, leafDER: der))
     }
 
     private static func show(_ date: Date) -> String {
         ISO8601DateFormatter().string(from: date)
     }
+}
+
+/// What a checked certificate chain says of itself.
+public struct CertificateSummary: Sendable, Hashable {
+    /// The leaf certificate's common name, as `CN=...`.
+    public var subject: String
+    public var notValidBefore: Date
+    public var notValidAfter: Date
+    /// How many certificates the chain holds (the leaf and its intermediates).
+    public var chainLength: Int
+    /// The leaf certificate in DER, for a fingerprint.
+    public var leafDER: [UInt8]
 }
 
 /// Why an offloading payload's certificate or key cannot be used.

@@ -547,10 +547,12 @@ final class Listener: Sendable {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .milliseconds(idle)))
                     var session: TLSSessionInfo?
                     if let tls = route.tls {
-                        // For a PROXY v2 header, the server name is read from the ClientHello on its way to TLS.
+                        // For a PROXY v2 header, the server name is read from the ClientHello on its way to TLS,
+                        // and the cipher suite from the ServerHello on its way out.
                         if route.configuration.proxyProtocol == .v2 {
                             let info = TLSSessionInfo()
                             try channel.pipeline.syncOperations.addHandler(ClientHelloSniffer(info: info))
+                            try channel.pipeline.syncOperations.addHandler(ServerHelloSniffer(info: info))
                             session = info
                         }
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))

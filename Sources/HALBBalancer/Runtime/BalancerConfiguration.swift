@@ -96,7 +96,8 @@ public struct BalancerConfiguration: Sendable, Equatable {
                             privateKey: payload.privateKey ?? "",
                             minimumTLSVersion: payload.minimumTLSVersion,
                             ciphers: payload.ciphers,
-                            gatewayTLS: payload.gatewayTLS
+                            gatewayTLS: payload.gatewayTLS,
+                            alpn: payload.alpn
                         ) : nil
                 )
                 for address in addresses {

@@ -71,8 +71,47 @@ public enum ConsoleAPI {
         Self.addSiteRoutes(to: authenticated, store: store)
         Self.addAccountRoutes(to: authenticated, store: store)
         Self.addDeviceRoutes(to: authenticated, store: store)
+        Self.addCertificateRoutes(to: authenticated, store: store)
         Self.addAgentRoutes(to: router, store: store, longPollTimeout: longPollTimeout)
         return router
+    }
+
+    // MARK: - Certificates
+
+    private static func addCertificateRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore) {
+        group.get("sites/:site/certificates") { _, context in
+            _ = try context.requireIdentity()
+            return try Self.json(try await store.certificates(site: try context.parameters.require("site")))
+        }
+        group.get("sites/:site/certificates/:name") { _, context in
+            _ = try context.requireIdentity()
+            return try Self.json(
+                try await store.certificate(site: try context.parameters.require("site"), name: try context.parameters.require("name"))
+            )
+        }
+        group.put("sites/:site/certificates/:name") { request, context in
+            let identity = try context.requireAdmin()
+            let body = try await Self.body(request, context)
+            let (info, created, version) = try await store.putCertificate(
+                site: try context.parameters.require("site"),
+                name: try context.parameters.require("name"),
+                certificatePEM: try Self.field("certificate", in: body),
+                privateKeyPEM: try Self.field("privateKey", in: body),
+                actor: identity.user
+            )
+            var response = try Self.json(info, status: created ? .created : .ok)
+            response.headers[.eTag] = "\"\(version)\""
+            return response
+        }
+        group.delete("sites/:site/certificates/:name") { _, context in
+            let identity = try context.requireAdmin()
+            try await store.deleteCertificate(
+                site: try context.parameters.require("site"),
+                name: try context.parameters.require("name"),
+                actor: identity.user
+            )
+            return Response(status: .noContent)
+        }
     }
 
     // MARK: - Devices (admins) and agents (devices)
@@ -116,10 +155,10 @@ public enum ConsoleAPI {
             let answer = try await cancelWhenGracefulShutdown {
                 try await store.configuration(for: device, after: after, timeout: longPollTimeout)
             }
-            guard let (version, yaml) = answer else {
+            guard let answer else {
                 return Response(status: .notModified)
             }
-            let body = String(decoding: try JSONEncoder().encode(AgentConfiguration(version: version, site: yaml)), as: UTF8.self)
+            let body = String(decoding: try JSONEncoder().encode(answer), as: UTF8.self)
             var response = Self.text(body, contentType: "application/json")
             response.headers[Self.signatureHeader] = ConsoleStore.signature(of: body, key: device.signingKey)
             return response
@@ -151,18 +190,6 @@ public enum ConsoleAPI {
 
     /// The header that carries a configuration's signature (HMAC-SHA256 with the device's signing key, hex).
     public static let signatureHeader = HTTPField.Name("X-HALB-Signature")!
-
-    /// What `GET /agent/v1/config` answers.
-    public struct AgentConfiguration: Codable, Sendable {
-        public var version: Int
-        /// The site file (YAML), only with the virtual servers of the device.
-        public var site: String
-
-        public init(version: Int, site: String) {
-            self.version = version
-            self.site = site
-        }
-    }
 
     struct JoinToken: Codable {
         var token: String
@@ -448,7 +475,7 @@ public enum ConsoleAPI {
     static func collection(_ context: ConsoleRequestContext) throws -> SiteCollection {
         let text = try context.parameters.require("collection")
         guard let collection = SiteCollection(rawValue: text) else {
-            throw ConsoleError.notFound("no such list: \(text.prefix(40)) (gateways, devices, virtual-servers, versions, export)")
+            throw ConsoleError.notFound("no such list: \(text.prefix(40)) (gateways, devices, virtual-servers, certificates, versions, export)")
         }
         return collection
     }

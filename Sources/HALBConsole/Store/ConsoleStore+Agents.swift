@@ -76,6 +76,21 @@ public struct DeviceStatus: Sendable, Codable, Hashable {
     public var gateways: [AgentGatewayHealth]
 }
 
+/// What `GET /agent/v1/config` answers a device: its part of the site and the certificates it uses.
+public struct AgentConfiguration: Codable, Sendable {
+    public var version: Int
+    /// The site file (YAML), only with the virtual servers of the device.
+    public var site: String
+    /// The certificates its `managedCertificate`s name, keys sealed for the device.
+    public var certificates: [DeliveredCertificate]
+
+    public init(version: Int, site: String, certificates: [DeliveredCertificate] = []) {
+        self.version = version
+        self.site = site
+        self.certificates = certificates
+    }
+}
+
 /// An enrolled device, as its credential identifies it.
 public struct EnrolledAgent: Sendable, Hashable {
     public var site: String
@@ -171,9 +186,14 @@ extension ConsoleStore {
 
     /// The configuration of `agent`: its site with only the virtual servers that list it (their router ids
     /// pinned, as the ids default to positions), at the current version.
-    public func configuration(for agent: EnrolledAgent) async throws -> (version: Int, yaml: String) {
+    public func configuration(for agent: EnrolledAgent) async throws -> AgentConfiguration {
         let stored = try await self.site(agent.site)
-        return (stored.version, SiteWriter.yaml(Self.siteOfDevice(stored.site, device: agent.device)))
+        let site = Self.siteOfDevice(stored.site, device: agent.device)
+        return AgentConfiguration(
+            version: stored.version,
+            site: SiteWriter.yaml(site),
+            certificates: try await self.deliveredCertificates(of: site, in: agent.site, signingKey: agent.signingKey)
+        )
     }
 
     /// Waits until site `agent.site` is newer than `version` (at most `timeout`, or until the task is cancelled),
@@ -182,7 +202,7 @@ extension ConsoleStore {
         for agent: EnrolledAgent,
         after version: Int,
         timeout: Duration
-    ) async throws -> (version: Int, yaml: String)? {
+    ) async throws -> AgentConfiguration? {
         let generation = await self.changes.generation(of: agent.site)
         let current = try await self.configuration(for: agent)
         if current.version > version { return current }

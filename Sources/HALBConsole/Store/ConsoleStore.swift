@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import HALBCore
@@ -76,6 +77,10 @@ public final class ConsoleStore: Sendable {
     let writer: any DatabaseWriter
     /// Wakes the devices' long polls when a site changes.
     let changes = SiteChangeNotifier()
+    /// Seals the private keys of uploaded certificates in the store (AES-GCM): a copy of the database alone does
+    /// not give them away. Kept in `secrets.key` beside the database, readable by the console's user only.
+    private let secretsKeyBytes: [UInt8]
+    var secretsKey: SymmetricKey { SymmetricKey(data: self.secretsKeyBytes) }
 
     /// Opens (creating if need be) `console.sqlite` in `directory` and migrates it.
     ///
@@ -97,17 +102,33 @@ public final class ConsoleStore: Sendable {
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         }
-        try self.init(writer: pool)
+        try self.init(writer: pool, secretsKey: try Self.secretsKey(in: directory))
     }
 
     /// A store in memory, for tests.
     public static func inMemory() throws -> ConsoleStore {
-        try ConsoleStore(writer: DatabaseQueue())
+        try ConsoleStore(writer: DatabaseQueue(), secretsKey: SymmetricKey(size: .bits256))
     }
 
-    private init(writer: any DatabaseWriter) throws {
+    private init(writer: any DatabaseWriter, secretsKey: SymmetricKey) throws {
         self.writer = writer
+        self.secretsKeyBytes = secretsKey.withUnsafeBytes { Array($0) }
         try Self.migrator.migrate(writer)
+    }
+
+    /// The key in `directory/secrets.key`, made (32 random bytes, mode 0600) on the first start.
+    private static func secretsKey(in directory: URL) throws -> SymmetricKey {
+        let file = directory.appendingPathComponent("secrets.key")
+        if let data = FileManager.default.contents(atPath: file.path) {
+            guard data.count == 32 else { throw ConsoleError.conflict("\(file.path) is not a key of 32 bytes (\(data.count)); restore it from a backup") }
+            return SymmetricKey(data: data)
+        }
+        let key = SymmetricKey(size: .bits256)
+        let bytes = key.withUnsafeBytes { Data($0) }
+        guard FileManager.default.createFile(atPath: file.path, contents: bytes, attributes: [.posixPermissions: 0o600]) else {
+            throw ConsoleError.conflict("cannot create \(file.path)")
+        }
+        return key
     }
 
     /// Append-only: a released migration is never changed, only followed by new ones.
@@ -188,6 +209,25 @@ public final class ConsoleStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v3: certificates") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE certificates (
+                        site TEXT NOT NULL REFERENCES sites(name) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        certificate TEXT NOT NULL,
+                        private_key_sealed BLOB NOT NULL,
+                        subject TEXT NOT NULL,
+                        not_before TEXT NOT NULL,
+                        not_after TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL,
+                        chain_length INTEGER NOT NULL,
+                        updated_at TEXT NOT NULL,
+                        PRIMARY KEY (site, name)
+                    );
+                    """
+            )
+        }
         return migrator
     }
 
@@ -231,6 +271,7 @@ public final class ConsoleStore: Sendable {
         try await self.writer.write { db in
             let site = try Self.read(document.replacing("version", with: .plain("1")))
             if try Self.exists(site.name, db) { throw ConsoleError.conflict("site \(site.name) exists already") }
+            try Self.checkCertificates(of: site, db)
             try db.execute(sql: "INSERT INTO sites (name, version) VALUES (?, 1)", arguments: [site.name])
             try Self.storeVersion(site, change: "create site", author: actor, db)
             try Self.audit(actor: actor, action: "create", target: "site \(site.name)", site: site.name, version: 1, detail: "", db)
@@ -264,6 +305,7 @@ public final class ConsoleStore: Sendable {
             guard site.name == name else {
                 throw ConsoleError.invalid([ConfigurationIssue(path: "site", message: "a site cannot be renamed (from \(name) to \(site.name))")])
             }
+            try Self.checkCertificates(of: site, db)
             try db.execute(sql: "UPDATE sites SET version = ? WHERE name = ?", arguments: [version, name])
             try Self.storeVersion(site, change: change, author: actor, db)
             let detail = SiteDifference.describe(from: current.site, to: site)
@@ -558,7 +600,7 @@ public final class ConsoleStore: Sendable {
         }
     }
 
-    private static func storeVersion(_ site: Site, change: String, author: String, _ db: Database) throws {
+    static func storeVersion(_ site: Site, change: String, author: String, _ db: Database) throws {
         try db.execute(
             sql: "INSERT INTO site_versions (site, version, document, author, created_at, change) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [site.name, site.version, SiteWriter.yaml(site), author, Self.timestamp(), change]

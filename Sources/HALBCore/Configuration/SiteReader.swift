@@ -257,6 +257,10 @@ public struct SiteReader {
             payload.sslMode = self.enumeration(fields.take("mode"), at: path / "mode") ?? .passthrough
             payload.certificate = self.string(fields.take("certificate"), at: path / "certificate")
             payload.privateKey = self.string(fields.take("privateKey"), at: path / "privateKey")
+            payload.managedCertificate = self.string(fields.take("managedCertificate"), at: path / "managedCertificate")
+            if let alpn = fields.take("alpn"), alpn != .null {
+                payload.alpn = self.list(alpn, at: path / "alpn") { reader, node, path in reader.string(node, at: path, required: true) }
+            }
             payload.minimumTLSVersion = self.enumeration(fields.take("minimumTLSVersion"), at: path / "minimumTLSVersion") ?? .v1_2
             if let node = fields.take("gatewayTLS"), node != .null, var gatewayTLS = self.mapping(node, at: path / "gatewayTLS") {
                 payload.gatewayTLS = GatewayTLS(

@@ -104,6 +104,8 @@ public enum SiteWriter {
                             fields.append(ConfigEntry("mode", .plain(payload.sslMode.rawValue)))
                             if let certificate = payload.certificate { fields.append(ConfigEntry("certificate", .string(certificate))) }
                             if let key = payload.privateKey { fields.append(ConfigEntry("privateKey", .string(key))) }
+                            if let name = payload.managedCertificate { fields.append(ConfigEntry("managedCertificate", .string(name))) }
+                            if !payload.alpn.isEmpty { fields.append(ConfigEntry("alpn", .sequence(payload.alpn.map { .string($0) }))) }
                             fields.append(ConfigEntry("minimumTLSVersion", .string(payload.minimumTLSVersion.rawValue)))
                             switch payload.ciphers {
                             case .modern: fields.append(ConfigEntry("ciphers", .plain("modern")))

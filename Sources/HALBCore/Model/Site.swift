@@ -318,6 +318,12 @@ public struct Payload: Sendable, Hashable {
     public var certificate: String?
     /// For an offloading `ssl` payload: the PEM file of the private key.
     public var privateKey: String?
+    /// For an offloading `ssl` payload of a managed device: the name of a certificate uploaded to the console
+    /// (instead of `certificate` and `privateKey`). The device receives it with its configuration.
+    public var managedCertificate: String?
+    /// For an offloading `ssl` payload: the application protocols (ALPN) offered to clients, in order of
+    /// preference, such as `http/1.1`; empty: no ALPN. The one a client picks is passed on to the gateways.
+    public var alpn: [String]
     /// For an offloading `ssl` payload: the lowest TLS version accepted.
     public var minimumTLSVersion: TLSProtocolVersion
     /// For an offloading `ssl` payload: the TLS 1.2 cipher suites offered.
@@ -336,6 +342,8 @@ public struct Payload: Sendable, Hashable {
         sni: [SNIRoute] = [],
         certificate: String? = nil,
         privateKey: String? = nil,
+        managedCertificate: String? = nil,
+        alpn: [String] = [],
         minimumTLSVersion: TLSProtocolVersion = .v1_2,
         ciphers: CipherPolicy = .modern,
         gatewayTLS: GatewayTLS? = nil
@@ -344,6 +352,8 @@ public struct Payload: Sendable, Hashable {
         self.sni = sni
         self.certificate = certificate
         self.privateKey = privateKey
+        self.managedCertificate = managedCertificate
+        self.alpn = alpn
         self.minimumTLSVersion = minimumTLSVersion
         self.ciphers = ciphers
         self.kind = kind

@@ -152,12 +152,28 @@ public struct SiteValidator: Sendable {
                     check.fail(payloadPath / "gateways", "no gateways: the site has none and the payload names none")
                 }
                 if payload.kind == .ssl && payload.sslMode == .offload {
-                    for (field, value, what) in [("certificate", payload.certificate, "certificate chain"), ("privateKey", payload.privateKey, "private key")] {
-                        if let value {
-                            check.that(value.hasPrefix("/"), payloadPath / field, "\(quoted(value)) is not an absolute path (of the PEM file of the \(what))")
-                        } else {
-                            check.fail(payloadPath / field, "missing: mode offload needs the PEM file of the \(what) (an absolute path)")
+                    if let managed = payload.managedCertificate {
+                        check.name(managed, at: payloadPath / "managedCertificate", what: "certificate name")
+                        for (field, value) in [("certificate", payload.certificate), ("privateKey", payload.privateKey)] where value != nil {
+                            check.fail(payloadPath / field, "give either managedCertificate (uploaded to the console) or certificate and privateKey (files), not both")
                         }
+                    } else {
+                        for (field, value, what) in [("certificate", payload.certificate, "certificate chain"), ("privateKey", payload.privateKey, "private key")] {
+                            if let value {
+                                check.that(value.hasPrefix("/"), payloadPath / field, "\(quoted(value)) is not an absolute path (of the PEM file of the \(what))")
+                            } else {
+                                check.fail(payloadPath / field, "missing: mode offload needs the PEM file of the \(what) (an absolute path), or a managedCertificate")
+                            }
+                        }
+                    }
+                    var protocols: Set<String> = []
+                    for (position, name) in payload.alpn.enumerated() {
+                        check.that(
+                            (1...255).contains(name.utf8.count) && name.allSatisfy { $0.isASCII && !$0.isWhitespace && $0 != "," },
+                            payloadPath / "alpn" / position,
+                            "\(quoted(name)) is not an application protocol name (such as http/1.1 or h2: 1-255 ASCII characters, no spaces or commas)"
+                        )
+                        check.that(protocols.insert(name).inserted, payloadPath / "alpn" / position, "\(quoted(name)) is listed twice")
                     }
                     if !payload.sni.isEmpty {
                         check.fail(payloadPath / "sni", "SNI routing is for mode passthrough")
@@ -182,8 +198,11 @@ public struct SiteValidator: Sendable {
                     if payload.gatewayTLS != nil {
                         check.fail(payloadPath / "gatewayTLS", "only mode offload re-encrypts toward the gateways (in passthrough the client's TLS reaches them)")
                     }
-                    for (field, value) in [("certificate", payload.certificate), ("privateKey", payload.privateKey)] where value != nil {
-                        check.fail(payloadPath / field, "only mode offload uses a \(field == "certificate" ? "certificate" : "private key") (the mode is passthrough)")
+                    for (field, value) in [("certificate", payload.certificate), ("privateKey", payload.privateKey), ("managedCertificate", payload.managedCertificate)] where value != nil {
+                        check.fail(payloadPath / field, "only mode offload uses a \(field == "privateKey" ? "private key" : "certificate") (the mode is passthrough)")
+                    }
+                    if !payload.alpn.isEmpty {
+                        check.fail(payloadPath / "alpn", "only mode offload offers ALPN (in passthrough the client's ALPN reaches the gateway untouched)")
                     }
                 }
                 var serverNames: [String: String] = [:]

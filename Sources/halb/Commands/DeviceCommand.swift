@@ -165,8 +165,10 @@ struct DeviceRunCommand: AsyncParsableCommand {
         while true {
             attempt += 1
             do {
-                if let (version, yaml) = try await client.configuration(after: after) {
+                if let update = try await client.configuration(after: after) {
+                    let version = update.version
                     do {
+                        let yaml = try state.materialize(update)
                         let site = try SiteReader.load(yaml: yaml)
                         if let problem = SiteFile.problem(site: site, device: self.name) { throw DeviceConfigProblem(description: problem) }
                         return ManagedConfiguration(client: client, state: state, initialVersion: version, initialText: yaml, fetched: true)

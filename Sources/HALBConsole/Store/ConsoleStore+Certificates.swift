@@ -1,0 +1,225 @@
+import Crypto
+import Foundation
+import GRDB
+import HALBBalancer
+import HALBCore
+
+/// A certificate uploaded to the console, as the API shows it: never its private key.
+public struct CertificateInfo: Sendable, Codable, Hashable {
+    public var name: String
+    /// The leaf certificate's common name, as `CN=...`.
+    public var subject: String
+    public var notValidBefore: String
+    public var notValidAfter: String
+    /// The SHA-256 of the leaf certificate (DER), hex.
+    public var fingerprint: String
+    /// Certificates in the chain: the leaf and its intermediates.
+    public var chainLength: Int
+    public var updatedAt: String
+    /// The virtual servers whose `ssl` payload offloads with it.
+    public var usedBy: [String]
+    /// The chain (PEM), when one certificate is asked for.
+    public var certificate: String?
+}
+
+/// A certificate and its private key as a device receives them with its configuration: the key sealed (AES-GCM)
+/// with a key derived from the device's signing key, so it does not cross the network in clear even over HTTP.
+public struct DeliveredCertificate: Sendable, Codable, Hashable {
+    public var name: String
+    /// The chain, PEM.
+    public var certificate: String
+    /// The private key (PEM) sealed for the device: base64 of AES-GCM's nonce, ciphertext and tag.
+    public var privateKey: String
+}
+
+extension ConsoleStore {
+    /// Stores certificate `name` of site `site` (a chain and its key, PEM), replacing one of that name. When the
+    /// site's virtual servers use it, the site gets a new version (same document), so their devices load it.
+    ///
+    /// - Returns: the certificate, whether it is new, and the site's version afterwards.
+    /// - Throws: ``ConsoleError`` (and nothing is stored) for an unknown site, a bad name, or a chain or key that
+    ///   cannot be used now: not PEM, expired, not yet valid, or a key of another certificate.
+    public func putCertificate(
+        site: String,
+        name: String,
+        certificatePEM: String,
+        privateKeyPEM: String,
+        actor: String,
+        now: Date = Date()
+    ) async throws -> (info: CertificateInfo, created: Bool, version: Int) {
+        guard Self.isCertificateName(name) else {
+            throw ConsoleError.invalid([
+                ConfigurationIssue(path: "name", message: "\"\(name.prefix(80))\" is not a certificate name (1-63 letters, digits, - _ . starting with a letter or digit)")
+            ])
+        }
+        let summary: CertificateSummary
+        do {
+            summary = try TLSOffload.check(certificatePEM: certificatePEM, privateKeyPEM: privateKeyPEM, now: now)
+        } catch {
+            let field = error.description.hasPrefix("privateKey") ? "privateKey" : "certificate"
+            throw ConsoleError.invalid([ConfigurationIssue(path: field, message: error.description)])
+        }
+        let sealed = try AES.GCM.seal(Data(privateKeyPEM.utf8), using: self.secretsKey, authenticating: Data("\(site)/\(name)".utf8))
+        guard let sealedBytes = sealed.combined else { throw ConsoleError.badRequest("the private key cannot be sealed") }
+        let fingerprint = SHA256.hash(data: summary.leafDER).map { String(format: "%02x", $0) }.joined()
+        let stamp = Self.timestamp(now)
+        let result = try await self.writer.write { db in
+            let current = try Self.current(site, db)
+            let created =
+                try Row.fetchOne(db, sql: "SELECT 1 FROM certificates WHERE site = ? AND name = ?", arguments: [site, name]) == nil
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO certificates
+                    (site, name, certificate, private_key_sealed, subject, not_before, not_after, fingerprint, chain_length, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    site, name, certificatePEM, sealedBytes, summary.subject, Self.timestamp(summary.notValidBefore),
+                    Self.timestamp(summary.notValidAfter), fingerprint, summary.chainLength, stamp,
+                ]
+            )
+            let users = Self.users(of: name, in: current.site)
+            var version = current.version
+            if !users.isEmpty {
+                // The devices of these virtual servers must load the new certificate: a new version wakes them.
+                var site = current.site
+                version += 1
+                site.version = version
+                try db.execute(sql: "UPDATE sites SET version = ? WHERE name = ?", arguments: [version, site.name])
+                try Self.storeVersion(site, change: "\(created ? "upload" : "replace") certificate \(name)", author: actor, db)
+            }
+            try Self.audit(
+                actor: actor,
+                action: created ? "create" : "update",
+                target: "certificate \(name)",
+                site: site,
+                version: users.isEmpty ? nil : version,
+                detail: "\(summary.subject), valid until \(Self.timestamp(summary.notValidAfter)), SHA-256 \(fingerprint)",
+                db
+            )
+            let info = CertificateInfo(
+                name: name,
+                subject: summary.subject,
+                notValidBefore: Self.timestamp(summary.notValidBefore),
+                notValidAfter: Self.timestamp(summary.notValidAfter),
+                fingerprint: fingerprint,
+                chainLength: summary.chainLength,
+                updatedAt: stamp,
+                usedBy: users
+            )
+            return (info, created, version, !users.isEmpty)
+        }
+        if result.3 { await self.changes.changed(site) }
+        return (result.0, result.1, result.2)
+    }
+
+    /// The certificates of site `site`, by name (without their chains).
+    public func certificates(site: String) async throws -> [CertificateInfo] {
+        try await self.writer.read { db in
+            let current = try Self.current(site, db)
+            return try Row.fetchAll(db, sql: "SELECT * FROM certificates WHERE site = ? ORDER BY name", arguments: [site]).map {
+                Self.info($0, site: current.site, withChain: false)
+            }
+        }
+    }
+
+    /// Certificate `name` of site `site`, with its chain (never its key).
+    public func certificate(site: String, name: String) async throws -> CertificateInfo {
+        try await self.writer.read { db in
+            let current = try Self.current(site, db)
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM certificates WHERE site = ? AND name = ?", arguments: [site, name]) else {
+                throw ConsoleError.notFound("no certificate named \(name) in site \(site)")
+            }
+            return Self.info(row, site: current.site, withChain: true)
+        }
+    }
+
+    /// Deletes certificate `name` of site `site`.
+    ///
+    /// - Throws: ``ConsoleError/conflict(_:)`` while a virtual server uses it.
+    public func deleteCertificate(site: String, name: String, actor: String) async throws {
+        try await self.writer.write { db in
+            let current = try Self.current(site, db)
+            let users = Self.users(of: name, in: current.site)
+            guard users.isEmpty else {
+                throw ConsoleError.conflict("certificate \(name) is used by virtual server\(users.count == 1 ? "" : "s") \(users.joined(separator: ", ")): change their managedCertificate first")
+            }
+            try db.execute(sql: "DELETE FROM certificates WHERE site = ? AND name = ?", arguments: [site, name])
+            guard db.changesCount > 0 else { throw ConsoleError.notFound("no certificate named \(name) in site \(site)") }
+            try Self.audit(actor: actor, action: "delete", target: "certificate \(name)", site: site, version: nil, detail: "", db)
+        }
+    }
+
+    /// The certificates `site` (one device's part of a site) uses, each key sealed for the device with
+    /// `signingKey`.
+    func deliveredCertificates(of site: Site, in siteName: String, signingKey: String) async throws -> [DeliveredCertificate] {
+        let names = Set(site.virtualServers.flatMap { $0.payloads.compactMap(\.managedCertificate) })
+        guard !names.isEmpty else { return [] }
+        let rows = try await self.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, certificate, private_key_sealed FROM certificates WHERE site = ?", arguments: [siteName])
+                .filter { names.contains($0["name"]) }
+                .map { (name: $0["name"] as String, certificate: $0["certificate"] as String, sealed: $0["private_key_sealed"] as Data) }
+        }
+        let deliveryKey = Self.deliveryKey(signingKey: signingKey)
+        return try rows.map { row in
+            let key = try AES.GCM.open(
+                AES.GCM.SealedBox(combined: row.sealed),
+                using: self.secretsKey,
+                authenticating: Data("\(siteName)/\(row.name)".utf8)
+            )
+            let forDevice = try AES.GCM.seal(key, using: deliveryKey, authenticating: Data(row.name.utf8))
+            return DeliveredCertificate(name: row.name, certificate: row.certificate, privateKey: forDevice.combined!.base64EncodedString())
+        }
+    }
+
+    /// The key a device's certificates are sealed with: HKDF-SHA256 of its signing key. The device derives the same.
+    static func deliveryKey(signingKey: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: Array(signingKey.utf8)),
+            info: Array("halb certificate delivery v1".utf8),
+            outputByteCount: 32
+        )
+    }
+
+    /// Every `managedCertificate` of `site` must be a certificate of the site.
+    static func checkCertificates(of site: Site, _ db: Database) throws {
+        var issues: [ConfigurationIssue] = []
+        for (index, vs) in site.virtualServers.enumerated() {
+            for payload in vs.payloads {
+                guard let name = payload.managedCertificate else { continue }
+                if try Row.fetchOne(db, sql: "SELECT 1 FROM certificates WHERE site = ? AND name = ?", arguments: [site.name, name]) == nil {
+                    issues.append(
+                        ConfigurationIssue(
+                            path: "virtualServers[\(index)].payloads.\(payload.kind.rawValue).managedCertificate",
+                            message: "\"\(name)\" is not a certificate of site \(site.name) (upload it first: PUT /api/v1/sites/\(site.name)/certificates/\(name))"
+                        )
+                    )
+                }
+            }
+        }
+        if !issues.isEmpty { throw ConsoleError.invalid(issues) }
+    }
+
+    /// The virtual servers of `site` whose payloads use certificate `name`.
+    private static func users(of name: String, in site: Site) -> [String] {
+        site.virtualServers.filter { $0.payloads.contains { $0.managedCertificate == name } }.map(\.name)
+    }
+
+    private static func info(_ row: Row, site: Site, withChain: Bool) -> CertificateInfo {
+        CertificateInfo(
+            name: row["name"],
+            subject: row["subject"],
+            notValidBefore: row["not_before"],
+            notValidAfter: row["not_after"],
+            fingerprint: row["fingerprint"],
+            chainLength: row["chain_length"],
+            updatedAt: row["updated_at"],
+            usedBy: Self.users(of: row["name"], in: site),
+            certificate: withChain ? row["certificate"] : nil
+        )
+    }
+
+    private static func isCertificateName(_ name: String) -> Bool {
+        name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"#, options: .regularExpression) != nil
+    }
+}
