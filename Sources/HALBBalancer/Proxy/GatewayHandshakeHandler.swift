@@ -51,3 +51,24 @@ final class GatewayHandshakeHandler: ChannelInboundHandler, RemovableChannelHand
 
 @available(*, unavailable)
 extension GatewayHandshakeHandler: Sendable {}
+
+/// On a re-encrypted gateway connection with a PROXY header: sends the header in the clear as soon as the
+/// connection is up, before the TLS handler (after this one in the pipeline) starts its handshake; then leaves.
+final class ProxyHeaderSender: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let header: ByteBuffer
+
+    init(header: ByteBuffer) {
+        self.header = header
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(NIOAny(self.header), promise: nil)
+        context.fireChannelActive()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension ProxyHeaderSender: Sendable {}

@@ -230,6 +230,9 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         // Re-encryption: the gateway is offered the application protocol the client chose, if any.
         let gatewayTLS = self.negotiatedProtocol.flatMap { self.route.tls?.gatewayContexts[$0] } ?? self.route.tls?.gatewayContext
         let handshake: EventLoopPromise<Void>? = gatewayTLS == nil ? nil : context.eventLoop.makePromise()
+        // Re-encryption with a PROXY header: the header goes in the clear before the TLS handshake, as the gateway
+        // reads it before its TLS layer (as with HAProxy's send-proxy on an ssl server).
+        let clearHeader = gatewayTLS == nil ? nil : self.proxyHeader(context: context)
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(.milliseconds(timeouts.connect.milliseconds))
             .channelOption(.autoRead, value: false)
@@ -239,6 +242,9 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
                 loopBound.value.0.connecting = channel
                 return channel.eventLoop.makeCompletedFuture {
                     if let gatewayTLS {
+                        if let clearHeader {
+                            try channel.pipeline.syncOperations.addHandler(ProxyHeaderSender(header: clearHeader))
+                        }
                         // An IP address is checked against the certificate's IP names; a host name is sent as SNI.
                         let host = member.configuration.address
                         let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
@@ -296,6 +302,31 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
+    /// The PROXY header for this client's connection, or `nil` with `proxyProtocol: off`.
+    private func proxyHeader(context: ChannelHandlerContext) -> ByteBuffer? {
+        let proxyProtocol = self.route.configuration.proxyProtocol
+        guard proxyProtocol != .off else { return nil }
+        var header = context.channel.allocator.buffer(capacity: 108)
+        var tls: ProxyHeader.TLSInfo?
+        if self.route.tls != nil {
+            let version = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
+            tls = ProxyHeader.TLSInfo(
+                serverName: self.session?.serverName,
+                version: version.map(Self.name),
+                cipher: self.session?.cipher,
+                alpn: self.negotiatedProtocol
+            )
+        }
+        ProxyHeader.write(
+            proxyProtocol,
+            source: context.channel.remoteAddress,
+            destination: context.channel.localAddress,
+            tls: tls,
+            into: &header
+        )
+        return header
+    }
+
     /// A TLS version as OpenSSL names it (`TLSv1.3`), for the PROXY v2 header.
     private static func name(_ version: TLSVersion) -> String {
         switch version {
@@ -321,26 +352,8 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
             gateway.close(promise: nil)
             return
         }
-        let proxyProtocol = self.route.configuration.proxyProtocol
-        if proxyProtocol != .off {
-            var header = gateway.allocator.buffer(capacity: 108)
-            var tls: ProxyHeader.TLSInfo?
-            if self.route.tls != nil {
-                let version = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion
-                tls = ProxyHeader.TLSInfo(
-                    serverName: self.session?.serverName,
-                    version: version.map(Self.name),
-                    cipher: self.session?.cipher,
-                    alpn: self.negotiatedProtocol
-                )
-            }
-            ProxyHeader.write(
-                proxyProtocol,
-                source: context.channel.remoteAddress,
-                destination: context.channel.localAddress,
-                tls: tls,
-                into: &header
-            )
+        // With re-encryption the header went first, in the clear, before the gateway's TLS handshake.
+        if self.route.tls?.gatewayContext == nil, let header = self.proxyHeader(context: context) {
             gateway.writeAndFlush(header, promise: nil)  // now: a gateway may be the first to speak
         }
         if let clientHello = self.clientHello {

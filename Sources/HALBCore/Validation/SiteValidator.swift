@@ -178,9 +178,6 @@ public struct SiteValidator: Sendable {
                     if !payload.sni.isEmpty {
                         check.fail(payloadPath / "sni", "SNI routing is for mode passthrough")
                     }
-                    if payload.gatewayTLS != nil && vs.proxyProtocol != .off {
-                        check.fail(payloadPath / "gatewayTLS", "re-encryption with proxyProtocol \(vs.proxyProtocol.rawValue) is not supported yet: set proxyProtocol off, or leave out gatewayTLS")
-                    }
                     if let bundle = payload.gatewayTLS?.caBundle {
                         check.that(bundle.hasPrefix("/"), payloadPath / "gatewayTLS" / "caBundle", "\(quoted(bundle)) is not an absolute path (of a PEM file of CA certificates)")
                     }
