@@ -165,6 +165,62 @@ private final class UDPClient: Sendable {
     }
 }
 
+extension UDPTests {
+    @Test func aUDPCheckOfItsOwnJudgesEachGatewayByItsUDPAnswer() async throws {
+        let alive = try await UDPGateway.start("alive")
+        let closed = try await UDPGateway.start("closed")
+        let closedPort = closed.port
+        await closed.stop()  // nothing listens there now: the kernel answers ICMP port unreachable
+        defer { Task { await alive.stop() } }
+        func configuration(expect: String, version: Int) -> BalancerConfiguration {
+            let udp = UDPListenerConfiguration(
+                host: "127.0.0.1",
+                port: 0,
+                virtualServer: "rdp",
+                members: [
+                    MemberConfiguration(name: "alive", address: "127.0.0.1", port: alive.port),
+                    MemberConfiguration(name: "closed", address: "127.0.0.1", port: closedPort),
+                ],
+                balancing: .roundrobin,
+                healthCheck: HealthCheck(
+                    type: .udp,
+                    interval: .milliseconds(100),
+                    timeout: .milliseconds(100),
+                    rise: 1,
+                    fall: 1,
+                    send: Array("ping".utf8),
+                    expect: Array(expect.utf8)
+                )
+            )
+            return BalancerConfiguration(siteName: "test", version: version, listeners: [], udpListeners: [udp])
+        }
+        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger)
+        defer { Task { await balancer.shutdown(drainTimeout: .zero) } }
+        try await balancer.apply(configuration(expect: "alive:ping", version: 1))
+        func health(_ name: String) async -> String? { await balancer.status().gateways.first { $0.name == name }?.health }
+
+        // The gateway that answers with the expected bytes is up; the closed port is down.
+        #expect(await eventually {
+            let alive = await health("alive")
+            let closed = await health("closed")
+            return alive == "up" && closed == "down"
+        })
+        // The closed port is told apart from a silent one: the kernel's port unreachable, not the timeout.
+        let closedCheck = await balancer.status().gateways.first { $0.name == "closed" }?.lastCheck ?? ""
+        #expect(closedCheck.lowercased().contains("refused"), "\(closedCheck)")
+        let address = try #require(await balancer.boundUDPAddresses()["udp 127.0.0.1:0"])
+        let client = try await UDPClient.open()
+        defer { Task { await client.close() } }
+        for round in 0..<4 {
+            #expect(try await client.ask("hello \(round)", to: address) == "alive")
+        }
+
+        // An answer without the expected bytes fails the check.
+        try await balancer.apply(configuration(expect: "pong", version: 2))
+        #expect(await eventually { await health("alive") == "down" })
+    }
+}
+
 @Suite struct UDPConfigurationTests {
     @Test func aUDPPayloadListensOnEachPortOfEachVIPAndTakesItsHealthFromTheSSLPort() throws {
         let site = try SiteReader.load(
@@ -192,5 +248,11 @@ private final class UDPClient: Sendable {
         #expect(udp[1].members.map(\.port) == [80, 3391])
         #expect(first.healthPorts == ["gw1": 8443, "gw2": 8443])
         #expect(first.idleTimeout == .seconds(30) && first.maxFlows == 500)
+
+        // With a check of its own, each gateway is judged at its UDP port by that check.
+        var checked = site
+        checked.virtualServers[0].udp?.healthCheck = HealthCheck(type: .udp, send: Array("ping".utf8))
+        let own = try #require(BalancerConfiguration(site: checked, device: "lb1").udpListeners.first)
+        #expect(own.healthPorts.isEmpty && own.healthCheck.type == .udp && own.healthCheck.send == Array("ping".utf8))
     }
 }

@@ -92,7 +92,9 @@ private func issues(_ yaml: String) -> [String] {
             ]
         )
         #expect(site.virtualServers[1].persistence == Persistence())
-        #expect(vs.udp == UDPPayload(ports: [443, 3391], balancing: .roundrobin, idleTimeout: .seconds(90), maxFlows: 50000))
+        var udp = UDPPayload(ports: [443, 3391], balancing: .roundrobin, idleTimeout: .seconds(90), maxFlows: 50000)
+        udp.healthCheck = HealthCheck(type: .udp, interval: .seconds(5), timeout: .seconds(1), send: [0xff, 0, 0, 0], expect: nil)
+        #expect(vs.udp == udp)
         #expect(site.virtualServers[1].udp == nil)
         let offload = try #require(site.virtualServers[1].payload(.ssl))
         #expect(offload.sslMode == .offload && offload.certificate == "/etc/halb/portal.pem" && offload.privateKey == "/etc/halb/portal.key")
@@ -168,8 +170,14 @@ private func issues(_ yaml: String) -> [String] {
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { gateways: [gw7] }", "virtualServers[0].payloads.udp.gateways[0]: \"gw7\" is not a gateway of this site"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { idleTimeout: 500ms }", "virtualServers[0].payloads.udp.idleTimeout: 500ms is not a UDP idle timeout (1s to 1h)"),
         ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { maxFlows: 0 }", "virtualServers[0].payloads.udp.maxFlows: 0 is not a flow limit"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { type: tcp } }", "virtualServers[0].payloads.udp.healthCheck.type: tcp is not udp"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { sendHex: 0x1 } }", "virtualServers[0].payloads.udp.healthCheck.sendHex: \"0x1\" is not hex bytes"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { send: a, sendHex: \"61\" } }", "virtualServers[0].payloads.udp.healthCheck.sendHex: give send (text) or sendHex (bytes), not both"),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { path: / } }", "virtualServers[0].payloads.udp.healthCheck.path: unknown field \"path\""),
+        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { interval: 1s, timeout: 2s } }", "virtualServers[0].payloads.udp.healthCheck.timeout: 2s is longer than the interval 1s"),
         ("ports: { gateway: 18082 } }", "ports: { gateway: 18082, udp: 0 } }", "gateways[1].ports.udp: 0 is not a port (1-65535)"),
-        ("{ type: tcp }", "{ type: icmp }", "virtualServers[0].healthCheck.type: \"icmp\" is not one of tcp, http, tls"),
+        ("{ type: tcp }", "{ type: icmp }", "virtualServers[0].healthCheck.type: \"icmp\" is not one of tcp, http, tls, udp"),
+        ("{ type: tcp }", "{ type: udp }", "virtualServers[0].healthCheck.type: udp checks belong to the udp payload"),
         ("{ type: tcp }", "{ interval: 5 }", "virtualServers[0].healthCheck.interval: \"5\" is not a duration (write it like 250ms, 2s, 5m or 1h)"),
         ("{ type: tcp }", "{ interval: 50ms, timeout: 10ms }", "virtualServers[0].healthCheck.interval: 50ms is not a check interval (100ms to 1h)"),
         ("{ type: tcp }", "{ interval: 1s, timeout: 2s }", "virtualServers[0].healthCheck.timeout: 2s is longer than the interval 1s"),

@@ -32,12 +32,16 @@ enum HealthProbe {
         }
         promise.futureResult.whenComplete { _ in deadline.cancel() }
 
+        if check.type == .udp {
+            Self.runUDP(check, address: address, socketAddress: socketAddress, port: port, on: eventLoop, promise: promise)
+            return promise.futureResult
+        }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     switch check.type {
-                    case .tcp:
+                    case .tcp, .udp:
                         break
                     case .http:
                         try channel.pipeline.syncOperations.addHandler(
@@ -70,6 +74,73 @@ enum HealthProbe {
             }
         }
         return promise.futureResult
+    }
+}
+
+extension HealthProbe {
+    /// A UDP check: a connected datagram socket sends `check.send`; an answer (holding `check.expect`, if set)
+    /// passes. An ICMP port unreachable fails it at once; silence fails it at the timeout.
+    private static func runUDP(
+        _ check: HealthCheck,
+        address: String,
+        socketAddress: SocketAddress?,
+        port: Int,
+        on eventLoop: any EventLoop,
+        promise: EventLoopPromise<String>
+    ) {
+        let bootstrap = DatagramBootstrap(group: eventLoop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UDPProbeHandler(check: check, promise: promise))
+                }
+            }
+        let connected = socketAddress.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: address, port: port)
+        connected.whenComplete { result in
+            switch result {
+            case .success(let channel):
+                promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            case .failure(let error):
+                promise.fail(HealthProbeFailure(describing: error))
+            }
+        }
+    }
+}
+
+/// Sends the check's datagram once connected and judges the first answer.
+private final class UDPProbeHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = ByteBuffer
+
+    private let check: HealthCheck
+    private let promise: EventLoopPromise<String>
+
+    init(check: HealthCheck, promise: EventLoopPromise<String>) {
+        self.check = check
+        self.promise = promise
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(bytes: self.check.send)), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let answer = Array(self.unwrapInboundIn(data).data.readableBytesView)
+        if let expected = self.check.expect, !expected.isEmpty, !Self.contains(answer, expected) {
+            self.promise.fail(HealthProbeFailure("the answer (\(answer.count) bytes) does not hold the expected bytes"))
+        } else {
+            self.promise.succeed("UDP answer of \(answer.count) bytes")
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // On a connected UDP socket, an ICMP port unreachable arrives as ECONNREFUSED.
+        self.promise.fail(HealthProbeFailure(describing: error))
+    }
+
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard needle.count <= haystack.count else { return false }
+        return (0...(haystack.count - needle.count)).contains { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
     }
 }
 

@@ -53,11 +53,13 @@ public struct BalancerConfiguration: Sendable, Equatable {
                                 members: gateways.map {
                                     MemberConfiguration(name: $0.name, address: $0.address, port: $0.ports.udp ?? port, weight: $0.weight, drain: $0.drain)
                                 },
-                                healthPorts: Dictionary(gateways.map { ($0.name, $0.ports[healthKind]) }) { first, _ in first },
+                                // With its own check, a gateway's health is that of its UDP port.
+                                healthPorts: udp.healthCheck != nil
+                                    ? [:] : Dictionary(gateways.map { ($0.name, $0.ports[healthKind]) }) { first, _ in first },
                                 balancing: udp.balancing,
                                 idleTimeout: udp.idleTimeout,
                                 maxFlows: udp.maxFlows,
-                                healthCheck: vs.healthCheck,
+                                healthCheck: udp.healthCheck ?? vs.healthCheck,
                                 persistence: vs.persistence
                             )
                         )

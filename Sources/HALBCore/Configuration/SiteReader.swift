@@ -237,8 +237,51 @@ public struct SiteReader {
         udp.balancing = self.enumeration(fields.take("balancing"), at: path / "balancing") ?? defaults.balancing
         udp.idleTimeout = self.duration(fields.take("idleTimeout"), at: path / "idleTimeout") ?? defaults.idleTimeout
         udp.maxFlows = self.int(fields.take("maxFlows"), at: path / "maxFlows") ?? defaults.maxFlows
+        if let checkNode = fields.take("healthCheck"), checkNode != .null, var check = self.mapping(checkNode, at: path / "healthCheck") {
+            let checkPath = path / "healthCheck"
+            let checkDefaults = HealthCheck(type: .udp)
+            var health = checkDefaults
+            health.type = self.enumeration(check.take("type"), at: checkPath / "type") ?? .udp
+            health.interval = self.duration(check.take("interval"), at: checkPath / "interval") ?? checkDefaults.interval
+            health.timeout = self.duration(check.take("timeout"), at: checkPath / "timeout") ?? checkDefaults.timeout
+            health.rise = self.int(check.take("rise"), at: checkPath / "rise") ?? checkDefaults.rise
+            health.fall = self.int(check.take("fall"), at: checkPath / "fall") ?? checkDefaults.fall
+            health.send = self.bytes(text: check.take("send"), hex: check.take("sendHex"), at: checkPath, field: "send") ?? []
+            health.expect = self.bytes(text: check.take("expect"), hex: check.take("expectHex"), at: checkPath, field: "expect")
+            self.reportUnknown(check, at: checkPath)
+            udp.healthCheck = health
+        }
         self.reportUnknown(fields, at: path)
         return udp
+    }
+
+    /// Bytes given as text (`field`) or as hex digits (`field` + `Hex`), not both.
+    private mutating func bytes(text: ConfigNode?, hex: ConfigNode?, at path: ConfigurationPath, field: String) -> [UInt8]? {
+        let text = self.string(text, at: path / field)
+        let hexText = self.string(hex, at: path / (field + "Hex"))
+        switch (text, hexText) {
+        case (let text?, nil):
+            return Array(text.utf8)
+        case (nil, let hexText?):
+            let digits = hexText.filter { !$0.isWhitespace }
+            guard digits.count % 2 == 0, digits.allSatisfy(\.isHexDigit) else {
+                self.report(path / (field + "Hex"), "\(quoted(String(hexText.prefix(80)))) is not hex bytes (pairs of 0-9 a-f)")
+                return nil
+            }
+            var bytes: [UInt8] = []
+            var index = digits.startIndex
+            while index < digits.endIndex {
+                let next = digits.index(index, offsetBy: 2)
+                bytes.append(UInt8(digits[index..<next], radix: 16)!)
+                index = next
+            }
+            return bytes
+        case (_?, _?):
+            self.report(path / (field + "Hex"), "give \(field) (text) or \(field)Hex (bytes), not both")
+            return nil
+        case (nil, nil):
+            return nil
+        }
     }
 
     private mutating func payload(_ kind: PayloadKind, _ node: ConfigNode, at path: ConfigurationPath) -> Payload? {

@@ -85,6 +85,18 @@ public enum SiteWriter {
                 ConfigEntry("idleTimeout", .duration(udp.idleTimeout)),
                 ConfigEntry("maxFlows", .int(udp.maxFlows)),
             ]
+            if let health = udp.healthCheck {
+                var check = [
+                    ConfigEntry("type", .plain(health.type.rawValue)),
+                    ConfigEntry("interval", .duration(health.interval)),
+                    ConfigEntry("timeout", .duration(health.timeout)),
+                    ConfigEntry("rise", .int(health.rise)),
+                    ConfigEntry("fall", .int(health.fall)),
+                ]
+                check.append(Self.bytes(health.send, field: "send"))
+                if let expect = health.expect { check.append(Self.bytes(expect, field: "expect")) }
+                fields.append(ConfigEntry("healthCheck", .mapping(check)))
+            }
             udpEntries = [ConfigEntry("udp", .mapping(fields))]
         }
         entries.append(
@@ -173,6 +185,14 @@ public enum SiteWriter {
             )
         )
         return .mapping(entries)
+    }
+
+    /// Printable ASCII as `field` text, anything else as `field`Hex.
+    private static func bytes(_ bytes: [UInt8], field: String) -> ConfigEntry {
+        if bytes.allSatisfy({ (0x20..<0x7f).contains($0) }) {
+            return ConfigEntry(field, .string(String(decoding: bytes, as: UTF8.self)))
+        }
+        return ConfigEntry(field + "Hex", .string(bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()))
     }
 }
 

@@ -133,6 +133,8 @@ public struct UDPPayload: Sendable, Hashable {
     public var idleTimeout: HALBDuration
     /// The most flows one device keeps per port; datagrams of new flows beyond are dropped and counted.
     public var maxFlows: Int
+    /// A check of the gateways' UDP port (type `udp`); `nil`: a gateway's health is that of its TCP port.
+    public var healthCheck: HealthCheck?
 
     public init(
         enabled: Bool = true,
@@ -244,6 +246,8 @@ public enum HealthCheckType: String, Sendable, Hashable, CaseIterable {
     case http
     /// A TLS handshake (certificate not verified).
     case tls
+    /// A datagram to the gateway's UDP port, answered within the timeout (the `udp` payload's own check only).
+    case udp
 }
 
 /// The lowest TLS version an offloading `ssl` payload accepts.
@@ -431,6 +435,10 @@ public struct HealthCheck: Sendable, Hashable {
     public var path: String
     /// HTTP only: the status that counts as healthy; `nil` accepts 200–399.
     public var expectedStatus: Int?
+    /// UDP only: the datagram sent.
+    public var send: [UInt8]
+    /// UDP only: bytes the answer must contain; `nil` accepts any answer.
+    public var expect: [UInt8]?
 
     /// Creates health check settings; the defaults are those of HAProxy except for a shorter interval.
     public init(
@@ -440,8 +448,12 @@ public struct HealthCheck: Sendable, Hashable {
         rise: Int = 2,
         fall: Int = 3,
         path: String = "/",
-        expectedStatus: Int? = nil
+        expectedStatus: Int? = nil,
+        send: [UInt8] = [],
+        expect: [UInt8]? = nil
     ) {
+        self.send = send
+        self.expect = expect
         self.type = type
         self.interval = interval
         self.timeout = timeout

@@ -272,17 +272,21 @@ public struct SiteValidator: Sendable {
                 }
                 check.duration(udp.idleTimeout, 1000...3_600_000, at: udpPath / "idleTimeout", what: "UDP idle timeout")
                 check.range(udp.maxFlows, 1...10_000_000, at: udpPath / "maxFlows", what: "flow limit")
+                if let health = udp.healthCheck {
+                    let checkPath = udpPath / "healthCheck"
+                    check.timing(of: health, at: checkPath)
+                    check.that(health.type == .udp, checkPath / "type", "\(health.type.rawValue) is not udp (the udp payload's own check sends a datagram)")
+                    check.that(health.send.count <= 1024, checkPath / "send", "\(health.send.count) bytes is more than 1024")
+                    check.that((health.expect?.count ?? 0) <= 1024, checkPath / "expect", "\(health.expect?.count ?? 0) bytes is more than 1024")
+                }
             }
 
             let checkPath = path / "healthCheck"
             let health = vs.healthCheck
-            check.duration(health.interval, 100...3_600_000, at: checkPath / "interval", what: "check interval")
-            check.duration(health.timeout, 10...3_600_000, at: checkPath / "timeout", what: "check timeout")
-            if health.timeout > health.interval {
-                check.fail(checkPath / "timeout", "\(health.timeout) is longer than the interval \(health.interval)")
+            check.timing(of: health, at: checkPath)
+            if health.type == .udp {
+                check.fail(checkPath / "type", "udp checks belong to the udp payload (payloads.udp.healthCheck); a virtual server's check is tcp, http or tls")
             }
-            check.range(health.rise, 1...100, at: checkPath / "rise", what: "rise count")
-            check.range(health.fall, 1...100, at: checkPath / "fall", what: "fall count")
             check.that(
                 health.path.hasPrefix("/") && !health.path.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 32 || $0 == 127 } ?? false }),
                 checkPath / "path",
@@ -349,6 +353,17 @@ private struct Checker {
 
     mutating func range(_ value: Int, _ range: ClosedRange<Int>, at path: ConfigurationPath, what: String) {
         self.that(range.contains(value), path, "\(value) is not \(Self.article(what)) \(what) (\(range.lowerBound)-\(range.upperBound))")
+    }
+
+    /// The interval, timeout, rise and fall of a health check.
+    mutating func timing(of health: HealthCheck, at checkPath: ConfigurationPath) {
+        self.duration(health.interval, 100...3_600_000, at: checkPath / "interval", what: "check interval")
+        self.duration(health.timeout, 10...3_600_000, at: checkPath / "timeout", what: "check timeout")
+        if health.timeout > health.interval {
+            self.fail(checkPath / "timeout", "\(health.timeout) is longer than the interval \(health.interval)")
+        }
+        self.range(health.rise, 1...100, at: checkPath / "rise", what: "rise count")
+        self.range(health.fall, 1...100, at: checkPath / "fall", what: "fall count")
     }
 
     mutating func port(_ value: Int, at path: ConfigurationPath) {
