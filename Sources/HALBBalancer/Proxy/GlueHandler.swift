@@ -7,8 +7,12 @@ import NIOCore
 /// instead of filling the device's memory. Half-close: an end of input on one side shuts the partner's output once
 /// the bytes before it are written, and each side is closed once both its directions are done. A side that closes
 /// cleanly (NIO closes a socket whose output is shut when its input ends, without an end-of-input event) lets the
-/// partner write out what it holds before closing. Errors and `IdleStateHandler.IdleStateEvent` close both sides
-/// at once.
+/// partner write out what it holds before closing. Errors and idle timeouts close both sides at once.
+///
+/// Idle timeouts: each side notes that it read or wrote; the client side's timer looks at both sides every tick (an
+/// eighth of the shorter timeout, at most a minute) and closes the pair once a side has been idle for its timeout.
+/// A flag per event is far cheaper than NIO's `IdleStateHandler`, which reads the clock on every read and wraps the
+/// promise of every write.
 final class GlueHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -29,26 +33,55 @@ final class GlueHandler {
     private var aborted = false
     private var unflushedBytes = 0
     private let countBytes: ByteCounter
+    /// Read or wrote since the last idle tick.
+    private var active = false
+    /// How long this side has been idle, in whole ticks.
+    private var idleFor: Int64 = 0
+    private let idleTimeout: Int64
+    /// The client side's: the tick that checks both sides (nanoseconds), and its task.
+    private let idleTick: Int64?
+    private var idleTask: RepeatedTask?
 
-    private init(countBytes: @escaping ByteCounter) {
+    private init(countBytes: @escaping ByteCounter, idleTimeout: TimeAmount, idleTick: TimeAmount?) {
         self.countBytes = countBytes
+        self.idleTimeout = idleTimeout.nanoseconds
+        self.idleTick = idleTick?.nanoseconds
     }
 
-    /// Two handlers that relay to each other; the first goes in the client's pipeline, the second in the gateway's.
+    /// Two handlers that relay to each other; the first goes in the client's pipeline, the second in the gateway's
+    /// (both channels on one event loop). A side with no read or write for its idle timeout closes both.
     static func matchedPair(
+        clientIdle: TimeAmount,
+        gatewayIdle: TimeAmount,
         countClientBytes: @escaping ByteCounter,
         countGatewayBytes: @escaping ByteCounter
     ) -> (client: GlueHandler, gateway: GlueHandler) {
-        let client = GlueHandler(countBytes: countClientBytes)
-        let gateway = GlueHandler(countBytes: countGatewayBytes)
+        let tick = TimeAmount.nanoseconds(min(max(min(clientIdle, gatewayIdle).nanoseconds / 8, 1_000_000), 60_000_000_000))
+        let client = GlueHandler(countBytes: countClientBytes, idleTimeout: clientIdle, idleTick: tick)
+        let gateway = GlueHandler(countBytes: countGatewayBytes, idleTimeout: gatewayIdle, idleTick: nil)
         client.partner = gateway
         gateway.partner = client
         return (client, gateway)
     }
 
+    /// One idle tick: each side that neither read nor wrote since the last one is idle a tick longer; a side idle
+    /// for its timeout closes the pair.
+    private func checkIdle(tick: Int64) {
+        for side in [self, self.partner].compactMap({ $0 }) {
+            side.idleFor = side.active ? 0 : side.idleFor + tick
+            side.active = false
+            if side.idleFor >= side.idleTimeout, let context = side.context {
+                side.aborted = true
+                context.close(promise: nil)
+                return
+            }
+        }
+    }
+
     // MARK: - Calls from the partner
 
     private func partnerWrite(_ buffer: ByteBuffer) {
+        self.active = true
         self.context?.write(NIOAny(buffer), promise: nil)
     }
 
@@ -106,14 +139,23 @@ final class GlueHandler {
 extension GlueHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if let tick = self.idleTick {
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            self.idleTask = context.eventLoop.scheduleRepeatedTask(initialDelay: .nanoseconds(tick), delay: .nanoseconds(tick)) { _ in
+                handler.value.checkIdle(tick: tick)
+            }
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.idleTask?.cancel()
+        self.idleTask = nil
         self.context = nil
         self.partner = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.active = true
         let buffer = self.unwrapInboundIn(data)
         self.unflushedBytes += buffer.readableBytes
         self.partner?.partnerWrite(buffer)
@@ -128,6 +170,8 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.idleTask?.cancel()
+        self.idleTask = nil
         if self.aborted {
             self.partner?.partnerCloseFull()
         } else {
@@ -143,9 +187,6 @@ extension GlueHandler: ChannelDuplexHandler {
             if self.outputDone {
                 context.close(promise: nil)
             }
-        } else if event is IdleStateHandler.IdleStateEvent {
-            self.aborted = true
-            context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)
         }

@@ -255,9 +255,6 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
                             GatewayHandshakeHandler(done: handshake ?? channel.eventLoop.makePromise())
                         )
                     }
-                    try channel.pipeline.syncOperations.addHandler(
-                        IdleStateHandler(allTimeout: .milliseconds(timeouts.gatewayIdle.milliseconds))
-                    )
                 }
             }
         let tcp: EventLoopFuture<any Channel>
@@ -266,9 +263,14 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         } else {
             tcp = bootstrap.connect(host: member.configuration.address, port: member.configuration.port)
         }
-        // Re-encryption: the gateway is connected once its TLS handshake (and certificate check) succeeded.
+        // Re-encryption: the gateway is connected once its TLS handshake (and certificate check) succeeded, within
+        // the connect timeout (counted again from the TCP connect).
         let connected = tcp.flatMap { channel in
             guard let handshake else { return channel.eventLoop.makeSucceededFuture(channel) }
+            let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(timeouts.connect.milliseconds)) {
+                handshake.fail(GatewayHandshakeTimeout())
+            }
+            handshake.futureResult.whenComplete { _ in timeout.cancel() }
             return handshake.futureResult.map { channel }.flatMapError { error in
                 channel.close(promise: nil)
                 return channel.eventLoop.makeFailedFuture(GatewayTLSError(underlying: error))
@@ -362,7 +364,10 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
             gateway.writeAndFlush(gateway.allocator.buffer(bytes: clientHello), promise: nil)
         }
         let virtualServer = self.route.virtualServer
+        let timeouts = self.route.configuration.timeouts
         let (clientGlue, gatewayGlue) = GlueHandler.matchedPair(
+            clientIdle: .milliseconds(timeouts.clientIdle.milliseconds),
+            gatewayIdle: .milliseconds(timeouts.gatewayIdle.milliseconds),
             countClientBytes: { bytes in
                 virtualServer.metricBytesIn.increment(by: bytes)
                 target.countBytes(toGateway: bytes, fromGateway: 0)
@@ -430,6 +435,11 @@ final class LogLimiter: Sendable {
         }
         return self.suppressed.exchange(0, ordering: .relaxed)
     }
+}
+
+/// A gateway's TLS handshake that did not finish within the connect timeout.
+struct GatewayHandshakeTimeout: Error, CustomStringConvertible {
+    var description: String { "no TLS handshake within the connect timeout" }
 }
 
 /// A re-encrypted gateway connection whose TLS handshake failed (an untrusted or wrong certificate, say).

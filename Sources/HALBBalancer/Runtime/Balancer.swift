@@ -543,8 +543,6 @@ final class Listener: Sendable {
                 let route = routeBox.withLockedValue { $0 }
                 connections.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
-                    let idle = route.configuration.timeouts.clientIdle.milliseconds
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .milliseconds(idle)))
                     var session: TLSSessionInfo?
                     if let tls = route.tls {
                         // For a PROXY v2 header, the server name is read from the ClientHello on its way to TLS,
