@@ -68,15 +68,20 @@ final class GlueHandler {
     /// One sweep, `elapsed` after the last: each side that neither read nor wrote since then is idle that much
     /// longer; a side idle for its timeout closes the pair.
     fileprivate func checkIdle(elapsed: Int64) {
-        for side in [self, self.partner].compactMap({ $0 }) {
-            side.idleFor = side.active ? 0 : side.idleFor + elapsed
-            side.active = false
-            if side.idleFor >= side.idleTimeout, let context = side.context {
-                side.aborted = true
-                context.close(promise: nil)
-                return
-            }
+        if !self.closedForIdleness(elapsed: elapsed) {
+            _ = self.partner?.closedForIdleness(elapsed: elapsed)
         }
+    }
+
+    /// Counts `elapsed` as idle time unless this side read or wrote meanwhile; closes it (and so the pair) once it
+    /// has been idle for its timeout.
+    private func closedForIdleness(elapsed: Int64) -> Bool {
+        self.idleFor = self.active ? 0 : self.idleFor + elapsed
+        self.active = false
+        guard self.idleFor >= self.idleTimeout, let context = self.context else { return false }
+        self.aborted = true
+        context.close(promise: nil)
+        return true
     }
 
     // MARK: - Calls from the partner
