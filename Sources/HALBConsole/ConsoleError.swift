@@ -6,6 +6,7 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
     private enum Base: Hashable, Sendable {
         case badRequest(String)
         case invalid([ConfigurationIssue])
+        case invalidRequest([ConfigurationIssue])
         case notFound(String)
         case conflict(String)
         case staleVersion(sent: Int, current: Int)
@@ -20,6 +21,9 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func badRequest(_ reason: String) -> Self { Self(base: .badRequest(reason)) }
     /// The site the request would make is invalid; nothing was stored.
     public static func invalid(_ issues: [ConfigurationIssue]) -> Self { Self(base: .invalid(issues)) }
+    /// A field of the request that is not about the site (a user's password, a certificate) is invalid; nothing
+    /// was stored.
+    public static func invalidRequest(_ issues: [ConfigurationIssue]) -> Self { Self(base: .invalidRequest(issues)) }
     /// No such site, item, version, user or token.
     public static func notFound(_ what: String) -> Self { Self(base: .notFound(what)) }
     /// The request clashes with what is stored (a name in use).
@@ -37,7 +41,7 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
     public var statusCode: Int {
         switch self.base {
         case .badRequest: 400
-        case .invalid: 422
+        case .invalid, .invalidRequest: 422
         case .notFound: 404
         case .conflict, .staleVersion: 409
         case .versionRequired: 428
@@ -48,14 +52,17 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// Every issue of an invalid site, with its path; empty for other errors.
     public var issues: [ConfigurationIssue] {
-        if case .invalid(let issues) = self.base { return issues }
-        return []
+        switch self.base {
+        case .invalid(let issues), .invalidRequest(let issues): return issues
+        default: return []
+        }
     }
 
     public var description: String {
         switch self.base {
         case .badRequest(let reason): reason
         case .invalid(let issues): "the site would be invalid: \(issues.map(\.description).joined(separator: "; "))"
+        case .invalidRequest(let issues): "the request is invalid: \(issues.map(\.description).joined(separator: "; "))"
         case .notFound(let what): what
         case .conflict(let reason): reason
         case .staleVersion(let sent, let current):

@@ -50,7 +50,7 @@ struct CertificateStoreTests {
         _ = try await store.createSite(try ConfigNode.parse(yaml: sampleSite), actor: "test")
 
         // Bad uploads name the field and store nothing.
-        await #expect(throws: ConsoleError.invalid([ConfigurationIssue(path: "name", message: #""a b" is not a certificate name (1-63 letters, digits, - _ . starting with a letter or digit)"#)])) {
+        await #expect(throws: ConsoleError.invalidRequest([ConfigurationIssue(path: "name", message: #""a b" is not a certificate name (1-63 letters, digits, - _ . starting with a letter or digit)"#)])) {
             try await store.putCertificate(site: "lab", name: "a b", certificatePEM: one.certificate, privateKeyPEM: one.key, actor: "test")
         }
         for (certificate, key, field, now) in [

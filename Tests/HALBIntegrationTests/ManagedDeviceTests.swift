@@ -197,7 +197,7 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
 
         // Upload (CLI); a key of another certificate is refused, naming the field.
         let refused = try await runHALB(["certificate", "upload", "rdp", "--certificate", first, "--key", strangerKey], environment: admin)
-        #expect(refused.status == 1 && refused.output.contains("privateKey does not belong to certificate"), "\(refused.output)")
+        #expect(refused.status == 1 && refused.output.contains("privateKey: does not belong to certificate"), "\(refused.output)")
         let uploaded = try await runHALB(["certificate", "upload", "rdp", "--certificate", first, "--key", firstKey], environment: admin)
         #expect(uploaded.status == 0 && uploaded.output.contains("Stored certificate rdp (CN=managed-1"), "\(uploaded.output)")
 

@@ -167,7 +167,7 @@ public enum ConsoleAPI {
             let device = try context.requireAgent()
             let body = try await Self.body(request, context)
             guard case .scalar(let text, _) = body["version"], let version = Int(text) else {
-                throw ConsoleError.invalid([ConfigurationIssue(path: "version", message: "required: the version applied or refused")])
+                throw ConsoleError.invalidRequest([ConfigurationIssue(path: "version", message: "required: the version applied or refused")])
             }
             var error: String?
             if case .scalar(let text, _) = body["error"] { error = text }
@@ -451,7 +451,7 @@ public enum ConsoleAPI {
     /// A required text field of a body.
     static func field(_ key: String, in body: ConfigNode) throws(ConsoleError) -> String {
         guard case .scalar(let text, _) = body[key], !text.isEmpty else {
-            throw .invalid([ConfigurationIssue(path: key, message: "required")])
+            throw .invalidRequest([ConfigurationIssue(path: key, message: "required")])
         }
         return text
     }

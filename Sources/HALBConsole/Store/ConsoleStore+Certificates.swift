@@ -48,7 +48,7 @@ extension ConsoleStore {
         now: Date = Date()
     ) async throws -> (info: CertificateInfo, created: Bool, version: Int) {
         guard Self.isCertificateName(name) else {
-            throw ConsoleError.invalid([
+            throw ConsoleError.invalidRequest([
                 ConfigurationIssue(path: "name", message: "\"\(name.prefix(80))\" is not a certificate name (1-63 letters, digits, - _ . starting with a letter or digit)")
             ])
         }
@@ -56,8 +56,10 @@ extension ConsoleStore {
         do {
             summary = try TLSOffload.check(certificatePEM: certificatePEM, privateKeyPEM: privateKeyPEM, now: now)
         } catch {
+            // The check names the field first ("privateKey does not belong to ...", "certificate: expired on ...").
             let field = error.description.hasPrefix("privateKey") ? "privateKey" : "certificate"
-            throw ConsoleError.invalid([ConfigurationIssue(path: field, message: error.description)])
+            let message = error.description.dropFirst(field.count).drop { $0 == ":" || $0 == " " }
+            throw ConsoleError.invalidRequest([ConfigurationIssue(path: field, message: String(message))])
         }
         let sealed = try AES.GCM.seal(Data(privateKeyPEM.utf8), using: self.secretsKey, authenticating: Data("\(site)/\(name)".utf8))
         guard let sealedBytes = sealed.combined else { throw ConsoleError.badRequest("the private key cannot be sealed") }

@@ -371,10 +371,10 @@ public final class ConsoleStore: Sendable {
     /// - Throws: ``ConsoleError`` when the name is taken or empty, or the password too short.
     public func createUser(_ name: String, password: String, role: Role, actor: String) async throws -> UserInfo {
         guard name.range(of: #"^[A-Za-z0-9._-]{1,64}$"#, options: .regularExpression) != nil else {
-            throw ConsoleError.invalid([ConfigurationIssue(path: "name", message: "\"\(name.prefix(80))\" is not a user name (1-64 of A-Z a-z 0-9 . _ -)")])
+            throw ConsoleError.invalidRequest([ConfigurationIssue(path: "name", message: "\"\(name.prefix(80))\" is not a user name (1-64 of A-Z a-z 0-9 . _ -)")])
         }
         guard password.count >= 12 else {
-            throw ConsoleError.invalid([ConfigurationIssue(path: "password", message: "is shorter than 12 characters")])
+            throw ConsoleError.invalidRequest([ConfigurationIssue(path: "password", message: "is shorter than 12 characters")])
         }
         let hash = Credentials.hashPassword(password)
         return try await self.writer.write { db in
@@ -422,14 +422,14 @@ public final class ConsoleStore: Sendable {
         actor: String
     ) async throws {
         guard password.count >= 12 else {
-            throw ConsoleError.invalid([ConfigurationIssue(path: "password", message: "is shorter than 12 characters")])
+            throw ConsoleError.invalidRequest([ConfigurationIssue(path: "password", message: "is shorter than 12 characters")])
         }
         let stored = try await self.writer.read { db in
             try String.fetchOne(db, sql: "SELECT password_hash FROM users WHERE name = ?", arguments: [name])
         }
         guard let stored else { throw ConsoleError.notFound("no user named \(name)") }
         if let currentPassword, !Credentials.verifyPassword(currentPassword, hash: stored) {
-            throw ConsoleError.invalid([ConfigurationIssue(path: "currentPassword", message: "is not user \(name)'s password")])
+            throw ConsoleError.invalidRequest([ConfigurationIssue(path: "currentPassword", message: "is not user \(name)'s password")])
         }
         let hash = Credentials.hashPassword(password)
         try await self.writer.write { db in
