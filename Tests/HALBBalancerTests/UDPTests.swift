@@ -221,6 +221,29 @@ extension UDPTests {
     }
 }
 
+extension UDPTests {
+    @Test func aGatewayGivenByHostNameIsResolvedWhenTheConfigurationIsApplied() async throws {
+        let gateway = try await UDPGateway.start("named")
+        defer { Task { await gateway.stop() } }
+        // "localhost" comes from /etc/hosts: no DNS query leaves the machine.
+        let udp = UDPListenerConfiguration(
+            host: "127.0.0.1",
+            port: 0,
+            virtualServer: "rdp",
+            members: [MemberConfiguration(name: "named", address: "localhost", port: gateway.port)],
+            healthCheck: HealthCheck(type: .udp, interval: .milliseconds(100), timeout: .milliseconds(100), rise: 1, fall: 1, send: Array("ping".utf8))
+        )
+        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger)
+        defer { Task { await balancer.shutdown(drainTimeout: .zero) } }
+        try await balancer.apply(BalancerConfiguration(siteName: "test", version: 1, listeners: [], udpListeners: [udp]))
+        #expect(await eventually { await balancer.status().gateways.first?.health == "up" })
+        let address = try #require(await balancer.boundUDPAddresses()["udp 127.0.0.1:0"])
+        let client = try await UDPClient.open()
+        defer { Task { await client.close() } }
+        #expect(try await client.ask("hello", to: address) == "named")
+    }
+}
+
 @Suite struct UDPConfigurationTests {
     @Test func aUDPPayloadListensOnEachPortOfEachVIPAndTakesItsHealthFromTheSSLPort() throws {
         let site = try SiteReader.load(

@@ -214,6 +214,7 @@ public actor Balancer {
         }
 
         var udpRoutes: [String: UDPRoute] = [:]
+        var resolvedHosts: [String: SocketAddress?] = [:]
         for udp in configuration.udpListeners {
             let vs =
                 virtualServers[udp.virtualServer] ?? self.virtualServers[udp.virtualServer]
@@ -235,7 +236,32 @@ public actor Balancer {
                 return GatewayPool.Member(configuration: member, target: target, active: counter)
             }
             let pool = GatewayPool(members: members, algorithm: udp.balancing, perGatewayLimit: 0, persistent: udp.persistence.type == .sourceIP)
-            udpRoutes[udp.key] = UDPRoute(configuration: udp, pool: pool, virtualServer: vs, logger: self.logger)
+            // A flow needs its gateway's address before its first datagram: host names are resolved now, in the
+            // family of the VIP, once per name and port.
+            var addresses: [SocketAddress?] = []
+            for member in udp.members {
+                if let address = try? SocketAddress(ipAddress: member.address, port: member.port) {
+                    addresses.append(address)
+                    continue
+                }
+                let ipv6 = udp.host.contains(":")
+                let cacheKey = "\(member.address) \(member.port) \(ipv6)"
+                let resolved: SocketAddress?
+                if let cached = resolvedHosts[cacheKey] {
+                    resolved = cached
+                } else {
+                    resolved = await HostResolver.resolve(member.address, port: member.port, ipv6: ipv6)
+                    resolvedHosts[cacheKey] = .some(resolved)
+                    if resolved == nil {
+                        self.logger.warning(
+                            "UDP gateway's host name does not resolve: it takes no flows",
+                            metadata: ["gateway.name": "\(member.name)", "gateway.address": "\(member.address)", "family": "\(ipv6 ? "ipv6" : "ipv4")"]
+                        )
+                    }
+                }
+                addresses.append(resolved)
+            }
+            udpRoutes[udp.key] = UDPRoute(configuration: udp, pool: pool, gatewayAddresses: addresses, virtualServer: vs, logger: self.logger)
         }
 
         // 2. Bind the new listeners; on any failure (or a shutdown meanwhile) undo those and change nothing.

@@ -57,12 +57,22 @@ public struct UDPListenerConfiguration: Sendable, Equatable {
 final class UDPRoute: Sendable {
     let configuration: UDPListenerConfiguration
     let pool: GatewayPool
+    /// Where each member of `pool` takes datagrams (resolved when the configuration was applied); `nil`: its host
+    /// name did not resolve, and it takes no flows.
+    let gatewayAddresses: [SocketAddress?]
     let virtualServer: VirtualServerRuntime
     let logger: Logger
 
-    init(configuration: UDPListenerConfiguration, pool: GatewayPool, virtualServer: VirtualServerRuntime, logger: Logger) {
+    init(
+        configuration: UDPListenerConfiguration,
+        pool: GatewayPool,
+        gatewayAddresses: [SocketAddress?],
+        virtualServer: VirtualServerRuntime,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.pool = pool
+        self.gatewayAddresses = gatewayAddresses
         self.virtualServer = virtualServer
         var logger = logger
         logger[metadataKey: "vs.name"] = "\(configuration.virtualServer)"
@@ -195,7 +205,7 @@ private final class UDPFlowHandler: ChannelInboundHandler {
         }
         let persistence = route.configuration.persistence
         guard let index = route.virtualServer.persistedMember(of: client, in: route.pool, settings: persistence) ?? route.pool.pick(client: client),
-            let gateway = try? SocketAddress(ipAddress: route.pool.members[index].configuration.address, port: route.pool.members[index].configuration.port)
+            let gateway = route.gatewayAddresses[index]
         else {
             route.virtualServer.udpFlowRejected()
             return
