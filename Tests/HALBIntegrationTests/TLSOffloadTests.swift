@@ -62,22 +62,13 @@ struct TLSOffloadTests {
         let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
         let port = try freePort()
         func site(certificate: String, key: String, minimum: String, version: Int) -> String {
-            """
-            site: lab
-            version: \(version)
-            gateways:
-              - { name: gw1, address: 127.0.0.1, ports: { ssl: \(gatewayPort) } }
-            devices:
-              - { name: lb1, address: 127.0.0.1, interface: lo }
-            virtualServers:
-              - name: rdp
-                vip: { ipv4: \(vip)/8 }
-                devices: [lb1]
-                payloads:
-                  ssl: { port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), minimumTLSVersion: "\(minimum)" }
-                healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }
-
-            """
+            Self.offloadSite(
+                version: version,
+                gatewayPort: gatewayPort,
+                vip: vip,
+                ssl: #"{ port: \#(port), mode: offload, certificate: \#(certificate), privateKey: \#(key), minimumTLSVersion: "\#(minimum)" }"#,
+                healthCheck: "{ type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }"
+            )
         }
         let file = try directory.write("site.yaml", site(certificate: first, key: firstKey, minimum: "1.2", version: 1))
         let (device, admin) = try await startDevice(file: file)
@@ -153,22 +144,13 @@ extension TLSOffloadTests {
         let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
         let port = try freePort()
         func site(_ gatewayTLS: String, version: Int) -> String {
-            """
-            site: lab
-            version: \(version)
-            gateways:
-              - { name: gw1, address: 127.0.0.1, ports: { ssl: \(gatewayPort) } }
-            devices:
-              - { name: lb1, address: 127.0.0.1, interface: lo }
-            virtualServers:
-              - name: rdp
-                vip: { ipv4: \(vip)/8 }
-                devices: [lb1]
-                payloads:
-                  ssl: { port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), gatewayTLS: \(gatewayTLS) }
-                healthCheck: { type: tls, interval: 200ms, timeout: 150ms, rise: 1, fall: 2 }
-
-            """
+            Self.offloadSite(
+                version: version,
+                gatewayPort: gatewayPort,
+                vip: vip,
+                ssl: "{ port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), gatewayTLS: \(gatewayTLS) }",
+                healthCheck: "{ type: tls, interval: 200ms, timeout: 150ms, rise: 1, fall: 2 }"
+            )
         }
         let file = try directory.write("site.yaml", site("{ caBundle: \(gatewayCertificate) }", version: 1))
         let (device, admin) = try await startDevice(file: file)
@@ -198,6 +180,41 @@ extension TLSOffloadTests {
 }
 
 extension TLSOffloadTests {
+    /// `text`'s UTF-8 bytes in hex, as the test gateways print TLVs.
+    static func hex(_ text: String) -> String {
+        Array(text.utf8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A site of one gateway, gw1 (its `ssl` port `gatewayPort`), and one virtual server, rdp, on `vip` served by
+    /// lb1: its ssl payload `ssl` (a YAML flow mapping), its health check, and `extra` (a line such as
+    /// `proxyProtocol: v2`).
+    static func offloadSite(
+        version: Int? = nil,
+        gatewayPort: Int,
+        vip: String,
+        ssl: String,
+        healthCheck: String = "{ type: tcp, interval: 1h, timeout: 1s }",
+        extra: String = ""
+    ) -> String {
+        """
+        site: lab
+        \(version.map { "version: \($0)" } ?? "")
+        gateways:
+          - { name: gw1, address: 127.0.0.1, ports: { ssl: \(gatewayPort) } }
+        devices:
+          - { name: lb1, address: 127.0.0.1, interface: lo }
+        virtualServers:
+          - name: rdp
+            vip: { ipv4: \(vip)/8 }
+            devices: [lb1]
+            payloads:
+              ssl: \(ssl.split(separator: "\n").joined(separator: "\n      "))
+            healthCheck: \(healthCheck)
+            \(extra)
+
+        """
+    }
+
     /// A TLS gateway behind a PROXY v2 header: reads the header in the clear and prints its TLVs in hex, then
     /// does TLS preferring h2 over http/1.1 with ALPN, prints the protocol negotiated and answers one HTTP/1.1
     /// request.
@@ -278,28 +295,15 @@ extension TLSOffloadTests {
         let port = try freePort()
         let file = try directory.write(
             "site.yaml",
-            """
-            site: lab
-            gateways:
-              - { name: gw1, address: 127.0.0.1, ports: { ssl: \(gatewayPort) } }
-            devices:
-              - { name: lb1, address: 127.0.0.1, interface: lo }
-            virtualServers:
-              - name: rdp
-                vip: { ipv4: \(vip)/8 }
-                devices: [lb1]
-                payloads:
-                  ssl:
-                    port: \(port)
-                    mode: offload
-                    certificate: \(certificate)
-                    privateKey: \(key)
-                    alpn: [h2, http/1.1]
-                    gatewayTLS: { caBundle: \(gatewayCertificate) }
-                healthCheck: { type: tcp, interval: 1h, timeout: 1s }
-                proxyProtocol: v2
-
-            """
+            Self.offloadSite(
+                gatewayPort: gatewayPort,
+                vip: vip,
+                ssl: """
+                    { port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), alpn: [h2, http/1.1],
+                      gatewayTLS: { caBundle: \(gatewayCertificate) } }
+                    """,
+                extra: "proxyProtocol: v2"
+            )
         )
         let (device, _) = try await startDevice(file: file)
         defer { device.signal(SIGTERM) }
@@ -314,9 +318,7 @@ extension TLSOffloadTests {
             return answer.output == "ok\n"
         }, "\(answer.output) \(gateway.text) \(device.text)")
         // The header (with the client's ALPN choice and server name) came first, then the TLS handshake.
-        let alpn = "010008" + Array("http/1.1".utf8).map { String(format: "%02x", $0) }.joined()
-        let authority = "02000c" + Array("offload.test".utf8).map { String(format: "%02x", $0) }.joined()
-        #expect(gateway.text.contains("tlvs \(alpn)\(authority)20"), "\(gateway.text)")
+        #expect(gateway.text.contains("tlvs 010008\(Self.hex("http/1.1"))02000c\(Self.hex("offload.test"))20"), "\(gateway.text)")
         #expect(gateway.text.contains("alpn http/1.1") && !gateway.text.contains("alpn h2"), "\(gateway.text)")
     }
 
@@ -331,22 +333,12 @@ extension TLSOffloadTests {
         let port = try freePort()
         let file = try directory.write(
             "site.yaml",
-            """
-            site: lab
-            gateways:
-              - { name: gw1, address: 127.0.0.1, ports: { ssl: \(gatewayPort) } }
-            devices:
-              - { name: lb1, address: 127.0.0.1, interface: lo }
-            virtualServers:
-              - name: rdp
-                vip: { ipv4: \(vip)/8 }
-                devices: [lb1]
-                payloads:
-                  ssl: { port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), alpn: [http/1.1] }
-                healthCheck: { type: tcp, interval: 1h, timeout: 1s }
-                proxyProtocol: v2
-
-            """
+            Self.offloadSite(
+                gatewayPort: gatewayPort,
+                vip: vip,
+                ssl: "{ port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), alpn: [http/1.1] }",
+                extra: "proxyProtocol: v2"
+            )
         )
         let (device, _) = try await startDevice(file: file)
         defer { device.signal(SIGTERM) }
@@ -359,12 +351,11 @@ extension TLSOffloadTests {
             ])) ?? answer
             return answer.output == "ok\n"
         }, "\(answer.output) \(gateway.text)")
-        func hex(_ text: String) -> String { Array(text.utf8).map { String(format: "%02x", $0) }.joined() }
         // PP2_TYPE_ALPN "http/1.1", PP2_TYPE_AUTHORITY "offload.test", then PP2_TYPE_SSL: client SSL, verify 0,
         // version "TLSv1.3" and cipher "TLS_CHACHA20_POLY1305_SHA256" (28 bytes).
-        let alpn = "010008" + hex("http/1.1")
-        let authority = "02000c" + hex("offload.test")
-        let ssl = "20002e" + "0100000000" + "210007" + hex("TLSv1.3") + "23001c" + hex("TLS_CHACHA20_POLY1305_SHA256")
+        let alpn = "010008" + Self.hex("http/1.1")
+        let authority = "02000c" + Self.hex("offload.test")
+        let ssl = "20002e" + "0100000000" + "210007" + Self.hex("TLSv1.3") + "23001c" + Self.hex("TLS_CHACHA20_POLY1305_SHA256")
         #expect(gateway.text.contains("tlvs \(alpn)\(authority)\(ssl)"), "\(gateway.text)")
     }
 }

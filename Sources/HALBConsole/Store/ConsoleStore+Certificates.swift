@@ -169,8 +169,11 @@ extension ConsoleStore {
                 using: self.secretsKey,
                 authenticating: Data("\(siteName)/\(row.name)".utf8)
             )
-            let forDevice = try AES.GCM.seal(key, using: deliveryKey, authenticating: Data(row.name.utf8))
-            return DeliveredCertificate(name: row.name, certificate: row.certificate, privateKey: forDevice.combined!.base64EncodedString())
+            // The default 12-byte nonce always gives a combined form.
+            guard let sealed = try AES.GCM.seal(key, using: deliveryKey, authenticating: Data(row.name.utf8)).combined else {
+                throw ConsoleError.conflict("the key of certificate \(row.name) cannot be sealed for the device")
+            }
+            return DeliveredCertificate(name: row.name, certificate: row.certificate, privateKey: sealed.base64EncodedString())
         }
     }
 
