@@ -666,7 +666,7 @@ def version_line(argv):
 # ---------------------------------------------------------------------------------------------------------------
 # The table.
 
-# label, measurement, value key, HAProxy target, whether the CPU columns apply, lower is better
+# label, measurement, value key, HAProxy target, whether the CPU columns apply
 ROWS = [
     ("S1 keep-alive, small answers: requests/s (wrk -t2 -c64)", "S1", "rate", "haproxy", True),
     ("S1 p50 latency, ms (lower is better)", "S1", "p50", "haproxy", False),

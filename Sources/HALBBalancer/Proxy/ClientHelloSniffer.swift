@@ -65,6 +65,7 @@ final class ServerHelloSniffer: ChannelOutboundHandler, RemovableChannelHandler 
     private let info: TLSSessionInfo
     private var seen: [UInt8] = []
     private var done = false
+    private var leaving = false
 
     init(info: TLSSessionInfo) {
         self.info = info
@@ -84,10 +85,10 @@ final class ServerHelloSniffer: ChannelOutboundHandler, RemovableChannelHandler 
                 self.done = true
             }
         }
-        let finished = self.done && !self.seen.isEmpty
-        if finished { self.seen = [] }
         context.write(data, promise: promise)
-        if finished {
+        if self.done && !self.leaving {
+            self.leaving = true
+            self.seen = []
             // Once the TLS handler's write is over: leaving the pipeline inside it stalls the handshake.
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
             context.eventLoop.execute {

@@ -203,9 +203,9 @@ extension ConsoleStore {
         after version: Int,
         timeout: Duration
     ) async throws -> AgentConfiguration? {
+        // The whole configuration (certificate keys opened and sealed again) is made only when it is sent.
         let generation = await self.changes.generation(of: agent.site)
-        let current = try await self.configuration(for: agent)
-        if current.version > version { return current }
+        if try await self.site(agent.site).version > version { return try await self.configuration(for: agent) }
         await self.changes.wait(for: agent.site, since: generation, timeout: timeout)
         // Cancelled (the console shuts down): "no change"; the device asks again, of the next console.
         if Task.isCancelled { return nil }
