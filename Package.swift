@@ -44,10 +44,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CHALBLinux"),
         .target(
             name: "HALBBalancer",
             dependencies: [
                 "HALBCore",
+                "CHALBLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

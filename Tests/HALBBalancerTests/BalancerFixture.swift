@@ -1,3 +1,4 @@
+import Foundation
 import HALBCore
 import HALBTestSupport
 import Logging
@@ -41,8 +42,16 @@ struct BalancerFixture {
         )
     }
 
+    /// The data path under test: HALB's own relay, or SwiftNIO with `HALB_TEST_DATA_PATH=nio` (`.ci/run` runs the
+    /// balancer tests both ways).
+    static let dataPath: DataPath = {
+        guard let name = ProcessInfo.processInfo.environment["HALB_TEST_DATA_PATH"] else { return .native }
+        guard let path = DataPath(rawValue: name) else { fatalError("HALB_TEST_DATA_PATH=\(name) is not native or nio") }
+        return path
+    }()
+
     static func start(_ route: RouteConfiguration, logger: Logger = Self.quietLogger) async throws -> BalancerFixture {
-        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: logger, dataPath: Self.dataPath)
         try await balancer.apply(Self.configuration(route))
         let port = await balancer.boundAddresses()["127.0.0.1:0"]!.port!
         return BalancerFixture(balancer: balancer, port: port)

@@ -148,7 +148,7 @@ import Testing
         let gw1 = try await TestServer.start(.echo())
         defer { Task { await gw1.kill() } }
         let port = try freePort()
-        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger)
+        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger, dataPath: BalancerFixture.dataPath)
         await balancer.setStandby(["web"])
         let configuration = BalancerConfiguration(
             siteName: "test",

@@ -106,7 +106,7 @@ import Testing
                 ]
             )
         }
-        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger)
+        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger, dataPath: BalancerFixture.dataPath)
         defer { Task { await balancer.shutdown(drainTimeout: .zero) } }
 
         // Without persistence, round robin spreads this client's connections.

@@ -1,4 +1,5 @@
 import Atomics
+import Foundation
 import HALBCore
 import HALBTestSupport
 import NIOConcurrencyHelpers
@@ -127,6 +128,55 @@ import Glibc
                 }
             }
             #expect(received == total)
+        }
+    }
+
+    @Test func aFileSentWithSendfileArrivesWholeWhileTheClientSendsNothing() async throws {
+        // A gateway that sends a small header and then a file with sendfile(2), as a web server does, leaves the
+        // socket's bytes in page fragments after an odd-sized one: a splice into a pipe runs out of pipe slots and
+        // stops short while bytes are still waiting. Nothing else wakes the relay (the client sends nothing, the
+        // gateway waits for the window), so a relay that takes a short splice for a drained socket stalls here.
+        let script = """
+            import os, socket, tempfile, threading
+            f = tempfile.TemporaryFile()
+            f.write(os.urandom(1 << 20)); f.flush()
+            def serve(c):
+                try:
+                    for _ in range(16):
+                        c.sendall(b"h" * 97)
+                        c.sendfile(f, 0, 1 << 20)
+                except OSError:
+                    pass  # the health check does not read
+                c.close()
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+            print(s.getsockname()[1], flush=True)
+            while True:
+                threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+            """
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        gateway.arguments = ["-c", script]
+        let output = Pipe()
+        gateway.standardOutput = output
+        gateway.standardError = FileHandle.nullDevice
+        try gateway.run()
+        defer {
+            // SIGKILL: the signal mask the test process hands down may block SIGTERM.
+            kill(gateway.processIdentifier, SIGKILL)
+            gateway.waitUntilExit()
+        }
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        let port = try #require(Int(line.trimmingCharacters(in: .whitespacesAndNewlines)))
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", port)])) { fixture async throws in
+            let client = try await TestClient.connect(port: fixture.port)
+            let received = try await withTimeout(.seconds(30)) {
+                try await client.run { inbound, _ in
+                    var count = 0
+                    for try await buffer in inbound { count += buffer.readableBytes }
+                    return count
+                }
+            }
+            #expect(received == 16 * (97 + (1 << 20)))
         }
     }
 

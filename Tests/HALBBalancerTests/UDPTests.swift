@@ -117,7 +117,7 @@ private final class UDPClient: Sendable {
             )
             return BalancerConfiguration(siteName: "test", version: version, listeners: [], udpListeners: [udp])
         }
-        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger)
+        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger, dataPath: BalancerFixture.dataPath)
         defer { Task { await balancer.shutdown(drainTimeout: .zero) } }
         try await balancer.apply(configuration(idle: .seconds(30), version: 1))
         let address = try #require(await balancer.boundUDPAddresses()["udp 127.0.0.1:0"])
@@ -194,7 +194,7 @@ extension UDPTests {
             )
             return BalancerConfiguration(siteName: "test", version: version, listeners: [], udpListeners: [udp])
         }
-        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger)
+        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger, dataPath: BalancerFixture.dataPath)
         defer { Task { await balancer.shutdown(drainTimeout: .zero) } }
         try await balancer.apply(configuration(expect: "alive:ping", version: 1))
         func health(_ name: String) async -> String? { await balancer.status().gateways.first { $0.name == name }?.health }
@@ -233,7 +233,7 @@ extension UDPTests {
             members: [MemberConfiguration(name: "named", address: "localhost", port: gateway.port)],
             healthCheck: HealthCheck(type: .udp, interval: .milliseconds(100), timeout: .milliseconds(100), rise: 1, fall: 1, send: Array("ping".utf8))
         )
-        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger)
+        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger, dataPath: BalancerFixture.dataPath)
         defer { Task { await balancer.shutdown(drainTimeout: .zero) } }
         try await balancer.apply(BalancerConfiguration(siteName: "test", version: 1, listeners: [], udpListeners: [udp]))
         #expect(await eventually { await balancer.status().gateways.first?.health == "up" })

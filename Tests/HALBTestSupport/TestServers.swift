@@ -39,8 +39,9 @@ public final class TestServer: Sendable {
     public enum Behaviour: Sendable {
         /// Echo every byte; when the client ends its side, write `replyOnEOF` (if any) and end ours.
         case echo(replyOnEOF: String? = nil)
-        /// Write `total` bytes as fast as the client takes them, counting what was handed to the kernel.
-        case source(total: Int, written: ManagedAtomic<Int>)
+        /// Write `total` bytes as fast as the client takes them, `chunk` bytes per write, counting what was handed to
+        /// the kernel.
+        case source(total: Int, written: ManagedAtomic<Int>, chunk: Int = 64 * 1024)
         /// Record everything received (up to 64 KiB) and answer nothing.
         case record(NIOLockedValueBox<[UInt8]>)
     }
@@ -72,8 +73,8 @@ public final class TestServer: Sendable {
                     switch behaviour {
                     case .echo(let reply):
                         try channel.pipeline.syncOperations.addHandler(EchoHandler(replyOnEOF: reply))
-                    case .source(let total, let written):
-                        try channel.pipeline.syncOperations.addHandler(SourceHandler(total: total, written: written))
+                    case .source(let total, let written, let chunk):
+                        try channel.pipeline.syncOperations.addHandler(SourceHandler(total: total, written: written, chunk: chunk))
                     case .record(let box):
                         try channel.pipeline.syncOperations.addHandler(RecordHandler(box: box))
                     }
@@ -156,10 +157,10 @@ private final class SourceHandler: ChannelInboundHandler {
     private var queued = 0
     private let chunk: ByteBuffer
 
-    init(total: Int, written: ManagedAtomic<Int>) {
+    init(total: Int, written: ManagedAtomic<Int>, chunk: Int) {
         self.total = total
         self.written = written
-        self.chunk = ByteBuffer(repeating: 0x61, count: 64 * 1024)
+        self.chunk = ByteBuffer(repeating: 0x61, count: chunk)
     }
 
     func channelActive(context: ChannelHandlerContext) {

@@ -37,7 +37,18 @@ final class Route: Sendable {
         logger[metadataKey: "vs.name"] = "\(configuration.virtualServer)"
         logger[metadataKey: "vs.payload"] = "\(configuration.payload)"
         self.logger = logger
+        self.relaysNatively =
+            tls == nil && serverNamePools.isEmpty && pool.members.allSatisfy { $0.target.socketAddress != nil }
+        self.needsClientAddress =
+            pool.algorithm == .sourcehash || configuration.persistence.type == .sourceIP
+            || configuration.proxyProtocol != .off
     }
+
+    /// Whether HALB's own relay (``RelayLoop``) can serve this route: plain TCP to gateways given by IP address.
+    /// TLS offload, routing by server name and gateways given by host name go through SwiftNIO.
+    let relaysNatively: Bool
+    /// Whether a connection needs the client's address: for the source hash, persistence or the PROXY header.
+    let needsClientAddress: Bool
 
     /// Limits "No gateway could take the connection" to one line a second.
     let failureLog = LogLimiter(interval: .seconds(1))

@@ -43,15 +43,40 @@ public actor Balancer {
     private var isApplying = false
     private var waitingToApply: [CheckedContinuation<Void, Never>] = []
     private let connections = ConnectionRegistry()
+    private let dataPath: DataPath
+    private let relayThreads: Int
+    /// Started with the first listener.
+    private var relay: RelayEngine?
 
     /// Creates a balancer that runs on `group`.
     ///
     /// - Parameters:
-    ///   - group: the event loops for listeners, connections and health checks.
+    ///   - group: the event loops for TLS, UDP, health checks and every connection SwiftNIO serves.
     ///   - logger: where connection and health events are logged.
-    public init(group: any EventLoopGroup, logger: Logger) {
+    ///   - dataPath: which code relays plain TCP connections.
+    ///   - relayThreads: threads of HALB's own relay; by default one per event loop of `group`.
+    public init(group: any EventLoopGroup, logger: Logger, dataPath: DataPath = .native, relayThreads: Int? = nil) {
         self.group = group
         self.logger = logger
+        self.dataPath = dataPath
+        self.relayThreads = relayThreads ?? Array(group.makeIterator()).count
+    }
+
+    /// The relay loops that accept on every listener, started on first use.
+    private func relayEngine() throws -> RelayEngine {
+        if let relay = self.relay { return relay }
+        let group = self.group
+        let connections = self.connections
+        let relay = try RelayEngine(
+            threads: self.relayThreads,
+            native: self.dataPath == .native,
+            splice: self.dataPath == .native,
+            logger: self.logger
+        ) { fd, route in
+            Listener.handOff(fd, route: route, group: group, connections: connections)
+        }
+        self.relay = relay
+        return relay
     }
 
     /// Applies a configuration: binds new listeners, swaps routes, closes removed listeners, starts and stops
@@ -99,12 +124,7 @@ public actor Balancer {
                 where listener.route.virtualServer == virtualServer && self.listeners[listener.key] == nil {
                     guard let route = self.routes[listener.key] else { continue }
                     do {
-                        opened[listener.key] = try await Listener.bind(
-                            configuration: listener,
-                            route: route,
-                            group: self.group,
-                            connections: self.connections
-                        )
+                        opened[listener.key] = try Listener.bind(configuration: listener, route: route, engine: try self.relayEngine())
                     } catch {
                         for listener in opened.values { try? await listener.close() }
                         self.standby.insert(virtualServer)
@@ -271,12 +291,7 @@ public actor Balancer {
             && !self.standby.contains(listener.route.virtualServer)
         {
             do {
-                opened[listener.key] = try await Listener.bind(
-                    configuration: listener,
-                    route: routes[listener.key]!,
-                    group: self.group,
-                    connections: self.connections
-                )
+                opened[listener.key] = try Listener.bind(configuration: listener, route: routes[listener.key]!, engine: try self.relayEngine())
             } catch {
                 for listener in opened.values { try? await listener.close() }
                 throw BalancerError.cannotListen(address: listener.key, error: error)
@@ -420,7 +435,7 @@ public actor Balancer {
 
     /// The number of client connections open now.
     public func activeConnections() -> Int {
-        self.connections.count
+        self.connections.count + (self.relay?.openConnections ?? 0)
     }
 
     /// A snapshot of listeners, virtual servers and gateways.
@@ -494,20 +509,20 @@ public actor Balancer {
         self.listeners = [:]
         for listener in self.udpListeners.values { await listener.close() }
         self.udpListeners = [:]
-        let open = self.connections.count
+        let open = self.activeConnections()
         if open > 0 {
             self.logger.info("Draining connections", metadata: ["connections.open": "\(open)", "drain.timeout": "\(drainTimeout)"])
         }
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: drainTimeout)
-        while self.connections.count > 0, clock.now < deadline {
+        while self.activeConnections() > 0, clock.now < deadline {
             do {
                 try await Task.sleep(for: .milliseconds(50))
             } catch {
                 break  // cancelled: close what is left now
             }
         }
-        let left = self.connections.closeAll()
+        let left = self.connections.closeAll() + (self.relay?.closeAll() ?? 0)
         for checker in self.checkers.values { checker.stop() }
         self.checkers = [:]
         if left > 0 {
@@ -522,26 +537,30 @@ public actor Balancer {
     }
 }
 
-/// One listening socket: its channel and the route new connections take.
-final class Listener: Sendable {
-    private let channel: any Channel
-    private let routeBox: NIOLockedValueBox<Route>
+/// Which code relays plain TCP connections.
+public enum DataPath: String, Sendable, CaseIterable {
+    /// HALB's own `epoll` relay with `splice(2)` (``RelayLoop``); TLS offload and SNI routing go to SwiftNIO.
+    case native
+    /// SwiftNIO channels for every connection.
+    case nio
+}
 
-    private init(channel: any Channel, routeBox: NIOLockedValueBox<Route>) {
-        self.channel = channel
-        self.routeBox = routeBox
+/// One listening socket, accepted on by the relay loops, and the route new connections take.
+final class Listener: Sendable {
+    private let socket: RelayListener
+    private let engine: RelayEngine
+
+    private init(socket: RelayListener, engine: RelayEngine) {
+        self.socket = socket
+        self.engine = engine
     }
 
     var route: Route {
-        get { self.routeBox.withLockedValue { $0 } }
-        set { self.routeBox.withLockedValue { $0 = newValue } }
+        get { self.socket.route }
+        set { self.socket.route = newValue }
     }
 
-    var boundAddress: SocketAddress? { self.channel.localAddress }
-
-    func close() async throws {
-        try await self.channel.close()
-    }
+    var boundAddress: SocketAddress? { self.socket.boundAddress }
 
     /// Free bind lets a secondary device listen on a VIP it does not hold yet, so failover needs no bind.
     static func freeBind(host: String) -> ChannelOptions.Types.SocketOption {
@@ -550,23 +569,24 @@ final class Listener: Sendable {
             : .ipOption(.init(rawValue: IP_FREEBIND))
     }
 
-    static func bind(
-        configuration: ListenerConfiguration,
-        route: Route,
-        group: any EventLoopGroup,
-        connections: ConnectionRegistry
-    ) async throws -> Listener {
-        let routeBox = NIOLockedValueBox(route)
-        let freeBind = Self.freeBind(host: configuration.host)
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(freeBind, value: 1)
-            .childChannelOption(.autoRead, value: false)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                let route = routeBox.withLockedValue { $0 }
+    func close() async throws {
+        await self.engine.remove(self.socket)
+    }
+
+    static func bind(configuration: ListenerConfiguration, route: Route, engine: RelayEngine) throws -> Listener {
+        let socket = try RelayListener.bind(host: configuration.host, port: configuration.port, route: route)
+        engine.add(socket)
+        return Listener(socket: socket, engine: engine)
+    }
+
+    /// Gives an accepted connection whose route HALB's relay does not serve to SwiftNIO: TLS offload, routing by
+    /// server name, gateways given by host name (or every route with `--data-path nio`).
+    static func handOff(_ fd: Int32, route: Route, group: any EventLoopGroup, connections: ConnectionRegistry) {
+        ClientBootstrap(group: group)
+            .channelOption(.autoRead, value: false)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
                 connections.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     var session: TLSSessionInfo?
@@ -584,9 +604,10 @@ final class Listener: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ProxyFrontendHandler(route: route, session: session))
                 }
             }
-            .bind(host: configuration.host, port: configuration.port)
-            .get()
-        return Listener(channel: channel, routeBox: routeBox)
+            .withConnectedSocket(fd)
+            .whenFailure { error in
+                route.logger.warning("Cannot serve an accepted connection", metadata: ["error": "\(error)"])
+            }
     }
 }
 

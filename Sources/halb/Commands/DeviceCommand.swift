@@ -124,6 +124,7 @@ struct DeviceRunCommand: AsyncParsableCommand {
             adminPort: admin.port,
             drainTimeout: self.options.drain,
             threads: self.options.threadCount,
+            dataPath: self.options.path,
             logger: logger,
             notify: self.notify,
             loopbackFailoverPort: self.loopbackFailover

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HALBBalancer
 import HALBCore
 import Logging
 import NIOCore
@@ -14,6 +15,15 @@ struct DeviceOptions: ParsableArguments {
     @Option(name: .long, help: "Event loop threads (default: one per CPU core).")
     var threads: Int?
 
+    @Option(
+        name: .long,
+        help: """
+            Which code relays plain TCP: native (HALB's own epoll relay, splice(2) for bulk transfers) or nio \
+            (SwiftNIO channels for every connection). TLS offload and SNI routing always use SwiftNIO.
+            """
+    )
+    var dataPath: String = "native"
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -27,6 +37,9 @@ struct DeviceOptions: ParsableArguments {
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level \(self.logLevel) is not one of trace, debug, info, notice, warning, error, critical")
         }
+        guard DataPath(rawValue: self.dataPath) != nil else {
+            throw ValidationError("--data-path \(self.dataPath) is not native or nio")
+        }
         if let threads = self.threads, !(1...256).contains(threads) {
             throw ValidationError("--threads \(threads) is not 1-256")
         }
@@ -36,6 +49,7 @@ struct DeviceOptions: ParsableArguments {
     var drain: Duration { HALBDurationParser.parse(self.drainTimeout)! }
     var level: Logger.Level { Logger.Level(rawValue: self.logLevel)! }
     var threadCount: Int { self.threads ?? System.coreCount }
+    var path: DataPath { DataPath(rawValue: self.dataPath)! }
 
     static func hostPort(_ text: String) -> (host: String, port: Int)? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),

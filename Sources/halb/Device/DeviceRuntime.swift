@@ -21,6 +21,8 @@ struct DeviceRuntime {
     var adminPort: Int
     var drainTimeout: Duration
     var threads: Int
+    /// Which code relays plain TCP (`--data-path`).
+    var dataPath: DataPath = .native
     var logger: Logger
     /// A command to run on each VRRP transition (`--notify`).
     var notify: String? = nil
@@ -66,7 +68,7 @@ struct DeviceRuntime {
 
         var logger = self.logger
         logger[metadataKey: "device.name"] = "\(self.device)"
-        let balancer = Balancer(group: group, logger: logger)
+        let balancer = Balancer(group: group, logger: logger, dataPath: self.dataPath)
         let failoverPlan = FailoverPlan.configurations(
             site: site,
             device: self.device,
