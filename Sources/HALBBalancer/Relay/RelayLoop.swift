@@ -119,7 +119,10 @@ final class RelayLoop: @unchecked Sendable {
             let count = chalb_epoll_wait(self.epoll, events.baseAddress, 256, self.waitTimeout())
             if count < 0 {
                 if errno == EINTR { continue }
-                self.logger.error("epoll_wait failed; the relay loop stops", metadata: ["error": "\(Self.describe(errno))"])
+                self.logger.warning(
+                    "epoll_wait failed; the relay loop stops",
+                    metadata: ["error": "\(Self.describe(errno))"]
+                )
                 break
             }
             for index in 0..<Int(count) {
@@ -452,9 +455,10 @@ final class RelayLoop: @unchecked Sendable {
     }
 
     private func relay(_ connection: RelayConnection) {
-        var error = self.pump(&connection.up, from: connection.client, to: connection.gateway)
+        let (client, gateway) = (connection.client, connection.gateway)
+        var error = self.pump(&connection.up, from: client, to: gateway, partnerShut: connection.down.shut)
         if error == 0 {
-            error = self.pump(&connection.down, from: connection.gateway, to: connection.client)
+            error = self.pump(&connection.down, from: gateway, to: client, partnerShut: connection.up.shut)
         }
         let upBytes = connection.up.bytes
         let downBytes = connection.down.bytes
@@ -472,8 +476,8 @@ final class RelayLoop: @unchecked Sendable {
     }
 
     /// Moves what `source` has to `destination` until one of them would block, the input ends or an error
-    /// occurs. Returns 0, or the error number that ends the pair.
-    private func pump(_ flow: inout Flow, from source: Int32, to destination: Int32) -> Int32 {
+    /// occurs. Returns 0, or the error number that ends the pair. `partnerShut`: the other direction has ended.
+    private func pump(_ flow: inout Flow, from source: Int32, to destination: Int32, partnerShut: Bool) -> Int32 {
         while true {
             if flow.pending > 0 {
                 guard flow.writable else { return 0 }
@@ -506,7 +510,8 @@ final class RelayLoop: @unchecked Sendable {
             if flow.eof {
                 if !flow.shut {
                     flow.shut = true
-                    Glibc.shutdown(destination, Int32(SHUT_WR))
+                    // When the other direction has ended too, the pair is closed next: no need to shut first.
+                    if !partnerShut { Glibc.shutdown(destination, Int32(SHUT_WR)) }
                 }
                 return 0
             }
@@ -608,11 +613,10 @@ final class RelayLoop: @unchecked Sendable {
         connection.closed = true
         Glibc.close(connection.client)
         if connection.gateway >= 0 { Glibc.close(connection.gateway) }
-        for pipe in [(connection.up.pipeRead, connection.up.pipeWrite), (connection.down.pipeRead, connection.down.pipeWrite)]
-        where pipe.0 >= 0 {
-            // A pipe still holding bytes cannot be reused.
-            Glibc.close(pipe.0)
-            Glibc.close(pipe.1)
+        // A pipe still holding bytes cannot be reused.
+        for fd in [connection.up.pipeRead, connection.up.pipeWrite, connection.down.pipeRead, connection.down.pipeWrite]
+        where fd >= 0 {
+            Glibc.close(fd)
         }
         connection.member?.release()
         connection.member = nil
@@ -675,22 +679,15 @@ final class RelayLoop: @unchecked Sendable {
     }
 
     static func withSockAddr<T>(_ address: SocketAddress, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+        func call<Raw>(_ raw: Raw) -> T {
+            withUnsafePointer(to: raw) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<Raw>.size)) }
+            }
+        }
         switch address {
-        case .v4(let v4):
-            var raw = v4.address
-            return withUnsafePointer(to: &raw) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        case .v6(let v6):
-            var raw = v6.address
-            return withUnsafePointer(to: &raw) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-        case .unixDomainSocket(let unix):
-            var raw = unix.address
-            return withUnsafePointer(to: &raw) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
+        case .v4(let v4): return call(v4.address)
+        case .v6(let v6): return call(v6.address)
+        case .unixDomainSocket(let unix): return call(unix.address)
         }
     }
 

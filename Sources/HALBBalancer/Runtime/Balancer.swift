@@ -124,7 +124,11 @@ public actor Balancer {
                 where listener.route.virtualServer == virtualServer && self.listeners[listener.key] == nil {
                     guard let route = self.routes[listener.key] else { continue }
                     do {
-                        opened[listener.key] = try Listener.bind(configuration: listener, route: route, engine: try self.relayEngine())
+                        opened[listener.key] = try Listener.bind(
+                            configuration: listener,
+                            route: route,
+                            engine: try self.relayEngine()
+                        )
                     } catch {
                         for listener in opened.values { try? await listener.close() }
                         self.standby.insert(virtualServer)
@@ -291,7 +295,11 @@ public actor Balancer {
             && !self.standby.contains(listener.route.virtualServer)
         {
             do {
-                opened[listener.key] = try Listener.bind(configuration: listener, route: routes[listener.key]!, engine: try self.relayEngine())
+                opened[listener.key] = try Listener.bind(
+                    configuration: listener,
+                    route: routes[listener.key]!,
+                    engine: try self.relayEngine()
+                )
             } catch {
                 for listener in opened.values { try? await listener.close() }
                 throw BalancerError.cannotListen(address: listener.key, error: error)

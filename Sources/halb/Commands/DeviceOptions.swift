@@ -12,7 +12,10 @@ struct DeviceOptions: ParsableArguments {
     @Option(name: .long, help: "How long to let connections finish on shutdown, e.g. 30s.")
     var drainTimeout: String = "30s"
 
-    @Option(name: .long, help: "Event loop threads (default: one per CPU core).")
+    @Option(
+        name: .long,
+        help: "Relay threads for plain TCP, and as many event loops for the rest (default: one per CPU core)."
+    )
     var threads: Int?
 
     @Option(
