@@ -180,6 +180,72 @@ import Glibc
         }
     }
 
+    @Test func urgentDataDoesNotStallTheRestOfTheStream() async throws {
+        // A bulk upload moves to splice; splice stops at a TCP urgent mark for good, and the bytes after it must
+        // still arrive. The urgent byte itself is not part of the stream (no SO_OOBINLINE), on either data path.
+        let received = NIOLockedValueBox<[UInt8]>([])
+        let gateway = try await TestServer.start(.record(received))
+        defer { Task { await gateway.kill() } }
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)])) { fixture async throws in
+            let fd = try Self.rawConnect(port: fixture.port)
+            defer { close(fd) }
+            func sendAll(_ bytes: [UInt8], flags: Int32 = 0) {
+                var offset = 0
+                while offset < bytes.count {
+                    let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, flags) }
+                    guard sent > 0 else { return }
+                    offset += sent
+                }
+            }
+            let bulk = [UInt8](repeating: 0x61, count: 40_000)
+            sendAll(bulk)
+            sendAll([0x21], flags: Int32(MSG_OOB))
+            sendAll(Array("tail".utf8))
+            let expected = bulk + Array("tail".utf8)
+            #expect(await eventually(timeout: .seconds(10)) { received.withLockedValue { $0 == expected } })
+            #expect(received.withLockedValue { $0.count } == expected.count)
+        }
+    }
+
+    /// A blocking socket connected to 127.0.0.1:`port`, for what NIO's channels cannot do (urgent data, resets).
+    private static func rawConnect(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw IOError(errnoCode: errno, reason: "connect")
+        }
+        return fd
+    }
+
+    @Test func aClientResetAfterItsHalfCloseEndsThePairAtOnce() async throws {
+        // The client ends its output, then resets the connection while the gateway is still silent: nothing is
+        // left to move either way, and the gateway's side must not wait for the gateway or its idle timeout.
+        let received = NIOLockedValueBox<[UInt8]>([])
+        let gateway = try await TestServer.start(.record(received))
+        defer { Task { await gateway.kill() } }
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)])) { fixture async throws in
+            let fd = try Self.rawConnect(port: fixture.port)
+            _ = send(fd, "x", 1, 0)
+            #expect(await eventually { received.withLockedValue { $0 == [0x78] } })
+            shutdown(fd, Int32(SHUT_WR))
+            try await Task.sleep(for: .milliseconds(100))
+            var linger = linger(l_onoff: 1, l_linger: 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+            close(fd)  // with a zero linger: a reset
+            #expect(await eventually(timeout: .seconds(5)) { await fixture.balancer.activeConnections() == 0 })
+            #expect(await eventually(timeout: .seconds(5)) { await fixture.gateway("gw1")?.activeConnections == 0 })
+        }
+    }
+
     @Test func aSlowReaderStallsTheGatewayInsteadOfFillingTheDevice() async throws {
         let written = ManagedAtomic<Int>(0)
         let total = 512 * 1024 * 1024
@@ -309,6 +375,35 @@ import Glibc
             let text = String(decoding: received.withLockedValue { $0 }, as: UTF8.self)
             #expect(text == "PROXY TCP4 127.0.0.1 127.0.0.1 \(clientPort) \(fixture.port)\r\nDATA")
         }
+    }
+
+    @Test func anIPv6ListenerTellsTheGatewayTheClientsIPv6Address() async throws {
+        let received = NIOLockedValueBox<[UInt8]>([])
+        let gateway = try await TestServer.start(.record(received))
+        defer { Task { await gateway.kill() } }
+        let balancer = Balancer(
+            group: MultiThreadedEventLoopGroup.singleton,
+            logger: BalancerFixture.quietLogger,
+            dataPath: BalancerFixture.dataPath
+        )
+        let route = BalancerFixture.route(gateways: [("gw1", gateway.port)], proxyProtocol: .v1)
+        let listener = ListenerConfiguration(host: "::1", port: 0, route: route)
+        try await balancer.apply(BalancerConfiguration(siteName: "test", version: 1, listeners: [listener]))
+        do {
+            let port = try #require(await balancer.boundAddresses()["[::1]:0"]?.port)
+            let client = try await TestClient.connect(host: "::1", port: port)
+            let clientPort = client.channel.channel.localAddress!.port!
+            try await client.run { _, outbound in
+                try await outbound.write(ByteBuffer(string: "DATA"))
+                #expect(await eventually { received.withLockedValue { $0.suffix(4) == Array("DATA".utf8) } })
+            }
+            let text = String(decoding: received.withLockedValue { $0 }, as: UTF8.self)
+            #expect(text == "PROXY TCP6 ::1 ::1 \(clientPort) \(port)\r\nDATA")
+        } catch {
+            await balancer.shutdown(drainTimeout: .zero)
+            throw error
+        }
+        await balancer.shutdown(drainTimeout: .zero)
     }
 
     @Test func proxyProtocolV2HeaderIsSentBeforeTheClientSpeaks() async throws {

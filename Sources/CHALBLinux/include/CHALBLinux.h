@@ -18,6 +18,7 @@ extern const uint32_t CHALB_EPOLLOUT;
 extern const uint32_t CHALB_EPOLLERR;
 extern const uint32_t CHALB_EPOLLHUP;
 extern const uint32_t CHALB_EPOLLRDHUP;
+extern const uint32_t CHALB_EPOLLPRI;
 extern const uint32_t CHALB_EPOLLET;
 extern const uint32_t CHALB_EPOLLEXCLUSIVE;
 

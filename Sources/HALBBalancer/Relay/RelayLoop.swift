@@ -38,6 +38,8 @@ final class RelayLoop: @unchecked Sendable {
     static let sweepInterval: Int64 = 250_000_000
     /// The size of the copy buffer: a read that fills it moves its direction to splice.
     static let bufferSize = 16 * 1024
+    /// How many bytes a direction moves in one turn before the loop's other connections get theirs.
+    static let turnBytes = 512 * 1024
     /// How much one splice moves at most: a pipe's default capacity.
     static let pipeCapacity = 64 * 1024
     /// Free pipes kept for reuse per loop.
@@ -66,6 +68,9 @@ final class RelayLoop: @unchecked Sendable {
     private var paused: [(slot: Int, until: Int64)] = []
     private let buffer: UnsafeMutableRawBufferPointer
     private var pipes: [(read: Int32, write: Int32)] = []
+    /// Pairs that moved their share in one turn and have more to move: they go on after the other events, so one
+    /// fast transfer cannot hold up the rest of the loop.
+    private var ready: [RelayConnection] = []
     private var lastSweep: Int64 = 0
     private var nextSweep: Int64 = 0
     private var nextConnectDeadline: Int64 = .max
@@ -118,16 +123,23 @@ final class RelayLoop: @unchecked Sendable {
         while !self.stopped {
             let count = chalb_epoll_wait(self.epoll, events.baseAddress, 256, self.waitTimeout())
             if count < 0 {
-                if errno == EINTR { continue }
-                self.logger.warning(
-                    "epoll_wait failed; the relay loop stops",
-                    metadata: ["error": "\(Self.describe(errno))"]
-                )
-                break
+                let error = errno
+                if error == EINTR { continue }
+                // Not expected (a bad descriptor or argument); the loop keeps its sockets and tries again rather
+                // than leave the engine posting to descriptors it closed.
+                if let dropped = self.acceptFailureLog.admit() {
+                    self.logger.warning(
+                        "epoll_wait failed",
+                        metadata: ["error": "\(Self.describe(error))", "log.suppressed": "\(dropped)"]
+                    )
+                }
+                usleep(100_000)
+                continue
             }
-            for index in 0..<Int(count) {
+            for index in 0..<Int(count) where !self.stopped {
                 self.dispatch(events[index])
             }
+            self.runReady()
             if !self.releasedSlots.isEmpty {
                 self.freeSlots.append(contentsOf: self.releasedSlots)
                 self.releasedSlots.removeAll(keepingCapacity: true)
@@ -156,8 +168,10 @@ final class RelayLoop: @unchecked Sendable {
         self.buffer.deallocate()
     }
 
-    /// Milliseconds until the next sweep or connect deadline; no limit without connections.
+    /// Milliseconds until the next sweep or connect deadline; no limit without connections; none while pairs wait
+    /// for their next turn.
     private func waitTimeout() -> Int32 {
+        guard self.ready.isEmpty else { return 0 }
         guard self.open.load(ordering: .relaxed) > 0 || !self.paused.isEmpty else { return -1 }
         var next = min(self.nextSweep, self.nextConnectDeadline)
         for pause in self.paused { next = min(next, pause.until) }
@@ -228,7 +242,7 @@ final class RelayLoop: @unchecked Sendable {
     // MARK: - Accepting
 
     private func accept(on listener: RelayListener, slot: Int) {
-        // Level-triggered: what is left after this batch wakes the loop again.
+        // Listeners are level-triggered (with EPOLLEXCLUSIVE): what is left after this batch wakes the loop again.
         for _ in 0..<64 {
             var address = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -238,9 +252,7 @@ final class RelayLoop: @unchecked Sendable {
                 switch error {
                 case EAGAIN, EWOULDBLOCK:
                     return
-                case EINTR, ECONNABORTED:
-                    continue
-                default:
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
                     // Out of descriptors or memory: stop accepting for a moment instead of spinning on a listener
                     // that stays readable.
                     _ = chalb_epoll_ctl(self.epoll, 2, listener.fd, 0, 0)
@@ -252,6 +264,9 @@ final class RelayLoop: @unchecked Sendable {
                         )
                     }
                     return
+                default:
+                    // A network error of one pending connection (accept(2) says to retry on these).
+                    continue
                 }
             }
             let route = listener.route
@@ -299,7 +314,7 @@ final class RelayLoop: @unchecked Sendable {
         self.connectNext(connection, lastError: nil)
     }
 
-    private static let interest = CHALB_EPOLLIN | CHALB_EPOLLOUT | CHALB_EPOLLRDHUP | CHALB_EPOLLET
+    private static let interest = CHALB_EPOLLIN | CHALB_EPOLLOUT | CHALB_EPOLLRDHUP | CHALB_EPOLLPRI | CHALB_EPOLLET
 
     // MARK: - Connecting
 
@@ -423,6 +438,11 @@ final class RelayLoop: @unchecked Sendable {
         let input = events & (CHALB_EPOLLIN | CHALB_EPOLLRDHUP | CHALB_EPOLLHUP | CHALB_EPOLLERR) != 0
         let output = events & (CHALB_EPOLLOUT | CHALB_EPOLLHUP | CHALB_EPOLLERR) != 0
         let hangUp = events & (CHALB_EPOLLRDHUP | CHALB_EPOLLHUP | CHALB_EPOLLERR) != 0
+        // TCP urgent data: splice stops at the mark for good, and a read stops short before it; that direction
+        // reads until it would block, without splice, from now on.
+        if events & CHALB_EPOLLPRI != 0 {
+            if gatewaySide { connection.down.urgent = true } else { connection.up.urgent = true }
+        }
         if !connection.relaying {
             if gatewaySide {
                 if events & (CHALB_EPOLLERR | CHALB_EPOLLHUP) != 0 {
@@ -452,14 +472,30 @@ final class RelayLoop: @unchecked Sendable {
             if output { connection.down.writable = true }
         }
         self.relay(connection)
+        // A reset or other socket error ends the pair even when neither direction had anything to move (the NIO
+        // path closes both sides on an error too).
+        if events & CHALB_EPOLLERR != 0, !connection.closed {
+            self.close(connection)
+        }
+    }
+
+    /// Gives the pairs that used up their turn another one.
+    private func runReady() {
+        guard !self.ready.isEmpty else { return }
+        let ready = self.ready
+        self.ready.removeAll(keepingCapacity: true)
+        for connection in ready where !connection.closed {
+            connection.queued = false
+            self.relay(connection)
+        }
     }
 
     private func relay(_ connection: RelayConnection) {
         let (client, gateway) = (connection.client, connection.gateway)
-        var error = self.pump(&connection.up, from: client, to: gateway, partnerShut: connection.down.shut)
-        if error == 0 {
-            error = self.pump(&connection.down, from: gateway, to: client, partnerShut: connection.up.shut)
-        }
+        let upError = self.pump(&connection.up, from: client, to: gateway, partnerShut: connection.down.shut)
+        // Even when the gateway's side failed, what the gateway sent before goes to the client first.
+        let downError = self.pump(&connection.down, from: gateway, to: client, partnerShut: connection.up.shut)
+        let error = upError != 0 ? upError : downError
         let upBytes = connection.up.bytes
         let downBytes = connection.down.bytes
         if upBytes > 0 || downBytes > 0 {
@@ -472,12 +508,18 @@ final class RelayLoop: @unchecked Sendable {
         }
         if error != 0 || (connection.up.shut && connection.down.shut) {
             self.close(connection)
+        } else if (connection.up.turnUsed || connection.down.turnUsed) && !connection.queued {
+            connection.queued = true
+            self.ready.append(connection)
         }
+        connection.up.turnUsed = false
+        connection.down.turnUsed = false
     }
 
     /// Moves what `source` has to `destination` until one of them would block, the input ends or an error
     /// occurs. Returns 0, or the error number that ends the pair. `partnerShut`: the other direction has ended.
     private func pump(_ flow: inout Flow, from source: Int32, to destination: Int32, partnerShut: Bool) -> Int32 {
+        var moved = 0
         while true {
             if flow.pending > 0 {
                 guard flow.writable else { return 0 }
@@ -516,6 +558,14 @@ final class RelayLoop: @unchecked Sendable {
                 return 0
             }
             guard flow.readable, flow.writable else { return 0 }
+            guard moved < Self.turnBytes else {
+                flow.turnUsed = true
+                return 0
+            }
+            if flow.urgent {
+                flow.splicing = false
+                flow.spliceRefused = true
+            }
             if flow.splicing, flow.pipeRead < 0, !self.takePipe(&flow) {
                 flow.splicing = false
             }
@@ -548,10 +598,11 @@ final class RelayLoop: @unchecked Sendable {
             }
             flow.readActivity = true
             flow.bytes += read
+            moved += read
             // A short read drained the socket; a new arrival raises a new edge. After a hang-up there is no new
             // edge, so read on until the end of input. A splice can stop short with bytes left (the pipe ran out of
             // slots for the socket's fragments), so splicing reads on until the socket says it would block.
-            if read < request && !flow.sawHangUp && !flow.splicing { flow.readable = false }
+            if read < request && !flow.sawHangUp && !flow.splicing && !flow.urgent { flow.readable = false }
             if flow.splicing {
                 flow.pending = read
                 continue
@@ -725,6 +776,10 @@ struct Flow {
     var shut = false
     var splicing = false
     var spliceRefused = false
+    /// The source sent TCP urgent data: no splice, and no short read taken for "drained".
+    var urgent = false
+    /// This direction moved ``RelayLoop/turnBytes`` in one turn and has more.
+    var turnUsed = false
     var pipeRead: Int32 = -1
     var pipeWrite: Int32 = -1
     /// Bytes read and not yet written: in the pipe, or in `spill` from `spillOffset`.
@@ -749,6 +804,8 @@ final class RelayConnection {
     var tried: [Int] = []
     var relaying = false
     var closed = false
+    /// Waiting in the loop's list of pairs with more to move.
+    var queued = false
     var connectDeadline: Int64 = 0
     var up = Flow()
     var down = Flow()
