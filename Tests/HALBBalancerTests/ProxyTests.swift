@@ -210,16 +210,8 @@ import Glibc
     /// A blocking socket connected to 127.0.0.1:`port`, for what NIO's channels cannot do (urgent data, resets).
     private static func rawConnect(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else {
+        let address = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        guard RelayLoop.withSockAddr(address, { connect(fd, $0, $1) }) == 0 else {
             close(fd)
             throw IOError(errnoCode: errno, reason: "connect")
         }

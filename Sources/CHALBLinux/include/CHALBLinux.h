@@ -30,6 +30,8 @@ int chalb_epoll_wait(int epfd, chalb_event *out, int max, int timeout);
 
 int chalb_eventfd(void);
 int chalb_pipe(int fds[2]);
+/// F_SETPIPE_SZ: returns the new size, or -1.
+int chalb_set_pipe_size(int fd, int size);
 int chalb_accept(int fd, struct sockaddr_storage *address, socklen_t *length);
 int chalb_stream_socket(int family);
 /// splice(2) without blocking, moving pages where it can.
