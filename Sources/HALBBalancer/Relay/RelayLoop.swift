@@ -229,7 +229,7 @@ final class RelayLoop: @unchecked Sendable {
     private func watch(_ listener: RelayListener, slot: Int) {
         let token = UInt64(slot) << 2 | Kind.listener.rawValue
         if chalb_epoll_ctl(self.epoll, 0, listener.fd, CHALB_EPOLLIN | CHALB_EPOLLEXCLUSIVE, token) != 0 {
-            self.logger.error("Cannot watch a listener", metadata: ["error": "\(Self.describe(errno))"])
+            self.logger.warning("Cannot watch a listener", metadata: ["error": "\(Self.describe(errno))"])
         }
     }
 
@@ -747,20 +747,22 @@ final class RelayLoop: @unchecked Sendable {
 
     /// The address the socket is bound to (`getsockname`).
     static func local(of fd: Int32) -> SocketAddress? {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let result = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return result == 0 ? Self.socketAddress(storage) : nil
+        Self.address(of: fd, getsockname)
     }
 
     /// The address of the socket's peer (`getpeername`).
     static func peer(of fd: Int32) -> SocketAddress? {
+        Self.address(of: fd, getpeername)
+    }
+
+    private static func address(
+        of fd: Int32,
+        _ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32
+    ) -> SocketAddress? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(fd, $0, &length) }
         }
         return result == 0 ? Self.socketAddress(storage) : nil
     }
