@@ -53,6 +53,51 @@ final class Route: Sendable {
     /// Limits "No gateway could take the connection" to one line a second.
     let failureLog = LogLimiter(interval: .seconds(1))
 
+    /// The member for a connection's next connect: the one the client had, with `persistence: sourceIP`, on the first
+    /// attempt; else the pool's pick among those not tried. `nil` after three attempts or when none can take it.
+    func nextMember(in pool: GatewayPool, client: SocketAddress?, tried: [Int]) -> Int? {
+        guard tried.count < min(3, pool.members.count) else { return nil }
+        let persistence = self.configuration.persistence
+        if tried.isEmpty, let persisted = self.virtualServer.persistedMember(of: client, in: pool, settings: persistence) {
+            return persisted
+        }
+        return pool.pick(client: client, excluding: tried)
+    }
+
+    /// Counts a connection that no gateway took, and logs it (at most one line a second per route: an outage must
+    /// not flood the log from the event loops).
+    func noGatewayTook(
+        client: @autoclosure () -> SocketAddress?,
+        tried: [Int],
+        in pool: GatewayPool,
+        lastError: String?
+    ) {
+        self.virtualServer.connectionFailed()
+        guard let alsoFailed = self.failureLog.admit() else { return }
+        self.logger.info(
+            "No gateway could take the connection",
+            metadata: [
+                "connections.failed_unlogged": "\(alsoFailed)",
+                "client.address": "\(client().map(String.init(describing:)) ?? "?")",
+                "gateways.tried": "\(tried.map { pool.members[$0].configuration.name })",
+                "error": "\(lastError ?? "no healthy gateway")",
+            ]
+        )
+    }
+
+    /// Counts a failed connect against `member`'s gateway and logs it.
+    func connectFailed(to member: GatewayPool.Member, error: String) {
+        member.target.connectFailed()
+        self.logger.debug(
+            "Gateway connect failed",
+            metadata: [
+                "gateway.name": "\(member.configuration.name)",
+                "gateway.address": "\(member.configuration.address):\(member.configuration.port)",
+                "error": "\(error)",
+            ]
+        )
+    }
+
     /// Whether connections are routed by the server name of their TLS ClientHello.
     var routesByServerName: Bool { !self.serverNamePools.isEmpty }
 
@@ -212,24 +257,9 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
     private func connectNext(context: ChannelHandlerContext, lastError: (any Error)?) {
         guard context.channel.isActive else { return }
         let client = context.channel.remoteAddress
-        guard self.tried.count < min(3, self.pool.members.count),
-            let index = self.persistentMember(client: client) ?? self.pool.pick(client: client, excluding: self.tried)
-        else {
-            self.route.virtualServer.connectionFailed()
-            // At most one line a second per route: an outage must not flood the log from the event loops.
-            guard let alsoFailed = self.route.failureLog.admit() else {
-                context.close(promise: nil)
-                return
-            }
-            self.route.logger.info(
-                "No gateway could take the connection",
-                metadata: [
-                    "connections.failed_unlogged": "\(alsoFailed)",
-                    "client.address": "\(client.map(String.init(describing:)) ?? "?")",
-                    "gateways.tried": "\(self.tried.map { self.pool.members[$0].configuration.name })",
-                    "error": "\(lastError.map(String.init(describing:)) ?? "no healthy gateway")",
-                ]
-            )
+        guard let index = self.route.nextMember(in: self.pool, client: client, tried: self.tried) else {
+            let error = lastError.map(String.init(describing:))
+            self.route.noGatewayTook(client: client, tried: self.tried, in: self.pool, lastError: error)
             context.close(promise: nil)
             return
         }
@@ -298,18 +328,10 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
                 member.release()
                 // A connect dropped because the client left is not the gateway's failure.
                 guard context.channel.isActive else { return }
-                member.target.connectFailed()
                 if error is GatewayTLSError {
                     handler.route.virtualServer.gatewayHandshakeFailed(gateway: member.configuration.name)
                 }
-                handler.route.logger.debug(
-                    "Gateway connect failed",
-                    metadata: [
-                        "gateway.name": "\(member.configuration.name)",
-                        "gateway.address": "\(member.configuration.address):\(member.configuration.port)",
-                        "error": "\(error)",
-                    ]
-                )
+                handler.route.connectFailed(to: member, error: "\(error)")
                 handler.connectNext(context: context, lastError: error)
             }
         }
@@ -348,12 +370,6 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         case .tlsv12: "TLSv1.2"
         case .tlsv13: "TLSv1.3"
         }
-    }
-
-    /// With `persistence: sourceIP`, the gateway the client had, if it can take the connection (first attempt only).
-    private func persistentMember(client: SocketAddress?) -> Int? {
-        guard self.tried.isEmpty else { return nil }
-        return self.route.virtualServer.persistedMember(of: client, in: self.pool, settings: self.route.configuration.persistence)
     }
 
     private func glue(context: ChannelHandlerContext, gateway: any Channel, member: GatewayPool.Member) {

@@ -21,24 +21,23 @@ final class RelayEngine: Sendable {
     /// - Parameters:
     ///   - handoff: takes an accepted socket whose route is not relayed here, and owns it from then on.
     ///   - native: `false` hands every connection to SwiftNIO.
-    ///   - splice: whether bulk transfers move to `splice(2)`.
-    init(
-        threads: Int,
-        native: Bool,
-        splice: Bool,
-        logger: Logger,
-        handoff: @escaping @Sendable (Int32, Route) -> Void
-    ) throws {
-        // A write to a socket whose peer has gone must fail with EPIPE, not end the process (splice has no
-        // MSG_NOSIGNAL).
-        signal(SIGPIPE, SIG_IGN)
+    init(threads: Int, native: Bool, logger: Logger, handoff: @escaping @Sendable (Int32, Route) -> Void) throws {
         var loops: [RelayLoop] = []
         for _ in 0..<max(1, threads) {
-            loops.append(try RelayLoop(handoff: handoff, native: native, splice: splice, logger: logger))
+            loops.append(try RelayLoop(handoff: handoff, native: native, logger: logger))
         }
         self.loops = loops
         for (index, loop) in loops.enumerated() {
-            let thread = Thread { loop.run() }
+            let thread = Thread {
+                // A splice into a socket whose peer has gone raises SIGPIPE in the thread that made it (splice has
+                // no MSG_NOSIGNAL). Blocked in the relay threads, it stays pending there and the call fails with
+                // EPIPE; the process's own signal handling is left alone.
+                var pipeSignal = sigset_t()
+                sigemptyset(&pipeSignal)
+                sigaddset(&pipeSignal, SIGPIPE)
+                pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+                loop.run()
+            }
             thread.name = "halb-relay-\(index)"
             thread.start()
         }

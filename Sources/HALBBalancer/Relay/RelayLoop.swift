@@ -54,7 +54,6 @@ final class RelayLoop: @unchecked Sendable {
     private let wake: Int32
     private let commands = NIOLockedValueBox<[Command]>([])
     private let handoff: @Sendable (Int32, Route) -> Void
-    private let splice: Bool
     /// `false`: every connection is handed to SwiftNIO (`--data-path nio`).
     private let native: Bool
     private let logger: Logger
@@ -85,7 +84,7 @@ final class RelayLoop: @unchecked Sendable {
         case wake = 3
     }
 
-    init(handoff: @escaping @Sendable (Int32, Route) -> Void, native: Bool, splice: Bool, logger: Logger) throws {
+    init(handoff: @escaping @Sendable (Int32, Route) -> Void, native: Bool, logger: Logger) throws {
         let epoll = chalb_epoll_create()
         guard epoll >= 0 else { throw IOError(errnoCode: errno, reason: "epoll_create1") }
         let wake = chalb_eventfd()
@@ -103,7 +102,6 @@ final class RelayLoop: @unchecked Sendable {
         self.epoll = epoll
         self.wake = wake
         self.handoff = handoff
-        self.splice = splice
         self.native = native
         self.logger = logger
         self.buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
@@ -323,28 +321,13 @@ final class RelayLoop: @unchecked Sendable {
     private func connectNext(_ connection: RelayConnection, lastError: String?) {
         let route = connection.route
         let pool = route.pool
-        let persisted =
-            connection.tried.isEmpty
-            ? route.virtualServer.persistedMember(
-                of: connection.clientAddress,
+        guard let index = route.nextMember(in: pool, client: connection.clientAddress, tried: connection.tried) else {
+            route.noGatewayTook(
+                client: connection.clientAddress ?? Self.peer(of: connection.client),
+                tried: connection.tried,
                 in: pool,
-                settings: route.configuration.persistence
-            ) : nil
-        guard connection.tried.count < min(3, pool.members.count),
-            let index = persisted ?? pool.pick(client: connection.clientAddress, excluding: connection.tried)
-        else {
-            route.virtualServer.connectionFailed()
-            if let alsoFailed = route.failureLog.admit() {
-                route.logger.info(
-                    "No gateway could take the connection",
-                    metadata: [
-                        "connections.failed_unlogged": "\(alsoFailed)",
-                        "client.address": "\(Self.peer(of: connection.client).map(String.init(describing:)) ?? "?")",
-                        "gateways.tried": "\(connection.tried.map { pool.members[$0].configuration.name })",
-                        "error": "\(lastError ?? "no healthy gateway")",
-                    ]
-                )
-            }
+                lastError: lastError
+            )
             self.close(connection)
             return
         }
@@ -390,15 +373,7 @@ final class RelayLoop: @unchecked Sendable {
     /// A connect to `member` failed: it counts against the gateway, and the next one is tried.
     private func gatewayFailed(_ connection: RelayConnection, member: GatewayPool.Member, error: String) {
         member.release()
-        member.target.connectFailed()
-        connection.route.logger.debug(
-            "Gateway connect failed",
-            metadata: [
-                "gateway.name": "\(member.configuration.name)",
-                "gateway.address": "\(member.configuration.address):\(member.configuration.port)",
-                "error": "\(error)",
-            ]
-        )
+        connection.route.connectFailed(to: member, error: error)
         self.connectNext(connection, lastError: error)
     }
 
@@ -609,7 +584,7 @@ final class RelayLoop: @unchecked Sendable {
                 flow.pending = read
                 continue
             }
-            if read == request && self.splice && !flow.spliceRefused { flow.splicing = true }
+            if read == request && !flow.spliceRefused { flow.splicing = true }
             var sent = chalb_send(destination, self.buffer.baseAddress, read)
             if sent < 0 {
                 let error = errno

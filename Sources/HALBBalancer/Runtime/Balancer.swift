@@ -70,7 +70,6 @@ public actor Balancer {
         let relay = try RelayEngine(
             threads: self.relayThreads,
             native: self.dataPath == .native,
-            splice: self.dataPath == .native,
             logger: self.logger
         ) { fd, route in
             Listener.handOff(fd, route: route, group: group, connections: connections)
