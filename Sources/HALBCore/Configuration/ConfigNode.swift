@@ -36,76 +36,15 @@ public struct ConfigEntry: Sendable, Hashable {
 }
 
 extension ConfigNode {
-    /// Parses YAML text into a tree.
+    /// Parses YAML text into a tree, within `limits`.
     ///
-    /// - Parameter yaml: the document.
+    /// - Parameters:
+    ///   - yaml: the document.
+    ///   - limits: its size, depth, node count (aliases counted as what they stand for) and list lengths.
     /// - Returns: the tree (``null`` for an empty document).
-    /// - Throws: ``ConfigurationError`` naming the line and column of a syntax error.
-    public static func parse(yaml: String) throws(ConfigurationError) -> ConfigNode {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw ConfigurationError(issues: [ConfigurationIssue(path: "", message: Self.describe(error))])
-        } catch {
-            throw ConfigurationError(issues: [ConfigurationIssue(path: "", message: "cannot read YAML: \(error)")])
-        }
-        guard let root else { return .null }
-        return try Self(yaml: root, path: .root)
-    }
-
-    private init(yaml node: Node, path: ConfigurationPath) throws(ConfigurationError) {
-        switch node {
-        case .scalar(let scalar):
-            let quoted = scalar.style == .singleQuoted || scalar.style == .doubleQuoted
-            if !quoted, scalar.style != .literal, scalar.style != .folded, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
-                self = .null
-            } else {
-                self = .scalar(scalar.string, quoted: quoted || scalar.style == .literal || scalar.style == .folded)
-            }
-        case .sequence(let sequence):
-            var items: [ConfigNode] = []
-            for (index, item) in sequence.enumerated() {
-                items.append(try ConfigNode(yaml: item, path: path / index))
-            }
-            self = .sequence(items)
-        case .mapping(let mapping):
-            var entries: [ConfigEntry] = []
-            for (key, value) in mapping {
-                guard case .scalar(let keyScalar) = key else {
-                    throw ConfigurationError(issues: [
-                        ConfigurationIssue(path: path.description, message: "mapping keys must be plain text")
-                    ])
-                }
-                entries.append(ConfigEntry(keyScalar.string, try ConfigNode(yaml: value, path: path / keyScalar.string)))
-            }
-            self = .mapping(entries)
-        case .alias:
-            throw ConfigurationError(issues: [
-                ConfigurationIssue(path: path.description, message: "YAML aliases are not supported")
-            ])
-        }
-    }
-
-    private static func describe(_ error: YamlError) -> String {
-        func located(_ mark: Mark, _ problem: String, _ context: YamlError.Context?) -> String {
-            var text = "YAML syntax error at line \(mark.line), column \(mark.column): \(problem)"
-            if let context { text += " (\(context.text) at line \(context.mark.line))" }
-            return text
-        }
-        switch error {
-        case .scanner(let context, let problem, let mark, _),
-            .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            return located(mark, problem, context)
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.sorted().map { quoted($0) }.joined(separator: ", ")
-            return "YAML error at line \(context.mark.line): duplicate key \(keys)"
-        case .reader(let problem, _, _, _):
-            return "cannot read YAML: \(problem)"
-        default:
-            return "cannot read YAML: \(error)"
-        }
+    /// - Throws: ``ConfigurationError`` naming the line and column of a syntax error, or the limit passed.
+    public static func parse(yaml: String, limits: DocumentLimits = .site) throws(ConfigurationError) -> ConfigNode {
+        try YAMLComposer.compose(yaml, limits: limits)
     }
 
     /// Writes the tree as YAML text.

@@ -37,9 +37,21 @@ public struct SiteReader {
         }
         let issues = reader.issues + problems
         if !issues.isEmpty {
-            throw ConfigurationError(issues: issues)
+            throw ConfigurationError(issues: Self.capped(issues))
         }
         return site
+    }
+
+    /// The most issues one error lists: a broken list of thousands of items is reported by its first issues and a
+    /// count of the rest, not thousands of lines.
+    public static let maximumIssues = 100
+
+    private static func capped(_ issues: [ConfigurationIssue]) -> [ConfigurationIssue] {
+        guard issues.count > Self.maximumIssues else { return issues }
+        let more = issues.count - Self.maximumIssues
+        return Array(issues.prefix(Self.maximumIssues)) + [
+            ConfigurationIssue(path: "", message: "and \(more) more issue\(more == 1 ? "" : "s"), not listed")
+        ]
     }
 
     /// Reads a site from a tree without semantic validation.

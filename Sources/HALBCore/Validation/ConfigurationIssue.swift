@@ -56,16 +56,5 @@ public struct ConfigurationPath: Sendable, Hashable, CustomStringConvertible {
 
 /// Quotes a text value for an error message so that empty and spaced values stay visible.
 func quoted(_ text: String) -> String {
-    var escaped = ""
-    for character in text.prefix(200) {
-        switch character {
-        case "\"": escaped += "\\\""
-        case "\\": escaped += "\\\\"
-        case "\n": escaped += "\\n"
-        case "\t": escaped += "\\t"
-        default: escaped.append(character)
-        }
-    }
-    if text.count > 200 { escaped += "…" }
-    return "\"\(escaped)\""
+    DisplayText.quoted(text)
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HALBCore
 import NIOCore
 import NIOHTTP1
 
@@ -74,7 +75,9 @@ struct ConsoleClient {
         if authenticated { request.headers.add(name: "Authorization", value: "Bearer \(self.login.token)") }
         if let ifMatch { request.headers.add(name: "If-Match", value: "\"\(ifMatch)\"") }
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            // The console reads a JSON body as JSON only; a site file in YAML goes as YAML.
+            let json = (try? ConfigNode.parse(json: body)) != nil
+            request.headers.add(name: "Content-Type", value: json ? "application/json" : "application/yaml")
             request.body = .bytes(ByteBuffer(string: body))
         }
         let answer: Answer

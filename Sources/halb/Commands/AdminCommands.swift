@@ -67,9 +67,9 @@ func jsonBody(_ fields: [String: String]) throws -> String {
 func readBody(_ file: String) throws -> String {
     if file == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
     do {
-        return try String(contentsOfFile: file, encoding: .utf8)
+        return try SiteFile.read(path: file)
     } catch {
-        throw ClientError("cannot read \(file): \(error.localizedDescription)")
+        throw ClientError("cannot read \(file): \(error)")
     }
 }
 
