@@ -13,6 +13,8 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
         case versionRequired
         case unauthorized(String)
         case forbidden(String)
+        case tooManyAttempts(retryAfter: Int)
+        case unavailable(String)
     }
 
     private let base: Base
@@ -37,6 +39,17 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Valid credentials without the right to do this.
     public static func forbidden(_ reason: String) -> Self { Self(base: .forbidden(reason)) }
 
+    /// Too many failed password checks for this user or from this address: try again after `retryAfter` seconds.
+    public static func tooManyAttempts(retryAfter: Int) -> Self { Self(base: .tooManyAttempts(retryAfter: retryAfter)) }
+    /// The console cannot serve the request now (its disk is full, its store cannot be written); nothing was stored.
+    public static func unavailable(_ reason: String) -> Self { Self(base: .unavailable(reason)) }
+
+    /// Seconds to wait before trying again (`Retry-After`), when the answer says so.
+    public var retryAfter: Int? {
+        if case .tooManyAttempts(let seconds) = self.base { return seconds }
+        return nil
+    }
+
     /// The HTTP status code the API answers with.
     public var statusCode: Int {
         switch self.base {
@@ -47,6 +60,8 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
         case .versionRequired: 428
         case .unauthorized: 401
         case .forbidden: 403
+        case .tooManyAttempts: 429
+        case .unavailable: 503
         }
     }
 
@@ -71,6 +86,9 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
             "say which site version the change is based on: If-Match: \"<version>\" (the ETag of a GET)"
         case .unauthorized(let reason): reason
         case .forbidden(let reason): reason
+        case .tooManyAttempts(let seconds):
+            "too many failed password checks for this user or from this address: try again in \(seconds) s"
+        case .unavailable(let reason): reason
         }
     }
 }

@@ -14,10 +14,14 @@ public struct ConsoleRequestContext: RequestContext {
     /// The device, on `/agent/v1` routes, once ``AgentAuthenticationMiddleware`` checked its credential.
     public var agent: EnrolledAgent?
 
+    /// The client's IP address (`unknown` for an in-process test client), for the login throttle and the logs.
+    public var clientAddress: String
+
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.identity = nil
         self.agent = nil
+        self.clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     func requireAgent() throws -> EnrolledAgent {
@@ -52,7 +56,12 @@ public enum ConsoleAPI {
     /// Builds the router the console serves (tests run the same one).
     ///
     /// - Parameter longPollTimeout: how long a device's configuration request waits for a change (30 s).
-    public static func router(store: ConsoleStore, longPollTimeout: Duration = .seconds(30)) -> Router<ConsoleRequestContext> {
+    /// - Parameter throttle: counts failed password checks (shared with nothing else; tests pass their own clock).
+    public static func router(
+        store: ConsoleStore,
+        longPollTimeout: Duration = .seconds(30),
+        throttle: PasswordGuard = PasswordGuard()
+    ) -> Router<ConsoleRequestContext> {
         let router = Router(context: ConsoleRequestContext.self)
         router.get("/healthz") { _, _ in Self.text("ok\n") }
         let api = router.group("api/v1")
@@ -60,7 +69,13 @@ public enum ConsoleAPI {
             let body = try await Self.body(request, context)
             let user = try Self.field("user", in: body)
             let password = try Self.field("password", in: body)
-            let (token, info) = try await store.logIn(user, password: password)
+            let (token, info) = try await throttle.check(user: user, from: context.clientAddress, store: store, logger: context.logger) {
+                try await store.logIn(user, password: password)
+            }
+            context.logger.info(
+                "Login",
+                metadata: ["user.name": "\(DisplayText.escaped(user))", "client.address": "\(context.clientAddress)"]
+            )
             return try Self.json(TokenCreated(token: token, info: info), status: .created)
         }
         let authenticated = api.group().add(middleware: AuthenticationMiddleware(store: store))
@@ -69,7 +84,7 @@ public enum ConsoleAPI {
             return try Self.json(WhoAmI(user: identity.user, role: identity.role, token: identity.tokenID))
         }
         Self.addSiteRoutes(to: authenticated, store: store)
-        Self.addAccountRoutes(to: authenticated, store: store)
+        Self.addAccountRoutes(to: authenticated, store: store, throttle: throttle)
         Self.addDeviceRoutes(to: authenticated, store: store)
         Self.addCertificateRoutes(to: authenticated, store: store)
         Self.addAgentRoutes(to: router, store: store, longPollTimeout: longPollTimeout)
@@ -333,7 +348,7 @@ public enum ConsoleAPI {
 
     // MARK: - Users and tokens
 
-    private static func addAccountRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore) {
+    private static func addAccountRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore, throttle: PasswordGuard) {
         group.get("users") { _, context in
             _ = try context.requireAdmin()
             return try Self.json(try await store.users())
@@ -368,17 +383,38 @@ public enum ConsoleAPI {
             let name = try context.parameters.require("name")
             let body = try await Self.body(request, context)
             let own = name == identity.user
-            guard own || identity.role == .admin else {
-                throw ConsoleError.forbidden("only an admin may set another user's password")
+            // A read-only principal changes nothing but its own password, and only through a session it logged
+            // into with that password: a read-only API token proves no password.
+            guard identity.role == .admin || (own && identity.kind == .session) else {
+                throw ConsoleError.forbidden(
+                    own
+                        ? "a read-only API token cannot change its user's password: log in as \(name) and use that session"
+                        : "only an admin may set another user's password"
+                )
             }
+            let password = try Self.field("password", in: body)
             // Your own password needs the current one too: a stolen session token alone cannot take the account.
-            try await store.changePassword(
-                of: name,
-                to: try Self.field("password", in: body),
-                currentPassword: own ? try Self.field("currentPassword", in: body) : nil,
-                keepingSession: identity.tokenID,
-                actor: identity.user
-            )
+            // A wrong one counts as a failed login (the same back-off), so this is no faster password oracle.
+            if own {
+                let current = try Self.field("currentPassword", in: body)
+                try await throttle.check(user: name, from: context.clientAddress, store: store, logger: context.logger) {
+                    try await store.changePassword(
+                        of: name,
+                        to: password,
+                        currentPassword: current,
+                        keepingSession: identity.tokenID,
+                        actor: identity.user
+                    )
+                }
+            } else {
+                try await store.changePassword(
+                    of: name,
+                    to: password,
+                    currentPassword: nil,
+                    keepingSession: identity.tokenID,
+                    actor: identity.user
+                )
+            }
             return Response(status: .noContent)
         }
         group.get("tokens") { _, context in
@@ -386,29 +422,28 @@ public enum ConsoleAPI {
             return try Self.json(try await store.tokens(of: identity.role == .admin ? nil : identity.user))
         }
         group.post("tokens") { request, context in
-            let identity = try context.requireIdentity()
+            // Read-only principals mint nothing: a token of theirs would outlive their own revocation.
+            let identity = try context.requireAdmin()
             let body = try await Self.body(request, context)
             let name = try Self.field("name", in: body)
             var role = identity.role
             if case .scalar(let text, _) = body["role"] {
                 guard let asked = Role(rawValue: text) else {
-                    throw ConsoleError.invalid([ConfigurationIssue(path: "role", message: "\"\(text.prefix(80))\" is not admin or read-only")])
-                }
-                guard asked == .readOnly || identity.role == .admin else {
-                    throw ConsoleError.forbidden("a read-only user cannot create an admin token")
+                    throw ConsoleError.invalid([ConfigurationIssue(path: "role", message: "\(DisplayText.quoted(text, limit: 80)) is not admin or read-only")])
                 }
                 role = asked
             }
-            let (token, info) = try await store.createToken(user: identity.user, name: name, role: role, actor: identity.user)
+            let (token, info) = try await store.createToken(by: identity, name: name, role: role)
             return try Self.json(TokenCreated(token: token, info: info), status: .created)
         }
         group.delete("tokens/:id") { _, context in
             let identity = try context.requireIdentity()
-            try await store.deleteToken(
-                try context.parameters.require("id"),
-                of: identity.role == .admin ? nil : identity.user,
-                actor: identity.user
-            )
+            let id = try context.parameters.require("id")
+            // A read-only principal may end its own session or token (log out), and nothing else.
+            guard identity.role == .admin || id == identity.tokenID else {
+                throw ConsoleError.forbidden("a read-only token can revoke only itself (token \(identity.tokenID))")
+            }
+            try await store.deleteToken(id, of: nil, actor: identity.user)
             return Response(status: .noContent)
         }
     }
@@ -432,7 +467,16 @@ public enum ConsoleAPI {
         var token: String
     }
 
-    /// The request body as a configuration tree (JSON or YAML).
+    /// The limits of a request body: 1 MiB, and the site's limits of depth, nodes and list lengths.
+    static let bodyLimits = DocumentLimits(
+        maximumBytes: Self.maximumBody,
+        maximumDepth: DocumentLimits.site.maximumDepth,
+        maximumNodes: DocumentLimits.site.maximumNodes,
+        maximumItems: DocumentLimits.site.maximumItems
+    )
+
+    /// The request body as a configuration tree: JSON when the body says it is (`application/json` or
+    /// `…+json`), else YAML (`application/yaml`, or no type), both within ``bodyLimits``.
     static func body(_ request: Request, _ context: ConsoleRequestContext) async throws -> ConfigNode {
         let buffer: ByteBuffer
         do {
@@ -441,11 +485,19 @@ public enum ConsoleAPI {
             throw ConsoleError.badRequest("the body is larger than \(Self.maximumBody) bytes")
         }
         let text = String(buffer: buffer)
+        let json = Self.isJSON(request.headers[.contentType])
         do {
-            return try ConfigNode.parse(yaml: text)
+            return json ? try ConfigNode.parse(json: text, limits: Self.bodyLimits) : try ConfigNode.parse(yaml: text, limits: Self.bodyLimits)
         } catch {
-            throw ConsoleError.badRequest("the body is not JSON or YAML: \(error.description)")
+            throw ConsoleError.badRequest("the body is not \(json ? "JSON" : "YAML"): \(error.description)")
         }
+    }
+
+    /// Whether a `Content-Type` names JSON: `application/json` or a `+json` type, parameters aside.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let type = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json"))
     }
 
     /// A required text field of a body.
@@ -557,6 +609,7 @@ extension ConsoleError: HTTPResponseError {
             status: HTTPResponse.Status(code: self.statusCode)
         )
         if self.statusCode == 401 { response.headers[.wwwAuthenticate] = "Bearer realm=\"halb\"" }
+        if let seconds = self.retryAfter { response.headers[.retryAfter] = "\(seconds)" }
         return response
     }
 }

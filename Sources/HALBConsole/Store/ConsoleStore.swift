@@ -13,10 +13,31 @@ public enum Role: String, Sendable, Codable, CaseIterable {
 
 /// Who a request comes from, once its token is checked.
 public struct Identity: Sendable, Hashable {
+    /// How the request was authenticated.
+    public enum Kind: String, Sendable, Hashable {
+        /// A session token from `POST /api/v1/login`: the user proved their password.
+        case session
+        /// An API token: it proves only that whoever holds it was given it.
+        case api
+    }
+
     public var user: String
+    /// What this token may do (a user's token may have less than the user).
     public var role: Role
     /// The token that authenticated the request.
     public var tokenID: String
+    public var kind: Kind
+    /// When the token expires (`nil`: never, until revoked).
+    public var expiresAt: String?
+
+    /// Creates an identity.
+    public init(user: String, role: Role, tokenID: String, kind: Kind, expiresAt: String? = nil) {
+        self.user = user
+        self.role = role
+        self.tokenID = tokenID
+        self.kind = kind
+        self.expiresAt = expiresAt
+    }
 }
 
 /// One stored version of a site: the canonical document (every field explicit) and the site it reads as.
@@ -227,6 +248,10 @@ public final class ConsoleStore: Sendable {
                     );
                     """
             )
+        }
+        migrator.registerMigration("v4: tokens made by tokens") { db in
+            // A token minted with another API token is revoked with it and expires no later.
+            try db.execute(sql: "ALTER TABLE tokens ADD COLUMN parent TEXT REFERENCES tokens(id) ON DELETE CASCADE")
         }
         return migrator
     }
@@ -473,12 +498,43 @@ public final class ConsoleStore: Sendable {
         return try await self.issueToken(user: user, name: "login", role: role, kind: "session", lifetime: lifetime, actor: user)
     }
 
-    /// Issues an API token of `user` named `name`, with `role` (at most the user's own).
-    public func createToken(user: String, name: String, role: Role, actor: String) async throws -> (token: String, info: TokenInfo) {
-        try await self.issueToken(user: user, name: name, role: role, kind: "api", lifetime: nil, actor: actor)
+    /// Issues an API token named `name` for the user of `creator`, never stronger or longer-lived than the creator:
+    /// only an admin creates tokens, `role` is at most the creator's, and a token made with another API token (not
+    /// a login session) expires when that one does and is revoked with it.
+    ///
+    /// - Throws: ``ConsoleError`` 403 when the creator is read-only or asks for more than it has.
+    public func createToken(by creator: Identity, name: String, role: Role) async throws -> (token: String, info: TokenInfo) {
+        guard creator.role == .admin else {
+            throw ConsoleError.forbidden("a read-only token or user cannot create tokens")
+        }
+        guard name.range(of: #"^[A-Za-z0-9 ._@:-]{1,64}$"#, options: .regularExpression) != nil else {
+            throw ConsoleError.invalidRequest([
+                ConfigurationIssue(path: "name", message: "\(DisplayText.quoted(name, limit: 80)) is not a token name (1-64 of A-Z a-z 0-9 space . _ @ : -)")
+            ])
+        }
+        let delegated = creator.kind == .api
+        return try await self.issueToken(
+            user: creator.user,
+            name: name,
+            role: role,
+            kind: "api",
+            lifetime: nil,
+            expiresAt: delegated ? creator.expiresAt : nil,
+            parent: delegated ? creator.tokenID : nil,
+            actor: creator.user
+        )
     }
 
-    private func issueToken(user: String, name: String, role: Role, kind: String, lifetime: Duration?, actor: String) async throws -> (token: String, info: TokenInfo) {
+    private func issueToken(
+        user: String,
+        name: String,
+        role: Role,
+        kind: String,
+        lifetime: Duration?,
+        expiresAt: String? = nil,
+        parent: String? = nil,
+        actor: String
+    ) async throws -> (token: String, info: TokenInfo) {
         let (id, secret, token) = Credentials.newToken()
         let now = Date()
         let info = TokenInfo(
@@ -488,15 +544,21 @@ public final class ConsoleStore: Sendable {
             role: role,
             kind: kind,
             createdAt: Self.timestamp(now),
-            expiresAt: lifetime.map { Self.timestamp(now.addingTimeInterval(TimeInterval($0.components.seconds))) }
+            expiresAt: lifetime.map { Self.timestamp(now.addingTimeInterval(TimeInterval($0.components.seconds))) } ?? expiresAt
         )
         try await self.writer.write { db in
+            if let parent {
+                // The creator may have been revoked meanwhile: then it creates nothing.
+                guard try String.fetchOne(db, sql: "SELECT id FROM tokens WHERE id = ?", arguments: [parent]) != nil else {
+                    throw ConsoleError.unauthorized("the token is unknown, revoked or expired")
+                }
+            }
             try db.execute(
                 sql: """
-                    INSERT INTO tokens (id, secret_hash, user, name, role, kind, created_at, expires_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO tokens (id, secret_hash, user, name, role, kind, created_at, expires_at, parent)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [id, Credentials.hashSecret(secret), user, name, role.rawValue, kind, info.createdAt, info.expiresAt]
+                arguments: [id, Credentials.hashSecret(secret), user, name, role.rawValue, kind, info.createdAt, info.expiresAt, parent]
             )
             if kind == "api" {
                 try Self.audit(actor: actor, action: "create", target: "token \(id)", site: nil, version: nil, detail: "\(name), \(role.rawValue)", db)
@@ -505,16 +567,37 @@ public final class ConsoleStore: Sendable {
         return (token, info)
     }
 
+    /// Audits a wrong password given for `user` (a login or a password change) from `address`.
+    public func recordFailedPasswordCheck(user: String, address: String) async throws {
+        try await self.writer.write { db in
+            try Self.audit(
+                actor: "-",
+                action: "login-failed",
+                target: "user \(DisplayText.escaped(user, limit: 64))",
+                site: nil,
+                version: nil,
+                detail: "from \(address)",
+                db
+            )
+        }
+    }
+
     /// Who `token` belongs to, if it is valid and not expired.
     public func identity(forToken token: String) async throws -> Identity? {
         guard let (id, secret) = Credentials.parseToken(token) else { return nil }
-        let row = try await self.writer.read { db -> (hash: String, user: String, role: String, expires: String?)? in
-            try Row.fetchOne(db, sql: "SELECT secret_hash, user, role, expires_at FROM tokens WHERE id = ?", arguments: [id])
-                .map { ($0["secret_hash"], $0["user"], $0["role"], $0["expires_at"]) }
+        let row = try await self.writer.read { db -> (hash: String, user: String, role: String, kind: String, expires: String?)? in
+            try Row.fetchOne(db, sql: "SELECT secret_hash, user, role, kind, expires_at FROM tokens WHERE id = ?", arguments: [id])
+                .map { ($0["secret_hash"], $0["user"], $0["role"], $0["kind"], $0["expires_at"]) }
         }
         guard let row, Credentials.secret(secret, matches: row.hash) else { return nil }
         if let expires = row.expires, expires <= Self.timestamp() { return nil }
-        return Identity(user: row.user, role: Role(rawValue: row.role) ?? .readOnly, tokenID: id)
+        return Identity(
+            user: row.user,
+            role: Role(rawValue: row.role) ?? .readOnly,
+            tokenID: id,
+            kind: Identity.Kind(rawValue: row.kind) ?? .api,
+            expiresAt: row.expires
+        )
     }
 
     /// The tokens of `user` (every user's when `nil`), without their secrets.

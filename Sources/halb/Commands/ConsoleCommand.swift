@@ -90,13 +90,18 @@ struct ConsoleCommand: AsyncParsableCommand {
             let store = try self.store.open()
             let environment = ProcessInfo.processInfo.environment["HALB_ADMIN_PASSWORD"]
             do {
+                let firstStart = try await !store.hasUsers()
                 if let password = try await store.createFirstAdmin(password: environment) {
                     // Printed, not logged: logs are kept and shipped, and must never hold a secret.
                     FileHandle.standardOutput.write(
                         Data("First start: created user admin with password \(password) (shown once; keep it safe).\n".utf8)
                     )
-                } else if environment != nil, try await store.hasUsers() {
-                    logger.info("HALB_ADMIN_PASSWORD is ignored: the store has users already")
+                } else if environment != nil {
+                    if firstStart {
+                        logger.notice("First start: created user admin with the password in HALB_ADMIN_PASSWORD")
+                    } else {
+                        logger.info("HALB_ADMIN_PASSWORD is ignored: the store has users already")
+                    }
                 }
             } catch {
                 throw DeviceRuntime.fail("cannot create the first admin: \(error)")
@@ -167,7 +172,7 @@ struct ConsoleCommand: AsyncParsableCommand {
             let store = try self.store.open()
             let document: ConfigNode
             do {
-                document = try ConfigNode.parse(yaml: try String(contentsOfFile: self.file, encoding: .utf8))
+                document = try ConfigNode.parse(yaml: try SiteFile.read(path: self.file))
             } catch {
                 throw DeviceRuntime.fail("\(self.file): \(error)")
             }

@@ -19,7 +19,8 @@ struct DemoConsole {
         let chosen = ProcessInfo.processInfo.environment["HALB_ADMIN_PASSWORD"]
         let password = try await store.createFirstAdmin(password: chosen) ?? chosen!
         _ = try await store.createSite(try ConfigNode.parse(yaml: DemoSite.yaml), actor: "demo")
-        let token = try await store.createToken(user: "admin", name: "demo", role: .admin, actor: "demo").token
+        let creator = Identity(user: "admin", role: .admin, tokenID: "", kind: .session)
+        let token = try await store.createToken(by: creator, name: "demo", role: .admin).token
         var joinTokens: [String: String] = [:]
         for device in DemoSite.devices {
             joinTokens[device] = try await store.createJoinToken(site: "demo", device: device, actor: "demo").token
