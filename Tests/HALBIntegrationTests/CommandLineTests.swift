@@ -28,6 +28,15 @@ private func site(vip: String, port: Int, gateways: [Int], healthInterval: Strin
     """
 }
 
+/// A "billion laughs" site file: nine levels of nine aliases, 387 million values once expanded, in 478 bytes.
+private let aliasBomb: String = {
+    var yaml = "site: &a0 [lol]\n"
+    for level in 1...9 {
+        yaml += "x\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ",") + "]\n"
+    }
+    return yaml
+}()
+
 @Suite struct ValidateCommandTests {
     @Test func aGoodFileExitsZero() async throws {
         let directory = try TemporaryDirectory()
@@ -55,6 +64,35 @@ private func site(vip: String, port: Int, gateways: [Int], healthInterval: Strin
         let result = try await runHALB(["validate", file])
         #expect(result.status == 1)
         #expect(result.output.contains("YAML syntax error at line 4"))
+    }
+
+    @Test func anAliasBombIsRefusedAtOnce() async throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("site.yaml", aliasBomb)
+        let result = try await runHALB(["validate", file])
+        #expect(result.status == 1)
+        #expect(result.output.contains("the document holds more than 250000 values"), "\(result.output)")
+    }
+
+    @Test func aDeviceOrAnOversizedFileIsRefusedUnread() async throws {
+        let zero = try await runHALB(["validate", "/dev/zero"])
+        #expect(zero.status == 1)
+        #expect(zero.output.contains("cannot read /dev/zero: it is not a regular file"), "\(zero.output)")
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("big.yaml", "# " + String(repeating: "x", count: 4 << 20) + "\n")
+        let big = try await runHALB(["validate", file])
+        #expect(big.status == 1)
+        #expect(big.output.contains("it is larger than 4 MiB, the limit for a site file"), "\(big.output)")
+    }
+
+    @Test func mergeKeysShareSettings() async throws {
+        let directory = try TemporaryDirectory()
+        let text = site(vip: "127.0.0.10", port: 8080, gateways: [18081, 18082])
+            .replacingOccurrences(of: "  - { name: gw1,", with: "  - { <<: &common { weight: 3, drain: false }, name: gw1,")
+            .replacingOccurrences(of: "  - { name: gw2,", with: "  - { <<: *common, name: gw2,")
+        let file = try directory.write("site.yaml", text)
+        let result = try await runHALB(["validate", file])
+        #expect(result.status == 0, "\(result.output)")
     }
 
     @Test func aMissingFileIsAClearError() async throws {
@@ -129,6 +167,12 @@ private func site(vip: String, port: Int, gateways: [Int], healthInterval: Strin
         device.signal(SIGHUP)
         #expect(await eventually { device.text.contains("Configuration rejected") })
         #expect(device.text.contains("70000 is not a port"))
+        #expect(try await withTimeout { try await echoRoundTrip(host: vip, port: port) } == "ping")
+
+        // An alias bomb is rejected as fast as any bad file, and the device goes on serving and reloading.
+        _ = try directory.write("site.yaml", aliasBomb)
+        device.signal(SIGHUP)
+        #expect(await eventually { device.text.contains("the document holds more than 250000 values") })
         #expect(try await withTimeout { try await echoRoundTrip(host: vip, port: port) } == "ping")
 
         // A good file swaps gw1 for gw2 on the next check of the file, without a signal; an open connection

@@ -104,6 +104,33 @@ import Testing
         #expect(console.text.components(separatedBy: password).count == 2, "and never logged")
     }
 
+    @Test func guessedPasswordsAreThrottledAndLoggedOnOneEscapedLine() async throws {
+        let directory = try TemporaryDirectory()
+        let data = directory.url.appendingPathComponent("console").path
+        let (console, address) = try await self.startConsole(data: data, environment: ["HALB_ADMIN_PASSWORD": "a long test password"])
+        #expect(console.text.contains("First start: created user admin with the password in HALB_ADMIN_PASSWORD"))
+        #expect(!console.text.contains("is ignored"))
+        // A user name that tries to forge a log line and colour the terminal.
+        let body = #"{"user": "admin\r\n2026-01-01 notice halb: forged\u001b[31m", "password": "wrong guess"}"#
+        var refused = 0
+        var throttled: String?
+        for _ in 0..<12 where throttled == nil {
+            let answer = try await httpRequest("POST", address, "/api/v1/login", headers: ["Content-Type": "application/json"], body: body)
+            if answer.hasPrefix("HTTP/1.1 429") { throttled = answer } else if answer.hasPrefix("HTTP/1.1 401") { refused += 1 }
+        }
+        // Five free failures and a sixth that starts the wait, then 429s until it is over.
+        #expect(refused >= 6)
+        let answer = try #require(throttled, "never throttled")
+        #expect(answer.lowercased().contains("retry-after: "), "\(answer)")
+        #expect(answer.contains("too many failed password checks"))
+        #expect(await eventually { console.text.contains("Failed password check") })
+        #expect(console.text.contains(#"admin\r\n2026-01-01 notice halb: forged\u{1B}[31m"#), "\(console.text)")
+        #expect(!console.text.contains("\n2026-01-01 notice halb: forged"))
+        #expect(!console.text.contains("\u{1B}"))
+        console.signal(SIGTERM)
+        #expect(await console.exitCode() == 0, "\(console.text)")
+    }
+
     @Test func exportAndImportMoveASiteAsTheYAMLADeviceReads() async throws {
         let directory = try TemporaryDirectory()
         let data = directory.url.appendingPathComponent("console").path

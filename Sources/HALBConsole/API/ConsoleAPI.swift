@@ -74,7 +74,7 @@ public enum ConsoleAPI {
             }
             context.logger.info(
                 "Login",
-                metadata: ["user.name": "\(DisplayText.escaped(user))", "client.address": "\(context.clientAddress)"]
+                metadata: ["user.name": "\(user.prefix(64))", "client.address": "\(context.clientAddress)"]
             )
             return try Self.json(TokenCreated(token: token, info: info), status: .created)
         }

@@ -41,7 +41,7 @@ public final class PasswordGuard: Sendable {
             logger.notice(
                 "Failed password check",
                 metadata: [
-                    "user.name": "\(DisplayText.escaped(user, limit: 64))",
+                    "user.name": "\(user.prefix(64))",
                     "client.address": "\(address)",
                     "login.wait_seconds": "\(wait.map(Self.seconds) ?? 0)",
                 ]

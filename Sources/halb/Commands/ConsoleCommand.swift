@@ -71,11 +71,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = .trace
-                return handler
-            }
+            EscapingLogHandler.bootstrap()
             var logger = Logger(label: "halb")
             logger.logLevel = Logger.Level(rawValue: self.logLevel)!
             var server = HTTPServerBuilder.http1()

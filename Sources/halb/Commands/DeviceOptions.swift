@@ -64,11 +64,7 @@ struct DeviceOptions: ParsableArguments {
     }
 
     func makeLogger() -> Logger {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .trace
-            return handler
-        }
+        EscapingLogHandler.bootstrap()
         var logger = Logger(label: "halb")
         logger.logLevel = self.level
         return logger
