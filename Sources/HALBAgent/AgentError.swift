@@ -38,7 +38,7 @@ public struct AgentError: Error, Sendable, Hashable, CustomStringConvertible {
         case .refused(let status, let message): "the console answered \(status): \(message)"
         case .badSignature: "a configuration without a valid signature was refused: it is not from this device's console"
         case .notEnrolled(let directory):
-            "not enrolled: \(directory) holds no identity; give --join-token (from POST /api/v1/sites/SITE/join-tokens)"
+            "not enrolled: \(directory) holds no identity; give a join token in HALB_JOIN_TOKEN or --join-token-file (from halb join-token create, or POST /api/v1/sites/SITE/join-tokens)"
         }
     }
 }

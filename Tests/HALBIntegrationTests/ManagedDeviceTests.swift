@@ -83,8 +83,13 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let joinToken = try #require(join["token"] as? String)
 
         // Enrol and serve.
+        // On the command line a token would be readable by every user of the machine: refused.
+        let onTheCommandLine = try await runHALB(["device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--join-token", joinToken])
+        #expect(onTheCommandLine.status != 0)
+        #expect(onTheCommandLine.output.contains("give it in HALB_JOIN_TOKEN or --join-token-file FILE"), "\(onTheCommandLine.output)")
+        let tokenFile = try directory.write("join-token", joinToken + "\n")
         let device = try HALBProcess([
-            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--join-token", joinToken,
+            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--join-token-file", tokenFile,
             "--admin", "127.0.0.1:0",
         ])
         #expect(await eventually(timeout: .seconds(20)) { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" }, "\(device.text)")
@@ -211,10 +216,11 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let changed = try await console.request("PUT", "/api/v1/sites/lab/virtual-servers/rdp", ifMatch: 1, body: body)
         #expect(changed.hasPrefix("HTTP/1.1 200"), "\(changed)")
         let join = try #require(try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#) as? [String: Any])
-        let device = try HALBProcess([
-            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state,
-            "--join-token", try #require(join["token"] as? String), "--admin", "127.0.0.1:0",
-        ])
+        let joinToken = try #require(join["token"] as? String)
+        let device = try HALBProcess(
+            ["device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--admin", "127.0.0.1:0"],
+            environment: ["HALB_JOIN_TOKEN": joinToken]
+        )
         func curl(trusting ca: String) async -> String {
             (try? await runProgram("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", ca, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/"]))?.output ?? ""
         }
@@ -250,9 +256,15 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         _ = await console.process.exitCode()
         device.signal(SIGTERM)
         #expect(await device.exitCode() == 0, "\(device.text)")
-        let restarted = try HALBProcess(["device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--admin", "127.0.0.1:0"])
+        // Restarted as its unit file started it, with the (used) join token still given: the identity counts.
+        let restarted = try HALBProcess(
+            ["device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--admin", "127.0.0.1:0"],
+            environment: ["HALB_JOIN_TOKEN": joinToken]
+        )
         defer { restarted.signal(SIGTERM) }
         #expect(await eventually { await curl(trusting: second) == "hello from the gateway\n" }, "\(restarted.text)")
+        #expect(restarted.text.contains("Enrolled already; the join token was not used"))
+        #expect(!restarted.text.contains(joinToken))
     }
 
     @Test func aDeviceOnOlderSoftwareShowsNeedsUpdate() async throws {
@@ -267,10 +279,9 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let device = try HALBProcess(
             [
                 "device", "--console", "http://\(console.address)", "--name", "lb1", "--state",
-                directory.url.appendingPathComponent("lb1").path, "--join-token", try #require(join["token"] as? String),
-                "--admin", "127.0.0.1:0",
+                directory.url.appendingPathComponent("lb1").path, "--admin", "127.0.0.1:0",
             ],
-            environment: ["HALB_REPORTED_VERSION": "0.0.9"]
+            environment: ["HALB_REPORTED_VERSION": "0.0.9", "HALB_JOIN_TOKEN": try #require(join["token"] as? String)]
         )
         #expect(await eventually(timeout: .seconds(15)) { (try? await console.status(of: "lb1"))?["state"] as? String == "Needs update" }, "\(device.text)")
         #expect(try await console.status(of: "lb1")?["softwareVersion"] as? String == "0.0.9")
@@ -290,11 +301,13 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let port = try freePort()
         _ = try await console.request("POST", "/api/v1/sites", body: self.site(vip: vip, port: port, gateway: gateway.port))
         let join = try #require(try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#) as? [String: Any])
-        let device = try HALBProcess([
-            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state",
-            directory.url.appendingPathComponent("lb1").path, "--join-token", try #require(join["token"] as? String),
-            "--admin", "127.0.0.1:0",
-        ])
+        let device = try HALBProcess(
+            [
+                "device", "--console", "http://\(console.address)", "--name", "lb1", "--state",
+                directory.url.appendingPathComponent("lb1").path, "--admin", "127.0.0.1:0",
+            ],
+            environment: ["HALB_JOIN_TOKEN": try #require(join["token"] as? String)]
+        )
         #expect(await eventually(timeout: .seconds(15)) { (try? await console.status(of: "lb1"))?["state"] as? String == "OK" }, "\(device.text)")
 
         // The console dies: the device says it retries, and traffic keeps flowing.
@@ -327,10 +340,10 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let console = try await self.startConsole(data: directory.url.appendingPathComponent("console").path)
         defer { console.process.signal(SIGTERM) }
         _ = try await console.request("POST", "/api/v1/sites", body: self.site(vip: "127.0.0.9", port: 9, gateway: 9))
-        let bogus = try await runHALB([
-            "device", "--console", "http://\(console.address)", "--name", "lb1",
-            "--state", directory.url.appendingPathComponent("lb1").path, "--join-token", "halb_join_0123.bogus",
-        ])
+        let bogus = try await runHALB(
+            ["device", "--console", "http://\(console.address)", "--name", "lb1", "--state", directory.url.appendingPathComponent("lb1").path],
+            environment: ["HALB_JOIN_TOKEN": "halb_join_0123.bogus"]
+        )
         #expect(bogus.status == 1)
         #expect(bogus.output.contains("the join token is unknown"), "\(bogus.output)")
         // The agent API needs a device credential; a user's token is not one.
@@ -382,14 +395,18 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
 
         // A device that trusts another CA does not enrol; with the console's CA it enrols and serves.
         let state = directory.url.appendingPathComponent("lb1").path
-        let refused = try await runHALB([
-            "device", "--console", "https://\(address)", "--console-ca", stranger, "--name", "lb1", "--state", state, "--join-token", joinToken,
-        ])
+        let refused = try await runHALB(
+            ["device", "--console", "https://\(address)", "--console-ca", stranger, "--name", "lb1", "--state", state],
+            environment: ["HALB_JOIN_TOKEN": joinToken]
+        )
         #expect(refused.status == 1, "\(refused.output)")
-        let device = try HALBProcess([
-            "device", "--console", "https://\(address)", "--console-ca", certificate, "--name", "lb1", "--state", state,
-            "--join-token", joinToken, "--admin", "127.0.0.1:0",
-        ])
+        let device = try HALBProcess(
+            [
+                "device", "--console", "https://\(address)", "--console-ca", certificate, "--name", "lb1", "--state", state,
+                "--admin", "127.0.0.1:0",
+            ],
+            environment: ["HALB_JOIN_TOKEN": joinToken]
+        )
         #expect(await eventually(timeout: .seconds(20)) { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" }, "\(device.text)")
         #expect(await eventually(timeout: .seconds(15)) { (try? await halb(["status"]))?.output.contains(/lb1 +OK/) == true })
         #expect(await eventually { device.text.contains("Admin endpoint listening") })

@@ -349,7 +349,7 @@ struct JoinTokenCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a one-time join token (valid 24 hours) for a device of the site.",
-            discussion: "On the device: halb device --console URL --name NAME --state DIR --join-token TOKEN"
+            discussion: "On the device: HALB_JOIN_TOKEN=TOKEN halb device --console URL --name NAME --state DIR (or --join-token-file FILE)"
         )
         @OptionGroup var options: AdminOptions
         @Argument(help: "The device's name.") var name: String

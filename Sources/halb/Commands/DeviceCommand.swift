@@ -24,8 +24,10 @@ struct DeviceRunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a load-balancer device from a site file or from its console (the default).",
         discussion: """
-            Standalone: --config FILE --name NAME. Managed: --console URL --name NAME --state DIR, with \
-            --join-token TOKEN the first time (the device enrols and keeps its credential in DIR); it then follows \
+            Standalone: --config FILE --name NAME. Managed: --console URL --name NAME --state DIR, with a join \
+            token the first time, in HALB_JOIN_TOKEN or --join-token-file FILE (never on the command line, where \
+            every user of the machine can read it); the device enrols and keeps its credential in DIR, and a token \
+            given once it has one is ignored. It then follows \
             the console's configuration, caches the last one applied in DIR, and serves it when the console is \
             away. Serves every enabled payload of every virtual server that lists the device, on VIP:port, and spreads \
             connections over the healthy gateways. For a virtual server with two or more devices it runs VRRP \
@@ -41,7 +43,14 @@ struct DeviceRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The console's URL, for a managed device.", valueName: "url"))
     var console: String?
 
-    @Option(name: .long, help: ArgumentHelp("A one-time join token from the console, to enrol.", valueName: "token"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A file holding a one-time join token from the console, to enrol (or HALB_JOIN_TOKEN).", valueName: "file")
+    )
+    var joinTokenFile: String?
+
+    /// Refused: a token on the command line is in /proc/PID/cmdline for the device's life.
+    @Option(name: .long, help: .hidden)
     var joinToken: String?
 
     @Option(name: .long, help: ArgumentHelp("A managed device's state directory (credential, cached configuration).", valueName: "dir"))
@@ -71,12 +80,17 @@ struct DeviceRunCommand: AsyncParsableCommand {
     @OptionGroup var options: DeviceOptions
 
     func validate() throws {
+        if self.joinToken != nil {
+            throw ValidationError(
+                "--join-token puts the token on the command line, where every user of this machine can read it: give it in HALB_JOIN_TOKEN or --join-token-file FILE"
+            )
+        }
         switch (self.config, self.console) {
         case (nil, nil): throw ValidationError("give --config FILE (standalone) or --console URL (managed)")
         case (.some, .some): throw ValidationError("--config and --console exclude each other")
         case (.some, nil):
-            if self.joinToken != nil || self.state != nil || self.consoleCa != nil {
-                throw ValidationError("--join-token, --state and --console-ca are for a managed device (--console)")
+            if self.joinTokenFile != nil || self.state != nil || self.consoleCa != nil {
+                throw ValidationError("--join-token-file, --state and --console-ca are for a managed device (--console)")
             }
         case (nil, .some(let url)):
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
@@ -131,29 +145,56 @@ struct DeviceRunCommand: AsyncParsableCommand {
         ).run()
     }
 
+    /// The join token from `--join-token-file` or `HALB_JOIN_TOKEN`, if given. The variable is removed from the
+    /// environment once read, so that notify commands and other children do not inherit it.
+    private func takeJoinToken() throws -> String? {
+        let environment = ProcessInfo.processInfo.environment["HALB_JOIN_TOKEN"]
+        unsetenv("HALB_JOIN_TOKEN")
+        if let file = self.joinTokenFile {
+            let text: String
+            do {
+                text = try SiteFile.read(path: file, limit: 4096)
+            } catch {
+                throw DeviceRuntime.fail("cannot read the join token from \(file): \(error)")
+            }
+            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty else { throw DeviceRuntime.fail("\(file) holds no join token") }
+            return token
+        }
+        return environment.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     /// Enrols if need be, then takes the cached configuration, or waits for the console's first one.
     private func managedConfiguration(http: HTTPClient, logger: Logger) async throws -> ManagedConfiguration {
         let console = self.console!
+        let base = console.hasSuffix("/") ? String(console.dropLast()) : console
         let state = AgentStateDirectory(self.state!)
+        let token = try self.takeJoinToken()
         var identity: AgentIdentity
         do {
-            if let token = self.joinToken {
+            let stored = try state.identity()
+            if let stored, stored.console == base, stored.device == self.name {
+                // Enrolled already: the identity is what counts, and the device starts at once (from its cache when
+                // the console is away); a join token given again is used up anyway.
+                identity = stored
+                if token != nil {
+                    logger.notice("Enrolled already; the join token was not used", metadata: ["state.directory": "\(self.state!)"])
+                }
+            } else if let token {
                 identity = try await AgentClient.enrol(console: console, joinToken: token, device: self.name, http: http)
                 try state.store(identity)
                 logger.notice("Enrolled with the console", metadata: ["console.url": "\(identity.console)", "site.name": "\(identity.site)"])
-            } else if let stored = try state.identity() {
-                identity = stored
+            } else if let stored {
+                throw DeviceRuntime.fail(
+                    "\(self.state!) holds the identity of device \(stored.device) of console \(stored.console): give a join token (HALB_JOIN_TOKEN or --join-token-file) to enrol as \(self.name) with \(base)"
+                )
             } else {
                 throw AgentError.notEnrolled(self.state!)
             }
+        } catch let error as ExitCode {
+            throw error
         } catch {
             throw DeviceRuntime.fail("\(error)")
-        }
-        let base = console.hasSuffix("/") ? String(console.dropLast()) : console
-        guard identity.console == base, identity.device == self.name else {
-            throw DeviceRuntime.fail(
-                "\(self.state!) holds the identity of device \(identity.device) of console \(identity.console): give --join-token to enrol as \(self.name) with \(base)"
-            )
         }
         let client = AgentClient(identity: identity, http: http)
         if let cached = state.cachedConfiguration() {
@@ -180,7 +221,7 @@ struct DeviceRunCommand: AsyncParsableCommand {
                     }
                 }
             } catch let error as AgentError where error.isCredentialRejected {
-                throw DeviceRuntime.fail("\(error): enrol again with --join-token")
+                throw DeviceRuntime.fail("\(error): enrol again with a new join token (HALB_JOIN_TOKEN or --join-token-file)")
             } catch {
                 if attempt == 1 || attempt % 30 == 0 {
                     logger.warning("Waiting for the console's first configuration", metadata: ["error": "\(error)"])

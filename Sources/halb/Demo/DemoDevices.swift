@@ -43,7 +43,9 @@ final class DemoDevices: Service, Sendable {
                 "--loopback-failover", "\(DemoSite.vrrpPort)",
             ]
             // The join token enrols the device the first time; after that it has its credential.
-            if let token = state.joinTokens[name] { process.arguments! += ["--join-token", token] }
+            if let token = state.joinTokens[name] {
+                process.environment = ProcessInfo.processInfo.environment.merging(["HALB_JOIN_TOKEN": token]) { $1 }
+            }
             try process.run()
             state.joinTokens[name] = nil
             state.processes[name] = process
