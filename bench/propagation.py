@@ -90,8 +90,9 @@ def main():
         for name in ("lb1", "lb2"):
             join = json.loads(request("POST", base + "/api/v1/sites/bench/join-tokens", token, json.dumps({"device": name}))[2])["token"]
             processes.append(subprocess.Popen(
-                [halb, "device", "--console", base, "--name", name, "--state", os.path.join(work, name), "--join-token", join,
+                [halb, "device", "--console", base, "--name", name, "--state", os.path.join(work, name),
                  "--admin", "127.0.0.1:0", "--threads", "1", "--log-level", "warning"],
+                env=dict(os.environ, HALB_JOIN_TOKEN=join),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
         def applied():
