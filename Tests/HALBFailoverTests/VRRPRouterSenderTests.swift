@@ -24,7 +24,12 @@ private final class InjectingTransport: VRRPTransport {
 
 /// Does nothing to any address.
 private struct InertAddressManager: VirtualAddressManager {
-    func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface, lifetime: Duration) throws(FailoverError) {}
+    func add(
+        _ address: VRRPAddress,
+        prefix: Int,
+        to interface: NetworkInterface,
+        lifetime: Duration
+    ) throws(FailoverError) {}
     func remove(_ address: VRRPAddress, prefix: Int, from interface: NetworkInterface) throws(FailoverError) {}
     func announce(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError) {}
 }
@@ -145,6 +150,34 @@ private struct InertAddressManager: VirtualAddressManager {
             #expect(try self.dropped("address_list", metrics) == 2000)
             let warnings = self.lines("VRRP advertisement with other addresses dropped", logs)
             #expect((1...3).contains(warnings.count), "\(warnings.count) lines")
+        }
+    }
+
+    @Test func packetsThatFailTheChecksAreCountedAsInvalid() async throws {
+        try await self.withRouter(self.configuration(acceptedSenders: nil)) { router, receive, metrics, _ in
+            for _ in 0..<3 {
+                receive(.dropped(.hopLimit(64, ipv6: false), from: Self.peer))
+            }
+            let status = try #require(await router.status().first)
+            let invalid = try self.dropped("invalid", metrics)
+            #expect(status.advertisementsReceived == 0)
+            #expect(invalid == 3)
+        }
+    }
+
+    @Test func aDeviceWhoseSourceAddressTheSiteDoesNotListSaysSoAtStart() async throws {
+        // The site lists 192.0.2.11 for this device, but it advertises from 127.0.0.1: its peers would drop it.
+        let configuration = self.configuration(acceptedSenders: [VRRPAddress("192.0.2.11")!, Self.peer])
+        try await self.withRouter(configuration) { _, _, _, logs in
+            let warning = self.lines(
+                "VRRP advertisements go out from an address the site does not list for this device",
+                logs
+            )
+            #expect(warning.count == 1)
+            #expect(warning.first?.metadata["vrrp.source"] == "127.0.0.1")
+        }
+        try await self.withRouter(self.configuration(acceptedSenders: [VRRPAddress("127.0.0.1")!])) { _, _, _, logs in
+            #expect(!logs.entries.contains { "\($0.message)".contains("does not list") })
         }
     }
 }

@@ -560,7 +560,8 @@ public final class VRRPRouter: Sendable {
                 }
                 return
             }
-            if advertisement.priority != 0, advertisement.maxAdvertInterval > instance.machine.maximumMasterAdvertInterval,
+            let bound = instance.machine.maximumMasterAdvertInterval
+            if advertisement.priority != 0, advertisement.maxAdvertInterval > bound,
                 let suppressed = instance.shouldLog(.intervalBounded, now: self.now)
             {
                 self.logger.notice(
@@ -568,7 +569,7 @@ public final class VRRPRouter: Sendable {
                     metadata: metadata.merging(
                         [
                             "vrrp.advert_interval": "\(Int(advertisement.maxAdvertInterval) * 10)ms",
-                            "vrrp.adopted_interval": "\(Int(instance.machine.maximumMasterAdvertInterval) * 10)ms",
+                            "vrrp.adopted_interval": "\(Int(bound) * 10)ms",
                             "suppressed": "\(suppressed)",
                         ],
                         uniquingKeysWith: { $1 }
