@@ -529,6 +529,8 @@ struct KeepalivedInteropTests {
           - { name: gw1, address: 192.0.2.21, ports: { gateway: 8080 } }
         devices:
           - { name: lb1, address: 192.0.2.11, interface: eth0 }
+          # keepalived's host is listed with the address it advertises from, so the default acceptFrom: peers
+          # obeys it (a keepalived the site does not list would need acceptFrom: any).
           - { name: keepalived, address: 192.0.2.12, interface: eth0 }
         virtualServers:
           - name: web
