@@ -36,6 +36,7 @@ private func issues(_ yaml: String) -> [String] {
         // Defaults of everything the file leaves out.
         #expect(vs.enabled)
         #expect(vs.vrrp == VRRPSettings(routerID: nil, advertInterval: .milliseconds(100), preempt: true, preemptDelay: .seconds(0)))
+        #expect(vs.vrrp.acceptFrom == .peers)
         #expect(site.routerID(ofVirtualServerAt: 0) == 1)
         #expect(vs.timeouts == Timeouts(connect: .seconds(5), clientIdle: .hours(1), gatewayIdle: .hours(1)))
         #expect(vs.limits == Limits(maxConnections: 20_000, maxConnectionsPerGateway: 0))
@@ -78,7 +79,17 @@ private func issues(_ yaml: String) -> [String] {
         let vs = site.virtualServers[0]
         #expect(site.version == 42)
         #expect(vs.vip == VirtualIP(ipv4: "192.0.2.10/24", ipv6: "2001:db8::10/64", interface: "eth1"))
-        #expect(vs.vrrp == VRRPSettings(routerID: 51, advertInterval: .milliseconds(100), preempt: true, preemptDelay: .seconds(30)))
+        #expect(
+            vs.vrrp
+                == VRRPSettings(
+                    routerID: 51,
+                    advertInterval: .milliseconds(100),
+                    preempt: true,
+                    preemptDelay: .seconds(30),
+                    acceptFrom: .any
+                )
+        )
+        #expect(site.virtualServers[1].vrrp.acceptFrom == .peers)
         #expect(vs.devices == [DeviceAssignment(name: "lb1"), DeviceAssignment(name: "lb2", priority: 90)])
         #expect(vs.payload(.clientManagement)?.enabled == false)
         #expect(vs.timeouts.gatewayIdle == .minutes(90))
@@ -195,6 +206,7 @@ private func issues(_ yaml: String) -> [String] {
         ("    healthCheck: { type: tcp }", "    vrrp: { advertInterval: 5ms }", "virtualServers[0].vrrp.advertInterval: 5ms is not a VRRP advert interval"),
         ("    healthCheck: { type: tcp }", "    vrrp: { advertInterval: 105ms }", "virtualServers[0].vrrp.advertInterval: 105ms is not a VRRP advert interval"),
         ("    healthCheck: { type: tcp }", "    vrrp: { preempt: sometimes }", "virtualServers[0].vrrp.preempt: \"sometimes\" is not true or false"),
+        ("    healthCheck: { type: tcp }", "    vrrp: { acceptFrom: everyone }", "virtualServers[0].vrrp.acceptFrom: \"everyone\" is not one of peers, any"),
         ("    healthCheck: { type: tcp }", "    vrrp: { preemptDelay: 2h }", "virtualServers[0].vrrp.preemptDelay: 2h is not a preempt delay (0s to 1h)"),
         ("    healthCheck: { type: tcp }", "    publicAddress: \"not a host\"", "virtualServers[0].publicAddress: \"not a host\" is not an IP address or host name"),
         ("virtualServers:", "virtualServer:", "virtualServer: unknown field \"virtualServer\""),
@@ -287,6 +299,70 @@ private func issues(_ yaml: String) -> [String] {
         #expect(issues(withIPv6) == [
             "virtualServers[0].vrrp.unicast: unicast advertisements are IPv4 only, and the IPv6 VIP \"2001:db8::100/64\" needs multicast: remove vip.ipv6 or unicast"
         ])
+    }
+
+    @Test func acceptFromIsReadWrittenAndReadBack() throws {
+        let yaml = """
+            site: s
+            gateways: [{ name: gw1, address: 192.0.2.21 }]
+            devices:
+              - { name: lb1, address: 192.0.2.11 }
+              - { name: lb2, address: 192.0.2.12 }
+            virtualServers:
+              - name: web
+                vip: { ipv4: 192.0.2.100/24 }
+                vrrp: { acceptFrom: any }
+                devices: [lb1, lb2]
+                payloads: { gateway: {} }
+              - name: mail
+                vip: { ipv4: 192.0.2.101/24 }
+                vrrp: { acceptFrom: peers }
+                devices: [lb1, lb2]
+                payloads: { gateway: { port: 81 } }
+              - name: news
+                vip: { ipv4: 192.0.2.102/24 }
+                devices: [lb1, lb2]
+                payloads: { gateway: { port: 82 } }
+
+            """
+        let site = try SiteReader.load(yaml: yaml)
+        #expect(site.virtualServers.map(\.vrrp.acceptFrom) == [.any, .peers, .peers])
+        #expect(try SiteReader.load(SiteWriter.node(site)) == site)
+        let written = SiteWriter.yaml(site)
+        #expect(written.components(separatedBy: "acceptFrom: \"any\"").count == 2, "\(written)")
+        #expect(written.components(separatedBy: "acceptFrom: \"peers\"").count == 3, "\(written)")
+        #expect(try SiteReader.load(yaml: written) == site)
+    }
+
+    @Test func acceptingPeersOnlyNeedsTheirIPv4Addresses() throws {
+        let site = """
+            site: s
+            gateways: [{ name: gw1, address: 192.0.2.21 }]
+            devices:
+              - { name: lb1, address: 192.0.2.11 }
+              - { name: lb2, address: lb2.example.net }
+              - { name: lb3, address: "2001:db8::13" }
+            virtualServers:
+              - name: web
+                vip: { ipv4: 192.0.2.100/24 }
+                devices: [lb1, lb2, lb3]
+                payloads: { gateway: {} }
+              # One device: no failover, so its address does not matter.
+              - name: solo
+                vip: { ipv4: 192.0.2.101/24 }
+                devices: [lb2]
+                payloads: { gateway: {} }
+
+            """
+        #expect(issues(site) == [
+            "virtualServers[0].vrrp.acceptFrom: device \"lb2\" has address \"lb2.example.net\", not an IPv4 address to accept advertisements from: give the IPv4 address it advertises from, or set acceptFrom: any",
+            "virtualServers[0].vrrp.acceptFrom: device \"lb3\" has address \"2001:db8::13\", not an IPv4 address to accept advertisements from: give the IPv4 address it advertises from, or set acceptFrom: any",
+        ])
+        let any = site.replacingOccurrences(
+            of: "devices: [lb1, lb2, lb3]",
+            with: "vrrp: { acceptFrom: any }\n    devices: [lb1, lb2, lb3]"
+        )
+        #expect(try SiteReader.load(yaml: any).virtualServers[0].vrrp.acceptFrom == .any)
     }
 
     @Test func routerIDsMayRepeatOnDifferentInterfaces() {

@@ -121,11 +121,49 @@ import Testing
     @Test func aBackupLearnsTheMastersAdvertInterval() {
         var machine = self.machine(priority: 100, interval: 10)
         _ = machine.handle(.startup, now: .zero)
-        _ = machine.handle(self.advert(200, interval: 100), now: self.ms(50))
-        #expect(machine.masterAdvertInterval == 100)
-        // 3 × 1 s + (256 - 100) × 1 s / 256
-        #expect(machine.masterDownInterval == .milliseconds(3000) + .microseconds(609_375))
+        _ = machine.handle(self.advert(200, interval: 20), now: self.ms(50))
+        #expect(machine.masterAdvertInterval == 20)
+        // 3 × 200 ms + (256 - 100) × 200 ms / 256
+        #expect(machine.masterDownInterval == .milliseconds(600) + .microseconds(121_875))
         #expect(machine.deadline == self.ms(50) + machine.masterDownInterval)
+        // A shorter interval is learned too.
+        _ = machine.handle(self.advert(200, interval: 5), now: self.ms(100))
+        #expect(machine.masterAdvertInterval == 5)
+    }
+
+    @Test func aBackupAdoptsAtMostTwiceItsOwnIntervalFromAnyMaster() {
+        var machine = self.machine(priority: 100, interval: 10)
+        _ = machine.handle(.startup, now: .zero)
+        // A master announcing 10 s (hostile or mis-set) is followed, but its interval is bounded at 200 ms.
+        _ = machine.handle(self.advert(254, interval: 1000), now: self.ms(50))
+        #expect(machine.maximumMasterAdvertInterval == 20)
+        #expect(machine.masterAdvertInterval == 20)
+        #expect(machine.masterDownInterval == .milliseconds(600) + .microseconds(121_875))
+        // It goes quiet: the backup takes over within 0.8 s, not 30 s.
+        let deadline = self.ms(50) + machine.masterDownInterval
+        #expect(machine.deadline == deadline)
+        #expect(machine.handle(.timerFired, now: deadline).contains(.takeAddresses))
+        #expect(machine.state == .master)
+    }
+
+    @Test func aMasterThatYieldsAdoptsAtMostTwiceItsOwnInterval() {
+        var machine = self.master(priority: 200)
+        let now = self.ms(1000)
+        let actions = machine.handle(self.advert(254, interval: 1000), now: now)
+        #expect(actions.first == .releaseAddresses)
+        #expect(machine.state == .backup)
+        #expect(machine.masterAdvertInterval == 20)
+        // 3 × 200 ms + (256 - 200) × 200 ms / 256 = 643.75 ms: the VIP is back within a second of the last advert.
+        #expect(machine.deadline == now + .microseconds(643_750))
+        #expect(machine.handle(.timerFired, now: now + .microseconds(643_750)).contains(.takeAddresses))
+    }
+
+    @Test func theIntervalBoundDoesNotOverflow() {
+        var machine = self.machine(priority: 100, interval: 40_000)
+        _ = machine.handle(.startup, now: .zero)
+        #expect(machine.maximumMasterAdvertInterval == .max)
+        _ = machine.handle(self.advert(200, interval: 4095), now: self.ms(10))
+        #expect(machine.masterAdvertInterval == 4095)
     }
 
     @Test func aResigningMasterIsReplacedAfterSkewTimeOnly() {

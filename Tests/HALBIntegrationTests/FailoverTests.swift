@@ -80,7 +80,13 @@ struct FailoverTests {
 
     private static let vip6 = "2001:db8::100"
 
-    private func site(preempt: Bool = true, unicast: Bool = false, ipv6: Bool = false, devices: String = "lb1, lb2, lb3") -> String {
+    private func site(
+        preempt: Bool = true,
+        unicast: Bool = false,
+        ipv6: Bool = false,
+        devices: String = "lb1, lb2, lb3",
+        acceptFrom: String = "peers"
+    ) -> String {
         """
         site: lab
         gateways:
@@ -92,7 +98,7 @@ struct FailoverTests {
         virtualServers:
           - name: web
             vip: { ipv4: \(Self.vip)/24\(ipv6 ? ", ipv6: \(Self.vip6)/64" : "") }
-            vrrp: { routerId: 51, advertInterval: 100ms, preempt: \(preempt), unicast: \(unicast) }
+            vrrp: { routerId: 51, advertInterval: 100ms, preempt: \(preempt), unicast: \(unicast), acceptFrom: \(acceptFrom) }
             devices: [\(devices)]
             payloads:
               gateway: { port: 80, gateways: [gw1] }
@@ -111,7 +117,8 @@ struct FailoverTests {
     private func start(
         preempt: Bool = true,
         unicast: Bool = false,
-        ipv6: Bool = false
+        ipv6: Bool = false,
+        acceptFrom: String = "peers"
     ) async throws -> (NetworkLab, [String: HALBProcess], String) {
         let lab = try NetworkLab()
         for (host, number) in [("lb1", 11), ("lb2", 12), ("lb3", 13), ("gw", 21), ("client", 31)] {
@@ -123,7 +130,8 @@ struct FailoverTests {
             // No multicast between the devices: only unicast advertisements can get through.
             try lab.blockMulticast()
         }
-        try self.site(preempt: preempt, unicast: unicast, ipv6: ipv6).write(toFile: file, atomically: true, encoding: .utf8)
+        try self.site(preempt: preempt, unicast: unicast, ipv6: ipv6, acceptFrom: acceptFrom)
+            .write(toFile: file, atomically: true, encoding: .utf8)
         _ = try lab.spawn("gw", ["/usr/bin/python3", "-c", gatewayScript])
         // The gateway must answer before the devices start: otherwise every device starts with a failed health check
         // at priority 1 and the highest address, not the first device, becomes master.
@@ -422,6 +430,61 @@ extension FailoverTests {
     }
 }
 
+/// A host that is not a device sends VRRPv3 advertisements for VRID 51 from argv[1] to 224.0.0.18: priority 254,
+/// the VIP argv[2], Max_Adver_Interval 10 s, every 10 ms for 2 s.
+private let rogueAdvertScript = """
+    import socket, struct, sys, time
+    source, vip, group = sys.argv[1], sys.argv[2], "224.0.0.18"
+    def checksum(data):
+        total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+        while total >> 16:
+            total = (total & 0xFFFF) + (total >> 16)
+        return ~total & 0xFFFF
+    body = struct.pack("!BBBBHH", 0x31, 51, 254, 1, 1000, 0) + socket.inet_aton(vip)
+    pseudo = socket.inet_aton(source) + socket.inet_aton(group) + struct.pack("!BBH", 0, 112, len(body))
+    packet = body[:6] + struct.pack("!H", checksum(pseudo + body)) + body[8:]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(source))
+    for _ in range(200):
+        s.sendto(packet, (group, 0))
+        time.sleep(0.01)
+    """
+
+extension FailoverTests {
+    @Test func aHostThatIsNotADeviceCannotTakeTheVIPWithPriority254() async throws {
+        let (lab, devices, _) = try await self.start()
+        defer { lab.tearDown() }
+        #expect(await eventually(timeout: .seconds(15)) { self.isMaster(devices["lb1"]!) }, "\(devices["lb1"]!.text)")
+        try lab.addHost("rogue", address: "192.0.2.66/24")
+        try lab.run("rogue", ["/usr/bin/python3", "-c", rogueAdvertScript, "192.0.2.66", Self.vip])
+        // Its adverts were dropped on every device: lb1 kept the VIP throughout, nobody changed state.
+        #expect(try self.holders(lab) == ["lb1"])
+        #expect(self.isMaster(devices["lb1"]!), "\(devices["lb1"]!.text)")
+        for name in ["lb1", "lb2", "lb3"] {
+            let text = devices[name]!.text
+            #expect(text.contains("not a device of the virtual server dropped"), "\(name): \(text)")
+            #expect(text.components(separatedBy: "VRRP transition").count - 1 == (name == "lb1" ? 2 : 1), "\(text)")
+        }
+    }
+
+    @Test func withAcceptFromAnyAForeignMasterIsObeyedButCannotStretchTheOutage() async throws {
+        let (lab, devices, _) = try await self.start(acceptFrom: "any")
+        defer { lab.tearDown() }
+        #expect(await eventually(timeout: .seconds(15)) { self.isMaster(devices["lb1"]!) }, "\(devices["lb1"]!.text)")
+        try lab.addHost("rogue", address: "192.0.2.66/24")
+        try lab.run("rogue", ["/usr/bin/python3", "-c", rogueAdvertScript, "192.0.2.66", Self.vip])
+        // Plain VRRP: lb1 yielded to priority 254 (the adverts are valid ones).
+        #expect(devices["lb1"]!.text.contains("higher priority 254"), "\(devices["lb1"]!.text)")
+        // The rogue announced 10 s, but the devices adopted at most 200 ms: lb1 is back within a second or so of
+        // the last advert, not after 30 s.
+        let quiet = ContinuousClock.now
+        #expect(await eventually(timeout: .seconds(3)) { (try? self.holders(lab)) == ["lb1"] })
+        #expect(ContinuousClock.now - quiet < .seconds(3))
+        #expect(devices["lb1"]!.text.contains("interval longer than the virtual router adopts"))
+    }
+}
+
 /// Prints the body of an HTTP GET of the URL in argv[1].
 let statusScript = """
     import sys, urllib.request
@@ -466,6 +529,8 @@ struct KeepalivedInteropTests {
           - { name: gw1, address: 192.0.2.21, ports: { gateway: 8080 } }
         devices:
           - { name: lb1, address: 192.0.2.11, interface: eth0 }
+          # keepalived's host is listed with the address it advertises from, so the default acceptFrom: peers
+          # obeys it (a keepalived the site does not list would need acceptFrom: any).
           - { name: keepalived, address: 192.0.2.12, interface: eth0 }
         virtualServers:
           - name: web

@@ -138,6 +138,7 @@ public struct SiteReader {
             vs.vrrp.preempt = self.bool(vrrp.take("preempt"), at: vrrpPath / "preempt") ?? true
             vs.vrrp.preemptDelay = self.duration(vrrp.take("preemptDelay"), at: vrrpPath / "preemptDelay") ?? .seconds(0)
             vs.vrrp.unicast = self.bool(vrrp.take("unicast"), at: vrrpPath / "unicast") ?? false
+            vs.vrrp.acceptFrom = self.enumeration(vrrp.take("acceptFrom"), at: vrrpPath / "acceptFrom") ?? .peers
             self.reportUnknown(vrrp, at: vrrpPath)
         }
 

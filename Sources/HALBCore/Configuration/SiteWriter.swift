@@ -61,6 +61,7 @@ public enum SiteWriter {
             ConfigEntry("preempt", .bool(vs.vrrp.preempt)),
             ConfigEntry("preemptDelay", .duration(vs.vrrp.preemptDelay)),
             ConfigEntry("unicast", .bool(vs.vrrp.unicast)),
+            ConfigEntry("acceptFrom", .string(vs.vrrp.acceptFrom.rawValue)),
         ]
         entries.append(ConfigEntry("vrrp", .mapping(vrrp)))
 

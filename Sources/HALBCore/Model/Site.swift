@@ -402,6 +402,9 @@ public struct VRRPSettings: Sendable, Hashable {
     /// Send advertisements to the other devices' addresses instead of the multicast group (networks without
     /// multicast).
     public var unicast: Bool
+    /// Whose advertisements the virtual router obeys: only the virtual server's devices (the default), or any host
+    /// on the segment (mixed set-ups with keepalived or routers the site does not list).
+    public var acceptFrom: VRRPAcceptPolicy
 
     /// Creates VRRP settings.
     public init(
@@ -409,14 +412,25 @@ public struct VRRPSettings: Sendable, Hashable {
         advertInterval: HALBDuration = VRRPSettings.defaultAdvertInterval,
         preempt: Bool = true,
         preemptDelay: HALBDuration = .seconds(0),
-        unicast: Bool = false
+        unicast: Bool = false,
+        acceptFrom: VRRPAcceptPolicy = .peers
     ) {
         self.routerID = routerID
         self.advertInterval = advertInterval
         self.preempt = preempt
         self.preemptDelay = preemptDelay
         self.unicast = unicast
+        self.acceptFrom = acceptFrom
     }
+}
+
+/// Whose VRRP advertisements a virtual router obeys.
+public enum VRRPAcceptPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Only the virtual server's devices: an IPv4 advertisement must come from one of their `address`es. Any other
+    /// sender is dropped before the election sees it, so a stray or hostile host cannot take the VIP.
+    case peers
+    /// Any host on the segment, as plain VRRP does (devices the site does not list, such as keepalived).
+    case any
 }
 
 /// Active health check settings, shared by all payloads of a virtual server.

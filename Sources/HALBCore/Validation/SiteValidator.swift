@@ -108,6 +108,20 @@ public struct SiteValidator: Sendable {
                     }
                 }
             }
+            if vs.vrrp.acceptFrom == .peers && !vs.vrrp.unicast && vs.devices.count >= 2 {
+                // Advertisements are accepted from the devices' addresses only, so those must be IPv4 literals
+                // (a host name or an IPv6 address never matches, and the devices would all become primary).
+                for assignment in vs.devices {
+                    if let device = site.devices.first(where: { $0.name == assignment.name }),
+                        !AddressText.isIPv4(device.address)
+                    {
+                        check.fail(
+                            vrrpPath / "acceptFrom",
+                            "device \(quoted(device.name)) has address \(quoted(device.address)), not an IPv4 address to accept advertisements from: give the IPv4 address it advertises from, or set acceptFrom: any"
+                        )
+                    }
+                }
+            }
 
             if vs.devices.isEmpty {
                 check.fail(path / "devices", "the list is empty: name at least one device, preferred primary first")

@@ -1,4 +1,5 @@
 import CoreMetrics
+import HALBCore
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
@@ -20,6 +21,9 @@ public struct VirtualRouterConfiguration: Sendable, Hashable {
     public var addresses: [VirtualAddress]
     /// Where to send advertisements instead of the multicast group; empty means multicast.
     public var unicastPeers: [VRRPAddress]
+    /// The only senders whose advertisements reach the state machine (the virtual server's devices, this one
+    /// included); `nil` accepts any sender. Others are dropped and counted with reason `unknown_sender`.
+    public var acceptedSenders: Set<VRRPAddress>?
 
     public struct VirtualAddress: Sendable, Hashable {
         public var address: VRRPAddress
@@ -44,11 +48,12 @@ public struct VirtualRouterConfiguration: Sendable, Hashable {
     var transportKey: TransportKey { TransportKey(interface: self.interface, isIPv6: self.isIPv6) }
 
     /// Whether `other` can take this one's place without restarting the instance: only the configured priority
-    /// (short of 255, the address owner's start) and the unicast peers differ.
+    /// (short of 255, the address owner's start), the unicast peers and the accepted senders differ.
     func canBeUpdated(to other: VirtualRouterConfiguration) -> Bool {
         var adjusted = other
         adjusted.priority = self.priority
         adjusted.unicastPeers = self.unicastPeers
+        adjusted.acceptedSenders = self.acceptedSenders
         return adjusted == self && self.priority != 255 && other.priority != 255
     }
 
@@ -61,7 +66,8 @@ public struct VirtualRouterConfiguration: Sendable, Hashable {
         preempt: Bool,
         preemptDelay: Duration,
         addresses: [VirtualAddress],
-        unicastPeers: [VRRPAddress] = []
+        unicastPeers: [VRRPAddress] = [],
+        acceptedSenders: Set<VRRPAddress>? = nil
     ) {
         self.name = name
         self.interface = interface
@@ -72,6 +78,7 @@ public struct VirtualRouterConfiguration: Sendable, Hashable {
         self.preemptDelay = preemptDelay
         self.addresses = addresses
         self.unicastPeers = unicastPeers
+        self.acceptedSenders = acceptedSenders
     }
 }
 
@@ -153,7 +160,11 @@ public final class VRRPRouter: Sendable {
     private let openTransport: VRRPTransportOpener
     private let instances: NIOLoopBoundBox<[VirtualRouterKey: Instance]?>
     private let transports: NIOLockedValueBox<[TransportKey: (interface: NetworkInterface, transport: any VRRPTransport)]>
-    private let dropped: Counter
+    private let metricsFactory: any MetricsFactory
+    /// `halb_vrrp_packets_dropped_total`, by reason.
+    private let dropped: [DropReason: Counter]
+    /// Rate limits of the per-packet lines about packets no virtual router claims, by socket.
+    private let transportLogLimits: NIOLoopBoundBox<[TransportKey: LogRateLimiter]?>
     private let onTransition: @Sendable (VirtualRouterTransition) -> Void
 
     /// The running state of one virtual router; touched on ``eventLoop`` only.
@@ -169,11 +180,18 @@ public final class VRRPRouter: Sendable {
         var lastTransition: String?
         var sent = 0
         var received = 0
+        /// Rate limits of the per-packet log lines of this virtual router, by kind.
+        var logLimits: [PacketLog: LogRateLimiter] = [:]
         let metricState: Gauge
         let metricPriority: Gauge
         let metricTransitions: Counter
 
-        init(configuration: VirtualRouterConfiguration, interface: NetworkInterface, transport: any VRRPTransport) {
+        init(
+            configuration: VirtualRouterConfiguration,
+            interface: NetworkInterface,
+            transport: any VRRPTransport,
+            metricsFactory: any MetricsFactory
+        ) {
             self.configuration = configuration
             self.interface = interface
             self.transport = transport
@@ -188,10 +206,39 @@ public final class VRRPRouter: Sendable {
                 )
             )
             let dimensions = [("virtual_server", configuration.name), ("family", configuration.family)]
-            self.metricState = Gauge(label: "halb_vrrp_state", dimensions: dimensions)
-            self.metricPriority = Gauge(label: "halb_vrrp_priority", dimensions: dimensions)
-            self.metricTransitions = Counter(label: "halb_vrrp_transitions_total", dimensions: dimensions)
+            self.metricState = Gauge(label: "halb_vrrp_state", dimensions: dimensions, factory: metricsFactory)
+            self.metricPriority = Gauge(label: "halb_vrrp_priority", dimensions: dimensions, factory: metricsFactory)
+            self.metricTransitions = Counter(
+                label: "halb_vrrp_transitions_total",
+                dimensions: dimensions,
+                factory: metricsFactory
+            )
         }
+
+        /// Whether to log one more `kind` line now, and how many were left out since the last one.
+        func shouldLog(_ kind: PacketLog, now: Duration) -> Int? {
+            guard case .log(let suppressed) = self.logLimits[kind, default: LogRateLimiter()].decide(now: now) else {
+                return nil
+            }
+            return suppressed
+        }
+    }
+
+    /// Why a received packet was dropped: the `reason` label of `halb_vrrp_packets_dropped_total`.
+    enum DropReason: String, CaseIterable, Sendable {
+        /// It failed a check of RFC 5798 §7.1 (TTL or hop limit, version, length, checksum).
+        case invalid
+        /// A non-owner's advertisement with a VIP list other than ours (RFC 5798 §7.1).
+        case addressList = "address_list"
+        /// An advertisement from a host that is not one of the virtual server's devices (`acceptFrom: peers`).
+        case unknownSender = "unknown_sender"
+    }
+
+    /// The per-packet log lines, each limited to one a second per virtual router.
+    enum PacketLog: Hashable {
+        case addressList
+        case unknownSender
+        case intervalBounded
     }
 
     private init(
@@ -199,16 +246,30 @@ public final class VRRPRouter: Sendable {
         logger: Logger,
         addressManager: any VirtualAddressManager,
         onTransition: @escaping @Sendable (VirtualRouterTransition) -> Void,
+        metricsFactory: any MetricsFactory,
         openTransport: @escaping VRRPTransportOpener
     ) {
         self.eventLoop = eventLoop
+        self.metricsFactory = metricsFactory
         self.logger = logger
         self.addressManager = addressManager
         self.onTransition = onTransition
         self.openTransport = openTransport
         self.instances = .makeEmptyBox(valueType: [VirtualRouterKey: Instance].self, eventLoop: eventLoop)
         self.transports = NIOLockedValueBox([:])
-        self.dropped = Counter(label: "halb_vrrp_packets_dropped_total")
+        self.transportLogLimits = .makeEmptyBox(valueType: [TransportKey: LogRateLimiter].self, eventLoop: eventLoop)
+        self.dropped = Dictionary(
+            uniqueKeysWithValues: DropReason.allCases.map { reason in
+                (
+                    reason,
+                    Counter(
+                        label: "halb_vrrp_packets_dropped_total",
+                        dimensions: [("reason", reason.rawValue)],
+                        factory: metricsFactory
+                    )
+                )
+            }
+        )
     }
 
     /// Opens the interfaces' sockets, removes stale copies of the VIPs (left by a crash) and starts every
@@ -218,6 +279,7 @@ public final class VRRPRouter: Sendable {
     ///   - configurations: the virtual routers; their keys are unique.
     ///   - addressManager: adds, removes and announces VIPs.
     ///   - onTransition: called on the event loop after each state change (to run a notify command); must not block.
+    ///   - metricsFactory: where the VRRP metrics go; the bootstrapped one by default.
     ///   - openTransport: opens the transport of an interface and address family, now and on later updates.
     /// - Throws: ``FailoverError`` or a socket error; nothing keeps running then.
     public static func start(
@@ -226,6 +288,7 @@ public final class VRRPRouter: Sendable {
         logger: Logger,
         addressManager: any VirtualAddressManager = LinuxAddressManager(),
         onTransition: @escaping @Sendable (VirtualRouterTransition) -> Void = { _ in },
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
         openTransport: @escaping VRRPTransportOpener
     ) async throws -> VRRPRouter {
         let router = VRRPRouter(
@@ -233,6 +296,7 @@ public final class VRRPRouter: Sendable {
             logger: logger,
             addressManager: addressManager,
             onTransition: onTransition,
+            metricsFactory: metricsFactory,
             openTransport: openTransport
         )
         do {
@@ -394,8 +458,26 @@ public final class VRRPRouter: Sendable {
         }
         for configuration in configurations.sorted(by: { $0.key < $1.key }) where instances[configuration.key] == nil {
             guard let (interface, transport) = transports[configuration.transportKey] else { continue }
-            let instance = Instance(configuration: configuration, interface: interface, transport: transport)
+            let instance = Instance(
+                configuration: configuration,
+                interface: interface,
+                transport: transport,
+                metricsFactory: self.metricsFactory
+            )
             instances[configuration.key] = instance
+            if let accepted = configuration.acceptedSenders, !accepted.contains(transport.sourceAddress) {
+                // The peers run the same site, so they will drop this device's advertisements and take over too.
+                self.logger.warning(
+                    "VRRP advertisements go out from an address the site does not list for this device",
+                    metadata: [
+                        "vs.name": "\(configuration.name)",
+                        "vrrp.family": "\(configuration.family)",
+                        "vrrp.vrid": "\(configuration.vrid)",
+                        "vrrp.source": "\(transport.sourceAddress)",
+                        "vrrp.accepted": "\(Self.show(accepted))",
+                    ]
+                )
+            }
             if let priority = initialPriority(configuration.name), configuration.priority != 255 {
                 _ = instance.machine.handle(.priorityChanged(priority), now: self.now)
             }
@@ -417,13 +499,18 @@ public final class VRRPRouter: Sendable {
     private func deliver(_ received: VRRPReceived, from key: TransportKey) {
         switch received {
         case .dropped(let error, let sender):
-            self.dropped.increment()
+            self.dropped[.invalid]?.increment()
+            var limits = self.transportLogLimits.value ?? [:]
+            let decision = limits[key, default: LogRateLimiter()].decide(now: self.now)
+            self.transportLogLimits.value = limits
+            guard case .log(let suppressed) = decision else { return }
             self.logger.debug(
                 "VRRP packet dropped",
                 metadata: [
                     "vrrp.interface": "\(key.interface)",
                     "vrrp.sender": "\(sender.map { "\($0)" } ?? "?")",
                     "error": "\(error)",
+                    "suppressed": "\(suppressed)",
                 ]
             )
         case .advertisement(let advertisement, let sender):
@@ -432,20 +519,62 @@ public final class VRRPRouter: Sendable {
                     $0.configuration.transportKey == key && $0.configuration.vrid == advertisement.vrid
                 })
             else { return }  // another virtual router on the segment
-            // RFC 5798 §7.1: a non-owner whose address list differs from ours is misconfigured; drop it.
-            let ours = Set(instance.configuration.addresses.map(\.address))
-            if Set(advertisement.addresses) != ours && advertisement.priority != 255 {
-                self.dropped.increment()
-                self.logger.warning(
-                    "VRRP advertisement with other addresses dropped",
-                    metadata: [
-                        "vs.name": "\(instance.configuration.name)",
-                        "vrrp.vrid": "\(advertisement.vrid)",
-                        "vrrp.sender": "\(sender)",
-                        "vrrp.addresses": "\(advertisement.addresses.map { "\($0)" })",
-                    ]
-                )
+            let configuration = instance.configuration
+            let metadata: Logger.Metadata = [
+                "vs.name": "\(configuration.name)",
+                "vrrp.family": "\(configuration.family)",
+                "vrrp.vrid": "\(advertisement.vrid)",
+                "vrrp.sender": "\(sender)",
+                "vrrp.priority": "\(advertisement.priority)",
+            ]
+            // Only the virtual server's devices take part in the election (unless the site says `acceptFrom: any`):
+            // another host on the segment must not take the VIP, nor stretch our timers.
+            if let accepted = configuration.acceptedSenders, !accepted.contains(sender) {
+                self.dropped[.unknownSender]?.increment()
+                if let suppressed = instance.shouldLog(.unknownSender, now: self.now) {
+                    self.logger.warning(
+                        "VRRP advertisement from a host that is not a device of the virtual server dropped",
+                        metadata: metadata.merging(
+                            ["vrrp.accepted": "\(Self.show(accepted))", "suppressed": "\(suppressed)"],
+                            uniquingKeysWith: { $1 }
+                        )
+                    )
+                }
                 return
+            }
+            // RFC 5798 §7.1: a non-owner whose address list differs from ours is misconfigured; drop it.
+            let ours = Set(configuration.addresses.map(\.address))
+            if Set(advertisement.addresses) != ours && advertisement.priority != 255 {
+                self.dropped[.addressList]?.increment()
+                if let suppressed = instance.shouldLog(.addressList, now: self.now) {
+                    self.logger.warning(
+                        "VRRP advertisement with other addresses dropped",
+                        metadata: metadata.merging(
+                            [
+                                "vrrp.addresses": "\(advertisement.addresses.map { "\($0)" })",
+                                "suppressed": "\(suppressed)",
+                            ],
+                            uniquingKeysWith: { $1 }
+                        )
+                    )
+                }
+                return
+            }
+            let bound = instance.machine.maximumMasterAdvertInterval
+            if advertisement.priority != 0, advertisement.maxAdvertInterval > bound,
+                let suppressed = instance.shouldLog(.intervalBounded, now: self.now)
+            {
+                self.logger.notice(
+                    "VRRP advertisement interval longer than the virtual router adopts",
+                    metadata: metadata.merging(
+                        [
+                            "vrrp.advert_interval": "\(Int(advertisement.maxAdvertInterval) * 10)ms",
+                            "vrrp.adopted_interval": "\(Int(bound) * 10)ms",
+                            "suppressed": "\(suppressed)",
+                        ],
+                        uniquingKeysWith: { $1 }
+                    )
+                )
             }
             instance.received += 1
             self.handle(
@@ -457,6 +586,11 @@ public final class VRRPRouter: Sendable {
                 instance: instance
             )
         }
+    }
+
+    /// The accepted senders, sorted, for a log line.
+    private static func show(_ senders: Set<VRRPAddress>) -> String {
+        senders.map { "\($0)" }.sorted().joined(separator: ", ")
     }
 
     /// How long the kernel keeps a VIP that is not renewed: a master that dies without releasing its VIPs (kill -9,

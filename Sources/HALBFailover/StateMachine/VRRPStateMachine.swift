@@ -82,7 +82,8 @@ public struct VRRPStateMachine: Sendable {
     public private(set) var state: State = .initialize
     /// The priority advertised now: the configured one, or what tracking set.
     public private(set) var priority: UInt8
-    /// The master's advertisement interval, learned from its adverts (centiseconds).
+    /// The master's advertisement interval, learned from its adverts (centiseconds), at most
+    /// ``maximumMasterAdvertInterval``.
     public private(set) var masterAdvertInterval: UInt16
     /// The master as far as this device knows: itself in Master, the last accepted sender in Backup.
     public private(set) var master: VRRPAddress?
@@ -96,6 +97,16 @@ public struct VRRPStateMachine: Sendable {
 
     /// How often a master re-announces its addresses because of a lower-priority master.
     static let reannouncementInterval: Duration = .seconds(1)
+
+    /// How many times its own advertisement interval a backup adopts as Master_Adver_Interval at most.
+    ///
+    /// RFC 5798 has a backup adopt the master's advertised interval, with no limit, so that a master with a
+    /// longer interval is not declared dead between its adverts. But a mis-set or hostile peer that announces
+    /// 40 s would stretch Master_Down_Interval to two minutes, during which nobody takes over from a dead master.
+    /// Every device of a virtual server takes its interval from the same site, so a real master differs only while
+    /// a reload changes it; twice our own interval covers a reload that doubles it, and keeps Master_Down_Interval
+    /// at most 6 × our interval + skew (0.8 s with the default 100 ms).
+    public static let masterAdvertIntervalFactor: UInt16 = 2
 
     /// Creates an instance in Initialize.
     public init(configuration: Configuration) {
@@ -114,6 +125,15 @@ public struct VRRPStateMachine: Sendable {
     /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
     public var masterDownInterval: Duration {
         Self.centiseconds(3 * Int64(self.masterAdvertInterval)) + self.skewTime
+    }
+
+    /// The longest Master_Adver_Interval this instance adopts (centiseconds): ``masterAdvertIntervalFactor`` times
+    /// its own advertisement interval. A longer advertised interval is adopted as this.
+    public var maximumMasterAdvertInterval: UInt16 {
+        let (bound, overflow) = self.configuration.advertInterval.multipliedReportingOverflow(
+            by: Self.masterAdvertIntervalFactor
+        )
+        return overflow ? .max : bound
     }
 
     private var advertInterval: Duration { Self.centiseconds(Int64(self.configuration.advertInterval)) }
@@ -167,7 +187,7 @@ public struct VRRPStateMachine: Sendable {
                 return []
             }
             self.masterResigned = false
-            self.masterAdvertInterval = interval
+            self.masterAdvertInterval = min(interval, self.maximumMasterAdvertInterval)
             self.master = sender
             return self.arm(now + self.masterDownInterval)
 
@@ -208,7 +228,7 @@ public struct VRRPStateMachine: Sendable {
                 self.lastReannouncement = now
                 return [.sendAdvertisement(priority: self.priority), .announceAddresses] + self.arm(now + self.advertInterval)
             }
-            self.masterAdvertInterval = interval
+            self.masterAdvertInterval = min(interval, self.maximumMasterAdvertInterval)
             self.master = sender
             let reason =
                 priority > self.priority

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HALBCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -17,9 +18,9 @@ public final class RawIPv4Transport: VRRPTransport {
     private let receive: @Sendable (VRRPReceived) -> Void
     /// The open socket, if any, and whether ``close()`` was called.
     private let state = NIOLockedValueBox<(channel: (any Channel)?, closed: Bool)>((nil, false))
-    /// When a socket failure was last logged: while the link stays down the socket fails every half second, and
-    /// one line per 10 s says enough.
-    private let lastLogged = NIOLockedValueBox<NIODeadline?>(nil)
+    /// Limits the socket failure lines: while the link stays down the socket fails every half second, and one
+    /// line per 10 s says enough.
+    private let failureLog = NIOLockedValueBox(LogRateLimiter(interval: .seconds(10)))
 
     private init(
         interface: NetworkInterface,
@@ -125,14 +126,12 @@ public final class RawIPv4Transport: VRRPTransport {
             return true
         }
         guard reopen else { return }
-        let now = NIODeadline.now()
-        let log = self.lastLogged.withLockedValue { last -> Bool in
-            guard last.map({ now - $0 >= .seconds(10) }) ?? true else { return false }
-            last = now
-            return true
-        }
-        if log {
-            self.logger.warning("VRRP socket closed; reopening", metadata: ["vrrp.interface": "\(self.interface.name)"])
+        let now = Duration.nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds))
+        if case .log(let suppressed) = self.failureLog.withLockedValue({ $0.decide(now: now) }) {
+            self.logger.warning(
+                "VRRP socket closed; reopening",
+                metadata: ["vrrp.interface": "\(self.interface.name)", "suppressed": "\(suppressed)"]
+            )
         }
         self.reopen()
     }

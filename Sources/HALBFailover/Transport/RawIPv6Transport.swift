@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import HALBCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -21,9 +22,9 @@ public final class RawIPv6Transport: VRRPTransport {
     private let closed = NIOLockedValueBox(false)
     /// Completed by the receive thread when it has stopped and closed the socket.
     private let finished: EventLoopPromise<Void>
-    /// When a send failure was last logged: while the link is down every advertisement fails, and one line per
-    /// 10 s says enough.
-    private let lastLogged = NIOLockedValueBox<NIODeadline?>(nil)
+    /// Limits the send failure lines: while the link is down every advertisement fails, and one line per 10 s
+    /// says enough.
+    private let sendFailureLog = NIOLockedValueBox(LogRateLimiter(interval: .seconds(10)))
 
     private init(
         socket: IPv6RawSocket,
@@ -85,18 +86,14 @@ public final class RawIPv6Transport: VRRPTransport {
     }
 
     private func logSendFailure(errno code: Int32) {
-        let now = NIODeadline.now()
-        let log = self.lastLogged.withLockedValue { last -> Bool in
-            guard last.map({ now - $0 >= .seconds(10) }) ?? true else { return false }
-            last = now
-            return true
-        }
-        guard log else { return }
+        let now = Duration.nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds))
+        guard case .log(let suppressed) = self.sendFailureLog.withLockedValue({ $0.decide(now: now) }) else { return }
         self.logger.warning(
             "Cannot send a VRRP advertisement",
             metadata: [
                 "vrrp.interface": "\(self.interface.name)",
                 "error": "\(FailoverError.system("send from \(self.sourceAddress)", errno: code))",
+                "suppressed": "\(suppressed)",
             ]
         )
     }

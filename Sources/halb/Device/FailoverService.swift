@@ -18,8 +18,22 @@ enum FailoverPlan {
         }
     }
 
+    /// The devices' addresses, this one's included, whose IPv4 advertisements the virtual server's router obeys
+    /// with `acceptFrom: peers` (the validator makes them IPv4 literals).
+    static func acceptedSenders(in vs: VirtualServer, site: Site) -> Set<VRRPAddress> {
+        Set(
+            vs.devices.compactMap { assignment in
+                site.devices.first { $0.name == assignment.name }.flatMap { VRRPAddress($0.address) }
+            }
+        )
+    }
+
     /// The virtual routers of `device`: one per virtual server and address family (IPv4, and IPv6 when the
     /// virtual server has an IPv6 VIP), with the same VRID.
+    ///
+    /// With `acceptFrom: peers` an IPv4 router obeys only the devices' addresses. An IPv6 router obeys any sender
+    /// that passes RFC 5798's checks (hop limit 255, so on the link): IPv6 advertisements come from the sender's
+    /// link-local address, which the site does not know (it names IPv4 or global addresses).
     ///
     /// - Parameter unicast: send advertisements to the other devices whatever the site says (the loopback demo).
     static func configurations(site: Site, device: String, unicast: Bool = false) -> [VirtualRouterConfiguration] {
@@ -48,7 +62,9 @@ enum FailoverPlan {
                     addresses: [vip],
                     // Unicast is IPv4 only (the validator says so): the devices' addresses are IPv4.
                     unicastPeers: (vs.vrrp.unicast || unicast) && !vip.address.isIPv6
-                        ? Self.peers(of: device, in: vs, site: site) : []
+                        ? Self.peers(of: device, in: vs, site: site) : [],
+                    acceptedSenders: vs.vrrp.acceptFrom == .peers && !vip.address.isIPv6
+                        ? Self.acceptedSenders(in: vs, site: site) : nil
                 )
             }
         }
