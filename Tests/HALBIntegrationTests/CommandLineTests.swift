@@ -134,6 +134,32 @@ private let aliasBomb: String = {
         #expect(unknown.output.contains("no device named \"lb7\" in site test (devices: lb1, lb2)"))
     }
 
+    @Test func runningOutOfDescriptorsIsTheDevicesProblemNotTheGateways() async throws {
+        let gateway = try await TestServer.start(.echo())
+        defer { Task { await gateway.kill() } }
+        let vip = loopbackVIP()
+        let port = try freePort()
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("site.yaml", site(vip: vip, port: port, gateways: [gateway.port], healthInterval: "100ms"))
+        // A device with few descriptors: held client connections use them up, and its health checks cannot open a
+        // socket. With fall 1, one failed check would mark the gateway down.
+        let device = try HALBProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/prlimit"),
+            arguments: ["--nofile=96:96", try halbExecutable().path, "device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0", "--threads", "1"]
+        )
+        defer { device.signal(SIGKILL) }
+        #expect(await eventually { device.text.contains("Gateway is up") }, "\(device.text)")
+        var held: [TestClient] = []
+        for _ in 0..<150 {
+            guard let client = try? await TestClient.connect(host: vip, port: port) else { break }
+            held.append(client)
+        }
+        #expect(await eventually(timeout: .seconds(10)) { device.text.contains("Health check not run: this device is short of resources") }, "\(device.text)")
+        for client in held { try? await client.channel.channel.close() }
+        #expect(await eventually(timeout: .seconds(10)) { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" })
+        #expect(!device.text.contains("Gateway is down"), "\(device.text)")
+    }
+
     @Test func servesReloadsRejectsABadFileAndStopsGracefully() async throws {
         let gw1 = try await TestServer.start(.echo())
         let gw2 = try await TestServer.start(.echo())

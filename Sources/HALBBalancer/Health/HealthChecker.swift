@@ -12,6 +12,8 @@ final class HealthChecker: Sendable {
     private let logger: Logger
     private let machine: NIOLoopBoundBox<HealthStateMachine>
     private let task = NIOLockedValueBox<RepeatedTask?>(nil)
+    /// Checks that could not run for the device's own shortage are logged at most once every 10 s per gateway.
+    private let shortageLog: NIOLoopBoundBox<LogRateLimiter>
 
     init(target: GatewayTarget, eventLoop: any EventLoop, logger: Logger) {
         self.target = target
@@ -26,6 +28,7 @@ final class HealthChecker: Sendable {
             HealthStateMachine(rise: check.rise, fall: check.fall),
             eventLoop: eventLoop
         )
+        self.shortageLog = NIOLoopBoundBox.makeBoxSendingValue(LogRateLimiter(interval: .seconds(10)), eventLoop: eventLoop)
     }
 
     /// Starts checking now, then every interval after each check ends.
@@ -62,6 +65,20 @@ final class HealthChecker: Sendable {
         case .success(let detail):
             action = self.machine.value.recordSuccess(detail)
             self.target.health.withLockedValue { $0.lastCheck = "passed: \(detail)" }
+        case .failure(let error) where HealthProbeFailure.isLocalShortage(error):
+            // Out of descriptors or memory here: the check did not run, so the gateway keeps its health (marking
+            // every gateway down would also push a pair into failover through tracking). It is this device's
+            // problem, and said so.
+            let reason = HealthProbeFailure(describing: error).description
+            self.target.health.withLockedValue { $0.lastCheck = "not run: \(reason) on this device" }
+            let now = Duration.nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds))
+            if case .log(let suppressed) = self.shortageLog.value.decide(now: now) {
+                self.logger.warning(
+                    "Health check not run: this device is short of resources",
+                    metadata: ["error": "\(reason)", "suppressed": "\(suppressed)"]
+                )
+            }
+            return
         case .failure(let error):
             let reason = HealthProbeFailure(describing: error).description
             action = self.machine.value.recordFailure(reason)

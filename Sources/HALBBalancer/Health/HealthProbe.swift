@@ -147,12 +147,29 @@ private final class UDPProbeHandler: ChannelInboundHandler {
 /// Why a health check failed, in words an operator can act on.
 struct HealthProbeFailure: Error, CustomStringConvertible {
     let description: String
+    /// Whether the check failed for the device's own shortage (descriptors, buffers, memory) rather than the
+    /// gateway's: then it did not really run, and says nothing about the gateway.
+    private(set) var isLocalShortage = false
+
+    static func isLocalShortage(_ error: any Error) -> Bool {
+        switch error {
+        case let failure as HealthProbeFailure:
+            return failure.isLocalShortage
+        case let connection as NIOConnectionError:
+            return connection.connectionErrors.contains { Self.isLocalShortage($0.error) }
+        case let io as IOError:
+            return [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(io.errnoCode)
+        default:
+            return false
+        }
+    }
 
     init(_ description: String) {
         self.description = description
     }
 
     init(describing error: any Error) {
+        defer { self.isLocalShortage = Self.isLocalShortage(error) }
         switch error {
         case let failure as HealthProbeFailure:
             self = failure

@@ -100,6 +100,12 @@ struct DeviceRuntime {
             onServerRunning: { channel in
                 let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
                 adminLogger.notice("Admin endpoint listening", metadata: ["admin.address": "\(address)"])
+                if let ip = channel.localAddress?.ipAddress, !Self.isLoopback(ip) {
+                    adminLogger.warning(
+                        "The admin endpoint has no authentication and listens beyond loopback: keep its port behind a firewall or a management network",
+                        metadata: ["admin.address": "\(address)"]
+                    )
+                }
             },
             eventLoopGroupProvider: .shared(group),
             logger: adminLoggerQuiet
@@ -170,6 +176,11 @@ struct DeviceRuntime {
             while getppid() == parent { usleep(200_000) }
             kill(getpid(), SIGTERM)
         }
+    }
+
+    /// Whether `ip` is a loopback address (127.0.0.0/8, ::1).
+    static func isLoopback(_ ip: String) -> Bool {
+        ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
     }
 
     static func fail(_ message: String) -> ExitCode {
