@@ -118,7 +118,7 @@ private struct InertAddressManager: VirtualAddressManager {
             #expect((1...3).contains(warnings.count), "\(warnings.count) lines")
             #expect(warnings.first?.metadata["vrrp.sender"] == "192.0.2.66")
             #expect(warnings.first?.metadata["vrrp.accepted"] == "127.0.0.1, 192.0.2.12")
-            #expect(warnings.first?.metadata["suppressed"] == "0")
+            #expect(warnings.first?.metadata["log.suppressed"] == "0")
 
             // The peer's advert is accepted: it is the master now.
             receive(.advertisement(self.advertisement(), from: Self.peer))

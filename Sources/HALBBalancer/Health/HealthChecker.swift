@@ -75,7 +75,7 @@ final class HealthChecker: Sendable {
             if case .log(let suppressed) = self.shortageLog.value.decide(now: now) {
                 self.logger.warning(
                     "Health check not run: this device is short of resources",
-                    metadata: ["error": "\(reason)", "suppressed": "\(suppressed)"]
+                    metadata: ["error": "\(reason)", "log.suppressed": "\(suppressed)"]
                 )
             }
             return

@@ -52,6 +52,8 @@ final class Route: Sendable {
 
     /// Limits "No gateway could take the connection" to one line a second.
     let failureLog = LogLimiter(interval: .seconds(1))
+    /// Limits "Cannot serve an accepted connection" (a handed-over socket SwiftNIO could not take) to one a second.
+    let handOverFailureLog = LogLimiter(interval: .seconds(1))
 
     /// The member for a connection's next connect: the one the client had, with `persistence: sourceIP`, on the first
     /// attempt; else the pool's pick among those not tried. `nil` after three attempts or when none can take it.
@@ -440,7 +442,8 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
 @available(*, unavailable)
 extension ProxyFrontendHandler: Sendable {}
 
-/// Lets one log line through per `interval` and counts the ones held back, lock-free for the event loops.
+/// Lets one log line through per `interval` and counts the ones held back, lock-free for the event loops: the shared,
+/// atomic form of HALBCore's `LogRateLimiter` (a value for one thread), for lines any relay thread may write.
 final class LogLimiter: Sendable {
     private let interval: Int64
     private let nextAllowed = ManagedAtomic<Int64>(0)

@@ -613,7 +613,11 @@ final class Listener: Sendable {
             }
             .withConnectedSocket(fd)
             .whenFailure { error in
-                route.logger.warning("Cannot serve an accepted connection", metadata: ["error": "\(error)"])
+                guard let suppressed = route.handOverFailureLog.admit() else { return }
+                route.logger.warning(
+                    "Cannot serve an accepted connection",
+                    metadata: ["error": "\(error)", "log.suppressed": "\(suppressed)"]
+                )
             }
     }
 }

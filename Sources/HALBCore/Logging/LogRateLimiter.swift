@@ -8,7 +8,7 @@
 ///
 /// ```swift
 /// if case .log(let suppressed) = self.limiter.decide(now: now) {
-///     logger.warning("Packet dropped", metadata: ["suppressed": "\(suppressed)"])
+///     logger.warning("Packet dropped", metadata: ["log.suppressed": "\(suppressed)"])
 /// }
 /// ```
 public struct LogRateLimiter: Sendable, Hashable {

@@ -510,7 +510,7 @@ public final class VRRPRouter: Sendable {
                     "vrrp.interface": "\(key.interface)",
                     "vrrp.sender": "\(sender.map { "\($0)" } ?? "?")",
                     "error": "\(error)",
-                    "suppressed": "\(suppressed)",
+                    "log.suppressed": "\(suppressed)",
                 ]
             )
         case .advertisement(let advertisement, let sender):
@@ -535,7 +535,7 @@ public final class VRRPRouter: Sendable {
                     self.logger.warning(
                         "VRRP advertisement from a host that is not a device of the virtual server dropped",
                         metadata: metadata.merging(
-                            ["vrrp.accepted": "\(Self.show(accepted))", "suppressed": "\(suppressed)"],
+                            ["vrrp.accepted": "\(Self.show(accepted))", "log.suppressed": "\(suppressed)"],
                             uniquingKeysWith: { $1 }
                         )
                     )
@@ -552,7 +552,7 @@ public final class VRRPRouter: Sendable {
                         metadata: metadata.merging(
                             [
                                 "vrrp.addresses": "\(advertisement.addresses.map { "\($0)" })",
-                                "suppressed": "\(suppressed)",
+                                "log.suppressed": "\(suppressed)",
                             ],
                             uniquingKeysWith: { $1 }
                         )
@@ -570,7 +570,7 @@ public final class VRRPRouter: Sendable {
                         [
                             "vrrp.advert_interval": "\(Int(advertisement.maxAdvertInterval) * 10)ms",
                             "vrrp.adopted_interval": "\(Int(bound) * 10)ms",
-                            "suppressed": "\(suppressed)",
+                            "log.suppressed": "\(suppressed)",
                         ],
                         uniquingKeysWith: { $1 }
                     )

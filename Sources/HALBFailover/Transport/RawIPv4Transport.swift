@@ -130,7 +130,7 @@ public final class RawIPv4Transport: VRRPTransport {
         if case .log(let suppressed) = self.failureLog.withLockedValue({ $0.decide(now: now) }) {
             self.logger.warning(
                 "VRRP socket closed; reopening",
-                metadata: ["vrrp.interface": "\(self.interface.name)", "suppressed": "\(suppressed)"]
+                metadata: ["vrrp.interface": "\(self.interface.name)", "log.suppressed": "\(suppressed)"]
             )
         }
         self.reopen()

@@ -93,7 +93,7 @@ public final class RawIPv6Transport: VRRPTransport {
             metadata: [
                 "vrrp.interface": "\(self.interface.name)",
                 "error": "\(FailoverError.system("send from \(self.sourceAddress)", errno: code))",
-                "suppressed": "\(suppressed)",
+                "log.suppressed": "\(suppressed)",
             ]
         )
     }
