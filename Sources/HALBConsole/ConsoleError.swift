@@ -15,6 +15,7 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
         case forbidden(String)
         case tooManyAttempts(retryAfter: Int)
         case unavailable(String)
+        case internalFailure(String)
     }
 
     private let base: Base
@@ -43,6 +44,8 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func tooManyAttempts(retryAfter: Int) -> Self { Self(base: .tooManyAttempts(retryAfter: retryAfter)) }
     /// The console cannot serve the request now (its disk is full, its store cannot be written); nothing was stored.
     public static func unavailable(_ reason: String) -> Self { Self(base: .unavailable(reason)) }
+    /// The console failed in a way it did not foresee; the reason is in its log, not in the answer.
+    public static func internalFailure(_ reason: String) -> Self { Self(base: .internalFailure(reason)) }
 
     /// Seconds to wait before trying again (`Retry-After`), when the answer says so.
     public var retryAfter: Int? {
@@ -62,6 +65,7 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
         case .forbidden: 403
         case .tooManyAttempts: 429
         case .unavailable: 503
+        case .internalFailure: 500
         }
     }
 
@@ -88,7 +92,7 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
         case .forbidden(let reason): reason
         case .tooManyAttempts(let seconds):
             "too many failed password checks for this user or from this address: try again in \(seconds) s"
-        case .unavailable(let reason): reason
+        case .unavailable(let reason), .internalFailure(let reason): reason
         }
     }
 }

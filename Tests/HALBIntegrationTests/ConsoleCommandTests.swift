@@ -131,6 +131,58 @@ import Testing
         #expect(await console.exitCode() == 0, "\(console.text)")
     }
 
+    @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs")) func aFullDiskAnswers503ForChangesAndRecovers() async throws {
+        let directory = try TemporaryDirectory()
+        let disk = directory.url.appendingPathComponent("disk").path
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        let mounted = try await runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=8m", "halb-test", disk])
+        try #require(mounted.status == 0, "\(mounted.output)")
+        defer {
+            let unmount = Process()
+            unmount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            unmount.arguments = ["-l", disk]
+            try? unmount.run()
+            unmount.waitUntilExit()
+        }
+        let password = "a long test password"
+        let (console, address) = try await self.startConsole(data: disk + "/console", environment: ["HALB_ADMIN_PASSWORD": password])
+        defer { console.signal(SIGKILL) }
+        let token = try await self.token(address, password: password)
+        let created = try await httpRequest("POST", address, "/api/v1/sites", headers: ["Authorization": "Bearer \(token)"], body: self.site)
+        #expect(created.hasPrefix("HTTP/1.1 201"), "\(created)")
+        func change(_ version: Int, _ last: Int) async throws -> String {
+            try await httpRequest(
+                "PUT",
+                address,
+                "/api/v1/sites/lab/gateways/gw1",
+                headers: ["Authorization": "Bearer \(token)", "If-Match": "\"\(version)\"", "Content-Type": "application/json"],
+                body: #"{"address": "192.0.2.\#(last)", "ports": {"gateway": 8080}}"#
+            )
+        }
+
+        // Fill the disk; changes fail (the WAL may still take a few) with 503 and a reason, and the log says why.
+        _ = try await runProgram("/bin/dd", ["if=/dev/zero", "of=\(disk)/filler", "bs=64k"])
+        var version = 1
+        var refused: String?
+        for attempt in 0..<40 where refused == nil {
+            let answer = try await change(version, 10 + attempt)
+            if answer.hasPrefix("HTTP/1.1 200") { version += 1 } else { refused = answer }
+        }
+        let answer = try #require(refused, "no change was refused on a full disk")
+        #expect(answer.hasPrefix("HTTP/1.1 503"), "\(answer)")
+        #expect(answer.contains("the disk is full") && answer.contains("nothing was stored"), "\(answer)")
+        #expect(await eventually { console.text.contains("The console cannot write its store") }, "\(console.text)")
+        #expect(try await httpRequest("GET", address, "/api/v1/sites/lab", headers: ["Authorization": "Bearer \(token)"]).hasPrefix("HTTP/1.1 200"))
+
+        // Space again: the next change is stored.
+        try FileManager.default.removeItem(atPath: disk + "/filler")
+        let stored = try await change(version, 99)
+        #expect(stored.hasPrefix("HTTP/1.1 200"), "\(stored)")
+        #expect(stored.contains("192.0.2.99"))
+        console.signal(SIGTERM)
+        #expect(await console.exitCode() == 0, "\(console.text)")
+    }
+
     @Test func exportAndImportMoveASiteAsTheYAMLADeviceReads() async throws {
         let directory = try TemporaryDirectory()
         let data = directory.url.appendingPathComponent("console").path

@@ -63,6 +63,7 @@ public enum ConsoleAPI {
         throttle: PasswordGuard = PasswordGuard()
     ) -> Router<ConsoleRequestContext> {
         let router = Router(context: ConsoleRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
         router.get("/healthz") { _, _ in Self.text("ok\n") }
         let api = router.group("api/v1")
         api.post("login") { request, context in
