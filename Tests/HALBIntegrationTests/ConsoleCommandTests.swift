@@ -183,6 +183,70 @@ import Testing
         #expect(await console.exitCode() == 0, "\(console.text)")
     }
 
+    @Test func slowClientsCannotTakeTheConsolesConnections() async throws {
+        let directory = try TemporaryDirectory()
+        // Few descriptors, as in the attack: 256, so at most 192 connections.
+        let console = try HALBProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/prlimit"),
+            arguments: [
+                "--nofile=256:256", try halbExecutable().path, "console", "--data", directory.url.appendingPathComponent("console").path,
+                "--listen", "127.0.0.1:0", "--request-head-timeout", "2s",
+            ]
+        )
+        defer { console.signal(SIGKILL) }
+        #expect(await eventually { console.text.contains("Console listening") })
+        #expect(console.text.contains("connections.max=192"), "\(console.text)")
+        let address = try #require(console.text.firstMatch(of: /console\.address=(\S+)/)?.1).description
+        let port = try #require(address.split(separator: ":").last)
+        // Seven addresses open 100 connections each and send half a request head, then wait 6 s and count how many
+        // the console closed.
+        let script = """
+            import socket, sys, time
+            socks = []
+            for source in range(2, 9):
+                for _ in range(100):
+                    s = socket.socket()
+                    s.bind(("127.0.0.%d" % source, 0))
+                    try:
+                        s.connect(("127.0.0.1", \(port)))
+                        s.sendall(b"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n")
+                        socks.append(s)
+                    except OSError:
+                        s.close()
+            print("opened", len(socks), flush=True)
+            deadline = time.time() + 6
+            closed = set()
+            while time.time() < deadline and len(closed) < len(socks):
+                for s in socks:
+                    if s in closed:
+                        continue
+                    try:
+                        if s.recv(1, socket.MSG_DONTWAIT) == b"":
+                            closed.add(s)
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        closed.add(s)
+                time.sleep(0.1)
+            print("closed", len(closed), flush=True)
+            """
+        let slow = try HALBProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: ["-c", script])
+        defer { slow.signal(SIGKILL) }
+        #expect(await eventually { slow.text.contains("opened") }, "\(slow.text)")
+        // Meanwhile the health endpoint and the API answer.
+        let health = try await httpRequest("GET", address, "/healthz")
+        #expect(health.hasPrefix("HTTP/1.1 200"), "\(health)")
+        #expect(try await httpRequest("GET", address, "/api/v1/sites").hasPrefix("HTTP/1.1 401"))
+        #expect(await eventually(timeout: .seconds(15)) { slow.text.contains("closed") }, "\(slow.text)")
+        let opened = try #require(slow.text.firstMatch(of: /opened (\d+)/).flatMap { Int($0.1) })
+        let closed = try #require(slow.text.firstMatch(of: /closed (\d+)/).flatMap { Int($0.1) })
+        #expect(opened == 700)
+        #expect(closed == opened, "every slow connection is closed: refused, evicted or timed out")
+        #expect(console.text.contains("Console connection refused"))
+        #expect(console.text.contains("reason=too many connections from one address"))
+        #expect(try await httpRequest("GET", address, "/healthz").hasPrefix("HTTP/1.1 200"))
+    }
+
     @Test func exportAndImportMoveASiteAsTheYAMLADeviceReads() async throws {
         let directory = try TemporaryDirectory()
         let data = directory.url.appendingPathComponent("console").path

@@ -10,7 +10,7 @@ enum ConsoleTLS {
     /// The console's HTTPS server (TLS 1.2 or newer) with the PEM certificate chain and key in these files.
     ///
     /// - Throws: ``ClientError`` naming the file and what is wrong with it (unreadable, not PEM, key not matching).
-    static func server(certificate: String, key: String) throws -> HTTPServerBuilder {
+    static func server(certificate: String, key: String, http1: HTTP1Channel.Configuration) throws -> HTTPServerBuilder {
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificate)
@@ -32,7 +32,7 @@ enum ConsoleTLS {
         do {
             // Building the context checks that the key belongs to the certificate.
             _ = try NIOSSLContext(configuration: configuration)
-            return try .tls(.http1(), tlsConfiguration: configuration)
+            return try .tls(.http1(configuration: http1), tlsConfiguration: configuration)
         } catch {
             throw ClientError("--tls-key \(key) does not go with --tls-certificate \(certificate) (\(error))")
         }

@@ -58,6 +58,8 @@ struct ConsoleCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = "info"
 
+        @OptionGroup var connections: ConsoleConnectionOptions
+
         func validate() throws {
             guard DeviceOptions.hostPort(self.listen) != nil else {
                 throw ValidationError("--listen \(self.listen) is not HOST:PORT (like 127.0.0.1:8440)")
@@ -74,10 +76,12 @@ struct ConsoleCommand: AsyncParsableCommand {
             EscapingLogHandler.bootstrap()
             var logger = Logger(label: "halb")
             logger.logLevel = Logger.Level(rawValue: self.logLevel)!
-            var server = HTTPServerBuilder.http1()
+            let connections = ConnectionGuard(limits: self.connections.limits, logger: logger)
+            let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [connections.handler()])
+            var server = HTTPServerBuilder.http1(configuration: http1)
             if let certificate = self.tlsCertificate, let key = self.tlsKey {
                 do {
-                    server = try ConsoleTLS.server(certificate: certificate, key: key)
+                    server = try ConsoleTLS.server(certificate: certificate, key: key, http1: http1)
                 } catch {
                     throw DeviceRuntime.fail("\(error)")
                 }
@@ -110,7 +114,14 @@ struct ConsoleCommand: AsyncParsableCommand {
                 configuration: .init(address: .hostname(host, port: port), serverName: "halb-console"),
                 onServerRunning: { channel in
                     let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
-                    listenLogger.notice("Console listening", metadata: ["console.address": "\(address)", "console.scheme": "\(scheme)"])
+                    let limits = connections.limits
+                    listenLogger.notice(
+                        "Console listening",
+                        metadata: [
+                            "console.address": "\(address)", "console.scheme": "\(scheme)",
+                            "connections.max": "\(limits.total)", "connections.per_address": "\(limits.perAddress)",
+                        ]
+                    )
                 },
                 logger: logger
             )
@@ -190,5 +201,57 @@ struct ConsoleCommand: AsyncParsableCommand {
                 throw DeviceRuntime.fail("\(self.file): \(error)")
             }
         }
+    }
+}
+
+/// How many connections the console keeps, and how long a request's head may take (docs/console.md).
+struct ConsoleConnectionOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The most connections at once (default 1024, or the descriptor limit less 64 when lower); when full, the oldest connection still waiting for a request makes room.",
+            valueName: "n"
+        )
+    )
+    var maxConnections: Int?
+
+    @Option(name: .long, help: ArgumentHelp("The most connections of one client address.", valueName: "n"))
+    var maxConnectionsPerAddress: Int = 64
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How long a connection may take to send a request's head (after opening, TLS included, or after its last response; default 10s).",
+            valueName: "duration"
+        ),
+        transform: { text in
+            guard let duration = HALBDurationParser.parse(text), duration > .zero else {
+                throw ValidationError("--request-head-timeout \(text) is not a duration such as 10s")
+            }
+            return duration
+        }
+    )
+    var requestHeadTimeout: Duration = .seconds(10)
+
+    func validate() throws {
+        if let total = self.maxConnections, total < 16 { throw ValidationError("--max-connections \(total) is below 16") }
+        guard self.maxConnectionsPerAddress >= 1 else {
+            throw ValidationError("--max-connections-per-address \(self.maxConnectionsPerAddress) is below 1")
+        }
+    }
+
+    var limits: ConnectionTable<ObjectIdentifier>.Limits {
+        var limits = ConnectionGuard.defaultLimits(descriptorLimit: Self.descriptorLimit())
+        if let total = self.maxConnections { limits.total = total }
+        limits.perAddress = self.maxConnectionsPerAddress
+        limits.headTimeout = self.requestHeadTimeout
+        return limits
+    }
+
+    /// The process's soft limit on open descriptors.
+    static func descriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        return limit.rlim_cur > UInt64(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
 }

@@ -124,8 +124,13 @@ struct DemoCommand: AsyncParsableCommand {
             logger: quiet
         )
         let consoleHost = DeviceOptions.hostPort(self.consoleListen)!
+        let connections = ConnectionGuard(
+            limits: ConnectionGuard.defaultLimits(descriptorLimit: ConsoleConnectionOptions.descriptorLimit()),
+            logger: logger
+        )
         let consoleApp = Application(
             router: ConsoleAPI.router(store: console.store),
+            server: .http1(configuration: .init(additionalChannelHandlers: [connections.handler()])),
             configuration: .init(address: .hostname(consoleHost.host, port: consoleHost.port), serverName: "halb-console"),
             onServerRunning: { channel in
                 let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
