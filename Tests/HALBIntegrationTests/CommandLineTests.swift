@@ -44,6 +44,10 @@ private let aliasBomb: String = {
         let result = try await runHALB(["validate", file])
         #expect(result.status == 0)
         #expect(result.output.contains("valid (site test"))
+        // Through a symbolic link, as /etc/halb/site.yaml often is.
+        let link = directory.url.appendingPathComponent("link.yaml").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: file)
+        #expect(try await runHALB(["validate", link]).status == 0)
     }
 
     @Test func aBadFileExitsOneWithEveryErrorAndItsPath() async throws {

@@ -444,7 +444,7 @@ public enum ConsoleAPI {
             guard identity.role == .admin || id == identity.tokenID else {
                 throw ConsoleError.forbidden("a read-only token can revoke only itself (token \(identity.tokenID))")
             }
-            try await store.deleteToken(id, of: nil, actor: identity.user)
+            try await store.deleteToken(id, actor: identity.user)
             return Response(status: .noContent)
         }
     }

@@ -621,10 +621,10 @@ public final class ConsoleStore: Sendable {
         }
     }
 
-    /// Revokes token `id` (of `user` only, unless `nil`).
-    public func deleteToken(_ id: String, of user: String?, actor: String) async throws {
+    /// Revokes token `id`, and the tokens made with it.
+    public func deleteToken(_ id: String, actor: String) async throws {
         try await self.writer.write { db in
-            try db.execute(sql: "DELETE FROM tokens WHERE id = ? AND (? IS NULL OR user = ?)", arguments: [id, user, user])
+            try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
             guard db.changesCount > 0 else { throw ConsoleError.notFound("no token \(id)") }
             try Self.audit(actor: actor, action: "delete", target: "token \(id)", site: nil, version: nil, detail: "", db)
         }

@@ -65,7 +65,18 @@ func jsonBody(_ fields: [String: String]) throws -> String {
 
 /// Reads a request body from a file, or standard input for `-`.
 func readBody(_ file: String) throws -> String {
-    if file == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
+    if file == "-" {
+        // Bounded like a file: the console takes at most 1 MiB anyway.
+        let limit = DocumentLimits.site.maximumBytes
+        var data = Data()
+        while data.count <= limit, let chunk = try? FileHandle.standardInput.read(upToCount: 64 << 10), !chunk.isEmpty {
+            data += chunk
+        }
+        guard data.count <= limit else {
+            throw ClientError("standard input is larger than \(DocumentLimits.describe(bytes: limit))")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
     do {
         return try SiteFile.read(path: file)
     } catch {

@@ -25,7 +25,9 @@ enum SiteFile {
     static func read(path: String, limit: Int = DocumentLimits.site.maximumBytes) throws -> String {
         let attributes: [FileAttributeKey: Any]
         do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
+            // Of the file a symbolic link points to (a site file is often one).
+            let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            attributes = try FileManager.default.attributesOfItem(atPath: target)
         } catch {
             let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code
             if FileManager.default.fileExists(atPath: path) || code == Int(EACCES) {
