@@ -36,8 +36,8 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         flags & 16 == 0
         ? nil : ProxyHeader.TLSInfo(serverName: fields[0], version: fields[1], cipher: fields[2], alpn: fields[3])
     let connection = Connection(
-        source: source.map { (sourceBytes, sourcePort) },
-        destination: destination.map { (destinationBytes, destinationPort) },
+        source: source.map { _ in (sourceBytes, sourcePort) },
+        destination: destination.map { _ in (destinationBytes, destinationPort) },
         tls: tls
     )
 
