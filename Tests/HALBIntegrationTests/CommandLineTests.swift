@@ -9,7 +9,7 @@ private func loopbackVIP() -> String {
     "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
 }
 
-private func site(vip: String, port: Int, gateways: [Int], healthInterval: String = "200ms") -> String {
+private func site(vip: String, port: Int, gateways: [Int], healthInterval: String = "200ms", healthTimeout: String = "100ms", fall: Int = 1) -> String {
     """
     site: test
     gateways:
@@ -23,7 +23,7 @@ private func site(vip: String, port: Int, gateways: [Int], healthInterval: Strin
         devices: [lb1]
         payloads:
           gateway: { port: \(port), balancing: roundrobin }
-        healthCheck: { type: tcp, interval: \(healthInterval), timeout: 100ms, rise: 1, fall: 1 }
+        healthCheck: { type: tcp, interval: \(healthInterval), timeout: \(healthTimeout), rise: 1, fall: \(fall) }
 
     """
 }
@@ -144,9 +144,14 @@ private let aliasBomb: String = {
         let vip = loopbackVIP()
         let port = try freePort()
         let directory = try TemporaryDirectory()
-        let file = try directory.write("site.yaml", site(vip: vip, port: port, gateways: [gateway.port], healthInterval: "100ms"))
+        // A generous timeout and fall 3, so that only the shortage (which lasts seconds, dozens of checks) could mark
+        // the gateway down, not a slow machine.
+        let file = try directory.write(
+            "site.yaml",
+            site(vip: vip, port: port, gateways: [gateway.port], healthInterval: "100ms", healthTimeout: "2s", fall: 3)
+        )
         // A device with few descriptors: held client connections use them up, and its health checks cannot open a
-        // socket. With fall 1, one failed check would mark the gateway down.
+        // socket.
         let device = try HALBProcess(
             executable: URL(fileURLWithPath: "/usr/bin/prlimit"),
             arguments: ["--nofile=96:96", try halbExecutable().path, "device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0", "--threads", "1"]
@@ -158,7 +163,7 @@ private let aliasBomb: String = {
             guard let client = try? await TestClient.connect(host: vip, port: port) else { break }
             held.append(client)
         }
-        #expect(await eventually(timeout: .seconds(10)) { device.text.contains("Health check not run: this device is short of resources") }, "\(device.text)")
+        #expect(await eventually(timeout: .seconds(30)) { device.text.contains("Health check not run: this device is short of resources") }, "\(device.text)")
         for client in held { try? await client.channel.channel.close() }
         #expect(await eventually(timeout: .seconds(10)) { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" })
         #expect(!device.text.contains("Gateway is down"), "\(device.text)")
