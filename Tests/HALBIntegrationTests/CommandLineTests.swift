@@ -144,11 +144,11 @@ private let aliasBomb: String = {
         let vip = loopbackVIP()
         let port = try freePort()
         let directory = try TemporaryDirectory()
-        // A generous timeout and fall 3, so that only the shortage (which lasts seconds, dozens of checks) could mark
+        // A generous timeout and fall 3, so that only the shortage (which lasts seconds, several checks) could mark
         // the gateway down, not a slow machine.
         let file = try directory.write(
             "site.yaml",
-            site(vip: vip, port: port, gateways: [gateway.port], healthInterval: "100ms", healthTimeout: "2s", fall: 3)
+            site(vip: vip, port: port, gateways: [gateway.port], healthInterval: "500ms", healthTimeout: "500ms", fall: 3)
         )
         // A device with few descriptors: held client connections use them up, and its health checks cannot open a
         // socket.
