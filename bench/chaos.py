@@ -286,9 +286,12 @@ class Lab:
         subprocess.run(["ip", "netns", "exec", ns(host), "nft", "-f", "-"], input=ruleset, text=True, check=True,
                        capture_output=True, timeout=10)
 
-    def nft_clear(self, host):
-        for family in ("netdev", "inet"):
-            sh("ip", "netns", "exec", ns(host), "nft", "delete", "table", family, "halbchaos", check=False)
+    def nft_clear(self, *hosts):
+        """Removes the fault's rules; from several hosts at the same moment (a partition heals at once)."""
+        processes = [subprocess.Popen(["ip", "netns", "exec", ns(host), "nft", "delete", "table", "netdev", "halbchaos"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for host in hosts]
+        for process in processes:
+            process.wait(timeout=10)
 
     def teardown(self):
         for process in self.processes:
@@ -575,8 +578,7 @@ class Chaos:
             try:
                 time.sleep(seconds)
             finally:
-                for host in DEVICES:
-                    self.lab.nft_clear(host)
+                self.lab.nft_clear(*DEVICES)
             detail = "partition lb1 | lb2 for %.1f s" % seconds
         elif kind == "console":
             how = rng.choice(("SIGTERM", "kill -9"))
@@ -723,10 +725,21 @@ def run(options, lab, directory, started):
                         stdin=subprocess.PIPE, stdout=sniffer_out)
     sniffer_out.close()
     time.sleep(1.5)
+    def answered_before():
+        now = time.time()
+        recent = [ok for t, ok in read_attempts(client_log) if now - 1.6 <= t <= now - 1.1]
+        return len(recent) >= 15 and all(recent)
+
     try:
         for number in range(1, options.rounds + 1):
             if not chaos.wait_for(chaos.steady, STEADY_TIMEOUT):
                 log("  not steady before round %d: %s" % (number, chaos.describe()))
+            # The client must be answered before the fault, or this round would be blamed for the last one.
+            if not chaos.wait_for(answered_before, RECOVERY_TIMEOUT, step=0.2):
+                sh("ip", "-n", ns("client"), "neigh", "flush", VIP, check=False)
+                ok = chaos.wait_for(answered_before, 5, step=0.2)
+                notes.append("before round %d the client was not answered (its ARP entry for the VIP: %s); after"
+                             " a flush of that entry it %s" % (number, chaos.client_arp(), "was" if ok else "was not"))
             kind = rng.choice(KINDS)
             role = rng.choice(("primary", "secondary"))
             current = chaos.primary()
@@ -762,10 +775,13 @@ def run(options, lab, directory, started):
             chaos.restart_exited()
             # 3: the client's outage. The round ends once the client is answered again (its last 10 attempts
             # good), at most RECOVERY_TIMEOUT after the fault; attempts take 1 s at most, so look 1.2 s later.
-            def answered():
-                # Attempts started more than 1.1 s ago have all finished: the last 0.5 s of those all good.
+            def answered(since=end):
+                # Attempts started more than 1.1 s ago have all finished: those of the last 0.5 s before that all
+                # good, and at least 1 s after the fault (failures caused by it start within that).
                 now = time.time()
-                recent = [ok for t, ok in read_attempts(client_log) if max(end, now - 1.6) <= t <= now - 1.1]
+                if now - 1.1 < since + 1.0:
+                    return False
+                recent = [ok for t, ok in read_attempts(client_log) if now - 1.6 <= t <= now - 1.1]
                 return len(recent) >= 15 and all(recent)
             recovered = chaos.wait_for(answered, max(0.0, end + RECOVERY_TIMEOUT - time.time()), step=0.2)
             round_end = time.time()
