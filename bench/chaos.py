@@ -579,7 +579,7 @@ class Chaos:
                 time.sleep(seconds)
             finally:
                 self.lab.nft_clear(*DEVICES)
-            detail = "partition lb1 | lb2 for %.1f s" % seconds
+            detail = "partition between lb1 and lb2 for %.1f s" % seconds
         elif kind == "console":
             how = rng.choice(("SIGTERM", "kill -9"))
             self.kill(self.console, signal.SIGTERM if how == "SIGTERM" else signal.SIGKILL)
