@@ -3,13 +3,13 @@
 import Foundation
 import PackageDescription
 
-/// libFuzzer targets for HALB's parsers of outside input (see README.md). Build with:
-///
-///     swift build --package-path Fuzz -c release \
-///         -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
-///         -Xcc -fsanitize=fuzzer-no-link,address
-///
-/// `Fuzz/run.sh` does that and runs them.
+// libFuzzer targets for HALB's parsers of outside input (see README.md). Build with:
+//
+//     swift build --package-path Fuzz -c release --sanitize=fuzzer --sanitize=address \
+//         -Xswiftc -sanitize=fuzzer,address
+//
+// (README.md says why both forms.) `Fuzz/run.sh` does that and runs them.
+
 /// The main package's identity: the name of the folder that holds this one (`main` in a work tree, whatever a CI
 /// clone is called).
 let halb = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent

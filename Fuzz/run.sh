@@ -50,10 +50,13 @@ for target in "${targets[@]}"; do
     }
 done
 
-# SwiftPM's own sanitizer options: they instrument the Swift and the C targets (libyaml in Yams, CHALBLinux,
-# BoringSSL) and link libFuzzer's main. (`-Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library` does not
-# link on Linux: SwiftPM renames an executable's main to <module>_main, which a libFuzzer target does not define.)
-build=(swift build --package-path "$fuzz" -c release --sanitize=fuzzer --sanitize=address)
+# SwiftPM's own sanitizer options instrument the C targets (libyaml in Yams, CHALBLinux, BoringSSL), add
+# -parse-as-library and link libFuzzer's main (with only `-Xswiftc -sanitize=fuzzer,address -Xswiftc
+# -parse-as-library` the link fails on Linux: SwiftPM renames an executable's main to <module>_main, which a libFuzzer
+# target does not define). But they reach swiftc as `-sanitize=fuzzer -sanitize=address`, of which swiftc 6.3.1 keeps
+# the last: ASan without coverage. `-Xswiftc -sanitize=fuzzer,address` comes after them and gives the Swift code its
+# coverage.
+build=(swift build --package-path "$fuzz" -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address)
 echo "run.sh: ${build[*]}"
 started=$SECONDS
 "${build[@]}" 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\] (Compiling|Write|Emitting|Linking|Applying)' || true
