@@ -36,7 +36,9 @@ private final class RecordingAddressManager: VirtualAddressManager {
         self.log.withLockedValue { $0.append("remove \(address)") }
     }
 
-    func announce(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError) {}
+    func announce(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError) {
+        self.log.withLockedValue { $0.append("announce \(address)") }
+    }
 }
 
 /// The router's reconfiguration on reload, on loopback with recording fakes (no root needed).
@@ -129,6 +131,22 @@ private final class RecordingAddressManager: VirtualAddressManager {
             try await router.update([])
             #expect(await router.status().isEmpty)
             #expect(transports.withLockedValue { $0.values.allSatisfy { $0.closed.withLockedValue { $0 } } })
+        }
+    }
+
+    @Test func aMasterAnnouncesItsAddressesAgainWhileItStaysMaster() async throws {
+        // A host's cache won by another device that yielded without this master hearing of it comes back at the
+        // next refresh: at the transition, after half a second, then every 2 s.
+        let owner = self.configuration("web", vip: "192.0.2.100", priority: 255)
+        try await self.withRouter([owner]) { router, addresses, _ in
+            #expect(await router.status().first?.state == "master")
+            let announcements = { addresses.log.withLockedValue { $0 }.filter { $0 == "announce 192.0.2.100" }.count }
+            // The refresh runs on the router's real timers: poll for it, within a bound.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while announcements() < 4, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(announcements() >= 4, "\(addresses.log.withLockedValue { $0 })")
         }
     }
 

@@ -597,14 +597,22 @@ public final class VRRPRouter: Sendable {
     /// a hung process) loses them within this time, so the segment does not have two holders for long.
     static let lease: Duration = .seconds(2)
 
-    /// While master: renews the VIPs' lease every half second, and announces them once more after the first
-    /// half second, as switches and hosts may miss the first announcement.
-    private func renewLease(_ instance: Instance, announce: Bool) {
+    /// How often a master announces its VIPs again while it stays master, in lease renewals (half seconds): 2 s.
+    static let announcementRefresh = 4
+
+    /// While master: renews the VIPs' lease every half second (`renewal` counts them from the transition), and
+    /// announces them again after the first half second, as switches and hosts may miss the first announcement,
+    /// then every ``announcementRefresh`` renewals. The refresh brings back hosts whose cache another device won
+    /// without this master hearing of it: a backup that took over by mistake (under packet loss, or resumed after
+    /// a stop) or the other side of a healed partition announces the VIP and yields at this master's next advert,
+    /// before it sends one this master would answer (found by bench/chaos.py: 8 s and longer outages).
+    private func renewLease(_ instance: Instance, renewal: Int) {
         let bound = NIOLoopBound(instance, eventLoop: self.eventLoop)
         instance.leaseTimer?.cancel()
         instance.leaseTimer = self.eventLoop.scheduleTask(in: .milliseconds(500)) {
             let instance = bound.value
             guard instance.machine.state == .master else { return }
+            let announce = renewal % Self.announcementRefresh == 0
             for vip in instance.configuration.addresses {
                 do {
                     try self.addressManager.add(vip.address, prefix: vip.prefix, to: instance.interface, lifetime: Self.lease)
@@ -616,7 +624,7 @@ public final class VRRPRouter: Sendable {
                     )
                 }
             }
-            self.renewLease(instance, announce: false)
+            self.renewLease(instance, renewal: renewal + 1)
         }
     }
 
@@ -653,7 +661,7 @@ public final class VRRPRouter: Sendable {
                     )
                 }
             }
-            self.renewLease(instance, announce: true)
+            self.renewLease(instance, renewal: 0)
         case .announceAddresses:
             for vip in configuration.addresses {
                 do {
