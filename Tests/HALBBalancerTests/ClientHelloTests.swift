@@ -40,6 +40,22 @@ import Testing
         #expect(ClientHello.read(try Self.clientHello(serverName: nil)) == .complete(serverName: nil))
     }
 
+    @Test func aServerNameWithAnEmptyLabelIsMalformed() throws {
+        // Found by Fuzz/fuzz-client-hello: "a.." was read as "a.", a name with a trailing dot after all.
+        let hello = try Self.clientHello(serverName: "a.example.test")
+        let written = Array("a.example.test".utf8)
+        let at = try #require(hello.indices.first { hello[$0...].starts(with: written) })
+        func with(_ name: String) -> [UInt8] {
+            var patched = hello
+            patched.replaceSubrange(at..<(at + written.count), with: Array(name.utf8))
+            return patched
+        }
+        #expect(ClientHello.read(with("a.example.tes.")) == .complete(serverName: "a.example.tes"))
+        for name in ["a.example.te..", "a..example.tes", ".a.example.tes", "..............", "a.example.t..."] {
+            #expect(ClientHello.read(with(name)) == .rejected(.malformed), "\(name)")
+        }
+    }
+
     @Test func everyTruncationNeedsMoreAndBytesAfterTheHelloDoNotMatter() throws {
         let hello = try Self.clientHello(serverName: "a.example.test")
         for length in 0..<hello.count {

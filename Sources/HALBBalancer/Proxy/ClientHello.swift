@@ -106,11 +106,13 @@ public enum ClientHello {
         return .complete(serverName: serverName)
     }
 
-    /// A host name of letters, digits, hyphens, underscores and dots, lowercased and without a trailing dot.
+    /// A host name of letters, digits, hyphens, underscores and dots, lowercased and without a trailing dot; its
+    /// labels are 1-63 characters (no leading dot, no `..`: such a name would be one no route can name).
     private static func hostName(_ bytes: ArraySlice<UInt8>) -> String? {
         var name = bytes
         if name.last == UInt8(ascii: ".") { name = name.dropLast() }
         guard !name.isEmpty, name.count <= 253,
+            !name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0.count > 63 }),
             name.allSatisfy({ byte in
                 (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
                     || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
