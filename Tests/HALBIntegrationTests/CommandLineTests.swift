@@ -150,17 +150,19 @@ private let aliasBomb: String = {
             "site.yaml",
             site(vip: vip, port: port, gateways: [gateway.port], healthInterval: "500ms", healthTimeout: "500ms", fall: 3)
         )
-        // A device with few descriptors: held client connections use them up, and its health checks cannot open a
-        // socket.
+        // A device with few descriptors: idle connections held to its admin endpoint use them all up (and free none,
+        // unlike relayed connections, which give a descriptor back whenever their gateway connect fails), so its
+        // health checks cannot open a socket.
         let device = try HALBProcess(
             executable: URL(fileURLWithPath: "/usr/bin/prlimit"),
             arguments: ["--nofile=96:96", try halbExecutable().path, "device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0", "--threads", "1"]
         )
         defer { device.signal(SIGKILL) }
         #expect(await eventually { device.text.contains("Gateway is up") }, "\(device.text)")
+        let admin = try #require(device.text.firstMatch(of: /admin\.address=127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) })
         var held: [TestClient] = []
         for _ in 0..<150 {
-            guard let client = try? await TestClient.connect(host: vip, port: port) else { break }
+            guard let client = try? await TestClient.connect(port: admin) else { break }
             held.append(client)
         }
         #expect(await eventually(timeout: .seconds(30)) { device.text.contains("Health check not run: this device is short of resources") }, "\(device.text)")
