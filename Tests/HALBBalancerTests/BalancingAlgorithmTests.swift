@@ -73,6 +73,48 @@ import Testing
         #expect(Set(picks) == [0, 1, 2])
     }
 
+    /// With one of three gateways down, sequential connections (each closed before the next, so every load is
+    /// 0) share evenly between the other two, whichever gateway is down: the down gateway's turn does not go to
+    /// its successor. Source hash spreads clients, not one client's connections, so it is tested with many clients.
+    @Test(arguments: BalancingAlgorithm.allCases, [0, 1, 2])
+    func theOthersShareEvenlyWhenOneOfThreeIsDown(algorithm: BalancingAlgorithm, down: Int) {
+        let pool = self.pool(algorithm, weights: [1, 1, 1], down: [down])
+        let picks = 3000
+        var counts = [0, 0, 0]
+        for index in 0..<picks {
+            let member = pool.pick(client: self.client(index))!
+            counts[member] += 1
+            // The connection opens and closes before the next one.
+            pool.members[member].reserve()
+            pool.members[member].release()
+        }
+        #expect(counts[down] == 0)
+        let shares = counts.indices.filter { $0 != down }.map { Double(counts[$0]) / Double(picks) }
+        switch algorithm {
+        case .roundrobin, .leastconn:
+            // Exactly alternating.
+            #expect(shares == [0.5, 0.5], "\(counts)")
+        case .random, .sourcehash:
+            // 3000 draws: a share beyond 0.45-0.55 is more than five standard deviations away for random; Maglev
+            // spreads the down gateway's slots over the others within a few percent.
+            #expect(shares.allSatisfy { abs($0 - 0.5) < 0.05 }, "\(counts)")
+        }
+    }
+
+    @Test func weightedRoundRobinKeepsTheRatioOfTheOthersWhenOneIsDown() {
+        // The cycle of weights 5, 1, 1 is 0 0 1 0 2 0 0: with gateway 1 down its turn goes to neither neighbour alone.
+        let pool = self.pool(.roundrobin, weights: [5, 1, 1], down: [1])
+        var counts = [0, 0, 0]
+        for _ in 0..<600 { counts[pool.pick(client: nil)!] += 1 }
+        #expect(counts == [500, 0, 100])
+    }
+
+    @Test func leastConnectionsStillPrefersTheLeastBusyAfterATie() {
+        let pool = self.pool(.leastconn, weights: [1, 1, 1], down: [1])
+        pool.members[2].target.active.store(1, ordering: .relaxed)
+        for _ in 0..<5 { #expect(pool.pick(client: nil) == 0) }
+    }
+
     @Test func perGatewayLimitExcludesFullGateways() {
         let pool = self.pool(.leastconn, weights: [1, 1], limit: 2)
         pool.members[0].active.store(2, ordering: .relaxed)

@@ -70,31 +70,36 @@ final class GatewayPool: Sendable {
         func usable(_ index: Int) -> Bool { !excluding.contains(index) && self.isEligible(index) }
         switch self.algorithm {
         case .roundrobin:
+            // The cursor moves past the member picked, not one step: a member that cannot take the connection
+            // gives its turn to the next one in the cycle, which keeps its own turn too.
             let length = self.cycle.count
-            let start = self.cursor.loadThenWrappingIncrement(ordering: .relaxed)
-            for step in 0..<length {
-                let index = self.cycle[(start &+ step) % length]
-                if usable(index) { return index }
-            }
-            return nil
-        case .leastconn:
-            // Fewest active connections per unit of weight; ties rotate so equal gateways take turns.
-            let start = self.cursor.loadThenWrappingIncrement(ordering: .relaxed) % count
-            var best: Int?
-            var bestLoad = 0
-            var bestWeight = 1
-            for step in 0..<count {
-                let index = (start + step) % count
-                guard usable(index) else { continue }
-                let load = self.members[index].target.active.load(ordering: .relaxed)
-                let weight = self.members[index].configuration.weight
-                if best == nil || load * bestWeight < bestLoad * weight {
-                    best = index
-                    bestLoad = load
-                    bestWeight = weight
+            return self.rotate { start in
+                for step in 0..<length {
+                    let index = self.cycle[Self.wrap(start &+ step, length)]
+                    if usable(index) { return (index, start &+ step &+ 1) }
                 }
+                return nil
             }
-            return best
+        case .leastconn:
+            // Fewest active connections per unit of weight. Ties go to the first in rotation from the cursor, which
+            // then moves past the member picked: equal gateways take turns, whichever of them cannot serve.
+            return self.rotate { start in
+                var best: (index: Int, step: Int)?
+                var bestLoad = 0
+                var bestWeight = 1
+                for step in 0..<count {
+                    let index = Self.wrap(start &+ step, count)
+                    guard usable(index) else { continue }
+                    let load = self.members[index].target.active.load(ordering: .relaxed)
+                    let weight = self.members[index].configuration.weight
+                    if best == nil || load * bestWeight < bestLoad * weight {
+                        best = (index, step)
+                        bestLoad = load
+                        bestWeight = weight
+                    }
+                }
+                return best.map { ($0.index, start &+ $0.step &+ 1) }
+            }
         case .random:
             let candidates = (0..<count).filter(usable)
             guard let first = candidates.randomElement() else { return nil }
@@ -122,6 +127,27 @@ final class GatewayPool: Sendable {
             }
             return nil
         }
+    }
+
+    /// Runs `choose` from the cursor's position and moves the cursor where it says, unless another pick moved it
+    /// meanwhile: then it chooses again from there (a few times at most; after that the choice stands and the cursor
+    /// stays, so a pick never spins).
+    ///
+    /// - Parameter choose: from a cursor position, the member picked and the cursor's next position, or `nil`.
+    private func rotate(_ choose: (Int) -> (index: Int, next: Int)?) -> Int? {
+        var start = self.cursor.load(ordering: .relaxed)
+        for _ in 0..<4 {
+            guard let (index, next) = choose(start) else { return nil }
+            let (exchanged, current) = self.cursor.compareExchange(expected: start, desired: next, ordering: .relaxed)
+            if exchanged { return index }
+            start = current
+        }
+        return choose(start)?.index
+    }
+
+    /// `position` modulo `length`, for a cursor that wraps around `Int`.
+    private static func wrap(_ position: Int, _ length: Int) -> Int {
+        Int(UInt(bitPattern: position) % UInt(length))
     }
 
     /// A stable hash of the client's IP address (not its port), the same on every device.
