@@ -162,7 +162,7 @@ public struct AgentClient: Sendable {
             let buffer = try await response.body.collect(upTo: 4 << 20)
             return (Int(response.status.code), String(buffer: buffer), response.headers)
         } catch {
-            throw AgentError.console("cannot reach the console at \(url.split(separator: "?")[0]): \(error)")
+            throw AgentError.console("cannot reach the console at \(url.split(separator: "?")[0]): \(ConnectionFailure.describe(error))")
         }
     }
 

@@ -1,5 +1,7 @@
 import Foundation
 import HALBTestSupport
+import NIOCore
+import NIOPosix
 import Testing
 
 /// The admin commands against a real console: login, tables, JSON, errors with their paths, versions.
@@ -131,5 +133,76 @@ import Testing
         #expect(changed.output.contains("Changed the password of auditor."), "\(changed.output)")
         #expect(try await auditor(["login", "--console", "http://\(address)", "--user", "auditor"], ["HALB_PASSWORD": "auditor password 1"]).status == 1)
         #expect(try await auditor(["login", "--console", "http://\(address)", "--user", "auditor"], ["HALB_PASSWORD": "auditor password 2"]).status == 0)
+    }
+}
+
+/// How the admin commands reach the console: where the login is kept, and how an unreachable console fails.
+@Suite(.timeLimit(.minutes(2))) struct ConsoleConnectionTests {
+    /// A loopback port nothing listens on.
+    private func closedPort() throws -> Int {
+        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+        let port = channel.localAddress!.port!
+        try channel.close().wait()
+        return port
+    }
+
+    /// A saved login (as `halb login` writes it) for the console at `console`, under `directory`/halb.
+    private func saveLogin(console: String, in directory: URL) throws {
+        let folder = directory.appendingPathComponent("halb")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data(#"{"console": "\#(console)", "token": "saved-token"}"#.utf8).write(to: folder.appendingPathComponent("login.json"))
+    }
+
+    @Test func aRefusedConnectionFailsAtOnceAndSaysSo() async throws {
+        let port = try self.closedPort()
+        let started = ContinuousClock.now
+        let process = try HALBProcess(["status"], environment: ["HALB_CONSOLE": "http://127.0.0.1:\(port)", "HALB_TOKEN": "x"])
+        // Well before the request timeout (30 s): a refusal is not retried.
+        let status = await process.exitCode(timeout: .seconds(10))
+        try? await Task.sleep(for: .milliseconds(50))
+        #expect(status == 1, "\(ContinuousClock.now - started): \(process.text)")
+        #expect(process.text == "halb: cannot reach the console at http://127.0.0.1:\(port): connection refused\n", "\(process.text)")
+    }
+
+    @Test(.enabled(if: NetworkLab.isAvailable && FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft")))
+    func aSilentConsoleFailsWithinTheConnectTimeout() async throws {
+        // A namespace whose loopback drops connections to port 8440 without an answer, as a firewall does.
+        let lab = try NetworkLab()
+        defer { lab.tearDown() }
+        try lab.addHost("cli", address: "192.0.2.5/24")
+        try lab.run("cli", ["/usr/sbin/nft", "add table inet halbtest"])
+        try lab.run("cli", ["/usr/sbin/nft", "add chain inet halbtest input { type filter hook input priority 0 ; }"])
+        try lab.run("cli", ["/usr/sbin/nft", "add rule inet halbtest input tcp dport 8440 drop"])
+        let started = ContinuousClock.now
+        let halb = try lab.spawn(
+            "cli",
+            ["/usr/bin/env", "HALB_CONSOLE=http://127.0.0.1:8440", "HALB_TOKEN=x", try halbExecutable().path, "status"]
+        )
+        // The connect timeout (5 s) ends it, well before the request timeout (30 s).
+        let status = await halb.exitCode(timeout: .seconds(20))
+        try? await Task.sleep(for: .milliseconds(50))
+        #expect(status == 1, "\(ContinuousClock.now - started): \(halb.text)")
+        #expect(halb.text.contains("cannot reach the console at http://127.0.0.1:8440: no answer within 5 s (connect timeout)"), "\(halb.text)")
+    }
+
+    @Test func theLoginIsReadFromXDGConfigHomeThenHome() async throws {
+        let directory = try TemporaryDirectory()
+        let home = directory.url.appendingPathComponent("home")
+        let xdg = directory.url.appendingPathComponent("xdg")
+        let homePort = try self.closedPort()
+        let xdgPort = try self.closedPort()
+        try self.saveLogin(console: "http://127.0.0.1:\(homePort)", in: home.appendingPathComponent(".config"))
+        try self.saveLogin(console: "http://127.0.0.1:\(xdgPort)", in: xdg)
+        // An empty variable counts as unset.
+        let unset = ["HALB_CONSOLE": "", "HALB_TOKEN": "", "HALB_CONSOLE_CA": ""]
+        // HOME, not the account's home directory from the password database.
+        let fromHome = try await runHALB(["status"], environment: unset.merging(["HOME": home.path, "XDG_CONFIG_HOME": ""]) { $1 })
+        #expect(fromHome.output.contains("at http://127.0.0.1:\(homePort):"), "\(fromHome.output)")
+        // XDG_CONFIG_HOME over HOME.
+        let fromXDG = try await runHALB(["status"], environment: unset.merging(["HOME": home.path, "XDG_CONFIG_HOME": xdg.path]) { $1 })
+        #expect(fromXDG.output.contains("at http://127.0.0.1:\(xdgPort):"), "\(fromXDG.output)")
+        // A relative XDG_CONFIG_HOME is ignored, as the XDG specification says.
+        let relative = try await runHALB(["status"], environment: unset.merging(["HOME": home.path, "XDG_CONFIG_HOME": "xdg"]) { $1 })
+        #expect(relative.output.contains("at http://127.0.0.1:\(homePort):"), "\(relative.output)")
     }
 }

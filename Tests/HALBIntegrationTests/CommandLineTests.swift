@@ -44,6 +44,8 @@ private let aliasBomb: String = {
         let result = try await runHALB(["validate", file])
         #expect(result.status == 0)
         #expect(result.output.contains("valid (site test"))
+        // Counted in words: singular for one.
+        #expect(result.output.contains(": 2 gateways, 2 devices, 1 virtual server, 1 payload)"), "\(result.output)")
         // Through a symbolic link, as /etc/halb/site.yaml often is.
         let link = directory.url.appendingPathComponent("link.yaml").path
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: file)
@@ -246,5 +248,17 @@ private let aliasBomb: String = {
         #expect(await device.exitCode() == 0)
         #expect(device.text.contains("Device stopped"))
         #expect(!device.text.contains("Program crashed"))
+    }
+}
+
+/// The help a user sees first says how to run a device.
+@Suite struct HelpTests {
+    @Test(arguments: [["help", "device"], ["device", "--help"]])
+    func theDevicesFirstHelpSaysHowToRunOne(arguments: [String]) async throws {
+        let result = try await runHALB(arguments)
+        #expect(result.status == 0)
+        #expect(result.output.contains("halb device --config site.yaml --name lb1"), "\(result.output)")
+        #expect(result.output.contains("halb device --console URL --name lb1 --state DIR"), "\(result.output)")
+        #expect(result.output.contains("halb help device run"), "\(result.output)")
     }
 }

@@ -20,7 +20,7 @@ final class HealthChecker: Sendable {
         self.eventLoop = eventLoop
         var logger = logger
         logger[metadataKey: "gateway.name"] = "\(target.key.name)"
-        logger[metadataKey: "gateway.address"] = "\(target.key.address):\(target.key.port)"
+        logger[metadataKey: "gateway.address"] = "\(SocketAddress.hostPort(target.key.address, target.key.port))"
         logger[metadataKey: "check.type"] = "\(target.key.healthCheck.type)"
         self.logger = logger
         let check = target.key.healthCheck

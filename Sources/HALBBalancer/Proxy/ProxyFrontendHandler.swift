@@ -80,7 +80,7 @@ final class Route: Sendable {
             "No gateway could take the connection",
             metadata: [
                 "connections.failed_unlogged": "\(alsoFailed)",
-                "client.address": "\(client().map(String.init(describing:)) ?? "?")",
+                "client.address": "\(client().map(\.hostPort) ?? "?")",
                 "gateways.tried": "\(tried.map { pool.members[$0].configuration.name })",
                 "error": "\(lastError ?? "no healthy gateway")",
             ]
@@ -94,7 +94,7 @@ final class Route: Sendable {
             "Gateway connect failed",
             metadata: [
                 "gateway.name": "\(member.configuration.name)",
-                "gateway.address": "\(member.configuration.address):\(member.configuration.port)",
+                "gateway.address": "\(SocketAddress.hostPort(member.configuration.address, member.configuration.port))",
                 "error": "\(error)",
             ]
         )
@@ -237,7 +237,7 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         self.route.virtualServer.handshakeFailed(reason)
         self.route.logger.debug(
             "TLS handshake failed",
-            metadata: ["client.address": "\(context.channel.remoteAddress.map(String.init(describing:)) ?? "?")", "reason": "\(reason)"]
+            metadata: ["client.address": "\(context.channel.remoteAddress.map(\.hostPort) ?? "?")", "reason": "\(reason)"]
         )
         context.close(promise: nil)
     }
@@ -251,7 +251,7 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         self.route.virtualServer.clientHelloRejected(reason)
         self.route.logger.debug(
             "TLS ClientHello refused",
-            metadata: ["client.address": "\(context.channel.remoteAddress.map(String.init(describing:)) ?? "?")", "reason": "\(reason.rawValue)"]
+            metadata: ["client.address": "\(context.channel.remoteAddress.map(\.hostPort) ?? "?")", "reason": "\(reason.rawValue)"]
         )
         context.close(promise: nil)
     }

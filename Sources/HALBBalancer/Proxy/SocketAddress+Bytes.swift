@@ -19,3 +19,17 @@ extension SocketAddress {
         }
     }
 }
+
+extension SocketAddress {
+    /// The address as logs and status pages show it: `192.0.2.1:443`, `[2001:db8::1]:443` (SwiftNIO's own
+    /// description reads `[IPv4]192.0.2.1/192.0.2.1:443`).
+    var hostPort: String {
+        guard let ip = self.ipAddress, let port = self.port else { return "\(self)" }
+        return Self.hostPort(ip, port)
+    }
+
+    /// `host:port`, with an IPv6 address in brackets.
+    static func hostPort(_ host: String, _ port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}

@@ -336,7 +336,7 @@ public actor Balancer {
             self.logger.info(
                 "Listening",
                 metadata: [
-                    "listener.address": "\(listener.boundAddress.map(Self.show) ?? key)",
+                    "listener.address": "\(listener.boundAddress.map(\.hostPort) ?? key)",
                     "vs.name": "\(listener.route.configuration.virtualServer)",
                     "vs.payload": "\(listener.route.configuration.payload)",
                 ]
@@ -356,7 +356,7 @@ public actor Balancer {
             self.logger.info(
                 "Listening",
                 metadata: [
-                    "listener.address": "udp \(listener.boundAddress.map(Self.show) ?? key)",
+                    "listener.address": "udp \(listener.boundAddress.map(\.hostPort) ?? key)",
                     "vs.name": "\(listener.route.configuration.virtualServer)",
                     "vs.payload": "udp",
                 ]
@@ -452,7 +452,7 @@ public actor Balancer {
             BalancerStatus.ListenerStatus(
                 virtualServer: listener.route.configuration.virtualServer,
                 payload: listener.route.configuration.payload.rawValue,
-                address: listener.boundAddress.map(Self.show) ?? key,
+                address: listener.boundAddress.map(\.hostPort) ?? key,
                 certificate: listener.route.tls.map {
                     .init(subject: $0.subject, notValidAfter: formatter.string(from: $0.notValidAfter))
                 }
@@ -479,7 +479,7 @@ public actor Balancer {
                 let health = target.health.withLockedValue { $0 }
                 return BalancerStatus.GatewayStatus(
                     name: target.key.name,
-                    address: "\(target.key.address):\(target.key.port)",
+                    address: SocketAddress.hostPort(target.key.address, target.key.port),
                     health: health.state.rawValue,
                     reason: health.reason,
                     lastCheck: health.lastCheck,
@@ -538,10 +538,6 @@ public actor Balancer {
         return left
     }
 
-    private static func show(_ address: SocketAddress) -> String {
-        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
-        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-    }
 }
 
 /// Which code relays plain TCP connections.

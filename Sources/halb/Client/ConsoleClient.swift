@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HALBAgent
 import HALBCore
 import NIOCore
 import NIOHTTP1
@@ -12,18 +13,29 @@ struct ConsoleLogin: Codable {
     /// The PEM file of CA certificates an https:// console is trusted by (`nil`: the system's).
     var ca: String? = nil
 
-    /// `$XDG_CONFIG_HOME/halb/login.json`, or `~/.config/halb/login.json`.
+    /// `$XDG_CONFIG_HOME/halb/login.json`, else `$HOME/.config/halb/login.json`, else the same under the account's
+    /// home directory. As the XDG base directory specification says, an empty or relative `XDG_CONFIG_HOME` is
+    /// ignored.
     static var file: URL {
-        let environment = ProcessInfo.processInfo.environment
-        let base =
-            environment["XDG_CONFIG_HOME"].map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config")
+        Self.file(environment: ProcessInfo.processInfo.environment)
+    }
+
+    static func file(environment: [String: String]) -> URL {
+        let base: URL
+        if let config = environment["XDG_CONFIG_HOME"], config.hasPrefix("/") {
+            base = URL(fileURLWithPath: config)
+        } else if let home = environment["HOME"], !home.isEmpty {
+            base = URL(fileURLWithPath: home).appendingPathComponent(".config")
+        } else {
+            base = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config")
+        }
         return base.appendingPathComponent("halb/login.json")
     }
 
     /// The saved login with the environment's overrides, and `console` (an option) over both.
     static func current(console option: String?) throws -> ConsoleLogin {
-        let environment = ProcessInfo.processInfo.environment
+        // An empty variable is an unset one.
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         let saved = (try? Data(contentsOf: Self.file)).flatMap { try? JSONDecoder().decode(ConsoleLogin.self, from: $0) }
         guard let console = option ?? environment["HALB_CONSOLE"] ?? saved?.console else {
             throw ClientError("no console: run `halb login --console URL --user NAME`, or set HALB_CONSOLE and HALB_TOKEN")
@@ -81,16 +93,16 @@ struct ConsoleClient {
             request.body = .bytes(ByteBuffer(string: body))
         }
         let answer: Answer
-        let (http, owned) = try ConsoleTLS.client(trusting: self.login.ca)
+        let http = try ConsoleTLS.client(trusting: self.login.ca)
         do {
             let response = try await http.execute(request, timeout: .seconds(30))
             let buffer = try await response.body.collect(upTo: 16 << 20)
             let etag = response.headers.first(name: "ETag").flatMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/"))) }
             answer = Answer(status: Int(response.status.code), body: String(buffer: buffer), etag: etag)
-            if owned { try? await http.shutdown() }
+            try? await http.shutdown()
         } catch {
-            if owned { try? await http.shutdown() }
-            throw ClientError("cannot reach the console at \(base): \(error)")
+            try? await http.shutdown()
+            throw ClientError("cannot reach the console at \(base): \(ConnectionFailure.describe(error))")
         }
         guard answer.status < 400 else { throw Self.error(answer) }
         return answer

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import HALBAgent
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -38,23 +39,23 @@ enum ConsoleTLS {
         }
     }
 
-    /// An HTTP client for the console: the shared one (the system's trust store), or with `caFile` one that trusts
-    /// only the CA certificates in that PEM file. Shut an owned client down when done.
-    static func client(trusting caFile: String?) throws -> (client: HTTPClient, owned: Bool) {
-        guard let caFile else { return (HTTPClient.shared, false) }
-        do {
-            _ = try NIOSSLCertificate.fromPEMFile(caFile)
-        } catch {
-            throw ClientError("\(caFile): not a readable PEM file of CA certificates (\(error))")
-        }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .file(caFile)
-        tls.minimumTLSVersion = .tlsv12
+    /// An HTTP client for the console, which the caller shuts down when done: with `caFile`, one that trusts only
+    /// the CA certificates in that PEM file, else the system's trust store. It connects within
+    /// ``ConnectionFailure/connectTimeout`` and does not retry a failed connect, so a refused connection fails at
+    /// once and a wrong CA within seconds, with the reason.
+    static func client(trusting caFile: String?) throws -> HTTPClient {
         var configuration = HTTPClient.Configuration()
-        configuration.tlsConfiguration = tls
-        // AsyncHTTPClient retries a failed TLS handshake (such as an untrusted certificate) until the connect
-        // timeout: keep that short, so a wrong CA fails in seconds with the certificate error.
-        configuration.timeout.connect = .seconds(5)
-        return (HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration), true)
+        if let caFile {
+            do {
+                _ = try NIOSSLCertificate.fromPEMFile(caFile)
+            } catch {
+                throw ClientError("\(caFile): not a readable PEM file of CA certificates (\(error))")
+            }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(caFile)
+            tls.minimumTLSVersion = .tlsv12
+            configuration.tlsConfiguration = tls
+        }
+        return ConnectionFailure.makeClient(configuration: configuration)
     }
 }

@@ -104,7 +104,7 @@ struct LoginCommand: AsyncParsableCommand {
         abstract: "Log in to a console and keep the token for the other admin commands.",
         discussion: """
             The password comes from HALB_PASSWORD or is asked for. The token (valid 12 hours) is kept in \
-            $XDG_CONFIG_HOME/halb/login.json (or ~/.config/halb/login.json), readable by you only, with --ca. \
+            $XDG_CONFIG_HOME/halb/login.json (or $HOME/.config/halb/login.json), readable by you only, with --ca. \
             Scripts may instead set HALB_CONSOLE and HALB_TOKEN (an API token from `halb token create`), and \
             HALB_CONSOLE_CA for an https:// console with its own CA.
             """

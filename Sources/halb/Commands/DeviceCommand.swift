@@ -10,6 +10,15 @@ struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "device",
         abstract: "Run a load-balancer device (the default), or list and edit the devices of a site on the console.",
+        discussion: """
+            Run a device (`halb device` is short for `halb device run`):
+              halb device --config site.yaml --name lb1
+                  standalone, from a site file
+              HALB_JOIN_TOKEN=TOKEN halb device --console URL --name lb1 --state DIR
+                  managed by a console (the join token only the first time)
+            Every option of a device (--admin, --drain-timeout, --join-token-file, --notify, ...): \
+            `halb help device run`. The other subcommands list and edit a site's devices on the console.
+            """,
         subcommands: [
             DeviceRunCommand.self, ListItems<DeviceList>.self, ShowItem<DeviceList>.self, CreateItem<DeviceList>.self,
             UpdateItem<DeviceList>.self, DeleteItem<DeviceList>.self,
@@ -106,17 +115,17 @@ struct DeviceRunCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = self.options.makeLogger()
         let admin = self.options.adminHostPort
-        let (http, ownsClient) = try self.consoleClient()
+        let http = try self.consoleClient()
         do {
             try await self.run(http: http, logger: logger, admin: admin)
         } catch {
-            if ownsClient { try? await http.shutdown() }
+            try? await http.shutdown()
             throw error
         }
-        if ownsClient { try? await http.shutdown() }
+        try? await http.shutdown()
     }
 
-    private func consoleClient() throws -> (HTTPClient, Bool) {
+    private func consoleClient() throws -> HTTPClient {
         do {
             return try ConsoleTLS.client(trusting: self.consoleCa)
         } catch {

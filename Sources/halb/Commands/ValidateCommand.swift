@@ -36,8 +36,14 @@ struct ValidateCommand: ParsableCommand {
         }
         let payloads = site.virtualServers.reduce(0) { $0 + $1.payloads.filter(\.enabled).count }
         print(
-            "\(self.file): valid (site \(site.name), version \(site.version): \(site.gateways.count) gateways, "
-                + "\(site.devices.count) devices, \(site.virtualServers.count) virtual servers, \(payloads) payloads)"
+            "\(self.file): valid (site \(site.name), version \(site.version): \(Self.count(site.gateways.count, "gateway")), "
+                + "\(Self.count(site.devices.count, "device")), \(Self.count(site.virtualServers.count, "virtual server")), "
+                + "\(Self.count(payloads, "payload")))"
         )
+    }
+
+    /// "1 device", "2 devices".
+    static func count(_ number: Int, _ noun: String) -> String {
+        "\(number) \(noun)\(number == 1 ? "" : "s")"
     }
 }
