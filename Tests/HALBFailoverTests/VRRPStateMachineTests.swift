@@ -186,6 +186,8 @@ import Testing
         let actions = machine.handle(.timerFired, now: machine.masterDownInterval)
         #expect(machine.state == .master)
         #expect(actions.contains(.takeAddresses))
+        // The log says it preempted the master it heard, not that it heard nothing.
+        #expect(actions.contains(.transition(from: .backup, to: .master, reason: "preempted 192.0.2.3 (priority 100, ours 150)")), "\(actions)")
     }
 
     @Test func withoutPreemptABackupFollowsALowerPriorityMaster() {

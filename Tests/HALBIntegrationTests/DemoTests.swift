@@ -41,11 +41,14 @@ import Testing
         /// Runs an admin command against the demo's console.
         func halb(_ arguments: [String], input: String? = nil, environment: [String: String]? = nil) async throws -> (status: Int32?, output: String) {
             var arguments = arguments
+            var file: URL?
             if let input {
-                let file = FileManager.default.temporaryDirectory.appendingPathComponent("halb-demo-test-\(UUID().uuidString).yaml")
-                try input.write(to: file, atomically: true, encoding: .utf8)
-                arguments.append(file.path)
+                let url = FileManager.default.temporaryDirectory.appendingPathComponent("halb-demo-test-\(UUID().uuidString).yaml")
+                file = url
+                try input.write(to: url, atomically: true, encoding: .utf8)
+                arguments.append(url.path)
             }
+            defer { if let file { try? FileManager.default.removeItem(at: file) } }
             let process = try HALBProcess(arguments, environment: environment ?? self.environment)
             let status = await process.exitCode()
             try? await Task.sleep(for: .milliseconds(50))
@@ -57,6 +60,14 @@ import Testing
             self.process.text.split(separator: "\n").contains {
                 $0.contains("device.name=\(name) ") && $0.contains("site.version=\(version) ")
                     && $0.contains("Configuration from the console applied")
+            }
+        }
+
+        /// The VRRP states device `name` went to, in order ("backup", "master", ...).
+        func transitions(_ name: String) -> [String] {
+            self.process.text.split(separator: "\n").compactMap { line in
+                guard line.contains("device.name=\(name) "), line.contains("VRRP transition") else { return nil }
+                return line.firstMatch(of: /vrrp\.to=(\w+)/).map { String($0.1) }
             }
         }
 
@@ -80,8 +91,8 @@ import Testing
             environment: ["HALB_PASSWORD": String(printed.2), "XDG_CONFIG_HOME": config.url.path]
         )
         #expect(login.output.contains("as admin (admin)"), "\(login.output)")
-        // The devices enrolled with the console; lb1 becomes primary.
-        #expect(await eventually(timeout: .seconds(20)) { demo.process.text.contains("device.name=lb1 reason=no advertisement") })
+        // The devices enrolled with the console; lb1 becomes primary (preempting lb2 if lb2's failover started first).
+        #expect(await eventually(timeout: .seconds(20)) { demo.transitions("lb1").last == "master" })
         #expect(await eventually(timeout: .seconds(20)) { await self.answer().hasPrefix("gw") })
         #expect(await eventually(timeout: .seconds(10)) {
             var seen: Set<String> = []
@@ -124,6 +135,44 @@ import Testing
         #expect(!demo.process.text.contains("Program crashed"))
         // The devices stopped with the demo: nothing serves the VIP any more.
         #expect(await eventually { await self.answer() == "" })
+    }
+
+    /// The README's promise: while the primary stops and comes back, a client connecting every 10 ms keeps getting
+    /// answers. The device taking over listens before the one handing over closes, so no connection is refused;
+    /// at most a connection in flight (accepted by the closing listener's kernel queue at the moment it closes)
+    /// fails, one per hand-over.
+    @Test func aClientIsNeverRefusedWhileThePrimaryStopsAndComesBack() async throws {
+        let demo = try await Demo.start()
+        // lb1 is primary (after preempting lb2 when lb2's failover started first) and lb2 secondary.
+        #expect(await eventually(timeout: .seconds(20)) { demo.transitions("lb1").last == "master" && demo.transitions("lb2").last == "backup" })
+        #expect(await eventually(timeout: .seconds(20)) { await self.answer().hasPrefix("gw") })
+
+        let probe = ClientProbe(address: Self.site)
+        let probing = Task { await probe.run() }
+        try await Task.sleep(for: .milliseconds(500))
+        _ = try await httpRequest("POST", demo.admin, "/demo/devices/lb1/stop")
+        #expect(await eventually { demo.process.text.contains("device.name=lb2 reason=the master resigned (priority 0)") })
+        #expect(await eventually { demo.process.text.contains("device.name=lb1 ") && demo.process.text.contains("Device stopped") })
+        try await Task.sleep(for: .milliseconds(500))
+        let before = demo.transitions("lb1").count
+        _ = try await httpRequest("POST", demo.admin, "/demo/devices/lb1/start")
+        // lb1 preempts lb2, which hands over and closes its listener a moment later.
+        #expect(await eventually(timeout: .seconds(20)) { demo.transitions("lb1").dropFirst(before).contains("master") }, "\(demo.process.text)")
+        #expect(demo.process.text.contains("device.name=lb1 reason=preempted 127.0.0.12 (priority 190, ours 200)"))
+        #expect(await eventually {
+            let lines = demo.process.text.split(separator: "\n")
+            guard let preempted = lines.lastIndex(where: { $0.contains("device.name=lb1 reason=preempted") }) else { return false }
+            return lines[preempted...].contains { $0.contains("device.name=lb2 ") && $0.contains("Listener closed") }
+        })
+        try await Task.sleep(for: .milliseconds(300))
+        probe.stop()
+        let result = await probing.value
+        #expect(result.refused == 0, "\(result)")
+        #expect(result.failed <= 2, "\(result)")
+        #expect(result.answered >= 200, "\(result)")
+
+        demo.process.signal(SIGINT)
+        #expect(await demo.process.exitCode() == 0)
     }
 
     /// The end-to-end case: console, two devices, three gateways; a virtual server created with the CLI
@@ -219,5 +268,56 @@ private actor Gate {
         self.isOpen = true
         for waiter in self.waiting { waiter.resume() }
         self.waiting = []
+    }
+}
+
+/// A client that connects every 10 ms and sends one HTTP request, until stopped (at most 6000 times, 2 minutes),
+/// and counts what happened.
+private final class ClientProbe: Sendable {
+    struct Result: CustomStringConvertible {
+        var answered = 0
+        /// Connections refused (nothing listened).
+        var refused = 0
+        /// Connections made that closed without an answer, or that failed otherwise.
+        var failed = 0
+        var errors: [String] = []
+        var description: String { "\(self.answered) answered, \(self.refused) refused, \(self.failed) failed: \(self.errors.prefix(5))" }
+    }
+
+    private let address: String
+    private let stopped = ManagedAtomic(false)
+
+    init(address: String) {
+        self.address = address
+    }
+
+    func stop() {
+        self.stopped.store(true, ordering: .relaxed)
+    }
+
+    func run() async -> Result {
+        var result = Result()
+        let deadline = ContinuousClock.now.advanced(by: .seconds(120))
+        for _ in 0..<6000 where !self.stopped.load(ordering: .relaxed) && ContinuousClock.now < deadline {
+            do {
+                let response = try await httpGet(self.address, "/")
+                if response.contains("Hello from gw") {
+                    result.answered += 1
+                } else {
+                    result.failed += 1
+                    result.errors.append("no answer: \(response.prefix(60))")
+                }
+            } catch {
+                let text = "\(error)"
+                if text.contains("refused") {
+                    result.refused += 1
+                } else {
+                    result.failed += 1
+                }
+                result.errors.append(text)
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return result
     }
 }

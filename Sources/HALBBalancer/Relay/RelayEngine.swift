@@ -94,10 +94,10 @@ final class RelayListener: Sendable {
     }
 
     /// Binds and listens on `host:port`, with free bind (a secondary device listens on a VIP it does not hold yet)
-    /// and address reuse.
+    /// and address reuse; with `sharedPort`, also `SO_REUSEPORT` (see ``Balancer/init(group:logger:dataPath:relayThreads:sharedPorts:)``).
     ///
     /// - Throws: `IOError` naming the call that failed.
-    static func bind(host: String, port: Int, route: Route) throws -> RelayListener {
+    static func bind(host: String, port: Int, route: Route, sharedPort: Bool = false) throws -> RelayListener {
         let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         let fd = chalb_stream_socket(address.protocol.rawValue)
         guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
@@ -109,6 +109,9 @@ final class RelayListener: Sendable {
             }
         }
         try check(chalb_set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1), "setsockopt(SO_REUSEADDR)")
+        if sharedPort {
+            try check(chalb_set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, 1), "setsockopt(SO_REUSEPORT)")
+        }
         if case .v6 = address {
             try check(chalb_set_int_option(fd, Int32(IPPROTO_IPV6), 78, 1), "setsockopt(IPV6_FREEBIND)")
         } else {

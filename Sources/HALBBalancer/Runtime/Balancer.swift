@@ -47,6 +47,8 @@ public actor Balancer {
     private let relayThreads: Int
     /// Started with the first listener.
     private var relay: RelayEngine?
+    /// Whether listeners share their port with other processes' (`SO_REUSEPORT`): the loopback demo's hand-over.
+    private let sharedPorts: Bool
 
     /// Creates a balancer that runs on `group`.
     ///
@@ -55,11 +57,16 @@ public actor Balancer {
     ///   - logger: where connection and health events are logged.
     ///   - dataPath: which code relays plain TCP connections.
     ///   - relayThreads: threads of HALB's own relay; by default one per event loop of `group`.
-    public init(group: any EventLoopGroup, logger: Logger, dataPath: DataPath = .native, relayThreads: Int? = nil) {
+    ///   - sharedPorts: bind listeners with `SO_REUSEPORT`, so that another process of the same user can listen on
+    ///     the same address at the same time. Only for the loopback demo, whose "VIP" is a listener: the device
+    ///     taking over binds before the one handing over closes. A device on a network keeps its ports to itself
+    ///     (a second device started by mistake fails to bind instead of taking half the connections).
+    public init(group: any EventLoopGroup, logger: Logger, dataPath: DataPath = .native, relayThreads: Int? = nil, sharedPorts: Bool = false) {
         self.group = group
         self.logger = logger
         self.dataPath = dataPath
         self.relayThreads = relayThreads ?? Array(group.makeIterator()).count
+        self.sharedPorts = sharedPorts
     }
 
     /// The relay loops that accept on every listener, started on first use.
@@ -126,7 +133,8 @@ public actor Balancer {
                         opened[listener.key] = try Listener.bind(
                             configuration: listener,
                             route: route,
-                            engine: try self.relayEngine()
+                            engine: try self.relayEngine(),
+                            sharedPort: self.sharedPorts
                         )
                     } catch {
                         for listener in opened.values { try? await listener.close() }
@@ -297,7 +305,8 @@ public actor Balancer {
                 opened[listener.key] = try Listener.bind(
                     configuration: listener,
                     route: routes[listener.key]!,
-                    engine: try self.relayEngine()
+                    engine: try self.relayEngine(),
+                    sharedPort: self.sharedPorts
                 )
             } catch {
                 for listener in opened.values { try? await listener.close() }
@@ -576,8 +585,8 @@ final class Listener: Sendable {
         await self.engine.remove(self.socket)
     }
 
-    static func bind(configuration: ListenerConfiguration, route: Route, engine: RelayEngine) throws -> Listener {
-        let socket = try RelayListener.bind(host: configuration.host, port: configuration.port, route: route)
+    static func bind(configuration: ListenerConfiguration, route: Route, engine: RelayEngine, sharedPort: Bool = false) throws -> Listener {
+        let socket = try RelayListener.bind(host: configuration.host, port: configuration.port, route: route, sharedPort: sharedPort)
         engine.add(socket)
         return Listener(socket: socket, engine: engine)
     }

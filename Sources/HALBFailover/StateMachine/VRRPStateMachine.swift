@@ -92,6 +92,8 @@ public struct VRRPStateMachine: Sendable {
     private var startedAt: Duration = .zero
     /// Why the Master_Down_Timer runs short, for the transition's reason.
     private var masterResigned = false
+    /// The lower-priority master whose adverts this backup ignores to preempt it, for the transition's reason.
+    private var preempted: (sender: VRRPAddress, priority: UInt8)?
     /// When a lower-priority master last made this master announce its addresses again.
     private var lastReannouncement: Duration?
 
@@ -169,9 +171,13 @@ public struct VRRPStateMachine: Sendable {
         case (.backup, .timerFired):
             guard let deadline = self.deadline, now >= deadline else { return [] }
             let reason =
-                self.masterResigned
-                ? "the master resigned (priority 0)"
-                : "no advertisement for \(Self.show(self.masterDownInterval)) (Master_Down_Interval)"
+                if self.masterResigned {
+                    "the master resigned (priority 0)"
+                } else if let preempted = self.preempted {
+                    "preempted \(preempted.sender) (priority \(preempted.priority), ours \(self.priority))"
+                } else {
+                    "no advertisement for \(Self.show(self.masterDownInterval)) (Master_Down_Interval)"
+                }
             return self.becomeMaster(now: now, reason: reason)
 
         case (.backup, .advertisement(let priority, let interval, let sender)):
@@ -184,9 +190,11 @@ public struct VRRPStateMachine: Sendable {
                 self.configuration.preempt && now >= self.startedAt + self.configuration.preemptDelay
             guard !preempting || priority >= self.priority else {
                 // A lower-priority master: let the Master_Down_Timer run out and take over.
+                self.preempted = (sender, priority)
                 return []
             }
             self.masterResigned = false
+            self.preempted = nil
             self.masterAdvertInterval = min(interval, self.maximumMasterAdvertInterval)
             self.master = sender
             return self.arm(now + self.masterDownInterval)
@@ -254,6 +262,7 @@ public struct VRRPStateMachine: Sendable {
         self.state = .master
         self.master = self.configuration.primaryAddress
         self.masterResigned = false
+        self.preempted = nil
         return [.sendAdvertisement(priority: self.priority), .takeAddresses]
             + self.arm(now + self.advertInterval)
             + [.transition(from: from, to: .master, reason: reason)]
@@ -262,6 +271,7 @@ public struct VRRPStateMachine: Sendable {
     private mutating func becomeBackup(now: Duration, reason: String, from: State = .initialize) -> [Action] {
         self.state = .backup
         self.masterResigned = false
+        self.preempted = nil
         if from == .initialize { self.master = nil }
         return self.arm(now + self.masterDownInterval) + [.transition(from: from, to: .backup, reason: reason)]
     }

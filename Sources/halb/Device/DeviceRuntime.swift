@@ -68,7 +68,8 @@ struct DeviceRuntime {
 
         var logger = self.logger
         logger[metadataKey: "device.name"] = "\(self.device)"
-        let balancer = Balancer(group: group, logger: logger, dataPath: self.dataPath)
+        // The loopback demo's devices share their listeners' ports for the hand-over (see ListenerAddressManager).
+        let balancer = Balancer(group: group, logger: logger, dataPath: self.dataPath, sharedPorts: self.loopbackFailoverPort != nil)
         let failoverPlan = FailoverPlan.configurations(
             site: site,
             device: self.device,

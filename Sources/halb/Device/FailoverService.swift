@@ -192,6 +192,8 @@ struct FailoverService: Service {
             }
         }
         await router.shutdown()
+        // The loopback demo: a primary that resigned keeps listening until the secondary does.
+        await listenerAddresses?.releasesFinished()
     }
 }
 
@@ -237,29 +239,65 @@ enum NotifyCommand {
     }
 }
 
-/// The loopback demo's "VIP": taking it binds the virtual server's listeners, releasing it closes them, in order.
+/// The loopback demo's "VIP": taking it binds the virtual server's listeners, releasing it closes them.
+///
+/// On a network the VIP moves between hosts; here both devices share one host, so the "VIP" is the listener, and
+/// the listeners share their port (``Balancer`` with `sharedPorts`). A device taking over binds at once, while the
+/// one handing over still listens; the one handing over closes its listeners only ``handOver`` later, once the
+/// new primary surely listens. So at every moment one of them accepts, and no client connection is refused: not
+/// when the primary stops (it resigns, the secondary takes over after Skew_Time, then the old primary closes), nor
+/// when it comes back and preempts (it binds, advertises, and the secondary closes ``handOver`` later).
 final class ListenerAddressManager: VirtualAddressManager {
-    private let queue: AsyncStream<(String, Bool)>.Continuation
+    /// How long a device that gives up the "VIP" keeps listening: long enough for the new primary to bind, even on
+    /// a busy machine. Both accept meanwhile, which is harmless: both serve the same gateways.
+    static let handOver: Duration = .seconds(1)
 
-    init(balancer: Balancer, configurations: [VirtualRouterConfiguration], logger: Logger) {
-        let (changes, queue) = AsyncStream.makeStream(of: (String, Bool).self)
+    private enum Change {
+        case take(String)
+        /// Closes the listeners unless the virtual server was taken again (or left failover) since.
+        case release(String, generation: Int)
+    }
+
+    private struct State {
+        /// The virtual servers of each "VIP".
+        var names: [VRRPAddress: Set<String>] = [:]
+        /// Counts takes and releases per virtual server, so a late release does not undo a later take.
+        var generations: [String: Int] = [:]
+        /// Releases scheduled or running.
+        var pendingReleases = 0
+    }
+
+    private let queue: AsyncStream<Change>.Continuation
+    private let state = NIOLockedValueBox(State())
+    private let handOver: Duration
+
+    init(balancer: Balancer, configurations: [VirtualRouterConfiguration], logger: Logger, handOver: Duration = ListenerAddressManager.handOver) {
+        let (changes, queue) = AsyncStream.makeStream(of: Change.self)
         self.queue = queue
+        self.handOver = handOver
         self.track(configurations)
-        // One task applies the changes in the order the state machine asked for them.
+        let state = self.state
+        // One task applies the changes in the order they become due.
         Task {
-            for await (name, serving) in changes {
-                do {
-                    try await balancer.setServing(name, serving)
-                } catch {
-                    // The other demo device still listens for a moment; the lease renewal retries in 0.5 s.
-                    logger.debug("Cannot take the virtual address yet", metadata: ["vs.name": "\(name)", "error": "\(error)"])
+            for await change in changes {
+                switch change {
+                case .take(let name):
+                    do {
+                        try await balancer.setServing(name, true)
+                    } catch {
+                        // The lease renewal takes the address again in 0.5 s, which tries again.
+                        logger.debug("Cannot take the virtual address yet", metadata: ["vs.name": "\(name)", "error": "\(error)"])
+                    }
+                case .release(let name, let generation):
+                    let due = state.withLockedValue { state in
+                        state.generations[name] == generation && state.names.values.contains { $0.contains(name) }
+                    }
+                    if due { try? await balancer.setServing(name, false) }
+                    state.withLockedValue { $0.pendingReleases -= 1 }
                 }
             }
         }
     }
-
-    /// The virtual servers of each "VIP".
-    private let names = NIOLockedValueBox<[VRRPAddress: Set<String>]>([:])
 
     /// Learns the virtual servers of `configurations` (call before a failover update starts or stops routers).
     func track(_ configurations: [VirtualRouterConfiguration]) {
@@ -267,18 +305,44 @@ final class ListenerAddressManager: VirtualAddressManager {
         for configuration in configurations {
             for vip in configuration.addresses { names[vip.address, default: []].insert(configuration.name) }
         }
-        self.names.withLockedValue { $0 = names }
+        self.state.withLockedValue { $0.names = names }
     }
 
     func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface, lifetime: Duration) throws(FailoverError) {
-        for name in self.names.withLockedValue({ $0[address] ?? [] }).sorted() { self.queue.yield((name, true)) }
+        let names = self.state.withLockedValue { state in
+            let names = state.names[address] ?? []
+            for name in names { state.generations[name, default: 0] += 1 }
+            return names
+        }
+        for name in names.sorted() { self.queue.yield(.take(name)) }
     }
 
     func remove(_ address: VRRPAddress, prefix: Int, from interface: NetworkInterface) throws(FailoverError) {
-        for name in self.names.withLockedValue({ $0[address] ?? [] }).sorted() { self.queue.yield((name, false)) }
+        let releases = self.state.withLockedValue { state in
+            (state.names[address] ?? []).sorted().map { name in
+                state.generations[name, default: 0] += 1
+                state.pendingReleases += 1
+                return (name, state.generations[name]!)
+            }
+        }
+        for (name, generation) in releases {
+            Task { [queue, handOver] in
+                try? await Task.sleep(for: handOver)
+                queue.yield(.release(name, generation: generation))
+            }
+        }
     }
 
     func announce(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError) {}
+
+    /// Returns once every release asked for so far has closed its listeners (or was overtaken by a take), at most
+    /// ``handOver`` plus a second from now: on shutdown, the device keeps listening until the new primary does.
+    func releasesFinished() async {
+        let deadline = ContinuousClock.now.advanced(by: self.handOver + .seconds(1))
+        while self.state.withLockedValue({ $0.pendingReleases > 0 }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
 
     deinit {
         self.queue.finish()
