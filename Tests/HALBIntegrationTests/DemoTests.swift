@@ -80,6 +80,33 @@ import Testing
         }
     }
 
+    /// README's "Try it" list is the one the demo prints, line for line (with the demo's default addresses).
+    @Test func readmeListsWhatTheDemoPrints() async throws {
+        let demo = try await Demo.start()
+        defer { demo.process.signal(SIGINT) }
+        func commands(_ text: Substring) -> [String] {
+            text.split(separator: "\n").map { line in
+                // The command and its comment, whatever the spacing between them.
+                let parts = line.split(separator: "  # ", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                return parts.joined(separator: " # ")
+            }
+        }
+        let text = demo.process.text
+        let start = try #require(text.range(of: "Try, in another terminal (the first line puts halb on the PATH):\n"))
+        let end = try #require(text.range(of: "\n\nPress Ctrl-C to stop.", range: start.upperBound..<text.endIndex))
+        let adminPort = try #require(demo.admin.split(separator: ":").last)
+        var printed = commands(text[start.upperBound..<end.lowerBound])
+        printed = printed.map { line in
+            line.replacing(demo.console, with: "http://127.0.0.1:8440")
+                .replacing("127.0.0.1:\(adminPort)/", with: "127.0.0.1:9100/")
+                .replacing(/HALB_TOKEN=\S+/, with: "HALB_TOKEN=...")
+                .replacing(/^export PATH="[^"]+:\$PATH"$/, with: #"export PATH="$(swift build --show-bin-path):$PATH""#)
+        }
+        let readme = try String(contentsOf: packageRoot().appendingPathComponent("README.md"), encoding: .utf8)
+        let block = try #require(readme.firstMatch(of: /```\n(  export PATH=[^`]*)```/)?.1)
+        #expect(commands(block) == printed)
+    }
+
     @Test func theGatewaysTakeTurnsAStoppedOneIsSkippedAndTheSecondaryTakesOver() async throws {
         let demo = try await Demo.start()
         // The console's URL and the admin's one-time password are printed, and they log in.

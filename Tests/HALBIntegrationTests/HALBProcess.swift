@@ -18,6 +18,11 @@ func halbExecutable() throws -> URL {
     throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates.map(\.path).joined(separator: ", ")])
 }
 
+/// The package's folder (README.md, docs/, examples/).
+func packageRoot() -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}
+
 /// A running process (`halb`, or any command in a lab namespace) whose output is collected; killed when released.
 final class HALBProcess: Sendable {
     let process: Process

@@ -158,8 +158,31 @@ struct DemoCommand: AsyncParsableCommand {
         }
     }
 
-    private static func instructions(listen: String, admin: String, console: String, password: String, token: String) -> String {
-        let halb = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+    /// What the demo prints once it runs: README's "Try it" shows the same list (a test compares them).
+    static func instructions(listen: String, admin: String, console: String, password: String, token: String) -> String {
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+        let lb1 = DemoDevices.adminAddress(of: "lb1")
+        let steps: [(String, String)] = [
+            ("export PATH=\"\(binary):$PATH\"", ""),
+            ("for i in 1 2 3 4 5 6; do curl -s http://\(listen)/; done", "the gateways take turns"),
+            ("export HALB_CONSOLE=\(console) HALB_TOKEN=\(token)", ""),
+            ("halb status", "lb1 and lb2 OK, lb1 primary of web"),
+            ("halb vs show web | sed 's/\"gw2\",//' | halb vs update web -", "drop gw2: both devices follow at once"),
+            ("for i in 1 2 3 4; do curl -s http://\(listen)/; done", "only gw1 and gw3 answer"),
+            ("halb versions", "the history: version 2 dropped gw2"),
+            ("halb rollback 1", "gw2 is back, as version 3"),
+            ("curl -s -X POST http://\(admin)/demo/gateways/gw1/stop", "the devices mark gw1 down"),
+            ("for i in 1 2 3 4; do curl -s http://\(listen)/; done", "gw2 and gw3 take turns"),
+            ("curl -s -X POST http://\(admin)/demo/gateways/gw1/start", "gw1 is back up"),
+            ("curl -s -X POST http://\(admin)/demo/devices/lb1/stop", "stop the primary: lb2 takes over"),
+            ("for i in 1 2 3 4; do curl -s http://\(listen)/; done", "still answered, now through lb2"),
+            ("curl -s -X POST http://\(admin)/demo/devices/lb1/start", "lb1 returns and takes the VIP back"),
+            ("curl -s http://\(lb1)/status", "a device's state (JSON)"),
+        ]
+        let width = steps.filter { !$0.1.isEmpty }.map(\.0.count).max() ?? 0
+        let list = steps.map { command, comment in
+            comment.isEmpty ? "  \(command)" : "  \(command.padding(toLength: max(width, command.count), withPad: " ", startingAt: 0))  # \(comment)"
+        }.joined(separator: "\n")
         return """
 
             HALB demo is running: site "demo", devices lb1 (primary) and lb2 (secondary) serve virtual server "web" on
@@ -169,18 +192,8 @@ struct DemoCommand: AsyncParsableCommand {
 
             Console: \(console)   user admin, password \(password)
 
-            Try, in another terminal (halb is \(halb)):
-              for i in 1 2 3 4 5 6; do curl -s http://\(listen)/; done      # the gateways take turns
-              export HALB_CONSOLE=\(console) HALB_TOKEN=\(token)
-              halb status                                          # lb1 and lb2 OK, lb1 primary of web
-              halb vs show web | sed 's/"gw2",//' | halb vs update web -    # drop gw2: both devices follow at once
-              for i in 1 2 3 4; do curl -s http://\(listen)/; done          # only gw1 and gw3 answer
-              halb versions                                        # the history; halb rollback 1 undoes it
-              curl -s -X POST http://\(admin)/demo/gateways/gw1/stop  # stop gw1: the devices mark it down
-              curl -s -X POST http://\(admin)/demo/devices/lb1/stop   # stop the primary: lb2 takes over
-              for i in 1 2 3 4; do curl -s http://\(listen)/; done          # still answered, now through lb2
-              curl -s -X POST http://\(admin)/demo/devices/lb1/start  # lb1 returns and takes the VIP back
-              curl -s http://\(DemoDevices.adminAddress(of: "lb1"))/status                          # a device's state (JSON)
+            Try, in another terminal (the first line puts halb on the PATH):
+            \(list)
 
             Press Ctrl-C to stop.
 
