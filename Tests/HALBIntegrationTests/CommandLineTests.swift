@@ -173,6 +173,25 @@ private let aliasBomb: String = {
         #expect(!device.text.contains("Gateway is down"), "\(device.text)")
     }
 
+    @Test func logsAddressesAsHostAndPort() async throws {
+        // A gateway that refuses: it goes down, and a client that connects is logged as turned away.
+        let refusing = try freePort()
+        let vip = loopbackVIP()
+        let port = try freePort()
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("site.yaml", site(vip: vip, port: port, gateways: [refusing]))
+        let (device, _) = try await startDevice(file: file)
+        defer { device.signal(SIGKILL) }
+        #expect(await eventually { device.text.contains("Gateway is down") }, "\(device.text)")
+        #expect(device.text.contains("gateway.address=127.0.0.1:\(refusing) "), "\(device.text)")
+        let client = try await TestClient.connect(host: vip, port: port)
+        _ = try? await withTimeout { try await client.run { inbound, _ in for try await _ in inbound {} } }
+        #expect(await eventually { device.text.contains("No gateway could take the connection") }, "\(device.text)")
+        let line = try #require(device.text.split(separator: "\n").first { $0.contains("No gateway could take the connection") })
+        #expect(line.contains(#/client\.address=127\.0\.0\.1:\d+ /#), "\(line)")
+        #expect(!device.text.contains("[IPv4]"), "\(device.text)")
+    }
+
     @Test func servesReloadsRejectsABadFileAndStopsGracefully() async throws {
         let gw1 = try await TestServer.start(.echo())
         let gw2 = try await TestServer.start(.echo())

@@ -269,12 +269,10 @@ final class ListenerAddressManager: VirtualAddressManager {
 
     private let queue: AsyncStream<Change>.Continuation
     private let state = NIOLockedValueBox(State())
-    private let handOver: Duration
 
-    init(balancer: Balancer, configurations: [VirtualRouterConfiguration], logger: Logger, handOver: Duration = ListenerAddressManager.handOver) {
+    init(balancer: Balancer, configurations: [VirtualRouterConfiguration], logger: Logger) {
         let (changes, queue) = AsyncStream.makeStream(of: Change.self)
         self.queue = queue
-        self.handOver = handOver
         self.track(configurations)
         let state = self.state
         // One task applies the changes in the order they become due.
@@ -326,8 +324,8 @@ final class ListenerAddressManager: VirtualAddressManager {
             }
         }
         for (name, generation) in releases {
-            Task { [queue, handOver] in
-                try? await Task.sleep(for: handOver)
+            Task { [queue] in
+                try? await Task.sleep(for: Self.handOver)
                 queue.yield(.release(name, generation: generation))
             }
         }
@@ -338,7 +336,7 @@ final class ListenerAddressManager: VirtualAddressManager {
     /// Returns once every release asked for so far has closed its listeners (or was overtaken by a take), at most
     /// ``handOver`` plus a second from now: on shutdown, the device keeps listening until the new primary does.
     func releasesFinished() async {
-        let deadline = ContinuousClock.now.advanced(by: self.handOver + .seconds(1))
+        let deadline = ContinuousClock.now.advanced(by: Self.handOver + .seconds(1))
         while self.state.withLockedValue({ $0.pendingReleases > 0 }), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
