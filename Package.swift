@@ -196,6 +196,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "HALBAgentTests",
+            dependencies: [
+                "HALBAgent",
+                "HALBConsole",
+                "HALBCore",
+                "HALBTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HALBIntegrationTests",
             // Runs the `halb` binary that `swift test` builds beside the test bundle (linking the executable target
             // into the tests would run its @main).

@@ -25,6 +25,16 @@ public struct AgentError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The device has no identity in its state directory and no join token was given.
     public static func notEnrolled(_ directory: String) -> Self { Self(base: .notEnrolled(directory)) }
 
+    /// Whether trying again later may succeed: the console could not be reached, or answered with a server error
+    /// (5xx) or "too many requests" (429). A refusal for cause (other 4xx) and a bad signature are not transient.
+    public var isTransient: Bool {
+        switch self.base {
+        case .console: true
+        case .refused(let status, _): status >= 500 || status == 429
+        case .file, .badSignature, .notEnrolled: false
+        }
+    }
+
     /// Whether the console said the credential is no good (401): the device must enrol again.
     public var isCredentialRejected: Bool {
         if case .refused(401, _) = self.base { return true }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Keeps a managed device in step with its console: long-polls the configuration, has it applied, stores it and
 /// acknowledges it (or reports why it was refused), and sends a heartbeat every few seconds.
@@ -42,16 +43,18 @@ public struct AgentService: Service {
     }
 
     public func run() async throws {
+        let acknowledgements = AcknowledgementQueue()
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.followConfiguration() }
+                group.addTask { await self.followConfiguration(acknowledgements) }
                 group.addTask { await self.sendHeartbeats() }
+                group.addTask { await self.sendAcknowledgements(acknowledgements) }
                 await group.waitForAll()
             }
         }
     }
 
-    private func followConfiguration() async {
+    private func followConfiguration(_ acknowledgements: AcknowledgementQueue) async {
         var version = self.initialVersion
         if let yaml = self.fetchedInitially {
             do {
@@ -60,7 +63,7 @@ public struct AgentService: Service {
             } catch {
                 self.logger.error("Cannot cache the configuration", metadata: ["error": "\(error)"])
             }
-            try? await self.client.acknowledge(version: version, error: nil)
+            acknowledgements.send(version: version, error: nil)
         }
         var failures = 0
         while !Task.isCancelled {
@@ -87,7 +90,7 @@ public struct AgentService: Service {
                     "Configuration from the console refused: the running configuration keeps serving",
                     metadata: ["site.version": "\(next.version)", "error": "\(error)"]
                 )
-                try? await self.client.acknowledge(version: next.version, error: "\(error)")
+                acknowledgements.send(version: next.version, error: "\(error)")
                 // A refused version is not fetched again: the next one is awaited.
                 version = next.version
                 continue
@@ -101,7 +104,46 @@ public struct AgentService: Service {
                 // It runs; only a restart without the console would start from the older cached one.
                 self.logger.error("Cannot cache the configuration", metadata: ["error": "\(error)"])
             }
-            try? await self.client.acknowledge(version: next.version, error: nil)
+            acknowledgements.send(version: next.version, error: nil)
+        }
+    }
+
+    /// Delivers the acknowledgements (ACK or NACK) as they come, the latest only: a console that cannot be reached
+    /// or answers with a server error gets it again after 1 s, 2 s, 4 s ... up to 30 s, until it takes it or a newer
+    /// one replaces it. A failure is logged (the first, then one in ten); a console that refuses it (a client
+    /// error) gets no retry.
+    private func sendAcknowledgements(_ acknowledgements: AcknowledgementQueue) async {
+        for await _ in acknowledgements.requests {
+            var failures = 0
+            while !Task.isCancelled, let acknowledgement = acknowledgements.pending {
+                do {
+                    try await self.client.acknowledge(version: acknowledgement.version, error: acknowledgement.error)
+                    acknowledgements.delivered(acknowledgement)
+                    if failures > 0 {
+                        self.logger.notice(
+                            "Acknowledgement delivered to the console",
+                            metadata: ["site.version": "\(acknowledgement.version)", "ack.attempts": "\(failures + 1)"]
+                        )
+                    }
+                    failures = 0
+                } catch let error as AgentError where !error.isTransient {
+                    acknowledgements.delivered(acknowledgement)
+                    self.logger.error(
+                        "The console refused the acknowledgement",
+                        metadata: ["site.version": "\(acknowledgement.version)", "error": "\(error)"]
+                    )
+                    failures = 0
+                } catch {
+                    if failures % 10 == 0 {
+                        self.logger.warning(
+                            "Cannot acknowledge the configuration to the console; trying again",
+                            metadata: ["site.version": "\(acknowledgement.version)", "error": "\(error)"]
+                        )
+                    }
+                    failures += 1
+                    try? await Task.sleep(for: .seconds(min(30, 1 << min(failures - 1, 5))))
+                }
+            }
         }
     }
 
@@ -125,5 +167,39 @@ public struct AgentService: Service {
             }
             try? await Task.sleep(for: self.heartbeatInterval)
         }
+    }
+}
+
+/// The acknowledgement waiting to be delivered (the latest replaces an older one: the console only needs to know
+/// the latest version's fate), and a wake-up for the task that delivers it.
+final class AcknowledgementQueue: Sendable {
+    struct Acknowledgement: Sendable, Equatable {
+        var version: Int
+        var error: String?
+    }
+
+    let requests: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    private let waiting = Mutex<Acknowledgement?>(nil)
+
+    init() {
+        (self.requests, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Queues an ACK (`error` nil) or a NACK of `version`, replacing any undelivered one.
+    func send(version: Int, error: String?) {
+        self.waiting.withLock { $0 = Acknowledgement(version: version, error: error) }
+        self.wake.yield()
+    }
+
+    var pending: Acknowledgement? { self.waiting.withLock { $0 } }
+
+    /// `acknowledgement` reached the console (or was refused for good): done, unless a newer one came meanwhile.
+    func delivered(_ acknowledgement: Acknowledgement) {
+        self.waiting.withLock { if $0 == acknowledgement { $0 = nil } }
+    }
+
+    deinit {
+        self.wake.finish()
     }
 }

@@ -59,7 +59,9 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badRequest: 400
         case .invalid, .invalidRequest: 422
         case .notFound: 404
-        case .conflict, .staleVersion: 409
+        case .conflict: 409
+        // If-Match names another version than the current one: the precondition failed (RFC 9110, 13.1.1).
+        case .staleVersion: 412
         case .versionRequired: 428
         case .unauthorized: 401
         case .forbidden: 403

@@ -128,14 +128,14 @@ let sampleSite = """
                 let created = try self.json(response) as? [String: Any]
                 #expect(created?["weight"] as? Int == 1)  // defaults filled in
             }
-            // A change based on version 1 again is stale: 409, nothing stored.
+            // A change based on version 1 again is stale: 412 (the If-Match precondition failed), nothing stored.
             try await client.execute(
                 uri: "/api/v1/sites/lab/gateways/gw1",
                 method: .put,
                 headers: self.headers(admin, ifMatch: 1),
                 body: ByteBuffer(string: #"{"address": "192.0.2.99"}"#)
             ) { response in
-                #expect(response.status == .conflict)
+                #expect(response.status == .preconditionFailed)
                 #expect(String(buffer: response.body).contains("based on version 1, but the site is at version 2"))
             }
             // Without If-Match: 428.

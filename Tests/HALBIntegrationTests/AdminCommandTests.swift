@@ -133,6 +133,26 @@ import Testing
         #expect(changed.output.contains("Changed the password of auditor."), "\(changed.output)")
         #expect(try await auditor(["login", "--console", "http://\(address)", "--user", "auditor"], ["HALB_PASSWORD": "auditor password 1"]).status == 1)
         #expect(try await auditor(["login", "--console", "http://\(address)", "--user", "auditor"], ["HALB_PASSWORD": "auditor password 2"]).status == 0)
+
+        // An edit made from `show` carries the site version it was read at: another admin's change in between is
+        // not overwritten (412), and the edit redone from a fresh `show` applies.
+        let shown = try await halb(["gateway", "show", "gw1"])
+        #expect(shown.output.hasPrefix(#"{"siteVersion":4,"name":"gw1","#), "\(shown.output)")
+        let meanwhile = try directory.write("gw1-weight.yaml", "{ address: 192.0.2.21, ports: { gateway: 8080 }, weight: 7 }")
+        #expect(try await halb(["gateway", "update", "gw1", meanwhile]).output.contains("site lab is at version 5"))
+        let edit = try directory.write("gw1-edit.json", shown.output.replacingOccurrences(of: "192.0.2.21", with: "192.0.2.23"))
+        let stale = try await halb(["gateway", "update", "gw1", edit])
+        #expect(stale.status == 1, "\(stale.output)")
+        #expect(stale.output.contains("the change is based on version 4, but the site is at version 5 now"), "\(stale.output)")
+        #expect(try await halb(["gateway", "list"]).output.contains(/gw1 +192.0.2.21 +.* 7 +yes/))
+        let fresh = try await halb(["gateway", "show", "gw1"])
+        let redone = try directory.write("gw1-redone.json", fresh.output.replacingOccurrences(of: "192.0.2.21", with: "192.0.2.23"))
+        #expect(try await halb(["gateway", "update", "gw1", redone]).output.contains("site lab is at version 6"))
+        #expect(try await halb(["gateway", "list"]).output.contains(/gw1 +192.0.2.23 +.* 7 +yes/))
+        // A siteVersion that is not a version is refused before anything is sent.
+        let nonsense = try directory.write("gw1-nonsense.yaml", "{ siteVersion: seven, address: 192.0.2.24, ports: { gateway: 8080 } }")
+        let refusedVersion = try await halb(["gateway", "update", "gw1", nonsense])
+        #expect(refusedVersion.status == 1 && refusedVersion.output.contains(#"siteVersion: "seven" is not a site version such as 7"#), "\(refusedVersion.output)")
     }
 }
 

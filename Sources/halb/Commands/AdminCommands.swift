@@ -267,7 +267,10 @@ struct ListItems<Kind: SiteListKind>: AsyncParsableCommand {
 
 struct ShowItem<Kind: SiteListKind>: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "show", abstract: "Show one \(Kind.noun) with every setting (JSON).")
+        CommandConfiguration(
+            commandName: "show",
+            abstract: "Show one \(Kind.noun) with every setting (JSON), and the site version it was read at (siteVersion)."
+        )
     }
     @OptionGroup var options: AdminOptions
     @Argument(help: "The name.") var name: String
@@ -276,9 +279,36 @@ struct ShowItem<Kind: SiteListKind>: AsyncParsableCommand {
         try await runAdmin {
             let (client, site) = try await self.options.session()
             let answer = try await client.send(.GET, "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)")
-            print(answer.body, terminator: "")
+            // The site version it was read at travels with the item, so that an update made from it is refused
+            // (412) when the site has moved on meanwhile.
+            guard let version = answer.etag, case .mapping(let entries) = try? ConfigNode.parse(json: answer.body) else {
+                print(answer.body, terminator: "")
+                return
+            }
+            print(ConfigNode.mapping([ConfigEntry(siteVersionKey, .plain("\(version)"))] + entries).json())
         }
     }
+}
+
+/// The field `show` adds to an item: the site version it was read at.
+let siteVersionKey = "siteVersion"
+
+/// Takes the `siteVersion` field out of an item's text (YAML or JSON), as `show` printed it.
+///
+/// - Returns: the item without it (in the same syntax), and the version, or the text as it is and `nil` when it has
+///   no such field (or is not a mapping: the console says what is wrong with it).
+/// - Throws: ``ClientError`` when `siteVersion` is not a version number.
+func takeSiteVersion(from text: String) throws -> (body: String, version: Int?) {
+    let json = (try? ConfigNode.parse(json: text)) != nil
+    guard case .mapping(let entries) = try? ConfigNode.parse(yaml: text),
+        let entry = entries.first(where: { $0.key == siteVersionKey })
+    else { return (text, nil) }
+    guard case .scalar(let value, _) = entry.value, let version = Int(value), version > 0 else {
+        let shown = if case .scalar(let value, _) = entry.value { value } else { entry.value.json() }
+        throw ClientError("\(siteVersionKey): \(DisplayText.quoted(shown, limit: 40)) is not a site version such as 7")
+    }
+    let rest = ConfigNode.mapping(entries.filter { $0.key != siteVersionKey })
+    return (json ? rest.json() : rest.yaml(), version)
 }
 
 struct CreateItem<Kind: SiteListKind>: AsyncParsableCommand {
@@ -299,7 +329,15 @@ struct CreateItem<Kind: SiteListKind>: AsyncParsableCommand {
 
 struct UpdateItem<Kind: SiteListKind>: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "update", abstract: "Replace a \(Kind.noun) with a file's (YAML or JSON; - for standard input).")
+        CommandConfiguration(
+            commandName: "update",
+            abstract: "Replace a \(Kind.noun) with a file's (YAML or JSON; - for standard input).",
+            discussion: """
+                A file made from `show` keeps its siteVersion: the update is then refused if the site changed since \
+                that show (another admin's change is not overwritten; show again and redo the edit). Without \
+                siteVersion the update applies to the current version.
+                """
+        )
     }
     @OptionGroup var options: AdminOptions
     @Argument(help: "The name.") var name: String
@@ -308,7 +346,15 @@ struct UpdateItem<Kind: SiteListKind>: AsyncParsableCommand {
     func run() async throws {
         try await runAdmin {
             let (client, site) = try await self.options.session()
-            let answer = try await client.change(.PUT, "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)", of: site, body: try readBody(self.file))
+            let (body, basedOn) = try takeSiteVersion(from: try readBody(self.file))
+            let path = "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)"
+            // Based on the version `show` printed, else on the current one.
+            let answer =
+                if let basedOn {
+                    try await client.send(.PUT, path, body: body, ifMatch: basedOn)
+                } else {
+                    try await client.change(.PUT, path, of: site, body: body)
+                }
             print("Updated \(Kind.noun) \(self.name); site \(site) is at version \(answer.etag ?? 0).")
         }
     }

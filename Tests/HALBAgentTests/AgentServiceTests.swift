@@ -1,0 +1,100 @@
+import AsyncHTTPClient
+import Foundation
+import HALBAgent
+import HALBConsole
+import HALBCore
+import HALBTestSupport
+import Hummingbird
+import HummingbirdTesting
+import InMemoryLogging
+import Logging
+import Synchronization
+import Testing
+
+/// A value shared between tasks.
+private final class Shared<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
+    init(_ value: Value) { self.value = Mutex(value) }
+}
+
+/// Answers 503 to the first `count` acknowledgements, and passes everything else to the console.
+private struct FailingAcknowledgements<Inner: HTTPResponder>: HTTPResponder where Inner.Context == ConsoleRequestContext {
+    let inner: Inner
+    let left: Shared<Int>
+
+    init(_ inner: Inner, count: Int) {
+        self.inner = inner
+        self.left = Shared(count)
+    }
+
+    func respond(to request: Request, context: ConsoleRequestContext) async throws -> Response {
+        if request.uri.path == "/agent/v1/ack", self.left.value.withLock({ left in
+            defer { left -= 1 }
+            return left > 0
+        }) {
+            return Response(status: .serviceUnavailable)
+        }
+        return try await self.inner.respond(to: request, context: context)
+    }
+}
+
+/// A managed device's agent against a real console in process, on a loopback port.
+@Suite(.timeLimit(.minutes(1))) struct AgentServiceTests {
+    private let site = """
+        site: lab
+        gateways:
+          - { name: gw1, address: 192.0.2.21, ports: { gateway: 8080 } }
+        devices:
+          - { name: lb1, address: 192.0.2.11 }
+        virtualServers:
+          - name: web
+            vip: { ipv4: 192.0.2.100/24 }
+            devices: [lb1]
+            payloads:
+              gateway: { port: 80, gateways: [gw1] }
+
+        """
+
+    @Test func aFailedAcknowledgementIsRetriedAndLogged() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-agent-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try ConsoleStore(directory: directory.appendingPathComponent("console"))
+        _ = try await store.createSite(try ConfigNode.parse(yaml: self.site), actor: "test")
+        let joinToken = try await store.createJoinToken(site: "lab", device: "lb1", actor: "test").token
+        let app = Application(
+            responder: FailingAcknowledgements(ConsoleAPI.router(store: store).buildResponder(), count: 2),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0))
+        )
+        try await app.test(.live) { client in
+            let console = "http://127.0.0.1:\(try #require(client.port))"
+            let http = ConnectionFailure.makeClient()
+            let identity = try await AgentClient.enrol(console: console, joinToken: joinToken, device: "lb1", http: http)
+            let logs = InMemoryLogHandler()
+            let applied = Shared<[String]>([])
+            let agent = AgentService(
+                client: AgentClient(identity: identity, http: http),
+                state: AgentStateDirectory(directory.appendingPathComponent("device").path),
+                logger: Logger(label: "test") { _ in logs },
+                initialVersion: 0,
+                apply: { text in applied.value.withLock { $0.append(text) } },
+                report: { [String: String]() }
+            )
+            let running = Task { try await agent.run() }
+            defer { running.cancel() }
+            // The device applies version 1; its first two acknowledgements fail, the third reaches the console.
+            #expect(await eventually { applied.value.withLock { $0.count } == 1 })
+            #expect(await eventually(timeout: .seconds(20)) {
+                let statuses = (try? await store.deviceStatuses(site: "lab", consoleVersion: "test")) ?? []
+                return statuses.first { $0.device == "lb1" }?.appliedVersion == 1
+            })
+            let lines = logs.entries.map(\.message.description)
+            #expect(lines.filter { $0 == "Cannot acknowledge the configuration to the console; trying again" }.count == 1, "\(lines)")
+            #expect(lines.contains("Acknowledgement delivered to the console"), "\(lines)")
+            let delivered = logs.entries.first { $0.message.description == "Acknowledgement delivered to the console" }
+            #expect(delivered?.metadata["ack.attempts"] == "3")
+            running.cancel()
+            _ = try? await running.value
+            try await http.shutdown()
+        }
+    }
+}
