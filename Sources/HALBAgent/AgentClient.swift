@@ -40,7 +40,12 @@ public struct AgentClient: Sendable {
     /// Enrols device `device` with a one-time join token and returns its identity (to be stored).
     ///
     /// - Throws: ``AgentError`` when the console is unreachable or refuses the token.
-    public static func enrol(console: String, joinToken: String, device: String, http: HTTPClient) async throws -> AgentIdentity {
+    public static func enrol(
+        console: String,
+        joinToken: String,
+        device: String,
+        http: HTTPClient
+    ) async throws -> AgentIdentity {
         struct Body: Encodable {
             var joinToken: String
             var device: String
@@ -64,7 +69,13 @@ public struct AgentClient: Sendable {
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body.utf8)) else {
             throw AgentError.console("the console's enrolment answer is not understood")
         }
-        return AgentIdentity(console: base, site: answer.site, device: answer.device, credential: answer.credential, signingKey: answer.signingKey)
+        return AgentIdentity(
+            console: base,
+            site: answer.site,
+            device: answer.device,
+            credential: answer.credential,
+            signingKey: answer.signingKey
+        )
     }
 
     /// The device's configuration once it is newer than `version`: at once if it is, else when it changes, or `nil`
@@ -104,8 +115,16 @@ public struct AgentClient: Sendable {
             guard let sealed = Data(base64Encoded: certificate.privateKey),
                 let box = try? AES.GCM.SealedBox(combined: sealed),
                 let opened = try? AES.GCM.open(box, using: key, authenticating: Data(certificate.name.utf8))
-            else { throw AgentError.console("the private key of certificate \(certificate.name) does not open with this device's key") }
-            return ManagedCertificate(name: certificate.name, certificate: certificate.certificate, privateKey: String(decoding: opened, as: UTF8.self))
+            else {
+                throw AgentError.console(
+                    "the private key of certificate \(certificate.name) does not open with this device's key"
+                )
+            }
+            return ManagedCertificate(
+                name: certificate.name,
+                certificate: certificate.certificate,
+                privateKey: String(decoding: opened, as: UTF8.self)
+            )
         }
         return ConfigurationUpdate(version: answer.version, yaml: answer.site, certificates: certificates)
     }
@@ -158,11 +177,16 @@ public struct AgentClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
-            let response = try await http.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+            let response = try await http.execute(
+                request,
+                timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
+            )
             let buffer = try await response.body.collect(upTo: 4 << 20)
             return (Int(response.status.code), String(buffer: buffer), response.headers)
         } catch {
-            throw AgentError.console("cannot reach the console at \(url.split(separator: "?")[0]): \(ConnectionFailure.describe(error))")
+            throw AgentError.console(
+                "cannot reach the console at \(url.split(separator: "?")[0]): \(ConnectionFailure.describe(error))"
+            )
         }
     }
 

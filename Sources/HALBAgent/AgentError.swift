@@ -46,7 +46,8 @@ public struct AgentError: Error, Sendable, Hashable, CustomStringConvertible {
         case .file(let path, let code): "cannot write \(path): \(String(cString: strerror(code)))"
         case .console(let reason): reason
         case .refused(let status, let message): "the console answered \(status): \(message)"
-        case .badSignature: "a configuration without a valid signature was refused: it is not from this device's console"
+        case .badSignature:
+            "a configuration without a valid signature was refused: it is not from this device's console"
         case .notEnrolled(let directory):
             "not enrolled: \(directory) holds no identity; give a join token in HALB_JOIN_TOKEN or --join-token-file (from halb join-token create, or POST /api/v1/sites/SITE/join-tokens)"
         }

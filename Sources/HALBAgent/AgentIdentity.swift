@@ -79,9 +79,13 @@ public struct AgentStateDirectory: Sendable {
         var changed = false
         for vsIndex in site.virtualServers.indices {
             for payloadIndex in site.virtualServers[vsIndex].payloads.indices {
-                guard let name = site.virtualServers[vsIndex].payloads[payloadIndex].managedCertificate else { continue }
+                guard let name = site.virtualServers[vsIndex].payloads[payloadIndex].managedCertificate else {
+                    continue
+                }
                 guard let certificate = update.certificates.first(where: { $0.name == name }) else {
-                    throw AgentError.console("the console sent no certificate \(name) (virtual server \(site.virtualServers[vsIndex].name))")
+                    throw AgentError.console(
+                        "the console sent no certificate \(name) (virtual server \(site.virtualServers[vsIndex].name))"
+                    )
                 }
                 let digest = SHA256.hash(data: Data((certificate.certificate + "\u{0}" + certificate.privateKey).utf8))
                 let stem = name + "-" + digest.prefix(8).map { String(format: "%02x", $0) }.joined()
@@ -104,7 +108,9 @@ public struct AgentStateDirectory: Sendable {
 
     /// Removes the certificate files that `yaml` (the configuration just stored) does not name.
     public func pruneCertificates(keeping yaml: String) {
-        guard let files = try? FileManager.default.contentsOfDirectory(atPath: self.certificatesDirectory.path) else { return }
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: self.certificatesDirectory.path) else {
+            return
+        }
         for file in files where !yaml.contains(self.certificatesDirectory.appendingPathComponent(file).path) {
             try? FileManager.default.removeItem(at: self.certificatesDirectory.appendingPathComponent(file))
         }
@@ -114,7 +120,11 @@ public struct AgentStateDirectory: Sendable {
     /// directory: after a crash the file is either the old one or the new one, whole.
     static func writeAtomically(_ data: Data, to url: URL) throws {
         let directory = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: directory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString)")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw AgentError.file(temporary.path, errno: errno) }

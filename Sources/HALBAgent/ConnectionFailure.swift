@@ -1,9 +1,10 @@
 import AsyncHTTPClient
+import NIOCore
+import NIOPosix
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import NIOCore
-import NIOPosix
 
 /// Why a request to the console got no answer, in the words an operator looks for ("connection refused", "no answer
 /// within 5 s"), for the admin commands and the agent alike.
@@ -36,7 +37,8 @@ public enum ConnectionFailure {
             return Self.describe(errno: error.errnoCode)
         case let error as HTTPClientError:
             switch error {
-            case .connectTimeout: return "no answer within \(Self.connectTimeout.components.seconds) s (connect timeout)"
+            case .connectTimeout:
+                return "no answer within \(Self.connectTimeout.components.seconds) s (connect timeout)"
             case .deadlineExceeded, .readTimeout: return "no answer in time (timeout)"
             case .remoteConnectionClosed: return "the connection was closed before an answer"
             default: return "\(error)"

@@ -32,7 +32,9 @@ public struct ConsoleError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The request clashes with what is stored (a name in use).
     public static func conflict(_ reason: String) -> Self { Self(base: .conflict(reason)) }
     /// The change was based on version `sent`, but the site is at `current` now.
-    public static func staleVersion(sent: Int, current: Int) -> Self { Self(base: .staleVersion(sent: sent, current: current)) }
+    public static func staleVersion(sent: Int, current: Int) -> Self {
+        Self(base: .staleVersion(sent: sent, current: current))
+    }
     /// A change must say which version it is based on (`If-Match`).
     public static let versionRequired = Self(base: .versionRequired)
     /// No valid credentials.

@@ -18,8 +18,10 @@ struct HALBCommand: AsyncParsableCommand {
             """,
         version: HALBCommand.version,
         subcommands: [
-            ConsoleCommand.self, DemoCommand.self, DeviceCommand.self, ValidateCommand.self, LoginCommand.self, SiteCommand.self,
-            GatewayCommand.self, VirtualServerCommand.self, JoinTokenCommand.self, TokenCommand.self, UserCommand.self, StatusCommand.self,
+            ConsoleCommand.self, DemoCommand.self, DeviceCommand.self, ValidateCommand.self, LoginCommand.self,
+            SiteCommand.self,
+            GatewayCommand.self, VirtualServerCommand.self, JoinTokenCommand.self, TokenCommand.self, UserCommand.self,
+            StatusCommand.self,
             VersionsCommand.self, RollbackCommand.self, ExportCommand.self, ImportCommand.self, CertificateCommand.self,
         ]
     )

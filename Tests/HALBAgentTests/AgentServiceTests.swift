@@ -18,7 +18,8 @@ private final class Shared<Value: Sendable>: Sendable {
 }
 
 /// Answers 503 to the first `count` acknowledgements, and passes everything else to the console.
-private struct FailingAcknowledgements<Inner: HTTPResponder>: HTTPResponder where Inner.Context == ConsoleRequestContext {
+private struct FailingAcknowledgements<Inner: HTTPResponder>: HTTPResponder
+where Inner.Context == ConsoleRequestContext {
     let inner: Inner
     let left: Shared<Int>
 
@@ -28,10 +29,12 @@ private struct FailingAcknowledgements<Inner: HTTPResponder>: HTTPResponder wher
     }
 
     func respond(to request: Request, context: ConsoleRequestContext) async throws -> Response {
-        if request.uri.path == "/agent/v1/ack", self.left.value.withLock({ left in
-            defer { left -= 1 }
-            return left > 0
-        }) {
+        if request.uri.path == "/agent/v1/ack",
+            self.left.value.withLock({ left in
+                defer { left -= 1 }
+                return left > 0
+            })
+        {
             return Response(status: .serviceUnavailable)
         }
         return try await self.inner.respond(to: request, context: context)
@@ -68,7 +71,12 @@ private struct FailingAcknowledgements<Inner: HTTPResponder>: HTTPResponder wher
         try await app.test(.live) { client in
             let console = "http://127.0.0.1:\(try #require(client.port))"
             let http = ConnectionFailure.makeClient()
-            let identity = try await AgentClient.enrol(console: console, joinToken: joinToken, device: "lb1", http: http)
+            let identity = try await AgentClient.enrol(
+                console: console,
+                joinToken: joinToken,
+                device: "lb1",
+                http: http
+            )
             let logs = InMemoryLogHandler()
             let applied = Shared<[String]>([])
             let agent = AgentService(
@@ -83,13 +91,23 @@ private struct FailingAcknowledgements<Inner: HTTPResponder>: HTTPResponder wher
             defer { running.cancel() }
             // The device applies version 1; its first two acknowledgements fail, the third reaches the console.
             #expect(await eventually { applied.value.withLock { $0.count } == 1 })
-            #expect(await eventually(timeout: .seconds(20)) {
-                let statuses = (try? await store.deviceStatuses(site: "lab", consoleVersion: "test")) ?? []
-                return statuses.first { $0.device == "lb1" }?.appliedVersion == 1
-            })
+            #expect(
+                await eventually(timeout: .seconds(20)) {
+                    let statuses = (try? await store.deviceStatuses(site: "lab", consoleVersion: "test")) ?? []
+                    return statuses.first { $0.device == "lb1" }?.appliedVersion == 1
+                }
+            )
+            // The agent logs the delivery once the console's answer is back, a moment after the console stored it.
+            #expect(
+                await eventually {
+                    logs.entries.contains { $0.message.description == "Acknowledgement delivered to the console" }
+                }
+            )
             let lines = logs.entries.map(\.message.description)
-            #expect(lines.filter { $0 == "Cannot acknowledge the configuration to the console; trying again" }.count == 1, "\(lines)")
-            #expect(lines.contains("Acknowledgement delivered to the console"), "\(lines)")
+            #expect(
+                lines.filter { $0 == "Cannot acknowledge the configuration to the console; trying again" }.count == 1,
+                "\(lines)"
+            )
             let delivered = logs.entries.first { $0.message.description == "Acknowledgement delivered to the console" }
             #expect(delivered?.metadata["ack.attempts"] == "3")
             running.cancel()

@@ -46,7 +46,9 @@ struct BalancerFixture {
     /// balancer tests both ways).
     static let dataPath: DataPath = {
         guard let name = ProcessInfo.processInfo.environment["HALB_TEST_DATA_PATH"] else { return .native }
-        guard let path = DataPath(rawValue: name) else { fatalError("HALB_TEST_DATA_PATH=\(name) is not native or nio") }
+        guard let path = DataPath(rawValue: name) else {
+            fatalError("HALB_TEST_DATA_PATH=\(name) is not native or nio")
+        }
         return path
     }()
 

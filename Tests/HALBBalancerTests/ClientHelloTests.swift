@@ -13,7 +13,9 @@ import Testing
         let context = try NIOSSLContext(configuration: .makeClientConfiguration())
         let channel = EmbeddedChannel()
         defer { _ = try? channel.finish() }
-        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: serverName))
+        try channel.pipeline.syncOperations.addHandler(
+            try NIOSSLClientHandler(context: context, serverHostname: serverName)
+        )
         try channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 443)).wait()
         var bytes: [UInt8] = []
         while let buffer = try channel.readOutbound(as: ByteBuffer.self) { bytes += Array(buffer.readableBytesView) }
@@ -107,13 +109,24 @@ import Testing
             var bytes: [UInt8]
             if round % 2 == 0 {
                 // Random bytes, often with a plausible record header in front.
-                bytes = (0..<Int.random(in: 0...600, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-                if round % 4 == 0 { bytes = [22, 3, 1, UInt8.random(in: 0...2, using: &generator), UInt8.random(in: 0...255, using: &generator), 1] + bytes }
+                bytes = (0..<Int.random(in: 0...600, using: &generator)).map { _ in
+                    UInt8.random(in: 0...255, using: &generator)
+                }
+                if round % 4 == 0 {
+                    bytes =
+                        [
+                            22, 3, 1, UInt8.random(in: 0...2, using: &generator),
+                            UInt8.random(in: 0...255, using: &generator), 1,
+                        ] + bytes
+                }
             } else {
                 // The real hello with a few bytes changed (lengths included).
                 bytes = hello
                 for _ in 0..<Int.random(in: 1...4, using: &generator) {
-                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(
+                        in: 0...255,
+                        using: &generator
+                    )
                 }
             }
             let result = ClientHello.read(bytes)

@@ -21,7 +21,13 @@ import Testing
         let route = BalancerFixture.route(
             gateways: [("healthy", healthy.port), ("flaky", flakyPort)],
             balancing: .roundrobin,
-            healthCheck: HealthCheck(type: .tcp, interval: .milliseconds(300), timeout: .milliseconds(300), rise: 2, fall: 3)
+            healthCheck: HealthCheck(
+                type: .tcp,
+                interval: .milliseconds(300),
+                timeout: .milliseconds(300),
+                rise: 2,
+                fall: 3
+            )
         )
         try await withBalancer(route, logger: logger) { fixture async throws in
             #expect(await eventually { await fixture.gateway("flaky")?.health == "up" })
@@ -54,17 +60,35 @@ import Testing
         let received = NIOLockedValueBox<[UInt8]>([])
         let silent = try await TestServer.start(.record(received))  // accepts, never answers
         let echo = try await TestServer.start(.echo())  // echoes the request: not an HTTP response
-        defer { Task { await silent.kill(); await echo.kill() } }
+        defer {
+            Task {
+                await silent.kill()
+                await echo.kill()
+            }
+        }
         let route = BalancerFixture.route(
             gateways: [("silent", silent.port), ("echo", echo.port)],
-            healthCheck: HealthCheck(type: .http, interval: .milliseconds(300), timeout: .milliseconds(300), rise: 1, fall: 1, path: "/health")
+            healthCheck: HealthCheck(
+                type: .http,
+                interval: .milliseconds(300),
+                timeout: .milliseconds(300),
+                rise: 1,
+                fall: 1,
+                path: "/health"
+            )
         )
         try await withBalancer(route) { fixture async throws in
             #expect(await eventually { await fixture.gateway("silent")?.health == "down" })
             #expect(await eventually { await fixture.gateway("echo")?.health == "down" })
             // The latest check's outcome (on a busy machine an earlier check may have timed out while connecting).
-            #expect(await eventually { await fixture.gateway("silent")?.lastCheck.contains("no answer within 300ms") == true })
-            #expect(await eventually { await fixture.gateway("echo")?.lastCheck.contains("not an HTTP response") == true })
+            #expect(
+                await eventually {
+                    await fixture.gateway("silent")?.lastCheck.contains("no answer within 300ms") == true
+                }
+            )
+            #expect(
+                await eventually { await fixture.gateway("echo")?.lastCheck.contains("not an HTTP response") == true }
+            )
             #expect(await eventually { !received.withLockedValue { $0 }.isEmpty })
             let request = String(decoding: received.withLockedValue { $0 }, as: UTF8.self)
             #expect(request.hasPrefix("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"))
@@ -77,7 +101,13 @@ import Testing
         let gw1 = try await TestServer.start(.echo())
         let gw2 = try await TestServer.start(.echo())
         let gw3 = try await TestServer.start(.echo())
-        defer { Task { await gw1.kill(); await gw2.kill(); await gw3.kill() } }
+        defer {
+            Task {
+                await gw1.kill()
+                await gw2.kill()
+                await gw3.kill()
+            }
+        }
         let before = BalancerFixture.route(gateways: [("gw1", gw1.port), ("gw2", gw2.port)])
         try await withBalancer(before) { fixture async throws in
             // 50 long-lived connections, each proven to work.
@@ -117,7 +147,12 @@ import Testing
     @Test func overlappingReloadsRunOneAfterTheOtherAndEveryGatewayIsChecked() async throws {
         let gw1 = try await TestServer.start(.echo())
         let gw2 = try await TestServer.start(.echo())
-        defer { Task { await gw1.kill(); await gw2.kill() } }
+        defer {
+            Task {
+                await gw1.kill()
+                await gw2.kill()
+            }
+        }
         try await withBalancer(BalancerFixture.route(gateways: [("gw1", gw1.port)])) { fixture async throws in
             // Each new configuration adds a listener (the apply suspends while binding it) and a checked gateway.
             func configuration(version: Int) -> BalancerConfiguration {
@@ -148,12 +183,22 @@ import Testing
         let gw1 = try await TestServer.start(.echo())
         defer { Task { await gw1.kill() } }
         let port = try freePort()
-        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger, dataPath: BalancerFixture.dataPath)
+        let balancer = Balancer(
+            group: MultiThreadedEventLoopGroup.singleton,
+            logger: BalancerFixture.quietLogger,
+            dataPath: BalancerFixture.dataPath
+        )
         await balancer.setStandby(["web"])
         let configuration = BalancerConfiguration(
             siteName: "test",
             version: 1,
-            listeners: [ListenerConfiguration(host: "127.0.0.1", port: port, route: BalancerFixture.route(gateways: [("gw1", gw1.port)]))]
+            listeners: [
+                ListenerConfiguration(
+                    host: "127.0.0.1",
+                    port: port,
+                    route: BalancerFixture.route(gateways: [("gw1", gw1.port)])
+                )
+            ]
         )
         try await balancer.apply(configuration)
         #expect(await balancer.boundAddresses().isEmpty)
@@ -185,7 +230,12 @@ import Testing
     @Test func aConfigurationThatCannotBindChangesNothing() async throws {
         let gw1 = try await TestServer.start(.echo())
         let taken = try await TestServer.start(.echo())  // holds a port the new configuration wants
-        defer { Task { await gw1.kill(); await taken.kill() } }
+        defer {
+            Task {
+                await gw1.kill()
+                await taken.kill()
+            }
+        }
         try await withBalancer(BalancerFixture.route(gateways: [("gw1", gw1.port)])) { fixture async throws in
             let client = try await TestClient.connect(port: fixture.port)
             var bad = BalancerFixture.configuration(BalancerFixture.route(gateways: [("gw1", gw1.port)]), version: 2)

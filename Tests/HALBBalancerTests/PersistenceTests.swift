@@ -26,7 +26,9 @@ import Testing
 
     @Test func aFullTableDropsExpiredEntriesFirstThenTheOldest() {
         var table = PersistenceTable(capacity: 10)
-        for index in 0..<10 { table.record([10, 0, 0, UInt8(index)], gateway: "gw\(index)", now: Int64(index) * 100, timeout: 550) }
+        for index in 0..<10 {
+            table.record([10, 0, 0, UInt8(index)], gateway: "gw\(index)", now: Int64(index) * 100, timeout: 550)
+        }
         #expect(table.count == 10)
         // At 1000, the entries recorded at 0-400 have expired: they go, the others stay.
         table.record(self.alice, gateway: "gw1", now: 1000, timeout: 550)
@@ -46,7 +48,14 @@ import Testing
             let members = (1...4).map { index in
                 GatewayPool.Member(
                     configuration: MemberConfiguration(name: "gw\(index)", address: "192.0.2.\(index)", port: 80),
-                    target: GatewayTarget(key: .init(name: "gw\(index)", address: "192.0.2.\(index)", port: 80, healthCheck: HealthCheck())),
+                    target: GatewayTarget(
+                        key: .init(
+                            name: "gw\(index)",
+                            address: "192.0.2.\(index)",
+                            port: 80,
+                            healthCheck: HealthCheck()
+                        )
+                    ),
                     active: .init(0)
                 )
             }
@@ -69,7 +78,12 @@ import Testing
 
 @Suite(.timeLimit(.minutes(2))) struct PersistenceProxyTests {
     /// Which of `gateways` served each of `count` connections to `port`, by index.
-    private func servers(of count: Int, host: String = "127.0.0.1", port: Int, gateways: [TestServer]) async throws -> [Int] {
+    private func servers(
+        of count: Int,
+        host: String = "127.0.0.1",
+        port: Int,
+        gateways: [TestServer]
+    ) async throws -> [Int] {
         var result: [Int] = []
         for _ in 0..<count {
             let before = gateways.map { $0.stats.served.load(ordering: .relaxed) }
@@ -90,7 +104,9 @@ import Testing
             RouteConfiguration(
                 virtualServer: "web",
                 payload: payload,
-                members: (0..<count).map { MemberConfiguration(name: "gw\($0)", address: "127.0.0.1", port: gateways[$0].port) },
+                members: (0..<count).map {
+                    MemberConfiguration(name: "gw\($0)", address: "127.0.0.1", port: gateways[$0].port)
+                },
                 balancing: .roundrobin,
                 healthCheck: check,
                 persistence: Persistence(type: persistent ? .sourceIP : .none, timeout: .minutes(5))
@@ -101,12 +117,24 @@ import Testing
                 siteName: "test",
                 version: version,
                 listeners: [
-                    ListenerConfiguration(host: "127.0.0.1", port: 0, route: route(.gateway, gateways: count, persistent: persistent)),
-                    ListenerConfiguration(host: "127.0.0.2", port: 0, route: route(.clientManagement, gateways: count, persistent: persistent)),
+                    ListenerConfiguration(
+                        host: "127.0.0.1",
+                        port: 0,
+                        route: route(.gateway, gateways: count, persistent: persistent)
+                    ),
+                    ListenerConfiguration(
+                        host: "127.0.0.2",
+                        port: 0,
+                        route: route(.clientManagement, gateways: count, persistent: persistent)
+                    ),
                 ]
             )
         }
-        let balancer = Balancer(group: MultiThreadedEventLoopGroup.singleton, logger: BalancerFixture.quietLogger, dataPath: BalancerFixture.dataPath)
+        let balancer = Balancer(
+            group: MultiThreadedEventLoopGroup.singleton,
+            logger: BalancerFixture.quietLogger,
+            dataPath: BalancerFixture.dataPath
+        )
         defer { Task { await balancer.shutdown(drainTimeout: .zero) } }
 
         // Without persistence, round robin spreads this client's connections.
@@ -122,23 +150,36 @@ import Testing
         let first = try await self.servers(of: 6, port: ports["127.0.0.1:0"]!.port!, gateways: gateways)
         #expect(first.count == 6 && Set(first).count == 1, "\(first)")
         let home = try #require(first.first)
-        let other = try await self.servers(of: 3, host: "127.0.0.2", port: ports["127.0.0.2:0"]!.port!, gateways: gateways)
+        let other = try await self.servers(
+            of: 3,
+            host: "127.0.0.2",
+            port: ports["127.0.0.2:0"]!.port!,
+            gateways: gateways
+        )
         #expect(other == [home, home, home])
 
         // A fourth gateway joins (the hash table changes): the client stays where it is.
         try await balancer.apply(configuration(gateways: 4, persistent: true, version: 3))
         ports = await balancer.boundAddresses()
-        #expect(try await self.servers(of: 3, port: ports["127.0.0.1:0"]!.port!, gateways: gateways) == [home, home, home])
+        #expect(
+            try await self.servers(of: 3, port: ports["127.0.0.1:0"]!.port!, gateways: gateways) == [home, home, home]
+        )
 
         // Its gateway goes down: the client moves, and stays on its new gateway when the old one returns.
         let port = gateways[home].port
         await gateways[home].kill()
-        #expect(await eventually { await balancer.status().gateways.first { $0.name == "gw\(home)" }?.health == "down" })
+        #expect(
+            await eventually { await balancer.status().gateways.first { $0.name == "gw\(home)" }?.health == "down" }
+        )
         let moved = try await self.servers(of: 3, port: ports["127.0.0.1:0"]!.port!, gateways: gateways)
         #expect(moved.count == 3 && Set(moved).count == 1 && moved[0] != home, "\(moved)")
         gateways[home] = try await TestServer.start(.echo(), port: port)
         #expect(await eventually { await balancer.status().gateways.first { $0.name == "gw\(home)" }?.health == "up" })
-        #expect(try await self.servers(of: 3, port: ports["127.0.0.1:0"]!.port!, gateways: gateways) == [moved[0], moved[0], moved[0]])
+        #expect(
+            try await self.servers(of: 3, port: ports["127.0.0.1:0"]!.port!, gateways: gateways) == [
+                moved[0], moved[0], moved[0],
+            ]
+        )
         await gateways[home].kill()
     }
 }

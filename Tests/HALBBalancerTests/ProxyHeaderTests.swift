@@ -5,7 +5,11 @@ import Testing
 @testable import HALBBalancer
 
 @Suite struct ProxyHeaderTests {
-    private func header(_ version: ProxyProtocolVersion, _ source: SocketAddress?, _ destination: SocketAddress?) -> [UInt8] {
+    private func header(
+        _ version: ProxyProtocolVersion,
+        _ source: SocketAddress?,
+        _ destination: SocketAddress?
+    ) -> [UInt8] {
         var buffer = ByteBuffer()
         ProxyHeader.write(version, source: source, destination: destination, into: &buffer)
         return Array(buffer.readableBytesView)
@@ -30,7 +34,11 @@ import Testing
     }
 
     @Test func v1UnknownWhenFamiliesDiffer() throws {
-        let bytes = self.header(.v1, try SocketAddress(ipAddress: "2001:db8::7", port: 1), try SocketAddress(ipAddress: "192.0.2.1", port: 2))
+        let bytes = self.header(
+            .v1,
+            try SocketAddress(ipAddress: "2001:db8::7", port: 1),
+            try SocketAddress(ipAddress: "192.0.2.1", port: 2)
+        )
         #expect(String(decoding: bytes, as: UTF8.self) == "PROXY UNKNOWN\r\n")
     }
 
@@ -42,7 +50,9 @@ import Testing
         )
         #expect(
             bytes
-                == ProxyHeader.v2Signature + [0x21, 0x11, 0x00, 0x0C, 198, 51, 100, 7, 192, 0, 2, 10, 0x12, 0x34, 0x01, 0xBB]
+                == ProxyHeader.v2Signature + [
+                    0x21, 0x11, 0x00, 0x0C, 198, 51, 100, 7, 192, 0, 2, 10, 0x12, 0x34, 0x01, 0xBB,
+                ]
         )
     }
 

@@ -7,11 +7,11 @@ import NIOCore
 import NIOPosix
 import Testing
 
+@testable import HALBBalancer
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import HALBBalancer
 
 @Suite(.timeLimit(.minutes(2))) struct ProxyTests {
     /// A 1 MiB block of pseudo-random bytes; transfers repeat it, so any lost, doubled or reordered chunk shows.
@@ -55,7 +55,8 @@ import Glibc
                                 let length = min(buffer.readableBytes - position, pattern.count - offset)
                                 let same = buffer.withUnsafeReadableBytes { received in
                                     pattern.withUnsafeBytes { sent in
-                                        memcmp(received.baseAddress! + position, sent.baseAddress! + offset, length) == 0
+                                        memcmp(received.baseAddress! + position, sent.baseAddress! + offset, length)
+                                            == 0
                                     }
                                 }
                                 guard same else {
@@ -273,7 +274,8 @@ import Glibc
         let dead = try await TestServer.start(.echo())
         let alive = try await TestServer.start(.echo())
         defer { Task { await alive.kill() } }
-        try await withBalancer(BalancerFixture.route(gateways: [("dead", dead.port), ("alive", alive.port)])) { fixture async throws in
+        try await withBalancer(BalancerFixture.route(gateways: [("dead", dead.port), ("alive", alive.port)])) {
+            fixture async throws in
             // Health checks run once an hour here: once the first has passed, the dead gateway stays "up" and keeps
             // being offered connections.
             #expect(await eventually { await fixture.gateway("dead")?.health == "up" })
@@ -378,7 +380,8 @@ import Glibc
         let received = NIOLockedValueBox<[UInt8]>([])
         let gateway = try await TestServer.start(.record(received))
         defer { Task { await gateway.kill() } }
-        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)], proxyProtocol: .v1)) { fixture async throws in
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)], proxyProtocol: .v1)) {
+            fixture async throws in
             let client = try await TestClient.connect(port: fixture.port)
             let clientPort = client.channel.channel.localAddress!.port!
             try await client.run { _, outbound in
@@ -424,7 +427,8 @@ import Glibc
         let received = NIOLockedValueBox<[UInt8]>([])
         let gateway = try await TestServer.start(.record(received))
         defer { Task { await gateway.kill() } }
-        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)], proxyProtocol: .v2)) { fixture async throws in
+        try await withBalancer(BalancerFixture.route(gateways: [("gw1", gateway.port)], proxyProtocol: .v2)) {
+            fixture async throws in
             let client = try await TestClient.connect(port: fixture.port)
             let clientPort = client.channel.channel.localAddress!.port!
             try await client.run { _, _ in

@@ -13,7 +13,9 @@ struct ServerHelloTests {
     /// The first bytes a TLS server (swift-nio-ssl) sends in answer to a client allowed only `suites` (TLS 1.2) or
     /// TLS 1.3.
     private static func serverHello(tls13: Bool, suites: String? = nil) throws -> [UInt8] {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-serverhello-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "halb-serverhello-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let (certificate, key) = try makeTestCertificate("serverhello.test", in: directory)
@@ -32,8 +34,12 @@ struct ServerHelloTests {
             _ = try? client.finish()
             _ = try? server.finish()
         }
-        try client.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: NIOSSLContext(configuration: clientConfiguration), serverHostname: nil))
-        try server.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: NIOSSLContext(configuration: serverConfiguration)))
+        try client.pipeline.syncOperations.addHandler(
+            try NIOSSLClientHandler(context: NIOSSLContext(configuration: clientConfiguration), serverHostname: nil)
+        )
+        try server.pipeline.syncOperations.addHandler(
+            NIOSSLServerHandler(context: NIOSSLContext(configuration: serverConfiguration))
+        )
         server.pipeline.fireChannelActive()
         try client.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 443)).wait()
         while let hello = try client.readOutbound(as: ByteBuffer.self) { try server.writeInbound(hello) }
@@ -67,10 +73,13 @@ struct ServerHelloTests {
         #expect(ServerHello.read(Array(hello.prefix(needed))) == complete)
         #expect(ServerHello.read(Array("HTTP/1.1 200 OK\r\n".utf8)) == .notServerHello)
         #expect(ServerHello.read([22, 3, 3, 0, 40, 1]) == .notServerHello)  // a ClientHello
-        #expect(ServerHello.read([22, 3, 3, 0, 80, 2] + [UInt8](repeating: 0, count: 37) + [33]) == .notServerHello)  // session id > 32
+        // A session id longer than 32 bytes.
+        #expect(ServerHello.read([22, 3, 3, 0, 80, 2] + [UInt8](repeating: 0, count: 37) + [33]) == .notServerHello)
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {
-            let garbage = (0..<Int.random(in: 0...120, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let garbage = (0..<Int.random(in: 0...120, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
             _ = ServerHello.read(garbage)
             _ = ServerHello.read([22, 3] + garbage)
         }

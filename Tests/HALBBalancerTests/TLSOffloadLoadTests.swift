@@ -32,14 +32,47 @@ struct TLSOffloadLoadTests {
         #expect(loaded.notValidAfter > Date().addingTimeInterval(86_400))
 
         // Three days from now the 2-day certificate has expired; a day ago it was not valid yet.
-        #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: cert, privateKey: key), now: Date().addingTimeInterval(3 * 86_400)) }.hasPrefix("certificate \(cert): expired on 20"))
-        #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: cert, privateKey: key), now: Date().addingTimeInterval(-86_400)) }.hasPrefix("certificate \(cert): not valid before 20"))
-        #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: cert, privateKey: otherKey)) }.hasPrefix("privateKey \(otherKey) does not belong to certificate \(cert)"))
-        #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: "/nonexistent/cert.pem", privateKey: key)) }.hasPrefix("certificate /nonexistent/cert.pem: cannot be read as PEM"))
-        #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: cert, privateKey: cert)) }.hasPrefix("privateKey \(cert): cannot be read as a PEM private key"))
-        #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: key, privateKey: key)) }.hasPrefix("certificate \(key): "))
-        #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: cert, privateKey: key, ciphers: .list(["NOT-A-SUITE"]))) } == "ciphers NOT-A-SUITE: not all known TLS 1.2 cipher suites")
-        #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: cert, privateKey: key, ciphers: .intermediate)) } == "loaded")
+        #expect(
+            self.message { () throws(TLSOffloadError) in
+                try TLSOffload.load(
+                    .init(certificate: cert, privateKey: key),
+                    now: Date().addingTimeInterval(3 * 86_400)
+                )
+            }.hasPrefix("certificate \(cert): expired on 20")
+        )
+        #expect(
+            self.message { () throws(TLSOffloadError) in
+                try TLSOffload.load(.init(certificate: cert, privateKey: key), now: Date().addingTimeInterval(-86_400))
+            }.hasPrefix("certificate \(cert): not valid before 20")
+        )
+        #expect(
+            self.message { () throws(TLSOffloadError) in
+                try TLSOffload.load(.init(certificate: cert, privateKey: otherKey))
+            }.hasPrefix("privateKey \(otherKey) does not belong to certificate \(cert)")
+        )
+        #expect(
+            self.message { () throws(TLSOffloadError) in
+                try TLSOffload.load(.init(certificate: "/nonexistent/cert.pem", privateKey: key))
+            }.hasPrefix("certificate /nonexistent/cert.pem: cannot be read as PEM")
+        )
+        #expect(
+            self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: cert, privateKey: cert))
+            }.hasPrefix("privateKey \(cert): cannot be read as a PEM private key")
+        )
+        #expect(
+            self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: key, privateKey: key)) }
+                .hasPrefix("certificate \(key): ")
+        )
+        #expect(
+            self.message { () throws(TLSOffloadError) in
+                try TLSOffload.load(.init(certificate: cert, privateKey: key, ciphers: .list(["NOT-A-SUITE"])))
+            } == "ciphers NOT-A-SUITE: not all known TLS 1.2 cipher suites"
+        )
+        #expect(
+            self.message { () throws(TLSOffloadError) in
+                try TLSOffload.load(.init(certificate: cert, privateKey: key, ciphers: .intermediate))
+            } == "loaded"
+        )
     }
 
     @Test func anUploadIsCheckedAsTextLikeAFile() throws {
@@ -67,8 +100,15 @@ struct TLSOffloadLoadTests {
         #expect(message(cert, otherKey).hasPrefix("privateKey does not belong to certificate"))
         #expect(message(cert, key, now: Date().addingTimeInterval(3 * 86_400)).hasPrefix("certificate: expired on 20"))
         #expect(message("not a certificate", key).hasPrefix("certificate: cannot be read as PEM"))
-        #expect(message(cert, "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n").hasPrefix("privateKey: cannot be read"))
+        #expect(
+            message(cert, "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n").hasPrefix(
+                "privateKey: cannot be read"
+            )
+        )
         // A managed certificate the agent did not turn into files: a site-file device cannot use it.
-        #expect(self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: "", privateKey: "")) }.hasPrefix("managedCertificate: "))
+        #expect(
+            self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: "", privateKey: "")) }
+                .hasPrefix("managedCertificate: ")
+        )
     }
 }

@@ -17,7 +17,9 @@ import Testing
     @Test func whenFullTheOldestWaitingConnectionMakesRoomAndBusyOnesStay() {
         var table = ConnectionTable<Int>(limits: self.limits)
         for id in 1...4 {
-            #expect(table.opened(id, address: "198.51.100.\(id)", now: self.start + .seconds(id)) == .accept(closing: []))
+            #expect(
+                table.opened(id, address: "198.51.100.\(id)", now: self.start + .seconds(id)) == .accept(closing: [])
+            )
         }
         // 1 and 2 are busy (a long poll, say); 3 waits since second 3, 4 since second 4.
         table.requestStarted(1)

@@ -29,9 +29,13 @@ let sampleSite = """
     /// Runs `body` with the app of a fresh store holding the admin (password `correct horse battery`) and a
     /// read-only user `viewer`, and their tokens.
     private func withConsole(
-        _ body: @Sendable (any TestClientProtocol, _ admin: String, _ viewer: String, _ store: ConsoleStore) async throws -> Void
+        _ body:
+            @Sendable (any TestClientProtocol, _ admin: String, _ viewer: String, _ store: ConsoleStore) async throws ->
+            Void
     ) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-console-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "halb-console-\(UUID().uuidString)"
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try ConsoleStore(directory: directory)
         #expect(try await store.createFirstAdmin(password: "correct horse battery") == nil)
@@ -79,7 +83,11 @@ let sampleSite = """
                     #expect(response.headers[.wwwAuthenticate] == "Bearer realm=\"halb\"")
                 }
             }
-            try await client.execute(uri: "/api/v1/sites", method: .get, headers: [.authorization: "Bearer halb_0011.bogus"]) {
+            try await client.execute(
+                uri: "/api/v1/sites",
+                method: .get,
+                headers: [.authorization: "Bearer halb_0011.bogus"]
+            ) {
                 #expect($0.status == .unauthorized)
             }
             try await client.execute(
@@ -95,12 +103,18 @@ let sampleSite = """
 
     @Test func aSiteIsCreatedReadAndChangedItemByItemWithVersions() async throws {
         try await self.withConsole { client, admin, _, _ in
-            try await client.execute(uri: "/api/v1/sites", method: .post, headers: self.headers(admin), body: ByteBuffer(string: sampleSite)) {
+            try await client.execute(
+                uri: "/api/v1/sites",
+                method: .post,
+                headers: self.headers(admin),
+                body: ByteBuffer(string: sampleSite)
+            ) {
                 #expect($0.status == .created)
                 #expect($0.headers[.eTag] == "\"1\"")
             }
             for list in ["gateways", "devices", "virtual-servers"] {
-                try await client.execute(uri: "/api/v1/sites/lab/\(list)", method: .get, headers: self.headers(admin)) { response in
+                try await client.execute(uri: "/api/v1/sites/lab/\(list)", method: .get, headers: self.headers(admin)) {
+                    response in
                     #expect(response.status == .ok, "\(list)")
                     let items = try self.json(response) as? [[String: Any]]
                     #expect(items?.count == (list == "virtual-servers" ? 1 : 2), "\(list)")
@@ -110,7 +124,11 @@ let sampleSite = """
                 #expect($0.status == .ok)
             }
             // Every setting, defaults included, with the YAML's names.
-            try await client.execute(uri: "/api/v1/sites/lab/virtual-servers/web", method: .get, headers: self.headers(admin)) { response in
+            try await client.execute(
+                uri: "/api/v1/sites/lab/virtual-servers/web",
+                method: .get,
+                headers: self.headers(admin)
+            ) { response in
                 #expect(response.status == .ok)
                 let web = try #require(try self.json(response) as? [String: Any])
                 #expect((web["vrrp"] as? [String: Any])?["advertInterval"] as? String == "100ms")
@@ -139,11 +157,19 @@ let sampleSite = """
                 #expect(String(buffer: response.body).contains("based on version 1, but the site is at version 2"))
             }
             // Without If-Match: 428.
-            try await client.execute(uri: "/api/v1/sites/lab/gateways/gw1", method: .delete, headers: self.headers(admin)) {
+            try await client.execute(
+                uri: "/api/v1/sites/lab/gateways/gw1",
+                method: .delete,
+                headers: self.headers(admin)
+            ) {
                 #expect($0.status == .preconditionRequired)
             }
             // Deleting a gateway still in use is invalid: 422 with the path, nothing stored.
-            try await client.execute(uri: "/api/v1/sites/lab/gateways/gw1", method: .delete, headers: self.headers(admin, ifMatch: 2)) { response in
+            try await client.execute(
+                uri: "/api/v1/sites/lab/gateways/gw1",
+                method: .delete,
+                headers: self.headers(admin, ifMatch: 2)
+            ) { response in
                 #expect(response.status == .unprocessableContent)
                 let body = try #require(try self.json(response) as? [String: Any])
                 let issues = try #require(body["issues"] as? [[String: String]])
@@ -153,23 +179,34 @@ let sampleSite = """
                 #expect($0.headers[.eTag] == "\"2\"")
             }
             // Versions, and a rollback to 1 as version 3.
-            try await client.execute(uri: "/api/v1/sites/lab/versions", method: .get, headers: self.headers(admin)) { response in
+            try await client.execute(uri: "/api/v1/sites/lab/versions", method: .get, headers: self.headers(admin)) {
+                response in
                 let versions = try #require(try self.json(response) as? [[String: Any]])
                 #expect(versions.compactMap { $0["version"] as? Int } == [2, 1])
                 #expect(versions.first?["change"] as? String == "create gateway gw3")
                 #expect(versions.first?["author"] as? String == "admin")
             }
-            try await client.execute(uri: "/api/v1/sites/lab/versions/1/rollback", method: .post, headers: self.headers(admin, ifMatch: 2)) {
+            try await client.execute(
+                uri: "/api/v1/sites/lab/versions/1/rollback",
+                method: .post,
+                headers: self.headers(admin, ifMatch: 2)
+            ) {
                 #expect($0.status == .ok)
                 #expect($0.headers[.eTag] == "\"3\"")
             }
-            try await client.execute(uri: "/api/v1/sites/lab/gateways/gw3", method: .get, headers: self.headers(admin)) {
+            try await client.execute(uri: "/api/v1/sites/lab/gateways/gw3", method: .get, headers: self.headers(admin))
+            {
                 #expect($0.status == .notFound)
             }
             // The audit log says who did what.
-            try await client.execute(uri: "/api/v1/audit?site=lab", method: .get, headers: self.headers(admin)) { response in
+            try await client.execute(uri: "/api/v1/audit?site=lab", method: .get, headers: self.headers(admin)) {
+                response in
                 let entries = try #require(try self.json(response) as? [[String: Any]])
-                #expect(entries.compactMap { $0["target"] as? String } == ["rollback to version 1", "create gateway gw3", "site lab"])
+                #expect(
+                    entries.compactMap { $0["target"] as? String } == [
+                        "rollback to version 1", "create gateway gw3", "site lab",
+                    ]
+                )
                 #expect(entries.first?["detail"] as? String == "gateways: removed gw3")
                 #expect(entries.allSatisfy { $0["actor"] as? String == "admin" })
             }
@@ -178,11 +215,21 @@ let sampleSite = """
 
     @Test func badBodiesGetEveryErrorWithItsPathAndChangeNothing() async throws {
         try await self.withConsole { client, admin, _, store in
-            try await client.execute(uri: "/api/v1/sites", method: .post, headers: self.headers(admin), body: ByteBuffer(string: sampleSite)) {
+            try await client.execute(
+                uri: "/api/v1/sites",
+                method: .post,
+                headers: self.headers(admin),
+                body: ByteBuffer(string: sampleSite)
+            ) {
                 #expect($0.status == .created)
             }
             let bad = #"{"name": "gw9", "address": "", "ports": {"gateway": 70000}, "weight": "heavy"}"#
-            try await client.execute(uri: "/api/v1/sites/lab/gateways", method: .post, headers: self.headers(admin, ifMatch: 1), body: ByteBuffer(string: bad)) { response in
+            try await client.execute(
+                uri: "/api/v1/sites/lab/gateways",
+                method: .post,
+                headers: self.headers(admin, ifMatch: 1),
+                body: ByteBuffer(string: bad)
+            ) { response in
                 #expect(response.status == .unprocessableContent)
                 let body = try #require(try self.json(response) as? [String: Any])
                 let paths = (body["issues"] as? [[String: String]] ?? []).compactMap { $0["path"] }
@@ -191,11 +238,21 @@ let sampleSite = """
                 #expect(paths.contains("gateways[2].address"), "\(paths)")
             }
             for body in ["{not json", "[1, 2]", "\"text\""] {
-                try await client.execute(uri: "/api/v1/sites/lab/gateways", method: .post, headers: self.headers(admin, ifMatch: 1), body: ByteBuffer(string: body)) {
+                try await client.execute(
+                    uri: "/api/v1/sites/lab/gateways",
+                    method: .post,
+                    headers: self.headers(admin, ifMatch: 1),
+                    body: ByteBuffer(string: body)
+                ) {
                     #expect($0.status == .badRequest || $0.status == .unprocessableContent, "\(body)")
                 }
             }
-            try await client.execute(uri: "/api/v1/sites/lab/gateways", method: .post, headers: self.headers(admin, ifMatch: 1), body: ByteBuffer(repeating: 0x20, count: 2 << 20)) {
+            try await client.execute(
+                uri: "/api/v1/sites/lab/gateways",
+                method: .post,
+                headers: self.headers(admin, ifMatch: 1),
+                body: ByteBuffer(repeating: 0x20, count: 2 << 20)
+            ) {
                 #expect($0.status == .badRequest || $0.status == .contentTooLarge)
             }
             try await client.execute(uri: "/api/v1/sites/lab/nonsense", method: .get, headers: self.headers(admin)) {
@@ -208,20 +265,34 @@ let sampleSite = """
 
     @Test func aReadOnlyUserReadsButCannotWrite() async throws {
         try await self.withConsole { client, admin, viewer, _ in
-            try await client.execute(uri: "/api/v1/sites", method: .post, headers: self.headers(admin), body: ByteBuffer(string: sampleSite)) {
+            try await client.execute(
+                uri: "/api/v1/sites",
+                method: .post,
+                headers: self.headers(admin),
+                body: ByteBuffer(string: sampleSite)
+            ) {
                 #expect($0.status == .created)
             }
             try await client.execute(uri: "/api/v1/sites/lab/gateways", method: .get, headers: self.headers(viewer)) {
                 #expect($0.status == .ok)
             }
-            try await client.execute(uri: "/api/v1/sites/lab/gateways/gw2", method: .delete, headers: self.headers(viewer, ifMatch: 1)) {
+            try await client.execute(
+                uri: "/api/v1/sites/lab/gateways/gw2",
+                method: .delete,
+                headers: self.headers(viewer, ifMatch: 1)
+            ) {
                 #expect($0.status == .forbidden)
             }
             try await client.execute(uri: "/api/v1/users", method: .get, headers: self.headers(viewer)) {
                 #expect($0.status == .forbidden)
             }
             // A read-only user may make a read-only token for scripts, not an admin one.
-            try await client.execute(uri: "/api/v1/tokens", method: .post, headers: self.headers(viewer), body: ByteBuffer(string: #"{"name": "ci", "role": "admin"}"#)) {
+            try await client.execute(
+                uri: "/api/v1/tokens",
+                method: .post,
+                headers: self.headers(viewer),
+                body: ByteBuffer(string: #"{"name": "ci", "role": "admin"}"#)
+            ) {
                 #expect($0.status == .forbidden)
             }
         }
@@ -242,10 +313,18 @@ let sampleSite = """
             var response = try await change("viewer", as: viewer, #"{"password": "a new viewer password"}"#)
             #expect(response.status == .unprocessableContent)
             #expect(String(buffer: response.body).contains("currentPassword"))
-            response = try await change("viewer", as: viewer, #"{"password": "a new viewer password", "currentPassword": "not it at all"}"#)
+            response = try await change(
+                "viewer",
+                as: viewer,
+                #"{"password": "a new viewer password", "currentPassword": "not it at all"}"#
+            )
             #expect(response.status == .unprocessableContent)
             #expect(String(buffer: response.body).contains("is not user viewer's password"))
-            response = try await change("viewer", as: viewer, #"{"password": "short", "currentPassword": "viewer password 1"}"#)
+            response = try await change(
+                "viewer",
+                as: viewer,
+                #"{"password": "short", "currentPassword": "viewer password 1"}"#
+            )
             #expect(response.status == .unprocessableContent)
             // Refused changes changed nothing.
             #expect(try await self.logIn(client, "viewer", "viewer password 1").hasPrefix("halb_"))
@@ -253,10 +332,16 @@ let sampleSite = """
             response = try await change("admin", as: viewer, #"{"password": "the viewer's admin password"}"#)
             #expect(response.status == .forbidden)
 
-            response = try await change("viewer", as: viewer, #"{"password": "a new viewer password", "currentPassword": "viewer password 1"}"#)
+            response = try await change(
+                "viewer",
+                as: viewer,
+                #"{"password": "a new viewer password", "currentPassword": "viewer password 1"}"#
+            )
             #expect(response.status == .noContent)
             // The caller's session goes on, the other sessions end; the old password is gone.
-            try await client.execute(uri: "/api/v1/whoami", method: .get, headers: self.headers(viewer)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/api/v1/whoami", method: .get, headers: self.headers(viewer)) {
+                #expect($0.status == .ok)
+            }
             try await client.execute(uri: "/api/v1/whoami", method: .get, headers: self.headers(otherSession)) {
                 #expect($0.status == .unauthorized)
             }

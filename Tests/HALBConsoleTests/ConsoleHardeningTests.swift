@@ -33,7 +33,9 @@ private let laughs: String = {
         clock: ManualClock = ManualClock(),
         _ body: @Sendable (any TestClientProtocol, _ admin: String, _ store: ConsoleStore) async throws -> Void
     ) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-console-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "halb-console-\(UUID().uuidString)"
+        )
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try ConsoleStore(directory: directory)
         _ = try await store.createFirstAdmin(password: "correct horse battery")
@@ -44,7 +46,11 @@ private let laughs: String = {
         }
     }
 
-    private func logIn(_ client: any TestClientProtocol, _ user: String, _ password: String) async throws -> (
+    private func logIn(
+        _ client: any TestClientProtocol,
+        _ user: String,
+        _ password: String
+    ) async throws -> (
         token: String, status: HTTPResponse.Status, retryAfter: String?
     ) {
         try await client.execute(
@@ -53,7 +59,8 @@ private let laughs: String = {
             headers: [.contentType: "application/json"],
             body: ByteBuffer(string: #"{"user": "\#(user)", "password": "\#(password)"}"#)
         ) { response in
-            let object = try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+            let object =
+                try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
             return (object?["token"] as? String ?? "", response.status, response.headers[.retryAfter])
         }
     }
@@ -71,7 +78,8 @@ private let laughs: String = {
             headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
             body: body.map { ByteBuffer(string: $0) }
         ) { response in
-            let object = try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+            let object =
+                try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
             return (response.status, object ?? [:])
         }
     }
@@ -85,7 +93,8 @@ private let laughs: String = {
     @Test func aBillionLaughsIsRefusedAtOnceWhateverTheContentType() async throws {
         try await self.withConsole { client, _, _ in
             for (uri, type) in [
-                ("/api/v1/login", "application/json"), ("/api/v1/login", "application/yaml"), ("/agent/v1/enrol", "application/json"),
+                ("/api/v1/login", "application/json"), ("/api/v1/login", "application/yaml"),
+                ("/agent/v1/enrol", "application/json"),
                 ("/agent/v1/enrol", "text/plain"),
             ] {
                 try await client.execute(
@@ -96,7 +105,11 @@ private let laughs: String = {
                 ) { response in
                     #expect(response.status == .badRequest, "\(uri) \(type)")
                     let text = String(buffer: response.body)
-                    #expect(type == "application/json" ? text.contains("JSON syntax error") : text.contains("more than 250000 values"), "\(text)")
+                    #expect(
+                        type == "application/json"
+                            ? text.contains("JSON syntax error") : text.contains("more than 250000 values"),
+                        "\(text)"
+                    )
                 }
             }
         }
@@ -107,16 +120,39 @@ private let laughs: String = {
     @Test func aReadOnlyTokenOfTheAdminChangesNothing() async throws {
         try await self.withConsole { client, admin, store in
             let adminSession = try await self.tokenID(client, admin)
-            let created = try await self.send(client, .post, "/api/v1/tokens", token: admin, #"{"name": "viewer", "role": "read-only"}"#)
+            let created = try await self.send(
+                client,
+                .post,
+                "/api/v1/tokens",
+                token: admin,
+                #"{"name": "viewer", "role": "read-only"}"#
+            )
             #expect(created.status == .created)
             let readOnly = try #require(created.body["token"] as? String)
 
             // Not the admin's session, not the admin's password, no new tokens.
-            #expect(try await self.send(client, .delete, "/api/v1/tokens/\(adminSession)", token: readOnly).status == .forbidden)
+            #expect(
+                try await self.send(client, .delete, "/api/v1/tokens/\(adminSession)", token: readOnly).status
+                    == .forbidden
+            )
             let password = #"{"password": "a password of mine", "currentPassword": "correct horse battery"}"#
-            #expect(try await self.send(client, .put, "/api/v1/users/admin/password", token: readOnly, password).status == .forbidden)
-            #expect(try await self.send(client, .post, "/api/v1/tokens", token: readOnly, #"{"name": "x", "role": "read-only"}"#).status == .forbidden)
-            #expect(try await self.send(client, .post, "/api/v1/tokens", token: readOnly, #"{"name": "x"}"#).status == .forbidden)
+            #expect(
+                try await self.send(client, .put, "/api/v1/users/admin/password", token: readOnly, password).status
+                    == .forbidden
+            )
+            #expect(
+                try await self.send(
+                    client,
+                    .post,
+                    "/api/v1/tokens",
+                    token: readOnly,
+                    #"{"name": "x", "role": "read-only"}"#
+                ).status == .forbidden
+            )
+            #expect(
+                try await self.send(client, .post, "/api/v1/tokens", token: readOnly, #"{"name": "x"}"#).status
+                    == .forbidden
+            )
 
             // The admin is still logged in with the same password, and no token was minted.
             #expect(try await self.send(client, .get, "/api/v1/whoami", token: admin).status == .ok)
@@ -134,13 +170,22 @@ private let laughs: String = {
     @Test func aReadOnlyTokenReadsEverythingButTheUserList() async throws {
         try await self.withConsole { client, admin, store in
             _ = try await store.createSite(
-                try ConfigNode.parse(yaml: "site: lab\ngateways: [{ name: gw1, address: 192.0.2.21, ports: { gateway: 80 } }]\n"),
+                try ConfigNode.parse(
+                    yaml: "site: lab\ngateways: [{ name: gw1, address: 192.0.2.21, ports: { gateway: 80 } }]\n"
+                ),
                 actor: "admin"
             )
-            let created = try await self.send(client, .post, "/api/v1/tokens", token: admin, #"{"name": "viewer", "role": "read-only"}"#)
+            let created = try await self.send(
+                client,
+                .post,
+                "/api/v1/tokens",
+                token: admin,
+                #"{"name": "viewer", "role": "read-only"}"#
+            )
             let readOnly = try #require(created.body["token"] as? String)
             for path in [
-                "/api/v1/whoami", "/api/v1/sites", "/api/v1/sites/lab", "/api/v1/sites/lab/export", "/api/v1/sites/lab/versions",
+                "/api/v1/whoami", "/api/v1/sites", "/api/v1/sites/lab", "/api/v1/sites/lab/export",
+                "/api/v1/sites/lab/versions",
                 "/api/v1/sites/lab/versions/1", "/api/v1/sites/lab/gateways", "/api/v1/sites/lab/gateways/gw1",
                 "/api/v1/sites/lab/status", "/api/v1/sites/lab/certificates", "/api/v1/audit", "/api/v1/tokens",
             ] {
@@ -156,7 +201,10 @@ private let laughs: String = {
             #expect(try await self.send(client, .post, "/api/v1/users", token: admin, user).status == .created)
             let session = try await self.logIn(client, "viewer", "viewer password 1").token
             let change = #"{"password": "viewer password 2", "currentPassword": "viewer password 1"}"#
-            #expect(try await self.send(client, .put, "/api/v1/users/viewer/password", token: session, change).status == .noContent)
+            #expect(
+                try await self.send(client, .put, "/api/v1/users/viewer/password", token: session, change).status
+                    == .noContent
+            )
             #expect(try await self.logIn(client, "viewer", "viewer password 2").status == .created)
         }
     }
@@ -164,20 +212,32 @@ private let laughs: String = {
     @Test func aTokenMadeWithATokenDiesWithIt() async throws {
         try await self.withConsole { client, admin, store in
             let parent = try #require(
-                try await self.send(client, .post, "/api/v1/tokens", token: admin, #"{"name": "automation"}"#).body["token"] as? String
+                try await self.send(client, .post, "/api/v1/tokens", token: admin, #"{"name": "automation"}"#).body[
+                    "token"
+                ] as? String
             )
             let child = try #require(
-                try await self.send(client, .post, "/api/v1/tokens", token: parent, #"{"name": "job", "role": "read-only"}"#).body["token"]
+                try await self.send(
+                    client,
+                    .post,
+                    "/api/v1/tokens",
+                    token: parent,
+                    #"{"name": "job", "role": "read-only"}"#
+                ).body["token"]
                     as? String
             )
             #expect(try await self.send(client, .get, "/api/v1/whoami", token: child).status == .ok)
             // A token made in a login session belongs to the user: logging out does not end it.
             let session = try await self.tokenID(client, admin)
-            #expect(try await self.send(client, .delete, "/api/v1/tokens/\(session)", token: admin).status == .noContent)
+            #expect(
+                try await self.send(client, .delete, "/api/v1/tokens/\(session)", token: admin).status == .noContent
+            )
             #expect(try await self.send(client, .get, "/api/v1/whoami", token: parent).status == .ok)
             // A token made with a token is revoked with it.
             let parentID = try await self.tokenID(client, parent)
-            #expect(try await self.send(client, .delete, "/api/v1/tokens/\(parentID)", token: parent).status == .noContent)
+            #expect(
+                try await self.send(client, .delete, "/api/v1/tokens/\(parentID)", token: parent).status == .noContent
+            )
             #expect(try await self.send(client, .get, "/api/v1/whoami", token: child).status == .unauthorized)
             #expect(try await store.identity(forToken: child) == nil)
         }
@@ -203,7 +263,10 @@ private let laughs: String = {
             #expect(answer.retryAfter == "2")
             // A wrong current password is a guess too: it waits with the rest.
             let change = #"{"password": "a password of mine", "currentPassword": "wrong guess"}"#
-            #expect(try await self.send(client, .put, "/api/v1/users/admin/password", token: admin, change).status == .tooManyRequests)
+            #expect(
+                try await self.send(client, .put, "/api/v1/users/admin/password", token: admin, change).status
+                    == .tooManyRequests
+            )
 
             // Once the wait is over, the right password gets in and clears the back-off.
             clock.advance(by: .seconds(2))
@@ -252,7 +315,10 @@ private let laughs: String = {
         var throttle = LoginThrottle()
         var longest: Duration = .zero
         for attempt in 0..<40 {
-            longest = max(longest, throttle.failed(user: "user\(attempt)", address: "203.0.113.7", now: self.start) ?? .zero)
+            longest = max(
+                longest,
+                throttle.failed(user: "user\(attempt)", address: "203.0.113.7", now: self.start) ?? .zero
+            )
         }
         #expect(longest == .seconds(15 * 60))
         #expect(throttle.wait(user: "someone-else", address: "203.0.113.7", now: self.start) != nil)

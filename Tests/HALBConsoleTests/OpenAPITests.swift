@@ -21,7 +21,8 @@ import Yams
         let paths = Self.document["paths"] as? [String: Any] ?? [:]
         var operations: Set<String> = []
         for (path, item) in paths {
-            for method in (item as? [String: Any] ?? [:]).keys where ["get", "put", "post", "delete", "patch"].contains(method) {
+            for method in (item as? [String: Any] ?? [:]).keys
+            where ["get", "put", "post", "delete", "patch"].contains(method) {
                 operations.insert("\(method.uppercased()) \(path)")
             }
         }
@@ -32,13 +33,15 @@ import Yams
     /// document, as it names gateways, devices or virtual servers).
     private var served: Set<String> {
         let router = ConsoleAPI.router(store: try! ConsoleStore.inMemory())
-        return Set(router.routes.map { route in
-            let path = "\(route.path)".split(separator: "/").map { component in
-                let name = component.hasPrefix(":") ? "{\(component.dropFirst())}" : String(component)
-                return name == "{collection}" ? "{list}" : name
-            }.joined(separator: "/")
-            return "\(route.method) /\(path)"
-        })
+        return Set(
+            router.routes.map { route in
+                let path = "\(route.path)".split(separator: "/").map { component in
+                    let name = component.hasPrefix(":") ? "{\(component.dropFirst())}" : String(component)
+                    return name == "{collection}" ? "{list}" : name
+                }.joined(separator: "/")
+                return "\(route.method) /\(path)"
+            }
+        )
     }
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedOperationIsServed() {
@@ -69,7 +72,12 @@ import Yams
         try await app.test(.router) { client in
             for route in routes where !open.contains(route.name) {
                 for headers: HTTPFields in [[:], [.authorization: "Bearer halb_0011.bogus"]] {
-                    try await client.execute(uri: route.path, method: route.method, headers: headers, body: ByteBuffer(string: "{}")) { response in
+                    try await client.execute(
+                        uri: route.path,
+                        method: route.method,
+                        headers: headers,
+                        body: ByteBuffer(string: "{}")
+                    ) { response in
                         #expect(response.status == .unauthorized, "\(route.name) with \(headers): \(response.status)")
                     }
                 }

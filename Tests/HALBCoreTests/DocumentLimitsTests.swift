@@ -31,7 +31,8 @@ extension ConfigNode {
 @Suite struct DocumentLimitsTests {
     @Test func aBillionLaughsIsRefusedByItsExpandedSize() {
         // Nine levels of nine: 387 million nodes once expanded, from 478 bytes (the attack's body).
-        let message = refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: laughs(levels: 9, width: 9)) }
+        let message = refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: laughs(levels: 9, width: 9))
+        }
         #expect(message.contains("more than 250000 values"), "\(message)")
         // The same as a site file: one issue, no site.
         #expect(throws: ConfigurationError.self) { try SiteReader.load(yaml: laughs(levels: 9, width: 9)) }
@@ -42,13 +43,21 @@ extension ConfigNode {
         let yaml = laughs(levels: 8, width: 9) + "? *a8\n: x\n"
         #expect(refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: yaml) }.contains("values"))
         let small = "a: &a [x]\n? *a\n: y\n"
-        #expect(refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: small) }.contains("mapping keys must be plain text"))
+        #expect(
+            refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: small) }.contains(
+                "mapping keys must be plain text"
+            )
+        )
     }
 
     @Test func aliasesWithinTheBudgetStillWork() throws {
         let node = try ConfigNode.parse(yaml: "base: &b {weight: 5}\nother: *b\n")
         #expect(node["other"]?["weight"] == .plain("5"))
-        #expect(refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: "a: *nothing\n") }.contains("names no anchor"))
+        #expect(
+            refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: "a: *nothing\n") }.contains(
+                "names no anchor"
+            )
+        )
     }
 
     @Test func mergeKeysMergeWithWrittenKeysWinning() throws {
@@ -59,19 +68,33 @@ extension ConfigNode {
             two: {<<: [*m, *d], name: gw2}
             """
         let node = try ConfigNode.parse(yaml: yaml)
-        #expect(node["one"] == .mapping([.init("name", .plain("gw1")), .init("enabled", .plain("true")), .init("weight", .plain("5"))]))
+        #expect(
+            node["one"]
+                == .mapping([
+                    .init("name", .plain("gw1")), .init("enabled", .plain("true")), .init("weight", .plain("5")),
+                ])
+        )
         #expect(node["two"]?["weight"] == .plain("7"))
         #expect(node["two"]?["drain"] == .plain("true"))
         #expect(node["two"]?["enabled"] == .plain("false"))
-        #expect(refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: "a: {<<: 5}\n") }.contains("merge key takes a mapping"))
+        #expect(
+            refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: "a: {<<: 5}\n") }.contains(
+                "merge key takes a mapping"
+            )
+        )
     }
 
     @Test func deepNestingIsRefusedWithItsDepth() {
-        for text in [String(repeating: "[", count: 100_000), String(repeating: "{a: ", count: 40) + "1" + String(repeating: "}", count: 40)] {
+        for text in [
+            String(repeating: "[", count: 100_000),
+            String(repeating: "{a: ", count: 40) + "1" + String(repeating: "}", count: 40),
+        ] {
             let yaml = refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: text) }
             #expect(yaml.contains("nested more than 32 deep") || yaml.contains("syntax error"), "\(yaml.prefix(200))")
         }
-        let json = refusal { () throws(ConfigurationError) in try ConfigNode.parse(json: String(repeating: "[", count: 100_000)) }
+        let json = refusal { () throws(ConfigurationError) in
+            try ConfigNode.parse(json: String(repeating: "[", count: 100_000))
+        }
         #expect(json.contains("nested more than 32 deep"), "\(json)")
     }
 
@@ -80,15 +103,22 @@ extension ConfigNode {
         let message = refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: yaml) }
         #expect(message == "gateways: has more than 10000 items; refused")
         let json = "{\"gateways\": [" + Array(repeating: "1", count: 10_001).joined(separator: ",") + "]}"
-        #expect(refusal { () throws(ConfigurationError) in try ConfigNode.parse(json: json) } == "gateways: has more than 10000 items; refused")
+        #expect(
+            refusal { () throws(ConfigurationError) in try ConfigNode.parse(json: json) }
+                == "gateways: has more than 10000 items; refused"
+        )
     }
 
     @Test func aDocumentPastItsSizeIsRefusedUnread() {
         let limits = DocumentLimits(maximumBytes: 1024, maximumDepth: 8, maximumNodes: 100, maximumItems: 10)
         let text = String(repeating: "#", count: 1025)
         let expected = "the document is 1025 bytes, more than the limit of 1 KiB"
-        #expect(refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: text, limits: limits) } == expected)
-        #expect(refusal { () throws(ConfigurationError) in try ConfigNode.parse(json: text, limits: limits) } == expected)
+        #expect(
+            refusal { () throws(ConfigurationError) in try ConfigNode.parse(yaml: text, limits: limits) } == expected
+        )
+        #expect(
+            refusal { () throws(ConfigurationError) in try ConfigNode.parse(json: text, limits: limits) } == expected
+        )
     }
 
     @Test func manyIssuesAreCappedWithACount() {
@@ -107,7 +137,8 @@ extension ConfigNode {
 
 @Suite struct JSONReaderTests {
     @Test func readsJSONAsTheSameTreeAsYAML() throws {
-        let json = #"{"name": "gw1", "weight": 5, "ratio": -1.5e3, "on": true, "none": null, "list": [1, "two"], "text": "a\"b\\c\u00e9\ud83d\ude00\n"}"#
+        let json =
+            #"{"name": "gw1", "weight": 5, "ratio": -1.5e3, "on": true, "none": null, "list": [1, "two"], "text": "a\"b\\c\u00e9\ud83d\ude00\n"}"#
         let node = try ConfigNode.parse(json: json)
         #expect(node["name"] == .string("gw1"))
         #expect(node["weight"] == .plain("5"))

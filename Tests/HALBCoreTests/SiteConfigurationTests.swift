@@ -28,14 +28,26 @@ private func issues(_ yaml: String) -> [String] {
         let vs = try #require(site.virtualServers.first)
         #expect(vs.vip == VirtualIP(ipv4: "127.0.0.10/8"))
         #expect(vs.devices == [DeviceAssignment(name: "lb1")])
-        #expect(vs.payloads == [Payload(kind: .gateway, port: 8080, gateways: ["gw1", "gw2", "gw3"], balancing: .leastconn)])
+        #expect(
+            vs.payloads == [
+                Payload(kind: .gateway, port: 8080, gateways: ["gw1", "gw2", "gw3"], balancing: .leastconn)
+            ]
+        )
         #expect(
             vs.healthCheck
                 == HealthCheck(type: .tcp, interval: .milliseconds(500), timeout: .milliseconds(300), rise: 2, fall: 2)
         )
         // Defaults of everything the file leaves out.
         #expect(vs.enabled)
-        #expect(vs.vrrp == VRRPSettings(routerID: nil, advertInterval: .milliseconds(100), preempt: true, preemptDelay: .seconds(0)))
+        #expect(
+            vs.vrrp
+                == VRRPSettings(
+                    routerID: nil,
+                    advertInterval: .milliseconds(100),
+                    preempt: true,
+                    preemptDelay: .seconds(0)
+                )
+        )
         #expect(vs.vrrp.acceptFrom == .peers)
         #expect(site.routerID(ofVirtualServerAt: 0) == 1)
         #expect(vs.timeouts == Timeouts(connect: .seconds(5), clientIdle: .hours(1), gatewayIdle: .hours(1)))
@@ -104,11 +116,20 @@ private func issues(_ yaml: String) -> [String] {
         )
         #expect(site.virtualServers[1].persistence == Persistence())
         var udp = UDPPayload(ports: [443, 3391], balancing: .roundrobin, idleTimeout: .seconds(90), maxFlows: 50000)
-        udp.healthCheck = HealthCheck(type: .udp, interval: .seconds(5), timeout: .seconds(1), send: [0xff, 0, 0, 0], expect: nil)
+        udp.healthCheck = HealthCheck(
+            type: .udp,
+            interval: .seconds(5),
+            timeout: .seconds(1),
+            send: [0xff, 0, 0, 0],
+            expect: nil
+        )
         #expect(vs.udp == udp)
         #expect(site.virtualServers[1].udp == nil)
         let offload = try #require(site.virtualServers[1].payload(.ssl))
-        #expect(offload.sslMode == .offload && offload.certificate == "/etc/halb/portal.pem" && offload.privateKey == "/etc/halb/portal.key")
+        #expect(
+            offload.sslMode == .offload && offload.certificate == "/etc/halb/portal.pem"
+                && offload.privateKey == "/etc/halb/portal.key"
+        )
         #expect(offload.minimumTLSVersion == .v1_3)
         #expect(offload.alpn == ["http/1.1"] && offload.managedCertificate == nil)
         #expect(offload.gatewayTLS == GatewayTLS(verify: true, caBundle: "/etc/halb/gateways-ca.pem"))
@@ -142,87 +163,311 @@ private func issues(_ yaml: String) -> [String] {
         ("gateway: 18081", "gateway: 0", "gateways[0].ports.gateway: 0 is not a port (1-65535)"),
         ("site: demo", "site: \"my site\"", "site: \"my site\" is not a site name"),
         ("site: demo", "site: ~", "site: missing: this field is required"),
-        ("address: 127.0.0.1, ports: { gateway: 18081 }", "address: 300.1.1.1, ports: { gateway: 18081 }", "gateways[0].address: \"300.1.1.1\" is not an IP address or host name"),
+        (
+            "address: 127.0.0.1, ports: { gateway: 18081 }", "address: 300.1.1.1, ports: { gateway: 18081 }",
+            "gateways[0].address: \"300.1.1.1\" is not an IP address or host name"
+        ),
         ("name: gw2", "name: gw1", "gateways[1].name: \"gw1\" is already the name of gateways[0]"),
-        ("ports: { gateway: 18082 } }", "ports: { gateway: 18082 }, weight: 0 }", "gateways[1].weight: 0 is not a weight (1-256)"),
-        ("ports: { gateway: 18082 } }", "ports: { gateway: 18082 }, drain: maybe }", "gateways[1].drain: \"maybe\" is not true or false"),
+        (
+            "ports: { gateway: 18082 } }", "ports: { gateway: 18082 }, weight: 0 }",
+            "gateways[1].weight: 0 is not a weight (1-256)"
+        ),
+        (
+            "ports: { gateway: 18082 } }", "ports: { gateway: 18082 }, drain: maybe }",
+            "gateways[1].drain: \"maybe\" is not true or false"
+        ),
         ("interface: lo", "interface: eth0/1", "devices[0].interface: \"eth0/1\" is not an interface name"),
-        ("ipv4: 127.0.0.10/8", "ipv4: 127.0.0.10/33", "virtualServers[0].vip.ipv4: \"127.0.0.10/33\" is not an IPv4 address with prefix length"),
-        ("ipv4: 127.0.0.10/8", "ipv4: 127.0.0.10/8, ipv6: 2001:db8::zz/64", "virtualServers[0].vip.ipv6: \"2001:db8::zz/64\" is not an IPv6 address"),
-        ("devices: [lb1]", "devices: [lb1, lb7]", "virtualServers[0].devices[1]: \"lb7\" is not a device of this site (known: lb1)"),
+        (
+            "ipv4: 127.0.0.10/8", "ipv4: 127.0.0.10/33",
+            "virtualServers[0].vip.ipv4: \"127.0.0.10/33\" is not an IPv4 address with prefix length"
+        ),
+        (
+            "ipv4: 127.0.0.10/8", "ipv4: 127.0.0.10/8, ipv6: 2001:db8::zz/64",
+            "virtualServers[0].vip.ipv6: \"2001:db8::zz/64\" is not an IPv6 address"
+        ),
+        (
+            "devices: [lb1]", "devices: [lb1, lb7]",
+            "virtualServers[0].devices[1]: \"lb7\" is not a device of this site (known: lb1)"
+        ),
         ("devices: [lb1]", "devices: [lb1, lb1]", "virtualServers[0].devices[1]: \"lb1\" is listed twice"),
         ("devices: [lb1]", "devices: []", "virtualServers[0].devices: the list is empty"),
-        ("devices: [lb1]", "devices: [{ name: lb1, priority: 300 }]", "virtualServers[0].devices[0].priority: 300 is not a VRRP priority (1-255)"),
-        ("gateways: [gw1, gw2]", "gateways: [gw1, gw9]", "virtualServers[0].payloads.gateway.gateways[1]: \"gw9\" is not a gateway of this site (known: gw1, gw2)"),
-        ("gateways: [gw1, gw2] }", "gateways: [gw1, gw2], balancing: fastest }", "virtualServers[0].payloads.gateway.balancing: \"fastest\" is not one of roundrobin, leastconn, sourcehash, random"),
-        ("gateways: [gw1, gw2] }", "gateways: [gw1, gw2], enabled: false }", "virtualServers[0].payloads: no payload is enabled"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "gateway: { port: 8080 }\n      ssl: { port: 8080 }", "virtualServers[0].payloads.ssl.port: 8080 is already the port of the gateway payload"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload }", "virtualServers[0].payloads.ssl.certificate: missing: mode offload needs the PEM file of the certificate chain"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem }", "virtualServers[0].payloads.ssl.privateKey: missing: mode offload needs the PEM file of the private key"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: c.pem, privateKey: /k.pem }", "virtualServers[0].payloads.ssl.certificate: \"c.pem\" is not an absolute path"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, minimumTLSVersion: \"1.1\" }", "virtualServers[0].payloads.ssl.minimumTLSVersion: \"1.1\" is not one of 1.2, 1.3"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, ciphers: strong }", "virtualServers[0].payloads.ssl.ciphers: \"strong\" is not modern, intermediate or a list of cipher suites"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, ciphers: [RC4-MD5] }", "virtualServers[0].payloads.ssl.ciphers[0]: \"RC4-MD5\" is not a TLS 1.2 cipher suite"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, sni: { a.example.test: [gw1] } }", "virtualServers[0].payloads.ssl.sni: SNI routing is for mode passthrough"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { certificate: /c.pem }", "virtualServers[0].payloads.ssl.certificate: only mode offload uses a certificate"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { managedCertificate: rdp }", "virtualServers[0].payloads.ssl.managedCertificate: only mode offload uses a certificate"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, managedCertificate: rdp, certificate: /c.pem }", "virtualServers[0].payloads.ssl.certificate: give either managedCertificate (uploaded to the console) or certificate and privateKey (files), not both"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, managedCertificate: \"a b\" }", "virtualServers[0].payloads.ssl.managedCertificate: \"a b\" is not a certificate name"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, managedCertificate: rdp, alpn: [h2, \"http 1.1\"] }", "virtualServers[0].payloads.ssl.alpn[1]: \"http 1.1\" is not an application protocol name"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, managedCertificate: rdp, alpn: [h2, h2] }", "virtualServers[0].payloads.ssl.alpn[1]: \"h2\" is listed twice"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { alpn: [h2] }", "virtualServers[0].payloads.ssl.alpn: only mode offload offers ALPN"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { gatewayTLS: { verify: true } }", "virtualServers[0].payloads.ssl.gatewayTLS: only mode offload re-encrypts"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, gatewayTLS: { caBundle: ca.pem } }", "virtualServers[0].payloads.ssl.gatewayTLS.caBundle: \"ca.pem\" is not an absolute path"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, gatewayTLS: { check: yes } }", "virtualServers[0].payloads.ssl.gatewayTLS.check: unknown field \"check\""),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { port: 3391 }", "virtualServers[0].payloads.udp.port: unknown field \"port\""),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { ports: [] }", "virtualServers[0].payloads.udp.ports: the list is empty"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { ports: [443, 70000] }", "virtualServers[0].payloads.udp.ports[1]: 70000 is not a port (1-65535)"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { ports: [443, 443] }", "virtualServers[0].payloads.udp.ports[1]: 443 is listed twice"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { gateways: [gw7] }", "virtualServers[0].payloads.udp.gateways[0]: \"gw7\" is not a gateway of this site"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { idleTimeout: 500ms }", "virtualServers[0].payloads.udp.idleTimeout: 500ms is not a UDP idle timeout (1s to 1h)"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { maxFlows: 0 }", "virtualServers[0].payloads.udp.maxFlows: 0 is not a flow limit"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { type: tcp } }", "virtualServers[0].payloads.udp.healthCheck.type: tcp is not udp"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { sendHex: 0x1 } }", "virtualServers[0].payloads.udp.healthCheck.sendHex: \"0x1\" is not hex bytes"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { send: a, sendHex: \"61\" } }", "virtualServers[0].payloads.udp.healthCheck.sendHex: give send (text) or sendHex (bytes), not both"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { path: / } }", "virtualServers[0].payloads.udp.healthCheck.path: unknown field \"path\""),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { interval: 1s, timeout: 2s } }", "virtualServers[0].payloads.udp.healthCheck.timeout: 2s is longer than the interval 1s"),
-        ("ports: { gateway: 18082 } }", "ports: { gateway: 18082, udp: 0 } }", "gateways[1].ports.udp: 0 is not a port (1-65535)"),
-        ("{ type: tcp }", "{ type: icmp }", "virtualServers[0].healthCheck.type: \"icmp\" is not one of tcp, http, tls, udp"),
+        (
+            "devices: [lb1]", "devices: [{ name: lb1, priority: 300 }]",
+            "virtualServers[0].devices[0].priority: 300 is not a VRRP priority (1-255)"
+        ),
+        (
+            "gateways: [gw1, gw2]", "gateways: [gw1, gw9]",
+            "virtualServers[0].payloads.gateway.gateways[1]: \"gw9\" is not a gateway of this site (known: gw1, gw2)"
+        ),
+        (
+            "gateways: [gw1, gw2] }", "gateways: [gw1, gw2], balancing: fastest }",
+            "virtualServers[0].payloads.gateway.balancing: \"fastest\" is not one of roundrobin, leastconn, sourcehash, random"
+        ),
+        (
+            "gateways: [gw1, gw2] }", "gateways: [gw1, gw2], enabled: false }",
+            "virtualServers[0].payloads: no payload is enabled"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "gateway: { port: 8080 }\n      ssl: { port: 8080 }",
+            "virtualServers[0].payloads.ssl.port: 8080 is already the port of the gateway payload"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload }",
+            "virtualServers[0].payloads.ssl.certificate: missing: mode offload needs the PEM file of the certificate chain"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, certificate: /c.pem }",
+            "virtualServers[0].payloads.ssl.privateKey: missing: mode offload needs the PEM file of the private key"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }",
+            "ssl: { mode: offload, certificate: c.pem, privateKey: /k.pem }",
+            "virtualServers[0].payloads.ssl.certificate: \"c.pem\" is not an absolute path"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }",
+            "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, minimumTLSVersion: \"1.1\" }",
+            "virtualServers[0].payloads.ssl.minimumTLSVersion: \"1.1\" is not one of 1.2, 1.3"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }",
+            "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, ciphers: strong }",
+            "virtualServers[0].payloads.ssl.ciphers: \"strong\" is not modern, intermediate or a list of cipher suites"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }",
+            "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, ciphers: [RC4-MD5] }",
+            "virtualServers[0].payloads.ssl.ciphers[0]: \"RC4-MD5\" is not a TLS 1.2 cipher suite"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }",
+            "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, sni: { a.example.test: [gw1] } }",
+            "virtualServers[0].payloads.ssl.sni: SNI routing is for mode passthrough"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { certificate: /c.pem }",
+            "virtualServers[0].payloads.ssl.certificate: only mode offload uses a certificate"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { managedCertificate: rdp }",
+            "virtualServers[0].payloads.ssl.managedCertificate: only mode offload uses a certificate"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }",
+            "ssl: { mode: offload, managedCertificate: rdp, certificate: /c.pem }",
+            "virtualServers[0].payloads.ssl.certificate: give either managedCertificate (uploaded to the console) or certificate and privateKey (files), not both"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { mode: offload, managedCertificate: \"a b\" }",
+            "virtualServers[0].payloads.ssl.managedCertificate: \"a b\" is not a certificate name"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }",
+            "ssl: { mode: offload, managedCertificate: rdp, alpn: [h2, \"http 1.1\"] }",
+            "virtualServers[0].payloads.ssl.alpn[1]: \"http 1.1\" is not an application protocol name"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }",
+            "ssl: { mode: offload, managedCertificate: rdp, alpn: [h2, h2] }",
+            "virtualServers[0].payloads.ssl.alpn[1]: \"h2\" is listed twice"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { alpn: [h2] }",
+            "virtualServers[0].payloads.ssl.alpn: only mode offload offers ALPN"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { gatewayTLS: { verify: true } }",
+            "virtualServers[0].payloads.ssl.gatewayTLS: only mode offload re-encrypts"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }",
+            "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, gatewayTLS: { caBundle: ca.pem } }",
+            "virtualServers[0].payloads.ssl.gatewayTLS.caBundle: \"ca.pem\" is not an absolute path"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }",
+            "ssl: { mode: offload, certificate: /c.pem, privateKey: /k.pem, gatewayTLS: { check: yes } }",
+            "virtualServers[0].payloads.ssl.gatewayTLS.check: unknown field \"check\""
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { port: 3391 }",
+            "virtualServers[0].payloads.udp.port: unknown field \"port\""
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { ports: [] }",
+            "virtualServers[0].payloads.udp.ports: the list is empty"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { ports: [443, 70000] }",
+            "virtualServers[0].payloads.udp.ports[1]: 70000 is not a port (1-65535)"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { ports: [443, 443] }",
+            "virtualServers[0].payloads.udp.ports[1]: 443 is listed twice"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { gateways: [gw7] }",
+            "virtualServers[0].payloads.udp.gateways[0]: \"gw7\" is not a gateway of this site"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { idleTimeout: 500ms }",
+            "virtualServers[0].payloads.udp.idleTimeout: 500ms is not a UDP idle timeout (1s to 1h)"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { maxFlows: 0 }",
+            "virtualServers[0].payloads.udp.maxFlows: 0 is not a flow limit"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { type: tcp } }",
+            "virtualServers[0].payloads.udp.healthCheck.type: tcp is not udp"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { sendHex: 0x1 } }",
+            "virtualServers[0].payloads.udp.healthCheck.sendHex: \"0x1\" is not hex bytes"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { send: a, sendHex: \"61\" } }",
+            "virtualServers[0].payloads.udp.healthCheck.sendHex: give send (text) or sendHex (bytes), not both"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { path: / } }",
+            "virtualServers[0].payloads.udp.healthCheck.path: unknown field \"path\""
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "udp: { healthCheck: { interval: 1s, timeout: 2s } }",
+            "virtualServers[0].payloads.udp.healthCheck.timeout: 2s is longer than the interval 1s"
+        ),
+        (
+            "ports: { gateway: 18082 } }", "ports: { gateway: 18082, udp: 0 } }",
+            "gateways[1].ports.udp: 0 is not a port (1-65535)"
+        ),
+        (
+            "{ type: tcp }", "{ type: icmp }",
+            "virtualServers[0].healthCheck.type: \"icmp\" is not one of tcp, http, tls, udp"
+        ),
         ("{ type: tcp }", "{ type: udp }", "virtualServers[0].healthCheck.type: udp checks belong to the udp payload"),
-        ("{ type: tcp }", "{ interval: 5 }", "virtualServers[0].healthCheck.interval: \"5\" is not a duration (write it like 250ms, 2s, 5m or 1h)"),
-        ("{ type: tcp }", "{ interval: 50ms, timeout: 10ms }", "virtualServers[0].healthCheck.interval: 50ms is not a check interval (100ms to 1h)"),
-        ("{ type: tcp }", "{ interval: 1s, timeout: 2s }", "virtualServers[0].healthCheck.timeout: 2s is longer than the interval 1s"),
+        (
+            "{ type: tcp }", "{ interval: 5 }",
+            "virtualServers[0].healthCheck.interval: \"5\" is not a duration (write it like 250ms, 2s, 5m or 1h)"
+        ),
+        (
+            "{ type: tcp }", "{ interval: 50ms, timeout: 10ms }",
+            "virtualServers[0].healthCheck.interval: 50ms is not a check interval (100ms to 1h)"
+        ),
+        (
+            "{ type: tcp }", "{ interval: 1s, timeout: 2s }",
+            "virtualServers[0].healthCheck.timeout: 2s is longer than the interval 1s"
+        ),
         ("{ type: tcp }", "{ rise: 0 }", "virtualServers[0].healthCheck.rise: 0 is not a rise count (1-100)"),
         ("{ type: tcp }", "{ fall: 101 }", "virtualServers[0].healthCheck.fall: 101 is not a fall count (1-100)"),
-        ("{ type: tcp }", "{ type: http, path: \"/a b\" }", "virtualServers[0].healthCheck.path: \"/a b\" is not an HTTP path"),
-        ("{ type: tcp }", "{ type: http, expectedStatus: 99 }", "virtualServers[0].healthCheck.expectedStatus: 99 is not an HTTP status (100-599)"),
-        ("{ type: tcp }", "{ type: tcp, colour: blue }", "virtualServers[0].healthCheck.colour: unknown field \"colour\""),
-        ("    healthCheck: { type: tcp }", "    timeouts: { connect: 0s }", "virtualServers[0].timeouts.connect: 0s is not a connect timeout (1ms to 1h)"),
-        ("    healthCheck: { type: tcp }", "    timeouts: { clientIdle: 8d }", "virtualServers[0].timeouts.clientIdle: \"8d\" is not a duration"),
-        ("    healthCheck: { type: tcp }", "    limits: { maxConnections: 0 }", "virtualServers[0].limits.maxConnections: 0 is not a connection limit (1-10000000)"),
-        ("    healthCheck: { type: tcp }", "    limits: { maxConnectionsPerGateway: -1 }", "virtualServers[0].limits.maxConnectionsPerGateway: -1 is not a connection limit (0 = none) (0-10000000)"),
-        ("    healthCheck: { type: tcp }", "    proxyProtocol: v3", "virtualServers[0].proxyProtocol: \"v3\" is not one of off, v1, v2"),
-        ("    healthCheck: { type: tcp }", "    vrrp: { routerId: 256 }", "virtualServers[0].vrrp.routerId: 256 is not a VRRP router id (1-255)"),
-        ("    healthCheck: { type: tcp }", "    vrrp: { advertInterval: 5ms }", "virtualServers[0].vrrp.advertInterval: 5ms is not a VRRP advert interval"),
-        ("    healthCheck: { type: tcp }", "    vrrp: { advertInterval: 105ms }", "virtualServers[0].vrrp.advertInterval: 105ms is not a VRRP advert interval"),
-        ("    healthCheck: { type: tcp }", "    vrrp: { preempt: sometimes }", "virtualServers[0].vrrp.preempt: \"sometimes\" is not true or false"),
-        ("    healthCheck: { type: tcp }", "    vrrp: { acceptFrom: everyone }", "virtualServers[0].vrrp.acceptFrom: \"everyone\" is not one of peers, any"),
-        ("    healthCheck: { type: tcp }", "    vrrp: { preemptDelay: 2h }", "virtualServers[0].vrrp.preemptDelay: 2h is not a preempt delay (0s to 1h)"),
-        ("    healthCheck: { type: tcp }", "    publicAddress: \"not a host\"", "virtualServers[0].publicAddress: \"not a host\" is not an IP address or host name"),
+        (
+            "{ type: tcp }", "{ type: http, path: \"/a b\" }",
+            "virtualServers[0].healthCheck.path: \"/a b\" is not an HTTP path"
+        ),
+        (
+            "{ type: tcp }", "{ type: http, expectedStatus: 99 }",
+            "virtualServers[0].healthCheck.expectedStatus: 99 is not an HTTP status (100-599)"
+        ),
+        (
+            "{ type: tcp }", "{ type: tcp, colour: blue }",
+            "virtualServers[0].healthCheck.colour: unknown field \"colour\""
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    timeouts: { connect: 0s }",
+            "virtualServers[0].timeouts.connect: 0s is not a connect timeout (1ms to 1h)"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    timeouts: { clientIdle: 8d }",
+            "virtualServers[0].timeouts.clientIdle: \"8d\" is not a duration"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    limits: { maxConnections: 0 }",
+            "virtualServers[0].limits.maxConnections: 0 is not a connection limit (1-10000000)"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    limits: { maxConnectionsPerGateway: -1 }",
+            "virtualServers[0].limits.maxConnectionsPerGateway: -1 is not a connection limit (0 = none) (0-10000000)"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    proxyProtocol: v3",
+            "virtualServers[0].proxyProtocol: \"v3\" is not one of off, v1, v2"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    vrrp: { routerId: 256 }",
+            "virtualServers[0].vrrp.routerId: 256 is not a VRRP router id (1-255)"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    vrrp: { advertInterval: 5ms }",
+            "virtualServers[0].vrrp.advertInterval: 5ms is not a VRRP advert interval"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    vrrp: { advertInterval: 105ms }",
+            "virtualServers[0].vrrp.advertInterval: 105ms is not a VRRP advert interval"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    vrrp: { preempt: sometimes }",
+            "virtualServers[0].vrrp.preempt: \"sometimes\" is not true or false"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    vrrp: { acceptFrom: everyone }",
+            "virtualServers[0].vrrp.acceptFrom: \"everyone\" is not one of peers, any"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    vrrp: { preemptDelay: 2h }",
+            "virtualServers[0].vrrp.preemptDelay: 2h is not a preempt delay (0s to 1h)"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    publicAddress: \"not a host\"",
+            "virtualServers[0].publicAddress: \"not a host\" is not an IP address or host name"
+        ),
         ("virtualServers:", "virtualServer:", "virtualServer: unknown field \"virtualServer\""),
         ("    vip: { ipv4: 127.0.0.10/8 }\n", "", "virtualServers[0].vip: missing"),
-        ("    vip: { ipv4: 127.0.0.10/8 }", "    vip: 127.0.0.10", "virtualServers[0].vip: \"127.0.0.10\" is not a mapping of fields"),
+        (
+            "    vip: { ipv4: 127.0.0.10/8 }", "    vip: 127.0.0.10",
+            "virtualServers[0].vip: \"127.0.0.10\" is not a mapping of fields"
+        ),
         ("devices: [lb1]", "devices: lb1", "virtualServers[0].devices: \"lb1\" is not a list"),
-        ("gateways: [gw1, gw2] }", "gateways: [gw1, gw2], sni: { a.example.test: [gw1] } }", "virtualServers[0].payloads.gateway.sni: unknown field \"sni\""),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: [gw1] }", "virtualServers[0].payloads.ssl.sni: a list is not a mapping of server names to gateway lists"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { \"bad name\": [gw1] } }", "virtualServers[0].payloads.ssl.sni.bad name: \"bad name\" is not a server name"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { \"*.*.test\": [gw1] } }", "virtualServers[0].payloads.ssl.sni.*.*.test: \"*.*.test\" is not a server name"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { a.example.test: [gw9] } }", "virtualServers[0].payloads.ssl.sni.a.example.test[0]: \"gw9\" is not a gateway of this site"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { a.example.test: [] } }", "virtualServers[0].payloads.ssl.sni.a.example.test: no gateways"),
-        ("gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { a.example.test: [gw1], A.Example.test: [gw2] } }", "virtualServers[0].payloads.ssl.sni.A.Example.test: \"A.Example.test\" is already routed"),
-        ("    healthCheck: { type: tcp }", "    persistence: { type: sticky }", "virtualServers[0].persistence.type: \"sticky\" is not one of none, sourceIP"),
-        ("    healthCheck: { type: tcp }", "    persistence: { type: sourceIP, timeout: 500ms }", "virtualServers[0].persistence.timeout: 500ms is not a persistence timeout (1s to 168h)"),
-        ("    healthCheck: { type: tcp }", "    timeouts: { clientHello: 2m }", "virtualServers[0].timeouts.clientHello: 2m is not a ClientHello timeout (10ms to 1m)"),
+        (
+            "gateways: [gw1, gw2] }", "gateways: [gw1, gw2], sni: { a.example.test: [gw1] } }",
+            "virtualServers[0].payloads.gateway.sni: unknown field \"sni\""
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: [gw1] }",
+            "virtualServers[0].payloads.ssl.sni: a list is not a mapping of server names to gateway lists"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { \"bad name\": [gw1] } }",
+            "virtualServers[0].payloads.ssl.sni.bad name: \"bad name\" is not a server name"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { \"*.*.test\": [gw1] } }",
+            "virtualServers[0].payloads.ssl.sni.*.*.test: \"*.*.test\" is not a server name"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { a.example.test: [gw9] } }",
+            "virtualServers[0].payloads.ssl.sni.a.example.test[0]: \"gw9\" is not a gateway of this site"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }", "ssl: { sni: { a.example.test: [] } }",
+            "virtualServers[0].payloads.ssl.sni.a.example.test: no gateways"
+        ),
+        (
+            "gateway: { port: 8080, gateways: [gw1, gw2] }",
+            "ssl: { sni: { a.example.test: [gw1], A.Example.test: [gw2] } }",
+            "virtualServers[0].payloads.ssl.sni.A.Example.test: \"A.Example.test\" is already routed"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    persistence: { type: sticky }",
+            "virtualServers[0].persistence.type: \"sticky\" is not one of none, sourceIP"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    persistence: { type: sourceIP, timeout: 500ms }",
+            "virtualServers[0].persistence.timeout: 500ms is not a persistence timeout (1s to 168h)"
+        ),
+        (
+            "    healthCheck: { type: tcp }", "    timeouts: { clientHello: 2m }",
+            "virtualServers[0].timeouts.clientHello: 2m is not a ClientHello timeout (10ms to 1m)"
+        ),
     ]
 
     @Test(arguments: badValues)
@@ -252,26 +497,38 @@ private func issues(_ yaml: String) -> [String] {
     }
 
     @Test func duplicateVIPAndPortAcrossVirtualServers() {
-        let yaml = Self.base + """
-              - name: web2
-                vip: { ipv4: 127.0.0.10/8 }
-                devices: [lb1]
-                payloads: { gateway: { port: 8080 } }
+        let yaml =
+            Self.base + """
+                  - name: web2
+                    vip: { ipv4: 127.0.0.10/8 }
+                    devices: [lb1]
+                    payloads: { gateway: { port: 8080 } }
 
-            """
-        #expect(issues(yaml).contains { $0.hasPrefix("virtualServers[1].payloads.gateway.port: 127.0.0.10:8080 is already served by web.gateway") })
+                """
+        #expect(
+            issues(yaml).contains {
+                $0.hasPrefix(
+                    "virtualServers[1].payloads.gateway.port: 127.0.0.10:8080 is already served by web.gateway"
+                )
+            }
+        )
     }
 
     @Test func duplicateRouterIDOnOneInterface() {
-        let yaml = Self.base + """
-              - name: web2
-                vip: { ipv4: 127.0.0.11/8 }
-                vrrp: { routerId: 1 }
-                devices: [lb1]
-                payloads: { gateway: { port: 8080 } }
+        let yaml =
+            Self.base + """
+                  - name: web2
+                    vip: { ipv4: 127.0.0.11/8 }
+                    vrrp: { routerId: 1 }
+                    devices: [lb1]
+                    payloads: { gateway: { port: 8080 } }
 
-            """
-        #expect(issues(yaml) == ["virtualServers[1].vrrp.routerId: router id 1 on lb1's interface lo is already used by web"])
+                """
+        #expect(
+            issues(yaml) == [
+                "virtualServers[1].vrrp.routerId: router id 1 on lb1's interface lo is already used by web"
+            ]
+        )
     }
 
     @Test func unicastVRRPNeedsIPv4DeviceAddresses() throws {
@@ -289,16 +546,26 @@ private func issues(_ yaml: String) -> [String] {
                 payloads: { gateway: {} }
 
             """
-        #expect(issues(site) == [
-            "virtualServers[0].vrrp.unicast: device \"lb2\" has address \"lb2.example.net\", not an IPv4 address to send advertisements to"
-        ])
+        #expect(
+            issues(site) == [
+                "virtualServers[0].vrrp.unicast: device \"lb2\" has address \"lb2.example.net\", not an IPv4 address to send advertisements to"
+            ]
+        )
         let fixed = site.replacingOccurrences(of: "lb2.example.net", with: "192.0.2.12")
         #expect(try SiteReader.load(yaml: fixed).virtualServers[0].vrrp.unicast)
-        #expect(try SiteReader.load(yaml: fixed.replacingOccurrences(of: "vrrp: { unicast: true }", with: "vrrp: {}")).virtualServers[0].vrrp.unicast == false)
-        let withIPv6 = fixed.replacingOccurrences(of: "192.0.2.100/24 }", with: "192.0.2.100/24, ipv6: 2001:db8::100/64 }")
-        #expect(issues(withIPv6) == [
-            "virtualServers[0].vrrp.unicast: unicast advertisements are IPv4 only, and the IPv6 VIP \"2001:db8::100/64\" needs multicast: remove vip.ipv6 or unicast"
-        ])
+        #expect(
+            try SiteReader.load(yaml: fixed.replacingOccurrences(of: "vrrp: { unicast: true }", with: "vrrp: {}"))
+                .virtualServers[0].vrrp.unicast == false
+        )
+        let withIPv6 = fixed.replacingOccurrences(
+            of: "192.0.2.100/24 }",
+            with: "192.0.2.100/24, ipv6: 2001:db8::100/64 }"
+        )
+        #expect(
+            issues(withIPv6) == [
+                "virtualServers[0].vrrp.unicast: unicast advertisements are IPv4 only, and the IPv6 VIP \"2001:db8::100/64\" needs multicast: remove vip.ipv6 or unicast"
+            ]
+        )
     }
 
     @Test func acceptFromIsReadWrittenAndReadBack() throws {
@@ -354,10 +621,12 @@ private func issues(_ yaml: String) -> [String] {
                 payloads: { gateway: {} }
 
             """
-        #expect(issues(site) == [
-            "virtualServers[0].vrrp.acceptFrom: device \"lb2\" has address \"lb2.example.net\", not an IPv4 address to accept advertisements from: give the IPv4 address it advertises from, or set acceptFrom: any",
-            "virtualServers[0].vrrp.acceptFrom: device \"lb3\" has address \"2001:db8::13\", not an IPv4 address to accept advertisements from: give the IPv4 address it advertises from, or set acceptFrom: any",
-        ])
+        #expect(
+            issues(site) == [
+                "virtualServers[0].vrrp.acceptFrom: device \"lb2\" has address \"lb2.example.net\", not an IPv4 address to accept advertisements from: give the IPv4 address it advertises from, or set acceptFrom: any",
+                "virtualServers[0].vrrp.acceptFrom: device \"lb3\" has address \"2001:db8::13\", not an IPv4 address to accept advertisements from: give the IPv4 address it advertises from, or set acceptFrom: any",
+            ]
+        )
         let any = site.replacingOccurrences(
             of: "devices: [lb1, lb2, lb3]",
             with: "vrrp: { acceptFrom: any }\n    devices: [lb1, lb2, lb3]"
@@ -366,14 +635,15 @@ private func issues(_ yaml: String) -> [String] {
     }
 
     @Test func routerIDsMayRepeatOnDifferentInterfaces() {
-        let yaml = Self.base + """
-              - name: web2
-                vip: { ipv4: 127.0.0.11/8, interface: eth1 }
-                vrrp: { routerId: 1 }
-                devices: [lb1]
-                payloads: { gateway: { port: 8080 } }
+        let yaml =
+            Self.base + """
+                  - name: web2
+                    vip: { ipv4: 127.0.0.11/8, interface: eth1 }
+                    vrrp: { routerId: 1 }
+                    devices: [lb1]
+                    payloads: { gateway: { port: 8080 } }
 
-            """
+                """
         #expect(issues(yaml) == [])
     }
 
@@ -385,12 +655,17 @@ private func issues(_ yaml: String) -> [String] {
     }
 
     @Test func anEmptyFileIsOneClearError() {
-        #expect(issues("") == ["the file is empty: expected a site with `site`, `gateways`, `devices` and `virtualServers`"])
+        #expect(
+            issues("") == ["the file is empty: expected a site with `site`, `gateways`, `devices` and `virtualServers`"]
+        )
         #expect(issues("- a\n- b\n") == ["a list is not a mapping of fields"])
     }
 
     @Test func garbageNeverCrashes() {
-        let inputs = ["\u{0}\u{1}", ":", "{", "[[[[", "site: [1, {a: }]", "? a\n: b", "!!binary aGVsbG8=", String(repeating: "[", count: 5000)]
+        let inputs = [
+            "\u{0}\u{1}", ":", "{", "[[[[", "site: [1, {a: }]", "? a\n: b", "!!binary aGVsbG8=",
+            String(repeating: "[", count: 5000),
+        ]
         for input in inputs {
             #expect(!issues(input).isEmpty, "accepted \(input.prefix(20))")
         }
@@ -398,9 +673,12 @@ private func issues(_ yaml: String) -> [String] {
 }
 
 @Suite struct DurationTests {
-    @Test(arguments: [
-        ("250ms", 250), ("2s", 2000), ("1m", 60_000), ("1h", 3_600_000), ("1m30s", 90_000), ("0s", 0), (" 5s ", 5000),
-    ] as [(String, Int64)])
+    @Test(
+        arguments: [
+            ("250ms", 250), ("2s", 2000), ("1m", 60_000), ("1h", 3_600_000), ("1m30s", 90_000), ("0s", 0),
+            (" 5s ", 5000),
+        ] as [(String, Int64)]
+    )
     func parses(text: String, milliseconds: Int64) {
         #expect(HALBDuration(parsing: text)?.milliseconds == milliseconds)
     }

@@ -152,7 +152,12 @@ func bytes(hex: String) -> [UInt8] {
         cases.append(("unknown type", self.resealed(d), "type 2 is not 1 (advertisement)"))
         d = self.datagram
         d[23] = 2
-        cases.append(("count larger than the addresses", self.resealed(d), "address count 2 does not match length 12 (8 + 4 bytes per address)"))
+        cases.append(
+            (
+                "count larger than the addresses", self.resealed(d),
+                "address count 2 does not match length 12 (8 + 4 bytes per address)"
+            )
+        )
         d = self.datagram
         d[23] = 0
         cases.append(("no address", self.resealed(d), "address count 0: an advertisement carries at least one address"))
@@ -181,7 +186,9 @@ func bytes(hex: String) -> [UInt8] {
         cases.append(("truncated VRRP header", d, "length 4 is shorter than the 8 bytes of a VRRP header"))
         d = self.datagram + [0, 0, 0, 0]
         d[3] = 36
-        cases.append(("trailing bytes", self.resealed(d), "address count 1 does not match length 16 (8 + 4 bytes per address)"))
+        cases.append(
+            ("trailing bytes", self.resealed(d), "address count 1 does not match length 16 (8 + 4 bytes per address)")
+        )
 
         for (name, datagram, reason) in cases {
             #expect(self.rejection(of: datagram) == reason, "\(name)")
@@ -210,10 +217,20 @@ func bytes(hex: String) -> [UInt8] {
         }
         // The same bytes from another link-local sender fail the checksum: the pseudo-header counts.
         #expect(throws: VRRPPacketError.self) {
-            try VRRPAdvertisement.decode(message, source: VRRPAddress("fe80::2")!, destination: destination, hopLimit: 255)
+            try VRRPAdvertisement.decode(
+                message,
+                source: VRRPAddress("fe80::2")!,
+                destination: destination,
+                hopLimit: 255
+            )
         }
         #expect(throws: VRRPPacketError.addressFamily(source: VRRPAddress("192.0.2.1")!, destination: destination)) {
-            try VRRPAdvertisement.decode(message, source: VRRPAddress("192.0.2.1")!, destination: destination, hopLimit: 255)
+            try VRRPAdvertisement.decode(
+                message,
+                source: VRRPAddress("192.0.2.1")!,
+                destination: destination,
+                hopLimit: 255
+            )
         }
     }
 

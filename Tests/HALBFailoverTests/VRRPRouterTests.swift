@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -8,6 +5,10 @@ import NIOPosix
 import Testing
 
 @testable import HALBFailover
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Records what the router sends.
 private final class RecordingTransport: VRRPTransport {
@@ -28,7 +29,12 @@ private final class RecordingTransport: VRRPTransport {
 private final class RecordingAddressManager: VirtualAddressManager {
     let log = NIOLockedValueBox<[String]>([])
 
-    func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface, lifetime: Duration) throws(FailoverError) {
+    func add(
+        _ address: VRRPAddress,
+        prefix: Int,
+        to interface: NetworkInterface,
+        lifetime: Duration
+    ) throws(FailoverError) {
         self.log.withLockedValue { $0.append("add \(address)") }
     }
 
@@ -43,7 +49,12 @@ private final class RecordingAddressManager: VirtualAddressManager {
 
 /// The router's reconfiguration on reload, on loopback with recording fakes (no root needed).
 @Suite(.timeLimit(.minutes(2))) struct VRRPRouterTests {
-    private func configuration(_ name: String, vip: String, priority: UInt8 = 200, vrid: UInt8 = 1) -> VirtualRouterConfiguration {
+    private func configuration(
+        _ name: String,
+        vip: String,
+        priority: UInt8 = 200,
+        vrid: UInt8 = 1
+    ) -> VirtualRouterConfiguration {
         VirtualRouterConfiguration(
             name: name,
             interface: "lo",
@@ -59,7 +70,8 @@ private final class RecordingAddressManager: VirtualAddressManager {
 
     private func withRouter(
         _ configurations: [VirtualRouterConfiguration],
-        _ body: (VRRPRouter, RecordingAddressManager, NIOLockedValueBox<[TransportKey: RecordingTransport]>) async throws -> Void
+        _ body: (VRRPRouter, RecordingAddressManager, NIOLockedValueBox<[TransportKey: RecordingTransport]>)
+            async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let addresses = RecordingAddressManager()
@@ -182,6 +194,10 @@ private final class RecordingAddressManager: VirtualAddressManager {
         #expect(ControlMessages.decode(Array((hopLimit + packetInfo).prefix(30))).destination == nil)
         #expect(ControlMessages.decode([]).hopLimit == nil)
         #expect(ControlMessages.decode([UInt8](repeating: 0xFF, count: 40)).hopLimit == nil)
-        #expect(ControlMessages.decode([0xF0] + [UInt8](repeating: 0xFF, count: 6) + [0x7F] + [UInt8](repeating: 0, count: 32)).hopLimit == nil)
+        #expect(
+            ControlMessages.decode(
+                [0xF0] + [UInt8](repeating: 0xFF, count: 6) + [0x7F] + [UInt8](repeating: 0, count: 32)
+            ).hopLimit == nil
+        )
     }
 }

@@ -28,7 +28,11 @@ import Testing
 
     private func ms(_ value: Int) -> Duration { .milliseconds(value) }
 
-    private func advert(_ priority: UInt8, interval: UInt16 = 10, from sender: VRRPAddress? = nil) -> VRRPStateMachine.Event {
+    private func advert(
+        _ priority: UInt8,
+        interval: UInt16 = 10,
+        from sender: VRRPAddress? = nil
+    ) -> VRRPStateMachine.Event {
         .advertisement(priority: priority, maxAdvertInterval: interval, sender: sender ?? self.peer)
     }
 
@@ -59,22 +63,26 @@ import Testing
         var machine = self.machine(priority: 100)
         let actions = machine.handle(.startup, now: self.ms(1000))
         #expect(machine.state == .backup)
-        #expect(actions == [
-            .armTimer(deadline: self.ms(1000) + machine.masterDownInterval),
-            .transition(from: .initialize, to: .backup, reason: "started"),
-        ])
+        #expect(
+            actions == [
+                .armTimer(deadline: self.ms(1000) + machine.masterDownInterval),
+                .transition(from: .initialize, to: .backup, reason: "started"),
+            ]
+        )
     }
 
     @Test func theAddressOwnerStartsAsMaster() {
         var machine = self.machine(priority: 255)
         let actions = machine.handle(.startup, now: .zero)
         #expect(machine.state == .master)
-        #expect(actions == [
-            .sendAdvertisement(priority: 255),
-            .takeAddresses,
-            .armTimer(deadline: self.ms(100)),
-            .transition(from: .initialize, to: .master, reason: "started as the address owner (priority 255)"),
-        ])
+        #expect(
+            actions == [
+                .sendAdvertisement(priority: 255),
+                .takeAddresses,
+                .armTimer(deadline: self.ms(100)),
+                .transition(from: .initialize, to: .master, reason: "started as the address owner (priority 255)"),
+            ]
+        )
     }
 
     @Test func eventsBeforeStartupDoNothing() {
@@ -96,12 +104,14 @@ import Testing
         #expect(machine.state == .backup)
         let actions = machine.handle(.timerFired, now: down)
         #expect(machine.state == .master)
-        #expect(actions == [
-            .sendAdvertisement(priority: 100),
-            .takeAddresses,
-            .armTimer(deadline: down + self.ms(100)),
-            .transition(from: .backup, to: .master, reason: "no advertisement for 361ms (Master_Down_Interval)"),
-        ])
+        #expect(
+            actions == [
+                .sendAdvertisement(priority: 100),
+                .takeAddresses,
+                .armTimer(deadline: down + self.ms(100)),
+                .transition(from: .backup, to: .master, reason: "no advertisement for 361ms (Master_Down_Interval)"),
+            ]
+        )
         #expect(machine.master == self.us)
     }
 
@@ -111,7 +121,9 @@ import Testing
         var now = Duration.zero
         for _ in 0..<20 {
             now += self.ms(100)
-            #expect(machine.handle(self.advert(200), now: now) == [.armTimer(deadline: now + machine.masterDownInterval)])
+            #expect(
+                machine.handle(self.advert(200), now: now) == [.armTimer(deadline: now + machine.masterDownInterval)]
+            )
         }
         #expect(machine.state == .backup)
         #expect(machine.master == self.peer)
@@ -187,7 +199,12 @@ import Testing
         #expect(machine.state == .master)
         #expect(actions.contains(.takeAddresses))
         // The log says it preempted the master it heard, not that it heard nothing.
-        #expect(actions.contains(.transition(from: .backup, to: .master, reason: "preempted 192.0.2.3 (priority 100, ours 150)")), "\(actions)")
+        #expect(
+            actions.contains(
+                .transition(from: .backup, to: .master, reason: "preempted 192.0.2.3 (priority 100, ours 150)")
+            ),
+            "\(actions)"
+        )
     }
 
     @Test func withoutPreemptABackupFollowsALowerPriorityMaster() {
@@ -196,7 +213,9 @@ import Testing
         var now = Duration.zero
         for _ in 0..<20 {
             now += self.ms(100)
-            #expect(machine.handle(self.advert(100), now: now) == [.armTimer(deadline: now + machine.masterDownInterval)])
+            #expect(
+                machine.handle(self.advert(100), now: now) == [.armTimer(deadline: now + machine.masterDownInterval)]
+            )
         }
         #expect(machine.state == .backup)
     }
@@ -208,7 +227,9 @@ import Testing
         // Within the delay a lower-priority master is followed.
         while now < .seconds(2) - self.ms(100) {
             now += self.ms(100)
-            #expect(machine.handle(self.advert(100), now: now) == [.armTimer(deadline: now + machine.masterDownInterval)])
+            #expect(
+                machine.handle(self.advert(100), now: now) == [.armTimer(deadline: now + machine.masterDownInterval)]
+            )
         }
         // After it, its adverts are ignored and the Master_Down_Timer runs out.
         now += self.ms(100)
@@ -220,9 +241,11 @@ import Testing
     @Test func aBackupShutsDownQuietly() {
         var machine = self.machine(priority: 100)
         _ = machine.handle(.startup, now: .zero)
-        #expect(machine.handle(.shutdown, now: self.ms(10)) == [
-            .cancelTimer, .transition(from: .backup, to: .initialize, reason: "shut down"),
-        ])
+        #expect(
+            machine.handle(.shutdown, now: self.ms(10)) == [
+                .cancelTimer, .transition(from: .backup, to: .initialize, reason: "shut down"),
+            ]
+        )
         #expect(machine.state == .initialize)
     }
 
@@ -240,9 +263,11 @@ import Testing
         var machine = self.master()
         var deadline = machine.deadline!
         for _ in 0..<5 {
-            #expect(machine.handle(.timerFired, now: deadline) == [
-                .sendAdvertisement(priority: 100), .armTimer(deadline: deadline + self.ms(100)),
-            ])
+            #expect(
+                machine.handle(.timerFired, now: deadline) == [
+                    .sendAdvertisement(priority: 100), .armTimer(deadline: deadline + self.ms(100)),
+                ]
+            )
             deadline += self.ms(100)
         }
     }
@@ -253,15 +278,17 @@ import Testing
         let actions = machine.handle(self.advert(200, interval: 20), now: now)
         #expect(machine.state == .backup)
         #expect(machine.masterAdvertInterval == 20)
-        #expect(actions == [
-            .releaseAddresses,
-            .armTimer(deadline: now + machine.masterDownInterval),
-            .transition(
-                from: .master,
-                to: .backup,
-                reason: "advertisement from 192.0.2.3 with higher priority 200 (ours 100)"
-            ),
-        ])
+        #expect(
+            actions == [
+                .releaseAddresses,
+                .armTimer(deadline: now + machine.masterDownInterval),
+                .transition(
+                    from: .master,
+                    to: .backup,
+                    reason: "advertisement from 192.0.2.3 with higher priority 200 (ours 100)"
+                ),
+            ]
+        )
         #expect(machine.master == self.peer)
     }
 
@@ -278,11 +305,14 @@ import Testing
         #expect(lower.state == .master)
         let actions = lower.handle(self.advert(100, from: self.peer), now: self.ms(1000))
         #expect(lower.state == .backup)
-        #expect(actions.last == .transition(
-            from: .master,
-            to: .backup,
-            reason: "advertisement from 192.0.2.3 with equal priority 100 and a higher address"
-        ))
+        #expect(
+            actions.last
+                == .transition(
+                    from: .master,
+                    to: .backup,
+                    reason: "advertisement from 192.0.2.3 with equal priority 100 and a higher address"
+                )
+        )
     }
 
     @Test func aSplitBrainEndsWithExactlyOneMaster() {
@@ -305,9 +335,11 @@ import Testing
         // caches, and it releases the addresses when it yields. So the higher one announces them again at once.
         var machine = self.master(priority: 200)
         let now = self.ms(3000)
-        #expect(machine.handle(self.advert(180), now: now) == [
-            .sendAdvertisement(priority: 200), .announceAddresses, .armTimer(deadline: now + self.ms(100)),
-        ])
+        #expect(
+            machine.handle(self.advert(180), now: now) == [
+                .sendAdvertisement(priority: 200), .announceAddresses, .armTimer(deadline: now + self.ms(100)),
+            ]
+        )
         #expect(machine.state == .master)
         #expect(machine.handle(self.advert(180), now: now + self.ms(990)) == [])
         #expect(machine.handle(self.advert(180), now: now + self.ms(1000)).contains(.announceAddresses))
@@ -316,20 +348,24 @@ import Testing
     @Test func aMasterAnswersAResigningPeerAtOnce() {
         var machine = self.master()
         let now = self.ms(1234)
-        #expect(machine.handle(self.advert(0), now: now) == [
-            .sendAdvertisement(priority: 100), .armTimer(deadline: now + self.ms(100)),
-        ])
+        #expect(
+            machine.handle(self.advert(0), now: now) == [
+                .sendAdvertisement(priority: 100), .armTimer(deadline: now + self.ms(100)),
+            ]
+        )
         #expect(machine.state == .master)
     }
 
     @Test func aMasterResignsWithPriorityZeroOnShutdown() {
         var machine = self.master()
-        #expect(machine.handle(.shutdown, now: self.ms(5000)) == [
-            .cancelTimer,
-            .sendAdvertisement(priority: 0),
-            .releaseAddresses,
-            .transition(from: .master, to: .initialize, reason: "shut down (resigned with priority 0)"),
-        ])
+        #expect(
+            machine.handle(.shutdown, now: self.ms(5000)) == [
+                .cancelTimer,
+                .sendAdvertisement(priority: 0),
+                .releaseAddresses,
+                .transition(from: .master, to: .initialize, reason: "shut down (resigned with priority 0)"),
+            ]
+        )
         #expect(machine.state == .initialize)
         #expect(machine.handle(.timerFired, now: self.ms(6000)) == [])
     }
@@ -348,11 +384,17 @@ import Testing
         #expect(primary.priority == 50)
 
         // The backup ignores the weaker master and takes over when its timer runs out.
-        #expect(backup.handle(.advertisement(priority: 50, maxAdvertInterval: 10, sender: self.us), now: self.ms(1010)) == [])
+        #expect(
+            backup.handle(.advertisement(priority: 50, maxAdvertInterval: 10, sender: self.us), now: self.ms(1010))
+                == []
+        )
         let takeover = backup.handle(.timerFired, now: backup.deadline!)
         #expect(takeover.contains(.takeAddresses))
         // The old primary sees the new master's higher priority and steps down.
-        let stepDown = primary.handle(.advertisement(priority: 100, maxAdvertInterval: 10, sender: self.peer), now: self.ms(1400))
+        let stepDown = primary.handle(
+            .advertisement(priority: 100, maxAdvertInterval: 10, sender: self.peer),
+            now: self.ms(1400)
+        )
         #expect(stepDown.first == .releaseAddresses)
         #expect(primary.state == .backup)
     }

@@ -35,7 +35,10 @@ import Testing
         let config = directory.url.appendingPathComponent("config").path
         let environment = ["XDG_CONFIG_HOME": config, "HALB_CONSOLE": "", "HALB_TOKEN": ""]
             .filter { !$0.value.isEmpty }
-        func halb(_ arguments: [String], _ extra: [String: String] = [:]) async throws -> (status: Int32?, output: String) {
+        func halb(
+            _ arguments: [String],
+            _ extra: [String: String] = [:]
+        ) async throws -> (status: Int32?, output: String) {
             let process = try HALBProcess(arguments, environment: environment.merging(extra) { _, new in new })
             let status = await process.exitCode()
             try? await Task.sleep(for: .milliseconds(50))
@@ -47,10 +50,16 @@ import Testing
         #expect(anonymous.status == 1)
         #expect(anonymous.output.contains("halb login"), "\(anonymous.output)")
 
-        let wrong = try await halb(["login", "--console", "http://\(address)", "--user", "admin"], ["HALB_PASSWORD": "nope nope nope"])
+        let wrong = try await halb(
+            ["login", "--console", "http://\(address)", "--user", "admin"],
+            ["HALB_PASSWORD": "nope nope nope"]
+        )
         #expect(wrong.status == 1)
         #expect(wrong.output.contains("wrong user name or password"), "\(wrong.output)")
-        let login = try await halb(["login", "--console", "http://\(address)", "--user", "admin"], ["HALB_PASSWORD": password])
+        let login = try await halb(
+            ["login", "--console", "http://\(address)", "--user", "admin"],
+            ["HALB_PASSWORD": password]
+        )
         #expect(login.status == 0, "\(login.output)")
         #expect(login.output.contains("as admin (admin)"))
         let saved = try FileManager.default.attributesOfItem(atPath: config + "/halb/login.json")
@@ -62,7 +71,10 @@ import Testing
         #expect(sites.output.contains("SITE  VERSION") && sites.output.contains("lab   1"), "\(sites.output)")
 
         // A gateway from a file; the table shows it; JSON for scripts.
-        let gateway = try directory.write("gw2.yaml", "{ name: gw2, address: 192.0.2.22, ports: { gateway: 8080 }, weight: 3 }")
+        let gateway = try directory.write(
+            "gw2.yaml",
+            "{ name: gw2, address: 192.0.2.22, ports: { gateway: 8080 }, weight: 3 }"
+        )
         let created = try await halb(["gateway", "create", gateway])
         #expect(created.output.contains("Created gateway gw2; site lab is at version 2."), "\(created.output)")
         let table = try await halb(["gateway", "list"])
@@ -105,7 +117,10 @@ import Testing
         // Export and import: the whole site as a file, back as a new version; a bad file changes nothing.
         let exported = try await halb(["export"])
         #expect(exported.status == 0 && exported.output.hasPrefix("site: lab"), "\(exported.output)")
-        let edited = try directory.write("lab.yaml", exported.output.replacingOccurrences(of: "weight: 1", with: "weight: 5"))
+        let edited = try directory.write(
+            "lab.yaml",
+            exported.output.replacingOccurrences(of: "weight: 1", with: "weight: 5")
+        )
         #expect(exported.output.contains("weight: 1"), "\(exported.output)")
         let exists = try await halb(["import", edited])
         #expect(exists.status == 1 && exists.output.contains("exists"), "\(exists.output)")
@@ -113,9 +128,15 @@ import Testing
         #expect(imported.output.contains("Imported site lab as version 4."), "\(imported.output)")
         let reweighted = try await halb(["gateway", "list"])
         #expect(reweighted.output.contains(/gw1 +192.0.2.21 +.*gateway 8080.* 5 +yes/), "\(reweighted.output)")
-        let broken = try directory.write("broken.yaml", exported.output.replacingOccurrences(of: "192.0.2.21", with: "192.0.2.300"))
+        let broken = try directory.write(
+            "broken.yaml",
+            exported.output.replacingOccurrences(of: "192.0.2.21", with: "192.0.2.300")
+        )
         let refusedImport = try await halb(["import", "--replace", broken])
-        #expect(refusedImport.status == 1 && refusedImport.output.contains("gateways[0].address"), "\(refusedImport.output)")
+        #expect(
+            refusedImport.status == 1 && refusedImport.output.contains("gateways[0].address"),
+            "\(refusedImport.output)"
+        )
         #expect(try await halb(["versions", "--json"]).output.contains(#""version":4"#))
 
         // Users: an admin creates a read-only user, who changes their own password (with the current one).
@@ -123,36 +144,82 @@ import Testing
         #expect(user.output.contains("Created user auditor (read-only)."), "\(user.output)")
         #expect(try await halb(["user", "list"]).output.contains("auditor  read-only"))
         let auditorConfig = directory.url.appendingPathComponent("auditor").path
-        func auditor(_ arguments: [String], _ extra: [String: String] = [:]) async throws -> (status: Int32?, output: String) {
+        func auditor(
+            _ arguments: [String],
+            _ extra: [String: String] = [:]
+        ) async throws -> (status: Int32?, output: String) {
             try await halb(arguments, extra.merging(["XDG_CONFIG_HOME": auditorConfig]) { old, _ in old })
         }
-        #expect(try await auditor(["login", "--console", "http://\(address)", "--user", "auditor"], ["HALB_PASSWORD": "auditor password 1"]).status == 0)
-        let wrongCurrent = try await auditor(["user", "password"], ["HALB_PASSWORD": "not my password", "HALB_NEW_PASSWORD": "auditor password 2"])
-        #expect(wrongCurrent.status == 1 && wrongCurrent.output.contains("currentPassword: is not user auditor's password"), "\(wrongCurrent.output)")
-        let changed = try await auditor(["user", "password"], ["HALB_PASSWORD": "auditor password 1", "HALB_NEW_PASSWORD": "auditor password 2"])
+        #expect(
+            try await auditor(
+                ["login", "--console", "http://\(address)", "--user", "auditor"],
+                ["HALB_PASSWORD": "auditor password 1"]
+            ).status == 0
+        )
+        let wrongCurrent = try await auditor(
+            ["user", "password"],
+            ["HALB_PASSWORD": "not my password", "HALB_NEW_PASSWORD": "auditor password 2"]
+        )
+        #expect(
+            wrongCurrent.status == 1 && wrongCurrent.output.contains("currentPassword: is not user auditor's password"),
+            "\(wrongCurrent.output)"
+        )
+        let changed = try await auditor(
+            ["user", "password"],
+            ["HALB_PASSWORD": "auditor password 1", "HALB_NEW_PASSWORD": "auditor password 2"]
+        )
         #expect(changed.output.contains("Changed the password of auditor."), "\(changed.output)")
-        #expect(try await auditor(["login", "--console", "http://\(address)", "--user", "auditor"], ["HALB_PASSWORD": "auditor password 1"]).status == 1)
-        #expect(try await auditor(["login", "--console", "http://\(address)", "--user", "auditor"], ["HALB_PASSWORD": "auditor password 2"]).status == 0)
+        #expect(
+            try await auditor(
+                ["login", "--console", "http://\(address)", "--user", "auditor"],
+                ["HALB_PASSWORD": "auditor password 1"]
+            ).status == 1
+        )
+        #expect(
+            try await auditor(
+                ["login", "--console", "http://\(address)", "--user", "auditor"],
+                ["HALB_PASSWORD": "auditor password 2"]
+            ).status == 0
+        )
 
         // An edit made from `show` carries the site version it was read at: another admin's change in between is
         // not overwritten (412), and the edit redone from a fresh `show` applies.
         let shown = try await halb(["gateway", "show", "gw1"])
         #expect(shown.output.hasPrefix(#"{"siteVersion":4,"name":"gw1","#), "\(shown.output)")
-        let meanwhile = try directory.write("gw1-weight.yaml", "{ address: 192.0.2.21, ports: { gateway: 8080 }, weight: 7 }")
+        let meanwhile = try directory.write(
+            "gw1-weight.yaml",
+            "{ address: 192.0.2.21, ports: { gateway: 8080 }, weight: 7 }"
+        )
         #expect(try await halb(["gateway", "update", "gw1", meanwhile]).output.contains("site lab is at version 5"))
-        let edit = try directory.write("gw1-edit.json", shown.output.replacingOccurrences(of: "192.0.2.21", with: "192.0.2.23"))
+        let edit = try directory.write(
+            "gw1-edit.json",
+            shown.output.replacingOccurrences(of: "192.0.2.21", with: "192.0.2.23")
+        )
         let stale = try await halb(["gateway", "update", "gw1", edit])
         #expect(stale.status == 1, "\(stale.output)")
-        #expect(stale.output.contains("the change is based on version 4, but the site is at version 5 now"), "\(stale.output)")
+        #expect(
+            stale.output.contains("the change is based on version 4, but the site is at version 5 now"),
+            "\(stale.output)"
+        )
         #expect(try await halb(["gateway", "list"]).output.contains(/gw1 +192.0.2.21 +.* 7 +yes/))
         let fresh = try await halb(["gateway", "show", "gw1"])
-        let redone = try directory.write("gw1-redone.json", fresh.output.replacingOccurrences(of: "192.0.2.21", with: "192.0.2.23"))
+        let redone = try directory.write(
+            "gw1-redone.json",
+            fresh.output.replacingOccurrences(of: "192.0.2.21", with: "192.0.2.23")
+        )
         #expect(try await halb(["gateway", "update", "gw1", redone]).output.contains("site lab is at version 6"))
         #expect(try await halb(["gateway", "list"]).output.contains(/gw1 +192.0.2.23 +.* 7 +yes/))
         // A siteVersion that is not a version is refused before anything is sent.
-        let nonsense = try directory.write("gw1-nonsense.yaml", "{ siteVersion: seven, address: 192.0.2.24, ports: { gateway: 8080 } }")
+        let nonsense = try directory.write(
+            "gw1-nonsense.yaml",
+            "{ siteVersion: seven, address: 192.0.2.24, ports: { gateway: 8080 } }"
+        )
         let refusedVersion = try await halb(["gateway", "update", "gw1", nonsense])
-        #expect(refusedVersion.status == 1 && refusedVersion.output.contains(#"siteVersion: "seven" is not a site version such as 7"#), "\(refusedVersion.output)")
+        #expect(
+            refusedVersion.status == 1
+                && refusedVersion.output.contains(#"siteVersion: "seven" is not a site version such as 7"#),
+            "\(refusedVersion.output)"
+        )
     }
 }
 
@@ -160,7 +227,8 @@ import Testing
 @Suite(.timeLimit(.minutes(2))) struct ConsoleConnectionTests {
     /// A loopback port nothing listens on.
     private func closedPort() throws -> Int {
-        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0)
+            .wait()
         let port = channel.localAddress!.port!
         try channel.close().wait()
         return port
@@ -170,18 +238,26 @@ import Testing
     private func saveLogin(console: String, in directory: URL) throws {
         let folder = directory.appendingPathComponent("halb")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try Data(#"{"console": "\#(console)", "token": "saved-token"}"#.utf8).write(to: folder.appendingPathComponent("login.json"))
+        try Data(#"{"console": "\#(console)", "token": "saved-token"}"#.utf8).write(
+            to: folder.appendingPathComponent("login.json")
+        )
     }
 
     @Test func aRefusedConnectionFailsAtOnceAndSaysSo() async throws {
         let port = try self.closedPort()
         let started = ContinuousClock.now
-        let process = try HALBProcess(["status"], environment: ["HALB_CONSOLE": "http://127.0.0.1:\(port)", "HALB_TOKEN": "x"])
+        let process = try HALBProcess(
+            ["status"],
+            environment: ["HALB_CONSOLE": "http://127.0.0.1:\(port)", "HALB_TOKEN": "x"]
+        )
         // Well before the request timeout (30 s): a refusal is not retried.
         let status = await process.exitCode(timeout: .seconds(10))
         try? await Task.sleep(for: .milliseconds(50))
         #expect(status == 1, "\(ContinuousClock.now - started): \(process.text)")
-        #expect(process.text == "halb: cannot reach the console at http://127.0.0.1:\(port): connection refused\n", "\(process.text)")
+        #expect(
+            process.text == "halb: cannot reach the console at http://127.0.0.1:\(port): connection refused\n",
+            "\(process.text)"
+        )
     }
 
     @Test(.enabled(if: NetworkLab.isAvailable && FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft")))
@@ -202,7 +278,12 @@ import Testing
         let status = await halb.exitCode(timeout: .seconds(20))
         try? await Task.sleep(for: .milliseconds(50))
         #expect(status == 1, "\(ContinuousClock.now - started): \(halb.text)")
-        #expect(halb.text.contains("cannot reach the console at http://127.0.0.1:8440: no answer within 5 s (connect timeout)"), "\(halb.text)")
+        #expect(
+            halb.text.contains(
+                "cannot reach the console at http://127.0.0.1:8440: no answer within 5 s (connect timeout)"
+            ),
+            "\(halb.text)"
+        )
     }
 
     @Test func theLoginIsReadFromXDGConfigHomeThenHome() async throws {
@@ -216,13 +297,22 @@ import Testing
         // An empty variable counts as unset.
         let unset = ["HALB_CONSOLE": "", "HALB_TOKEN": "", "HALB_CONSOLE_CA": ""]
         // HOME, not the account's home directory from the password database.
-        let fromHome = try await runHALB(["status"], environment: unset.merging(["HOME": home.path, "XDG_CONFIG_HOME": ""]) { $1 })
+        let fromHome = try await runHALB(
+            ["status"],
+            environment: unset.merging(["HOME": home.path, "XDG_CONFIG_HOME": ""]) { $1 }
+        )
         #expect(fromHome.output.contains("at http://127.0.0.1:\(homePort):"), "\(fromHome.output)")
         // XDG_CONFIG_HOME over HOME.
-        let fromXDG = try await runHALB(["status"], environment: unset.merging(["HOME": home.path, "XDG_CONFIG_HOME": xdg.path]) { $1 })
+        let fromXDG = try await runHALB(
+            ["status"],
+            environment: unset.merging(["HOME": home.path, "XDG_CONFIG_HOME": xdg.path]) { $1 }
+        )
         #expect(fromXDG.output.contains("at http://127.0.0.1:\(xdgPort):"), "\(fromXDG.output)")
         // A relative XDG_CONFIG_HOME is ignored, as the XDG specification says.
-        let relative = try await runHALB(["status"], environment: unset.merging(["HOME": home.path, "XDG_CONFIG_HOME": "xdg"]) { $1 })
+        let relative = try await runHALB(
+            ["status"],
+            environment: unset.merging(["HOME": home.path, "XDG_CONFIG_HOME": "xdg"]) { $1 }
+        )
         #expect(relative.output.contains("at http://127.0.0.1:\(homePort):"), "\(relative.output)")
     }
 }

@@ -9,7 +9,14 @@ private func loopbackVIP() -> String {
     "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
 }
 
-private func site(vip: String, port: Int, gateways: [Int], healthInterval: String = "200ms", healthTimeout: String = "100ms", fall: Int = 1) -> String {
+private func site(
+    vip: String,
+    port: Int,
+    gateways: [Int],
+    healthInterval: String = "200ms",
+    healthTimeout: String = "100ms",
+    fall: Int = 1
+) -> String {
     """
     site: test
     gateways:
@@ -94,7 +101,10 @@ private let aliasBomb: String = {
     @Test func mergeKeysShareSettings() async throws {
         let directory = try TemporaryDirectory()
         let text = site(vip: "127.0.0.10", port: 8080, gateways: [18081, 18082])
-            .replacingOccurrences(of: "  - { name: gw1,", with: "  - { <<: &common { weight: 3, drain: false }, name: gw1,")
+            .replacingOccurrences(
+                of: "  - { name: gw1,",
+                with: "  - { <<: &common { weight: 3, drain: false }, name: gw1,"
+            )
             .replacingOccurrences(of: "  - { name: gw2,", with: "  - { <<: *common, name: gw2,")
         let file = try directory.write("site.yaml", text)
         let result = try await runHALB(["validate", file])
@@ -124,9 +134,15 @@ private let aliasBomb: String = {
         defer { Task { await taken.kill() } }
         let directory = try TemporaryDirectory()
         let file = try directory.write("site.yaml", site(vip: loopbackVIP(), port: try freePort(), gateways: [18081]))
-        let result = try await runHALB(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:\(taken.port)"])
+        let result = try await runHALB([
+            "device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:\(taken.port)",
+        ])
         #expect(result.status == 1)
-        #expect(result.output.contains("halb: cannot listen on 127.0.0.1:\(taken.port): Address already in use (admin endpoint)"))
+        #expect(
+            result.output.contains(
+                "halb: cannot listen on 127.0.0.1:\(taken.port): Address already in use (admin endpoint)"
+            )
+        )
     }
 
     @Test func exitsWithAClearMessageWhenTheDeviceServesNothing() async throws {
@@ -150,14 +166,24 @@ private let aliasBomb: String = {
         // the gateway down, not a slow machine.
         let file = try directory.write(
             "site.yaml",
-            site(vip: vip, port: port, gateways: [gateway.port], healthInterval: "500ms", healthTimeout: "500ms", fall: 3)
+            site(
+                vip: vip,
+                port: port,
+                gateways: [gateway.port],
+                healthInterval: "500ms",
+                healthTimeout: "500ms",
+                fall: 3
+            )
         )
         // A device with few descriptors: idle connections held to its admin endpoint use them all up (and free none,
         // unlike relayed connections, which give a descriptor back whenever their gateway connect fails), so its
         // health checks cannot open a socket.
         let device = try HALBProcess(
             executable: URL(fileURLWithPath: "/usr/bin/prlimit"),
-            arguments: ["--nofile=96:96", try halbExecutable().path, "device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0", "--threads", "1"]
+            arguments: [
+                "--nofile=96:96", try halbExecutable().path, "device", "--config", file, "--name", "lb1", "--admin",
+                "127.0.0.1:0", "--threads", "1",
+            ]
         )
         defer { device.signal(SIGKILL) }
         #expect(await eventually { device.text.contains("Gateway is up") }, "\(device.text)")
@@ -167,9 +193,18 @@ private let aliasBomb: String = {
             guard let client = try? await TestClient.connect(port: admin) else { break }
             held.append(client)
         }
-        #expect(await eventually(timeout: .seconds(30)) { device.text.contains("Health check not run: this device is short of resources") }, "\(device.text)")
+        #expect(
+            await eventually(timeout: .seconds(30)) {
+                device.text.contains("Health check not run: this device is short of resources")
+            },
+            "\(device.text)"
+        )
         for client in held { try? await client.channel.channel.close() }
-        #expect(await eventually(timeout: .seconds(10)) { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" })
+        #expect(
+            await eventually(timeout: .seconds(10)) {
+                (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping"
+            }
+        )
         #expect(!device.text.contains("Gateway is down"), "\(device.text)")
     }
 
@@ -187,7 +222,9 @@ private let aliasBomb: String = {
         let client = try await TestClient.connect(host: vip, port: port)
         _ = try? await withTimeout { try await client.run { inbound, _ in for try await _ in inbound {} } }
         #expect(await eventually { device.text.contains("No gateway could take the connection") }, "\(device.text)")
-        let line = try #require(device.text.split(separator: "\n").first { $0.contains("No gateway could take the connection") })
+        let line = try #require(
+            device.text.split(separator: "\n").first { $0.contains("No gateway could take the connection") }
+        )
         #expect(line.contains(#/client\.address=127\.0\.0\.1:\d+ /#), "\(line)")
         #expect(!device.text.contains("[IPv4]"), "\(device.text)")
     }
@@ -195,17 +232,26 @@ private let aliasBomb: String = {
     @Test func servesReloadsRejectsABadFileAndStopsGracefully() async throws {
         let gw1 = try await TestServer.start(.echo())
         let gw2 = try await TestServer.start(.echo())
-        defer { Task { await gw1.kill(); await gw2.kill() } }
+        defer {
+            Task {
+                await gw1.kill()
+                await gw2.kill()
+            }
+        }
         let vip = loopbackVIP()
         let port = try freePort()
         let directory = try TemporaryDirectory()
         let file = try directory.write("site.yaml", site(vip: vip, port: port, gateways: [gw1.port]))
-        let device = try HALBProcess(["device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0", "--drain-timeout", "20s"])
+        let device = try HALBProcess([
+            "device", "--config", file, "--name", "lb1", "--admin", "127.0.0.1:0", "--drain-timeout", "20s",
+        ])
 
         // Started: find the admin address in the log.
         #expect(await eventually { device.text.contains("Admin endpoint listening") })
         let admin = try #require(device.text.firstMatch(of: /admin\.address=(\S+)/)?.1).description
-        #expect(await eventually { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" })
+        #expect(
+            await eventually { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" }
+        )
         #expect(gw1.stats.served.load(ordering: .relaxed) >= 1)
 
         let status = try await httpGet(admin, "/status")
@@ -241,28 +287,36 @@ private let aliasBomb: String = {
         let before = gw2.stats.served.load(ordering: .relaxed)
         #expect(try await withTimeout { try await echoRoundTrip(host: vip, port: port) } == "ping")
         #expect(gw2.stats.served.load(ordering: .relaxed) == before + 1)
-        let heldAnswer = try await withTimeout { try await held.run { inbound, outbound in
-            try await outbound.write(ByteBuffer(string: "held"))
-            var reader = inbound.makeAsyncIterator()
-            var buffer = try await reader.read(upTo: 4)
-            return buffer.readString(length: buffer.readableBytes)
-        } }
+        let heldAnswer = try await withTimeout {
+            try await held.run { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: "held"))
+                var reader = inbound.makeAsyncIterator()
+                var buffer = try await reader.read(upTo: 4)
+                return buffer.readString(length: buffer.readableBytes)
+            }
+        }
         #expect(heldAnswer == "held")
 
         // SIGTERM: stop accepting, let the open connection finish (the admin endpoint says "draining"), exit 0.
         let draining = try await TestClient.connect(host: vip, port: port)
-        let answers = try await withTimeout(.seconds(30)) { try await draining.run { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            try await outbound.write(ByteBuffer(string: "before"))
-            var before = try await reader.read(upTo: 6)  // the connection is established through the device
-            device.signal(SIGTERM)
-            #expect(await eventually { (try? await httpGet(admin, "/healthz"))?.hasPrefix("HTTP/1.1 503") == true })
-            #expect(await eventually { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == nil })
-            #expect(device.process.isRunning)
-            try await outbound.write(ByteBuffer(string: "after"))
-            var after = try await reader.read(upTo: 5)
-            return [before.readString(length: before.readableBytes), after.readString(length: after.readableBytes)]
-        } }
+        let answers = try await withTimeout(.seconds(30)) {
+            try await draining.run { inbound, outbound in
+                var reader = inbound.makeAsyncIterator()
+                try await outbound.write(ByteBuffer(string: "before"))
+                var before = try await reader.read(upTo: 6)  // the connection is established through the device
+                device.signal(SIGTERM)
+                #expect(await eventually { (try? await httpGet(admin, "/healthz"))?.hasPrefix("HTTP/1.1 503") == true })
+                #expect(
+                    await eventually {
+                        (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == nil
+                    }
+                )
+                #expect(device.process.isRunning)
+                try await outbound.write(ByteBuffer(string: "after"))
+                var after = try await reader.read(upTo: 5)
+                return [before.readString(length: before.readableBytes), after.readString(length: after.readableBytes)]
+            }
+        }
         #expect(answers == ["before", "after"])
         #expect(await device.exitCode() == 0)
         #expect(device.text.contains("Device stopped"))

@@ -77,10 +77,18 @@ import Testing
         console.signal(SIGKILL)
         _ = await console.exitCode()
 
-        let (restarted, newAddress) = try await self.startConsole(data: data, environment: ["HALB_ADMIN_PASSWORD": "ignored now"])
+        let (restarted, newAddress) = try await self.startConsole(
+            data: data,
+            environment: ["HALB_ADMIN_PASSWORD": "ignored now"]
+        )
         #expect(!restarted.text.contains("First start"))
         // The session token was stored too.
-        let read = try await httpRequest("GET", newAddress, "/api/v1/sites/lab/gateways/gw1", headers: ["Authorization": "Bearer \(token)"])
+        let read = try await httpRequest(
+            "GET",
+            newAddress,
+            "/api/v1/sites/lab/gateways/gw1",
+            headers: ["Authorization": "Bearer \(token)"]
+        )
         #expect(read.contains("ETag: \"2\"") || read.contains("etag: \"2\""), "\(read)")
         #expect(read.contains("192.0.2.29"), "\(read)")
         restarted.signal(SIGTERM)
@@ -91,7 +99,9 @@ import Testing
         let directory = try TemporaryDirectory()
         let data = directory.url.appendingPathComponent("console").path
         let (console, address) = try await self.startConsole(data: data)
-        let line = try #require(console.text.split(separator: "\n").first { $0.hasPrefix("First start: created user admin with password ") })
+        let line = try #require(
+            console.text.split(separator: "\n").first { $0.hasPrefix("First start: created user admin with password ") }
+        )
         let password = String(line.dropFirst("First start: created user admin with password ".count).prefix(20))
         #expect(console.text.components(separatedBy: password).count == 2, "printed exactly once")
         _ = try await self.token(address, password: password)
@@ -107,7 +117,10 @@ import Testing
     @Test func guessedPasswordsAreThrottledAndLoggedOnOneEscapedLine() async throws {
         let directory = try TemporaryDirectory()
         let data = directory.url.appendingPathComponent("console").path
-        let (console, address) = try await self.startConsole(data: data, environment: ["HALB_ADMIN_PASSWORD": "a long test password"])
+        let (console, address) = try await self.startConsole(
+            data: data,
+            environment: ["HALB_ADMIN_PASSWORD": "a long test password"]
+        )
         #expect(console.text.contains("First start: created user admin with the password in HALB_ADMIN_PASSWORD"))
         #expect(!console.text.contains("is ignored"))
         // A user name that tries to forge a log line and colour the terminal.
@@ -115,8 +128,18 @@ import Testing
         var refused = 0
         var throttled: String?
         for _ in 0..<12 where throttled == nil {
-            let answer = try await httpRequest("POST", address, "/api/v1/login", headers: ["Content-Type": "application/json"], body: body)
-            if answer.hasPrefix("HTTP/1.1 429") { throttled = answer } else if answer.hasPrefix("HTTP/1.1 401") { refused += 1 }
+            let answer = try await httpRequest(
+                "POST",
+                address,
+                "/api/v1/login",
+                headers: ["Content-Type": "application/json"],
+                body: body
+            )
+            if answer.hasPrefix("HTTP/1.1 429") {
+                throttled = answer
+            } else if answer.hasPrefix("HTTP/1.1 401") {
+                refused += 1
+            }
         }
         // Five free failures and a sixth that starts the wait, then 429s until it is over.
         #expect(refused >= 6)
@@ -131,7 +154,9 @@ import Testing
         #expect(await console.exitCode() == 0, "\(console.text)")
     }
 
-    @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs")) func aFullDiskAnswers503ForChangesAndRecovers() async throws {
+    @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs")) func aFullDiskAnswers503ForChangesAndRecovers()
+        async throws
+    {
         let directory = try TemporaryDirectory()
         let disk = directory.url.appendingPathComponent("disk").path
         try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
@@ -145,17 +170,29 @@ import Testing
             unmount.waitUntilExit()
         }
         let password = "a long test password"
-        let (console, address) = try await self.startConsole(data: disk + "/console", environment: ["HALB_ADMIN_PASSWORD": password])
+        let (console, address) = try await self.startConsole(
+            data: disk + "/console",
+            environment: ["HALB_ADMIN_PASSWORD": password]
+        )
         defer { console.signal(SIGKILL) }
         let token = try await self.token(address, password: password)
-        let created = try await httpRequest("POST", address, "/api/v1/sites", headers: ["Authorization": "Bearer \(token)"], body: self.site)
+        let created = try await httpRequest(
+            "POST",
+            address,
+            "/api/v1/sites",
+            headers: ["Authorization": "Bearer \(token)"],
+            body: self.site
+        )
         #expect(created.hasPrefix("HTTP/1.1 201"), "\(created)")
         func change(_ version: Int, _ last: Int) async throws -> String {
             try await httpRequest(
                 "PUT",
                 address,
                 "/api/v1/sites/lab/gateways/gw1",
-                headers: ["Authorization": "Bearer \(token)", "If-Match": "\"\(version)\"", "Content-Type": "application/json"],
+                headers: [
+                    "Authorization": "Bearer \(token)", "If-Match": "\"\(version)\"",
+                    "Content-Type": "application/json",
+                ],
                 body: #"{"address": "192.0.2.\#(last)", "ports": {"gateway": 8080}}"#
             )
         }
@@ -172,7 +209,10 @@ import Testing
         #expect(answer.hasPrefix("HTTP/1.1 503"), "\(answer)")
         #expect(answer.contains("the disk is full") && answer.contains("nothing was stored"), "\(answer)")
         #expect(await eventually { console.text.contains("The console cannot write its store") }, "\(console.text)")
-        #expect(try await httpRequest("GET", address, "/api/v1/sites/lab", headers: ["Authorization": "Bearer \(token)"]).hasPrefix("HTTP/1.1 200"))
+        #expect(
+            try await httpRequest("GET", address, "/api/v1/sites/lab", headers: ["Authorization": "Bearer \(token)"])
+                .hasPrefix("HTTP/1.1 200")
+        )
 
         // Space again: the next change is stored.
         try FileManager.default.removeItem(atPath: disk + "/filler")
@@ -189,7 +229,8 @@ import Testing
         let console = try HALBProcess(
             executable: URL(fileURLWithPath: "/usr/bin/prlimit"),
             arguments: [
-                "--nofile=256:256", try halbExecutable().path, "console", "--data", directory.url.appendingPathComponent("console").path,
+                "--nofile=256:256", try halbExecutable().path, "console", "--data",
+                directory.url.appendingPathComponent("console").path,
                 "--listen", "127.0.0.1:0", "--request-head-timeout", "2s",
             ]
         )
@@ -235,8 +276,16 @@ import Testing
         #expect(await eventually { slow.text.contains("opened") }, "\(slow.text)")
         // Meanwhile the health endpoint and the API answer (a slow machine may take a few tries while the console
         // sheds the 700).
-        #expect(await eventually(timeout: .seconds(20)) { (try? await httpRequest("GET", address, "/healthz"))?.hasPrefix("HTTP/1.1 200") == true })
-        #expect(await eventually(timeout: .seconds(20)) { (try? await httpRequest("GET", address, "/api/v1/sites"))?.hasPrefix("HTTP/1.1 401") == true })
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                (try? await httpRequest("GET", address, "/healthz"))?.hasPrefix("HTTP/1.1 200") == true
+            }
+        )
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                (try? await httpRequest("GET", address, "/api/v1/sites"))?.hasPrefix("HTTP/1.1 401") == true
+            }
+        )
         #expect(await eventually(timeout: .seconds(15)) { slow.text.contains("closed") }, "\(slow.text)")
         let opened = try #require(slow.text.firstMatch(of: /opened (\d+)/).flatMap { Int($0.1) })
         let closed = try #require(slow.text.firstMatch(of: /closed (\d+)/).flatMap { Int($0.1) })

@@ -39,11 +39,17 @@ import Testing
         }
 
         /// Runs an admin command against the demo's console.
-        func halb(_ arguments: [String], input: String? = nil, environment: [String: String]? = nil) async throws -> (status: Int32?, output: String) {
+        func halb(
+            _ arguments: [String],
+            input: String? = nil,
+            environment: [String: String]? = nil
+        ) async throws -> (status: Int32?, output: String) {
             var arguments = arguments
             var file: URL?
             if let input {
-                let url = FileManager.default.temporaryDirectory.appendingPathComponent("halb-demo-test-\(UUID().uuidString).yaml")
+                let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "halb-demo-test-\(UUID().uuidString).yaml"
+                )
                 file = url
                 try input.write(to: url, atomically: true, encoding: .utf8)
                 arguments.append(url.path)
@@ -121,21 +127,31 @@ import Testing
         // The devices enrolled with the console; lb1 becomes primary (preempting lb2 if lb2's failover started first).
         #expect(await eventually(timeout: .seconds(20)) { demo.transitions("lb1").last == "master" })
         #expect(await eventually(timeout: .seconds(20)) { await self.answer().hasPrefix("gw") })
-        #expect(await eventually(timeout: .seconds(10)) {
-            var seen: Set<String> = []
-            for _ in 0..<6 { seen.insert(await self.answer()) }
-            return seen == ["gw1", "gw2", "gw3"]
-        })
-        #expect(await eventually(timeout: .seconds(15)) {
-            let statuses = (try? await demo.statuses()) ?? [:]
-            return statuses["lb1"]?["state"] as? String == "OK" && statuses["lb2"]?["state"] as? String == "OK"
-        })
+        #expect(
+            await eventually(timeout: .seconds(10)) {
+                var seen: Set<String> = []
+                for _ in 0..<6 { seen.insert(await self.answer()) }
+                return seen == ["gw1", "gw2", "gw3"]
+            }
+        )
+        #expect(
+            await eventually(timeout: .seconds(15)) {
+                let statuses = (try? await demo.statuses()) ?? [:]
+                return statuses["lb1"]?["state"] as? String == "OK" && statuses["lb2"]?["state"] as? String == "OK"
+            }
+        )
 
         // The virtual server changes through the console, as the demo suggests: gw2 leaves it on both devices.
         let web = try await demo.halb(["vs", "show", "web"])
-        let update = try await demo.halb(["vs", "update", "web"], input: web.output.replacingOccurrences(of: #""gw2","#, with: ""))
+        let update = try await demo.halb(
+            ["vs", "update", "web"],
+            input: web.output.replacingOccurrences(of: #""gw2","#, with: "")
+        )
         #expect(update.output.contains("site demo is at version 2"), "\(update.output)")
-        #expect(await eventually { demo.applied("lb1", version: 2) && demo.applied("lb2", version: 2) }, "\(demo.process.text)")
+        #expect(
+            await eventually { demo.applied("lb1", version: 2) && demo.applied("lb2", version: 2) },
+            "\(demo.process.text)"
+        )
         var after: Set<String> = []
         for _ in 0..<6 { after.insert(await self.answer()) }
         #expect(after == ["gw1", "gw3"], "answers: \(after)")
@@ -143,18 +159,22 @@ import Testing
         // A stopped gateway is marked down and skipped.
         let stopped = try await httpRequest("POST", demo.admin, "/demo/gateways/gw3/stop")
         #expect(stopped.hasPrefix("HTTP/1.1 200"))
-        #expect(await eventually {
-            demo.process.text.split(separator: "\n").contains {
-                $0.contains("device.name=lb1 gateway.address=127.0.0.1:18083") && $0.contains("Gateway is down")
+        #expect(
+            await eventually {
+                demo.process.text.split(separator: "\n").contains {
+                    $0.contains("device.name=lb1 gateway.address=127.0.0.1:18083") && $0.contains("Gateway is down")
+                }
             }
-        })
+        )
         after = []
         for _ in 0..<4 { after.insert(await self.answer()) }
         #expect(after == ["gw1"], "answers: \(after)")
 
         // Stop the primary: it resigns and the secondary serves the VIP.
         _ = try await httpRequest("POST", demo.admin, "/demo/devices/lb1/stop")
-        #expect(await eventually { demo.process.text.contains("device.name=lb2 reason=the master resigned (priority 0)") })
+        #expect(
+            await eventually { demo.process.text.contains("device.name=lb2 reason=the master resigned (priority 0)") }
+        )
         #expect(await eventually { await self.answer() == "gw1" })
 
         demo.process.signal(SIGINT)
@@ -171,26 +191,45 @@ import Testing
     @Test func aClientIsNeverRefusedWhileThePrimaryStopsAndComesBack() async throws {
         let demo = try await Demo.start()
         // lb1 is primary (after preempting lb2 when lb2's failover started first) and lb2 secondary.
-        #expect(await eventually(timeout: .seconds(20)) { demo.transitions("lb1").last == "master" && demo.transitions("lb2").last == "backup" })
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                demo.transitions("lb1").last == "master" && demo.transitions("lb2").last == "backup"
+            }
+        )
         #expect(await eventually(timeout: .seconds(20)) { await self.answer().hasPrefix("gw") })
 
         let probe = ClientProbe(address: Self.site)
         let probing = Task { await probe.run() }
         try await Task.sleep(for: .milliseconds(500))
         _ = try await httpRequest("POST", demo.admin, "/demo/devices/lb1/stop")
-        #expect(await eventually { demo.process.text.contains("device.name=lb2 reason=the master resigned (priority 0)") })
-        #expect(await eventually { demo.process.text.contains("device.name=lb1 ") && demo.process.text.contains("Device stopped") })
+        #expect(
+            await eventually { demo.process.text.contains("device.name=lb2 reason=the master resigned (priority 0)") }
+        )
+        #expect(
+            await eventually {
+                demo.process.text.contains("device.name=lb1 ") && demo.process.text.contains("Device stopped")
+            }
+        )
         try await Task.sleep(for: .milliseconds(500))
         let before = demo.transitions("lb1").count
         _ = try await httpRequest("POST", demo.admin, "/demo/devices/lb1/start")
         // lb1 preempts lb2, which hands over and closes its listener a moment later.
-        #expect(await eventually(timeout: .seconds(20)) { demo.transitions("lb1").dropFirst(before).contains("master") }, "\(demo.process.text)")
+        #expect(
+            await eventually(timeout: .seconds(20)) { demo.transitions("lb1").dropFirst(before).contains("master") },
+            "\(demo.process.text)"
+        )
         #expect(demo.process.text.contains("device.name=lb1 reason=preempted 127.0.0.12 (priority 190, ours 200)"))
-        #expect(await eventually {
-            let lines = demo.process.text.split(separator: "\n")
-            guard let preempted = lines.lastIndex(where: { $0.contains("device.name=lb1 reason=preempted") }) else { return false }
-            return lines[preempted...].contains { $0.contains("device.name=lb2 ") && $0.contains("Listener closed") }
-        })
+        #expect(
+            await eventually {
+                let lines = demo.process.text.split(separator: "\n")
+                guard let preempted = lines.lastIndex(where: { $0.contains("device.name=lb1 reason=preempted") }) else {
+                    return false
+                }
+                return lines[preempted...].contains {
+                    $0.contains("device.name=lb2 ") && $0.contains("Listener closed")
+                }
+            }
+        )
         try await Task.sleep(for: .milliseconds(300))
         probe.stop()
         let result = await probing.value
@@ -204,12 +243,16 @@ import Testing
 
     /// The issue's end-to-end case: console, two devices, three gateways; a virtual server created with the CLI
     /// reaches both devices, and changing its gateways drops no established connection.
-    @Test func aVirtualServerCreatedWithTheCommandLineReachesBothDevicesAndAGatewayChangeDropsNoConnection() async throws {
+    @Test func aVirtualServerCreatedWithTheCommandLineReachesBothDevicesAndAGatewayChangeDropsNoConnection()
+        async throws
+    {
         let demo = try await Demo.start()
-        #expect(await eventually(timeout: .seconds(20)) {
-            let statuses = (try? await demo.statuses()) ?? [:]
-            return statuses["lb1"]?["state"] as? String == "OK" && statuses["lb2"]?["state"] as? String == "OK"
-        })
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                let statuses = (try? await demo.statuses()) ?? [:]
+                return statuses["lb1"]?["state"] as? String == "OK" && statuses["lb2"]?["state"] as? String == "OK"
+            }
+        )
         let address = "127.0.0.20:8081"
         func virtualServer(gateways: String) -> String {
             """
@@ -222,49 +265,65 @@ import Testing
         #expect(created.output.contains("Created virtual server web2; site demo is at version 2."), "\(created.output)")
         // Both devices apply it (the long poll answers at once: bench/propagation.py measures how fast), and the
         // new primary, lb2 (first in the list), serves it while lb1 stands by.
-        #expect(await eventually { demo.applied("lb1", version: 2) && demo.applied("lb2", version: 2) }, "\(demo.process.text)")
+        #expect(
+            await eventually { demo.applied("lb1", version: 2) && demo.applied("lb2", version: 2) },
+            "\(demo.process.text)"
+        )
         #expect(await eventually(timeout: .seconds(20)) { await self.answer(address).hasPrefix("gw") })
-        #expect(await eventually(timeout: .seconds(15)) {
-            let roles = ((try? await demo.statuses()) ?? [:]).mapValues { device in
-                (device["roles"] as? [[String: Any]] ?? []).first { $0["virtualServer"] as? String == "web2" }?["role"] as? String
+        #expect(
+            await eventually(timeout: .seconds(15)) {
+                let roles = ((try? await demo.statuses()) ?? [:]).mapValues { device in
+                    (device["roles"] as? [[String: Any]] ?? []).first { $0["virtualServer"] as? String == "web2" }?[
+                        "role"
+                    ] as? String
+                }
+                return roles["lb2"] == "primary" && roles["lb1"] == "secondary"
             }
-            return roles["lb2"] == "primary" && roles["lb1"] == "secondary"
-        })
+        )
 
         // Six keep-alive connections, one per gateway answer; then gw2 and gw3 leave the virtual server.
         let gate = Gate()
         let firstAnswers = ManagedAtomic(0)
         let parts = address.split(separator: ":")
-        let sessions = Task { try await withThrowingTaskGroup(of: [String].self) { group in
-            for _ in 0..<6 {
-                group.addTask {
-                    let client = try await TestClient.connect(host: String(parts[0]), port: Int(parts[1])!)
-                    return try await client.run { inbound, outbound in
-                        var reader = inbound.makeAsyncIterator()
-                        var answers: [String] = []
-                        for round in 0..<2 {
-                            if round == 1 {
-                                firstAnswers.wrappingIncrement(ordering: .relaxed)
-                                await gate.wait()
+        let sessions = Task {
+            try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        let client = try await TestClient.connect(host: String(parts[0]), port: Int(parts[1])!)
+                        return try await client.run { inbound, outbound in
+                            var reader = inbound.makeAsyncIterator()
+                            var answers: [String] = []
+                            for round in 0..<2 {
+                                if round == 1 {
+                                    firstAnswers.wrappingIncrement(ordering: .relaxed)
+                                    await gate.wait()
+                                }
+                                try await outbound.write(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: demo\r\n\r\n"))
+                                var text = ""
+                                while text.firstMatch(of: /Hello from gw\d\n/) == nil,
+                                    var next = try await reader.next()
+                                {
+                                    text += next.readString(length: next.readableBytes) ?? ""
+                                }
+                                answers.append(
+                                    text.firstMatch(of: /Hello from (gw\d)\n/).map { String($0.1) } ?? "closed"
+                                )
                             }
-                            try await outbound.write(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: demo\r\n\r\n"))
-                            var text = ""
-                            while text.firstMatch(of: /Hello from gw\d\n/) == nil, var next = try await reader.next() {
-                                text += next.readString(length: next.readableBytes) ?? ""
-                            }
-                            answers.append(text.firstMatch(of: /Hello from (gw\d)\n/).map { String($0.1) } ?? "closed")
+                            return answers
                         }
-                        return answers
                     }
                 }
+                return try await group.reduce(into: []) { $0.append($1) }
             }
-            return try await group.reduce(into: []) { $0.append($1) }
-        } }
+        }
         defer { sessions.cancel() }
         #expect(await eventually { firstAnswers.load(ordering: .relaxed) == 6 })
         let updated = try await demo.halb(["vs", "update", "web2"], input: virtualServer(gateways: "gw1"))
         #expect(updated.output.contains("site demo is at version 3"), "\(updated.output)")
-        #expect(await eventually { demo.applied("lb1", version: 3) && demo.applied("lb2", version: 3) }, "\(demo.process.text)")
+        #expect(
+            await eventually { demo.applied("lb1", version: 3) && demo.applied("lb2", version: 3) },
+            "\(demo.process.text)"
+        )
         await gate.open()
         let answers = try await withTimeout { try await sessions.value }
         // Every connection answered again, through the gateway it had: none was dropped.
@@ -308,7 +367,9 @@ private final class ClientProbe: Sendable {
         /// Connections made that closed without an answer, or that failed otherwise.
         var failed = 0
         var errors: [String] = []
-        var description: String { "\(self.answered) answered, \(self.refused) refused, \(self.failed) failed: \(self.errors.prefix(5))" }
+        var description: String {
+            "\(self.answered) answered, \(self.refused) refused, \(self.failed) failed: \(self.errors.prefix(5))"
+        }
     }
 
     private let address: String

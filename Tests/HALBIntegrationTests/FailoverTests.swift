@@ -156,7 +156,9 @@ struct FailoverTests {
 
     /// Starts `name`; lb1 runs a notify command that appends its arguments to `notify.log` beside the site file.
     private func startDevice(_ name: String, lab: NetworkLab, file: String) throws -> HALBProcess {
-        var arguments = [try halbExecutable().path, "device", "--config", file, "--name", name, "--drain-timeout", "1s"]
+        var arguments = [
+            try halbExecutable().path, "device", "--config", file, "--name", name, "--drain-timeout", "1s",
+        ]
         if name == "lb1" {
             let directory = URL(fileURLWithPath: file).deletingLastPathComponent()
             let script = directory.appendingPathComponent("notify.sh").path
@@ -230,7 +232,12 @@ struct FailoverTests {
         print("failover after SIGTERM: outage \(Int((gap ?? -1) * 1000)) ms")
         #expect(devices["lb1"]!.text.contains("shut down (resigned with priority 0)"))
         // The notify command ran on each of lb1's transitions.
-        #expect(await eventually { self.notifications(file) == ["web BACKUP 200 ipv4", "web MASTER 200 ipv4", "web STOP 200 ipv4"] }, "\(self.notifications(file))")
+        #expect(
+            await eventually {
+                self.notifications(file) == ["web BACKUP 200 ipv4", "web MASTER 200 ipv4", "web STOP 200 ipv4"]
+            },
+            "\(self.notifications(file))"
+        )
         #expect(await eventually { self.isMaster(devices["lb2"]!) })
         #expect(try self.holders(lab) == ["lb2"])
 
@@ -305,12 +312,18 @@ extension FailoverTests {
         // until its lease runs out and answers with resets, and neighbour unreachability detection takes far longer
         // than the client runs.
         let (attempts, moment) = try await self.measure(lab, vip: Self.vip6) { devices["lb1"]!.signal(SIGKILL) }
-        #expect(attempts.filter { $0.time < moment - attemptSpan }.allSatisfy { $0.ok }, "IPv6 VIP not served before the kill")
+        #expect(
+            attempts.filter { $0.time < moment - attemptSpan }.allSatisfy { $0.ok },
+            "IPv6 VIP not served before the kill"
+        )
         let gap = outage(attempts, after: moment)
         #expect(gap != nil, "no IPv6 connection succeeded after the kill")
         #expect(attempts.last?.ok == true)
         print("IPv6 failover after kill -9: outage \(Int((gap ?? -1) * 1000)) ms")
-        #expect(await eventually { (try? self.holders(lab, of: Self.vip6)) == ["lb2"] }, "\((try? self.holders(lab, of: Self.vip6)) ?? [])")
+        #expect(
+            await eventually { (try? self.holders(lab, of: Self.vip6)) == ["lb2"] },
+            "\((try? self.holders(lab, of: Self.vip6)) ?? [])"
+        )
         #expect(try self.holders(lab) == ["lb2"])
         // Each family is its own virtual router, shown in /status.
         let status = try lab.run("lb2", ["/usr/bin/python3", "-c", statusScript, "http://127.0.0.1:9100/status"])
@@ -400,7 +413,10 @@ extension FailoverTests {
         let file = try lab.makeDirectory().appendingPathComponent("site.yaml").path
         try site.write(toFile: file, atomically: true, encoding: .utf8)
         _ = try lab.spawn("gw", ["/usr/bin/python3", "-c", gateways])
-        try lab.run("client", ["/usr/bin/python3", "-c", waitForGatewayScript.replacingOccurrences(of: "8080", with: "8083")])
+        try lab.run(
+            "client",
+            ["/usr/bin/python3", "-c", waitForGatewayScript.replacingOccurrences(of: "8080", with: "8083")]
+        )
         let lb1 = try lab.spawn("lb1", [try halbExecutable().path, "device", "--config", file, "--name", "lb1"])
         #expect(await eventually(timeout: .seconds(15)) { self.isMaster(lb1) }, "\(lb1.text)")
         let lb2 = try lab.spawn("lb2", [try halbExecutable().path, "device", "--config", file, "--name", "lb2"])
@@ -408,10 +424,12 @@ extension FailoverTests {
 
         func placements() throws -> [String: String] {
             let lines = try lab.run("client", ["/usr/bin/python3", "-c", probe, Self.vip]).split(separator: "\n")
-            return Dictionary(lines.map { line in
-                let fields = line.split(separator: " ")
-                return (String(fields.first ?? ""), String(fields.last ?? ""))
-            }) { first, _ in first }
+            return Dictionary(
+                lines.map { line in
+                    let fields = line.split(separator: " ")
+                    return (String(fields.first ?? ""), String(fields.last ?? ""))
+                }
+            ) { first, _ in first }
         }
         let before = try placements()
         #expect(before.count == 9 && !before.values.contains("-"), "\(before)")
@@ -422,10 +440,12 @@ extension FailoverTests {
         lb1.signal(SIGKILL)
         #expect(await eventually(timeout: .seconds(10)) { self.isMaster(lb2) }, "\(lb2.text)")
         var after: [String: String] = [:]
-        #expect(await eventually(timeout: .seconds(10)) {
-            after = (try? placements()) ?? [:]
-            return after.count == 9 && !after.values.contains("-")
-        })
+        #expect(
+            await eventually(timeout: .seconds(10)) {
+                after = (try? placements()) ?? [:]
+                return after.count == 9 && !after.values.contains("-")
+            }
+        )
         #expect(after == before)
     }
 }
@@ -567,11 +587,14 @@ struct KeepalivedInteropTests {
                 atomically: true,
                 encoding: .utf8
             )
-            return try lab.spawn("ka", [
-                "/usr/sbin/keepalived", "-n", "-l", "-D", "-f", file,
-                "-p", directory.appendingPathComponent("\(name).pid").path,
-                "-r", directory.appendingPathComponent("\(name)-vrrp.pid").path,
-            ])
+            return try lab.spawn(
+                "ka",
+                [
+                    "/usr/sbin/keepalived", "-n", "-l", "-D", "-f", file,
+                    "-p", directory.appendingPathComponent("\(name).pid").path,
+                    "-r", directory.appendingPathComponent("\(name)-vrrp.pid").path,
+                ]
+            )
         }
         _ = try lab.spawn("gw", ["/usr/bin/python3", "-c", gatewayScript])
         try lab.run("ka", ["/usr/bin/python3", "-c", waitForGatewayScript])
@@ -590,7 +613,10 @@ struct KeepalivedInteropTests {
 
         // 2. keepalived stops (it resigns with priority 0): HALB takes over.
         keepalived.signal(SIGTERM)
-        #expect(await eventually { self.lastTransition(halb)?.contains("the master resigned (priority 0)") == true }, "\(halb.text)")
+        #expect(
+            await eventually { self.lastTransition(halb)?.contains("the master resigned (priority 0)") == true },
+            "\(halb.text)"
+        )
         #expect(await eventually { (try? self.holders(lab)) == ["lb1"] })
 
         // 3. keepalived returns with a higher priority and preempts: HALB yields to it.
@@ -630,31 +656,38 @@ extension KeepalivedInteropTests {
         func holders(_ address: String) -> [String] {
             ["lb1", "ka"].filter { (try? lab.addresses(of: $0).contains(address)) == true }
         }
-        #expect(await eventually { holders("2001:db8::100") == ["lb1"] && holders(Self.vip) == ["lb1"] }, "\(halb.text)")
+        #expect(
+            await eventually { holders("2001:db8::100") == ["lb1"] && holders(Self.vip) == ["lb1"] },
+            "\(halb.text)"
+        )
 
         // keepalived (priority 100, IPv4 and IPv6 instances of VRID 51) hears HALB's adverts of both families as
         // valid: it stays backup, well past its Master_Down_Interval.
-        let conf = self.keepalivedConfiguration(priority: 100, preempt: false) + """
-            vrrp_instance web6 {
-              state BACKUP
-              interface eth0
-              virtual_router_id 51
-              priority 100
-              advert_int 0.1
-              nopreempt
-              virtual_ipaddress {
-                2001:db8::100/64
-              }
-            }
+        let conf =
+            self.keepalivedConfiguration(priority: 100, preempt: false) + """
+                vrrp_instance web6 {
+                  state BACKUP
+                  interface eth0
+                  virtual_router_id 51
+                  priority 100
+                  advert_int 0.1
+                  nopreempt
+                  virtual_ipaddress {
+                    2001:db8::100/64
+                  }
+                }
 
-            """
+                """
         let file = directory.appendingPathComponent("dual.conf").path
         try conf.write(toFile: file, atomically: true, encoding: .utf8)
-        let keepalived = try lab.spawn("ka", [
-            "/usr/sbin/keepalived", "-n", "-l", "-D", "-f", file,
-            "-p", directory.appendingPathComponent("dual.pid").path,
-            "-r", directory.appendingPathComponent("dual-vrrp.pid").path,
-        ])
+        let keepalived = try lab.spawn(
+            "ka",
+            [
+                "/usr/sbin/keepalived", "-n", "-l", "-D", "-f", file,
+                "-p", directory.appendingPathComponent("dual.pid").path,
+                "-r", directory.appendingPathComponent("dual-vrrp.pid").path,
+            ]
+        )
         #expect(await eventually { keepalived.text.contains("(web6) Entering BACKUP STATE") }, "\(keepalived.text)")
         try await Task.sleep(for: .seconds(1))
         #expect(!keepalived.text.contains("Entering MASTER STATE"), "\(keepalived.text)")

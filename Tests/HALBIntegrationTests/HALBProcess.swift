@@ -81,7 +81,10 @@ final class HALBProcess: Sendable {
 }
 
 /// Runs `halb` with `arguments` to completion.
-func runHALB(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32?, output: String) {
+func runHALB(
+    _ arguments: [String],
+    environment: [String: String] = [:]
+) async throws -> (status: Int32?, output: String) {
     try await finish(HALBProcess(arguments, environment: environment))
 }
 
@@ -146,7 +149,12 @@ func httpRequest(
     let extra = headers.map { "\($0.key): \($0.value)\r\n" }.joined()
     return try await withTimeout {
         try await client.run { inbound, outbound in
-            try await outbound.write(ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: test\r\n\(extra)Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"))
+            try await outbound.write(
+                ByteBuffer(
+                    string:
+                        "\(method) \(path) HTTP/1.1\r\nHost: test\r\n\(extra)Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+                )
+            )
             var reader = inbound.makeAsyncIterator()
             var buffer = try await reader.readToEnd()
             return buffer.readString(length: buffer.readableBytes) ?? ""
@@ -155,7 +163,11 @@ func httpRequest(
 }
 
 /// A self-signed certificate with `CN=<name>` for `subjectAltName` and its key, made with openssl: (certificate, key).
-func makeCertificate(in directory: TemporaryDirectory, name: String, subjectAltName: String = "IP:127.0.0.1") async throws -> (String, String) {
+func makeCertificate(
+    in directory: TemporaryDirectory,
+    name: String,
+    subjectAltName: String = "IP:127.0.0.1"
+) async throws -> (String, String) {
     let certificate = directory.url.appendingPathComponent("\(name).pem").path
     let key = directory.url.appendingPathComponent("\(name).key").path
     let openssl = try HALBProcess(
@@ -165,6 +177,8 @@ func makeCertificate(in directory: TemporaryDirectory, name: String, subjectAltN
             "-out", certificate, "-days", "2", "-subj", "/CN=\(name)", "-addext", "subjectAltName=\(subjectAltName)",
         ]
     )
-    guard await openssl.exitCode() == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: openssl.text]) }
+    guard await openssl.exitCode() == 0 else {
+        throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: openssl.text])
+    }
     return (certificate, key)
 }

@@ -57,10 +57,18 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
 
     private func startConsole(data: String, port: Int = 0) async throws -> Console {
         let password = "managed device test"
-        let process = try HALBProcess(["console", "--data", data, "--listen", "127.0.0.1:\(port)"], environment: ["HALB_ADMIN_PASSWORD": password])
+        let process = try HALBProcess(
+            ["console", "--data", data, "--listen", "127.0.0.1:\(port)"],
+            environment: ["HALB_ADMIN_PASSWORD": password]
+        )
         #expect(await eventually { process.text.contains("Console listening") }, "\(process.text)")
         let address = try #require(process.text.firstMatch(of: /console\.address=(\S+)/)?.1).description
-        let login = try await httpRequest("POST", address, "/api/v1/login", body: #"{"user": "admin", "password": "\#(password)"}"#)
+        let login = try await httpRequest(
+            "POST",
+            address,
+            "/api/v1/login",
+            body: #"{"user": "admin", "password": "\#(password)"}"#
+        )
         let token = try #require(login.firstMatch(of: /"token":"([^"]+)"/)?.1).description
         return Console(process: process, address: address, token: token)
     }
@@ -68,7 +76,12 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
     @Test func aManagedDeviceFollowsTheConsoleAndServesItsCacheWhenTheConsoleIsAway() async throws {
         let gw1 = try await TestServer.start(.echo())
         let gw2 = try await TestServer.start(.echo())
-        defer { Task { await gw1.kill(); await gw2.kill() } }
+        defer {
+            Task {
+                await gw1.kill()
+                await gw2.kill()
+            }
+        }
         let directory = try TemporaryDirectory()
         let data = directory.url.appendingPathComponent("console").path
         let state = directory.url.appendingPathComponent("lb1").path
@@ -76,31 +89,59 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let port = try freePort()
         let console = try await self.startConsole(data: data)
 
-        let created = try await console.request("POST", "/api/v1/sites", body: self.site(vip: vip, port: port, gateway: gw1.port))
+        let created = try await console.request(
+            "POST",
+            "/api/v1/sites",
+            body: self.site(vip: vip, port: port, gateway: gw1.port)
+        )
         #expect(created.hasPrefix("HTTP/1.1 201"), "\(created)")
         #expect(try await console.status(of: "lb1")?["state"] as? String == "Not verified")
-        let join = try #require(try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#) as? [String: Any])
+        let join = try #require(
+            try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#)
+                as? [String: Any]
+        )
         let joinToken = try #require(join["token"] as? String)
 
         // Enrol and serve.
         // On the command line a token would be readable by every user of the machine: refused.
-        let onTheCommandLine = try await runHALB(["device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--join-token", joinToken])
+        let onTheCommandLine = try await runHALB([
+            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--join-token",
+            joinToken,
+        ])
         #expect(onTheCommandLine.status != 0)
-        #expect(onTheCommandLine.output.contains("give it in HALB_JOIN_TOKEN or --join-token-file FILE"), "\(onTheCommandLine.output)")
+        #expect(
+            onTheCommandLine.output.contains("give it in HALB_JOIN_TOKEN or --join-token-file FILE"),
+            "\(onTheCommandLine.output)"
+        )
         let tokenFile = try directory.write("join-token", joinToken + "\n")
         let device = try HALBProcess([
-            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--join-token-file", tokenFile,
+            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--join-token-file",
+            tokenFile,
             "--admin", "127.0.0.1:0",
         ])
-        #expect(await eventually(timeout: .seconds(20)) { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" }, "\(device.text)")
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping"
+            },
+            "\(device.text)"
+        )
         #expect(gw1.stats.served.load(ordering: .relaxed) >= 1)
         #expect(!device.text.contains(joinToken), "the join token must not be logged")
         // The join token is used up.
-        let again = try await httpRequest("POST", console.address, "/agent/v1/enrol", body: #"{"joinToken": "\#(joinToken)", "device": "lb1"}"#)
+        let again = try await httpRequest(
+            "POST",
+            console.address,
+            "/agent/v1/enrol",
+            body: #"{"joinToken": "\#(joinToken)", "device": "lb1"}"#
+        )
         #expect(again.hasPrefix("HTTP/1.1 401"), "\(again)")
 
         // Agent status: OK, version 1 applied, standalone role, gateway health.
-        #expect(await eventually(timeout: .seconds(15)) { (try? await console.status(of: "lb1"))?["state"] as? String == "OK" })
+        #expect(
+            await eventually(timeout: .seconds(15)) {
+                (try? await console.status(of: "lb1"))?["state"] as? String == "OK"
+            }
+        )
         let status = try #require(try await console.status(of: "lb1"))
         #expect(status["appliedVersion"] as? Int == 1)
         #expect((status["roles"] as? [[String: Any]])?.first?["role"] as? String == "standalone")
@@ -114,9 +155,17 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
             body: #"{"address": "127.0.0.1", "ports": {"gateway": \#(gw2.port)}}"#
         )
         #expect(changed.hasPrefix("HTTP/1.1 200"), "\(changed)")
-        #expect(await eventually { logged(device, "Configuration from the console applied", "site.version=2") }, "\(device.text)")
+        #expect(
+            await eventually { logged(device, "Configuration from the console applied", "site.version=2") },
+            "\(device.text)"
+        )
         let before = gw2.stats.served.load(ordering: .relaxed)
-        #expect(await eventually { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" && gw2.stats.served.load(ordering: .relaxed) > before })
+        #expect(
+            await eventually {
+                (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping"
+                    && gw2.stats.served.load(ordering: .relaxed) > before
+            }
+        )
         #expect(await eventually { (try? await console.status(of: "lb1"))?["appliedVersion"] as? Int == 2 })
 
         // A configuration the device cannot run (its listener port is taken on the device) is refused: NACK,
@@ -148,10 +197,17 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         device.signal(SIGTERM)
         #expect(await device.exitCode() == 0, "\(device.text)")
         let restarted = try HALBProcess([
-            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--admin", "127.0.0.1:0",
+            "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--admin",
+            "127.0.0.1:0",
         ])
-        #expect(await eventually { logged(restarted, "Starting from the cached configuration", "site.version=4") }, "\(restarted.text)")
-        #expect(await eventually { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" }, "\(restarted.text)")
+        #expect(
+            await eventually { logged(restarted, "Starting from the cached configuration", "site.version=4") },
+            "\(restarted.text)"
+        )
+        #expect(
+            await eventually { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" },
+            "\(restarted.text)"
+        )
         // Signals are handled once the services run (the admin endpoint is up by then).
         #expect(await eventually { restarted.text.contains("Admin endpoint listening") })
         restarted.signal(SIGTERM)
@@ -161,11 +217,22 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs openssl"))
     func aCertificateUploadedToTheConsoleReachesItsDevicesSealedAndAReplacementIsServedAtOnce() async throws {
         let directory = try TemporaryDirectory()
-        let (first, firstKey) = try await makeCertificate(in: directory, name: "managed-1", subjectAltName: "DNS:offload.test")
-        let (second, secondKey) = try await makeCertificate(in: directory, name: "managed-2", subjectAltName: "DNS:offload.test")
+        let (first, firstKey) = try await makeCertificate(
+            in: directory,
+            name: "managed-1",
+            subjectAltName: "DNS:offload.test"
+        )
+        let (second, secondKey) = try await makeCertificate(
+            in: directory,
+            name: "managed-2",
+            subjectAltName: "DNS:offload.test"
+        )
         let (_, strangerKey) = try await makeCertificate(in: directory, name: "stranger")
         let gatewayPort = try freePort()
-        let gateway = try HALBProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: ["-c", TLSOffloadTests.gateway, "\(gatewayPort)"])
+        let gateway = try HALBProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/python3"),
+            arguments: ["-c", TLSOffloadTests.gateway, "\(gatewayPort)"]
+        )
         defer { gateway.signal(SIGTERM) }
         #expect(await accepts(port: gatewayPort), "\(gateway.text)")
         let data = directory.url.appendingPathComponent("console").path
@@ -197,14 +264,29 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
 
         // A virtual server cannot name a certificate the console does not hold.
         let early = try await console.request("POST", "/api/v1/sites", body: site(ssl: offload))
-        #expect(early.hasPrefix("HTTP/1.1 422") && early.contains("virtualServers[0].payloads.ssl.managedCertificate"), "\(early)")
+        #expect(
+            early.hasPrefix("HTTP/1.1 422") && early.contains("virtualServers[0].payloads.ssl.managedCertificate"),
+            "\(early)"
+        )
         #expect(try await console.request("POST", "/api/v1/sites", body: site(ssl: "")).hasPrefix("HTTP/1.1 201"))
 
         // Upload (CLI); a key of another certificate is refused, naming the field.
-        let refused = try await runHALB(["certificate", "upload", "rdp", "--certificate", first, "--key", strangerKey], environment: admin)
-        #expect(refused.status == 1 && refused.output.contains("privateKey: does not belong to certificate"), "\(refused.output)")
-        let uploaded = try await runHALB(["certificate", "upload", "rdp", "--certificate", first, "--key", firstKey], environment: admin)
-        #expect(uploaded.status == 0 && uploaded.output.contains("Stored certificate rdp (CN=managed-1"), "\(uploaded.output)")
+        let refused = try await runHALB(
+            ["certificate", "upload", "rdp", "--certificate", first, "--key", strangerKey],
+            environment: admin
+        )
+        #expect(
+            refused.status == 1 && refused.output.contains("privateKey: does not belong to certificate"),
+            "\(refused.output)"
+        )
+        let uploaded = try await runHALB(
+            ["certificate", "upload", "rdp", "--certificate", first, "--key", firstKey],
+            environment: admin
+        )
+        #expect(
+            uploaded.status == 0 && uploaded.output.contains("Stored certificate rdp (CN=managed-1"),
+            "\(uploaded.output)"
+        )
 
         // The virtual server offloads with it; the device enrols and serves it.
         let vs = try #require(try await console.json("GET", "/api/v1/sites/lab/virtual-servers/rdp") as? [String: Any])
@@ -215,35 +297,68 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let body = String(decoding: try JSONSerialization.data(withJSONObject: changedVS), as: UTF8.self)
         let changed = try await console.request("PUT", "/api/v1/sites/lab/virtual-servers/rdp", ifMatch: 1, body: body)
         #expect(changed.hasPrefix("HTTP/1.1 200"), "\(changed)")
-        let join = try #require(try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#) as? [String: Any])
+        let join = try #require(
+            try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#)
+                as? [String: Any]
+        )
         let joinToken = try #require(join["token"] as? String)
         let device = try HALBProcess(
-            ["device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--admin", "127.0.0.1:0"],
+            [
+                "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--admin",
+                "127.0.0.1:0",
+            ],
             environment: ["HALB_JOIN_TOKEN": joinToken]
         )
         func curl(trusting ca: String) async -> String {
-            (try? await runProgram("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", ca, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/"]))?.output ?? ""
+            (try? await runProgram(
+                "/usr/bin/curl",
+                [
+                    "-sS", "--max-time", "5", "--cacert", ca, "--resolve", "offload.test:\(port):\(vip)",
+                    "https://offload.test:\(port)/",
+                ]
+            ))?.output ?? ""
         }
-        #expect(await eventually(timeout: .seconds(20)) { await curl(trusting: first) == "hello from the gateway\n" }, "\(device.text)")
+        #expect(
+            await eventually(timeout: .seconds(20)) { await curl(trusting: first) == "hello from the gateway\n" },
+            "\(device.text)"
+        )
 
         // The key is sealed in the console's store and only a file of the device's user on the device.
-        let keyLine = try #require(try String(contentsOfFile: firstKey, encoding: .utf8).split(separator: "\n").dropFirst().first)
+        let keyLine = try #require(
+            try String(contentsOfFile: firstKey, encoding: .utf8).split(separator: "\n").dropFirst().first
+        )
         for file in try FileManager.default.contentsOfDirectory(atPath: data) {
             let bytes = try #require(FileManager.default.contents(atPath: "\(data)/\(file)"))
             #expect(bytes.range(of: Data(keyLine.utf8)) == nil, "\(file) holds the private key in clear")
         }
-        let keyFiles = try FileManager.default.contentsOfDirectory(atPath: "\(state)/certificates").filter { $0.hasSuffix(".key") }
+        let keyFiles = try FileManager.default.contentsOfDirectory(atPath: "\(state)/certificates").filter {
+            $0.hasSuffix(".key")
+        }
         #expect(keyFiles.count == 1)
-        let mode = try FileManager.default.attributesOfItem(atPath: "\(state)/certificates/\(keyFiles[0])")[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: "\(state)/certificates/\(keyFiles[0])")[.posixPermissions]
+            as? Int
         #expect(mode == 0o600)
         #expect(!device.text.contains(keyLine) && !console.process.text.contains(keyLine))
 
         // A replacement gives the site a new version; the device serves it to new connections at once.
-        let replaced = try await runHALB(["certificate", "upload", "rdp", "--certificate", second, "--key", secondKey], environment: admin)
-        #expect(replaced.status == 0 && replaced.output.contains("virtual servers rdp load it now"), "\(replaced.output)")
-        #expect(await eventually { logged(device, "Configuration from the console applied", "site.version=3") }, "\(device.text)")
+        let replaced = try await runHALB(
+            ["certificate", "upload", "rdp", "--certificate", second, "--key", secondKey],
+            environment: admin
+        )
+        #expect(
+            replaced.status == 0 && replaced.output.contains("virtual servers rdp load it now"),
+            "\(replaced.output)"
+        )
+        #expect(
+            await eventually { logged(device, "Configuration from the console applied", "site.version=3") },
+            "\(device.text)"
+        )
         #expect(await eventually { await curl(trusting: second) == "hello from the gateway\n" })
-        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(state)/certificates").count == 2, "the old pair is removed")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: "\(state)/certificates").count == 2,
+            "the old pair is removed"
+        )
 
         // Listed with its users; in use, it cannot be deleted.
         let list = try await runHALB(["certificate", "list"], environment: admin)
@@ -258,7 +373,10 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         #expect(await device.exitCode() == 0, "\(device.text)")
         // Restarted as its unit file started it, with the (used) join token still given: the identity counts.
         let restarted = try HALBProcess(
-            ["device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--admin", "127.0.0.1:0"],
+            [
+                "device", "--console", "http://\(console.address)", "--name", "lb1", "--state", state, "--admin",
+                "127.0.0.1:0",
+            ],
             environment: ["HALB_JOIN_TOKEN": joinToken]
         )
         defer { restarted.signal(SIGTERM) }
@@ -274,8 +392,15 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let console = try await self.startConsole(data: directory.url.appendingPathComponent("console").path)
         defer { console.process.signal(SIGTERM) }
         let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
-        _ = try await console.request("POST", "/api/v1/sites", body: self.site(vip: vip, port: try freePort(), gateway: gateway.port))
-        let join = try #require(try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#) as? [String: Any])
+        _ = try await console.request(
+            "POST",
+            "/api/v1/sites",
+            body: self.site(vip: vip, port: try freePort(), gateway: gateway.port)
+        )
+        let join = try #require(
+            try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#)
+                as? [String: Any]
+        )
         let device = try HALBProcess(
             [
                 "device", "--console", "http://\(console.address)", "--name", "lb1", "--state",
@@ -283,7 +408,12 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
             ],
             environment: ["HALB_REPORTED_VERSION": "0.0.9", "HALB_JOIN_TOKEN": try #require(join["token"] as? String)]
         )
-        #expect(await eventually(timeout: .seconds(15)) { (try? await console.status(of: "lb1"))?["state"] as? String == "Needs update" }, "\(device.text)")
+        #expect(
+            await eventually(timeout: .seconds(15)) {
+                (try? await console.status(of: "lb1"))?["state"] as? String == "Needs update"
+            },
+            "\(device.text)"
+        )
         #expect(try await console.status(of: "lb1")?["softwareVersion"] as? String == "0.0.9")
         #expect(await eventually { device.text.contains("Admin endpoint listening") })
         device.signal(SIGTERM)
@@ -299,8 +429,15 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         var console = try await self.startConsole(data: data, port: consolePort)
         let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
         let port = try freePort()
-        _ = try await console.request("POST", "/api/v1/sites", body: self.site(vip: vip, port: port, gateway: gateway.port))
-        let join = try #require(try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#) as? [String: Any])
+        _ = try await console.request(
+            "POST",
+            "/api/v1/sites",
+            body: self.site(vip: vip, port: port, gateway: gateway.port)
+        )
+        let join = try #require(
+            try await console.json("POST", "/api/v1/sites/lab/join-tokens", body: #"{"device": "lb1"}"#)
+                as? [String: Any]
+        )
         let device = try HALBProcess(
             [
                 "device", "--console", "http://\(console.address)", "--name", "lb1", "--state",
@@ -308,23 +445,43 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
             ],
             environment: ["HALB_JOIN_TOKEN": try #require(join["token"] as? String)]
         )
-        #expect(await eventually(timeout: .seconds(15)) { (try? await console.status(of: "lb1"))?["state"] as? String == "OK" }, "\(device.text)")
+        #expect(
+            await eventually(timeout: .seconds(15)) {
+                (try? await console.status(of: "lb1"))?["state"] as? String == "OK"
+            },
+            "\(device.text)"
+        )
 
         // The console dies: the device says it retries, and traffic keeps flowing.
         console.process.signal(SIGKILL)
         _ = await console.process.exitCode()
-        #expect(await eventually(timeout: .seconds(20)) { device.text.contains("Console unreachable; the running configuration keeps serving") })
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                device.text.contains("Console unreachable; the running configuration keeps serving")
+            }
+        )
         #expect(try await withTimeout { try await echoRoundTrip(host: vip, port: port) } == "ping")
 
         // It comes back on the same address and store: the device reconnects, and its status is OK again.
         console = try await self.startConsole(data: data, port: consolePort)
-        #expect(await eventually(timeout: .seconds(20)) { device.text.contains("Console reachable again") }, "\(device.text)")
-        #expect(await eventually(timeout: .seconds(15)) { (try? await console.status(of: "lb1"))?["state"] as? String == "OK" })
+        #expect(
+            await eventually(timeout: .seconds(20)) { device.text.contains("Console reachable again") },
+            "\(device.text)"
+        )
+        #expect(
+            await eventually(timeout: .seconds(15)) {
+                (try? await console.status(of: "lb1"))?["state"] as? String == "OK"
+            }
+        )
 
         // A device that goes silent (killed) shows Offline after three missed heartbeats (15 s).
         device.signal(SIGKILL)
         _ = await device.exitCode()
-        #expect(await eventually(timeout: .seconds(30)) { (try? await console.status(of: "lb1"))?["state"] as? String == "Offline" })
+        #expect(
+            await eventually(timeout: .seconds(30)) {
+                (try? await console.status(of: "lb1"))?["state"] as? String == "Offline"
+            }
+        )
         console.process.signal(SIGTERM)
     }
 
@@ -332,7 +489,8 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let directory = try TemporaryDirectory()
         // Without enrolment there is nothing to run.
         let unenrolled = try await runHALB([
-            "device", "--console", "http://127.0.0.1:9", "--name", "lb1", "--state", directory.url.appendingPathComponent("none").path,
+            "device", "--console", "http://127.0.0.1:9", "--name", "lb1", "--state",
+            directory.url.appendingPathComponent("none").path,
         ])
         #expect(unenrolled.status == 1)
         #expect(unenrolled.output.contains("not enrolled"), "\(unenrolled.output)")
@@ -341,13 +499,21 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         defer { console.process.signal(SIGTERM) }
         _ = try await console.request("POST", "/api/v1/sites", body: self.site(vip: "127.0.0.9", port: 9, gateway: 9))
         let bogus = try await runHALB(
-            ["device", "--console", "http://\(console.address)", "--name", "lb1", "--state", directory.url.appendingPathComponent("lb1").path],
+            [
+                "device", "--console", "http://\(console.address)", "--name", "lb1", "--state",
+                directory.url.appendingPathComponent("lb1").path,
+            ],
             environment: ["HALB_JOIN_TOKEN": "halb_join_0123.bogus"]
         )
         #expect(bogus.status == 1)
         #expect(bogus.output.contains("the join token is unknown"), "\(bogus.output)")
         // The agent API needs a device credential; a user's token is not one.
-        let config = try await httpRequest("GET", console.address, "/agent/v1/config", headers: ["Authorization": "Bearer \(console.token)"])
+        let config = try await httpRequest(
+            "GET",
+            console.address,
+            "/agent/v1/config",
+            headers: ["Authorization": "Bearer \(console.token)"]
+        )
         #expect(config.hasPrefix("HTTP/1.1 401"), "\(config)")
     }
 
@@ -360,9 +526,15 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         let data = directory.url.appendingPathComponent("console").path
 
         // A key that does not go with the certificate is refused at start, naming both files.
-        let mismatched = try await runHALB(["console", "--data", data, "--listen", "127.0.0.1:0", "--tls-certificate", certificate, "--tls-key", strangerKey])
+        let mismatched = try await runHALB([
+            "console", "--data", data, "--listen", "127.0.0.1:0", "--tls-certificate", certificate, "--tls-key",
+            strangerKey,
+        ])
         #expect(mismatched.status == 1)
-        #expect(mismatched.output.contains("--tls-key \(strangerKey) does not go with --tls-certificate \(certificate)"), "\(mismatched.output)")
+        #expect(
+            mismatched.output.contains("--tls-key \(strangerKey) does not go with --tls-certificate \(certificate)"),
+            "\(mismatched.output)"
+        )
 
         let password = "https console password"
         let console = try HALBProcess(
@@ -378,19 +550,33 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         #expect(!plain.hasPrefix("HTTP/1.1 200"), "\(plain)")
 
         let config = directory.url.appendingPathComponent("config").path
-        func halb(_ arguments: [String], _ environment: [String: String] = [:]) async throws -> (status: Int32?, output: String) {
-            try await runHALB(arguments, environment: environment.merging(["XDG_CONFIG_HOME": config]) { new, _ in new })
+        func halb(
+            _ arguments: [String],
+            _ environment: [String: String] = [:]
+        ) async throws -> (status: Int32?, output: String) {
+            try await runHALB(
+                arguments,
+                environment: environment.merging(["XDG_CONFIG_HOME": config]) { new, _ in new }
+            )
         }
         // An admin who trusts another CA is refused; with the console's CA the login works and is kept.
-        let untrusted = try await halb(["login", "--console", "https://\(address)", "--user", "admin", "--ca", stranger], ["HALB_PASSWORD": password])
+        let untrusted = try await halb(
+            ["login", "--console", "https://\(address)", "--user", "admin", "--ca", stranger],
+            ["HALB_PASSWORD": password]
+        )
         #expect(untrusted.status == 1 && untrusted.output.contains("cannot reach the console"), "\(untrusted.output)")
-        let login = try await halb(["login", "--console", "https://\(address)", "--user", "admin", "--ca", certificate], ["HALB_PASSWORD": password])
+        let login = try await halb(
+            ["login", "--console", "https://\(address)", "--user", "admin", "--ca", certificate],
+            ["HALB_PASSWORD": password]
+        )
         #expect(login.status == 0, "\(login.output)")
         let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
         let port = try freePort()
         let siteFile = try directory.write("lab.yaml", self.site(vip: vip, port: port, gateway: gateway.port))
         #expect(try await halb(["site", "create", siteFile]).output.contains("Created site lab"))
-        let joinToken = try await halb(["join-token", "create", "lb1"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let joinToken = try await halb(["join-token", "create", "lb1"]).output.trimmingCharacters(
+            in: .whitespacesAndNewlines
+        )
         #expect(joinToken.hasPrefix("halb_join_"), "\(joinToken)")
 
         // A device that trusts another CA does not enrol; with the console's CA it enrols and serves.
@@ -402,13 +588,23 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         #expect(refused.status == 1, "\(refused.output)")
         let device = try HALBProcess(
             [
-                "device", "--console", "https://\(address)", "--console-ca", certificate, "--name", "lb1", "--state", state,
+                "device", "--console", "https://\(address)", "--console-ca", certificate, "--name", "lb1", "--state",
+                state,
                 "--admin", "127.0.0.1:0",
             ],
             environment: ["HALB_JOIN_TOKEN": joinToken]
         )
-        #expect(await eventually(timeout: .seconds(20)) { (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping" }, "\(device.text)")
-        #expect(await eventually(timeout: .seconds(15)) { (try? await halb(["status"]))?.output.contains(/lb1 +OK/) == true })
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                (try? await withTimeout { try await echoRoundTrip(host: vip, port: port) }) == "ping"
+            },
+            "\(device.text)"
+        )
+        #expect(
+            await eventually(timeout: .seconds(15)) {
+                (try? await halb(["status"]))?.output.contains(/lb1 +OK/) == true
+            }
+        )
         #expect(await eventually { device.text.contains("Admin endpoint listening") })
         device.signal(SIGTERM)
         #expect(await device.exitCode() == 0, "\(device.text)")

@@ -43,7 +43,18 @@ final class NetworkLab: @unchecked Sendable {
     func addHost(_ host: String, address: String, ipv6: String? = nil) throws {
         try self.addNamespace(host)
         let outside = "\(self.prefix.suffix(6))\(host)".prefix(15)
-        try self.ip("link", "add", String(outside), "type", "veth", "peer", "name", "eth0", "netns", self.namespace(host))
+        try self.ip(
+            "link",
+            "add",
+            String(outside),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            self.namespace(host)
+        )
         try self.ip("link", "set", String(outside), "netns", self.namespace("br"))
         try self.ip("-n", self.namespace("br"), "link", "set", String(outside), "master", "br0")
         try self.ip("-n", self.namespace("br"), "link", "set", String(outside), "up")
@@ -85,7 +96,8 @@ final class NetworkLab: @unchecked Sendable {
         let output = try Self.execute(["/usr/sbin/ip", "-n", self.namespace(host), "-o", "addr", "show", "dev", "eth0"])
         return output.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
-            guard let index = fields.firstIndex(where: { $0 == "inet" || $0 == "inet6" }), index + 1 < fields.count else {
+            guard let index = fields.firstIndex(where: { $0 == "inet" || $0 == "inet6" }), index + 1 < fields.count
+            else {
                 return nil
             }
             return String(fields[index + 1].split(separator: "/")[0])
@@ -103,7 +115,8 @@ final class NetworkLab: @unchecked Sendable {
             process.waitUntilExit()
         }
         for namespace in self.namespaces.reversed() {
-            _ = try? Self.execute(["/usr/sbin/ip", "netns", "pids", namespace]).split(separator: "\n").forEach { pid in
+            let pids = (try? Self.execute(["/usr/sbin/ip", "netns", "pids", namespace])) ?? ""
+            for pid in pids.split(separator: "\n") {
                 if let pid = Int32(pid) { kill(pid, SIGKILL) }
             }
             _ = try? Self.execute(["/usr/sbin/ip", "netns", "del", namespace])
@@ -147,7 +160,10 @@ final class NetworkLab: @unchecked Sendable {
         let errorData = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw LabError(command: arguments.joined(separator: " "), output: String(decoding: errorData, as: UTF8.self))
+            throw LabError(
+                command: arguments.joined(separator: " "),
+                output: String(decoding: errorData, as: UTF8.self)
+            )
         }
         return String(decoding: data, as: UTF8.self)
     }

@@ -5,7 +5,10 @@ import Testing
 
 /// The `ssl` payload in passthrough mode with SNI routing, end to end with real processes: `openssl s_server`
 /// gateways with their own certificates, `halb device`, and `openssl s_client` as the client.
-@Suite(.timeLimit(.minutes(2)), .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs openssl"))
+@Suite(
+    .timeLimit(.minutes(2)),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs openssl")
+)
 struct SNIPassthroughTests {
     private static let openssl = URL(fileURLWithPath: "/usr/bin/openssl")
 
@@ -17,7 +20,10 @@ struct SNIPassthroughTests {
             let (certificate, key) = try await makeCertificate(in: directory, name: name)
             let port = try freePort()
             gateways.append(
-                try HALBProcess(executable: Self.openssl, arguments: ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", certificate, "-key", key, "-www"])
+                try HALBProcess(
+                    executable: Self.openssl,
+                    arguments: ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", certificate, "-key", key, "-www"]
+                )
             )
             ports.append(port)
             #expect(await accepts(port: port), "\(gateways.last!.text)")
@@ -46,7 +52,7 @@ struct SNIPassthroughTests {
                       a.example.test: [gwa]
                       "*.apps.example.test": [gwa]
                 healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }
-                timeouts: { clientHello: 500ms }
+                timeouts: { clientHello: 2s }
 
             """
         )
@@ -55,7 +61,10 @@ struct SNIPassthroughTests {
 
         /// The subject of the certificate `openssl s_client` saw through the device.
         func certificate(_ arguments: [String]) async throws -> String {
-            let output = try await runProgram(Self.openssl.path, ["s_client", "-connect", "\(vip):\(port)"] + arguments).output
+            let output = try await runProgram(
+                Self.openssl.path,
+                ["s_client", "-connect", "\(vip):\(port)"] + arguments
+            ).output
             return output.firstMatch(of: /subject=\s*CN\s*=\s*(\S+)/).map { String($0.1) } ?? output
         }
         #expect(await eventually { (try? await certificate(["-servername", "a.example.test"])) == "gateway-a" })
@@ -84,9 +93,15 @@ struct SNIPassthroughTests {
         }
         #expect(closed == 0)
         let status = try await httpGet(admin, "/status")
-        #expect(status.contains(#""rejectedClientHellos":2"#) || status.contains(#""rejectedClientHellos" : 2"#), "\(status)")
+        #expect(
+            status.contains(#""rejectedClientHellos":2"#) || status.contains(#""rejectedClientHellos" : 2"#),
+            "\(status)"
+        )
         let metrics = (try? await httpGet(admin, "/metrics")) ?? ""
-        #expect(metrics.contains(#"halb_tls_client_hello_rejected_total{virtual_server="rdp",reason="timeout"} 1"#), "\(metrics.split(separator: "\n").filter { $0.contains("client_hello") })")
+        #expect(
+            metrics.contains(#"halb_tls_client_hello_rejected_total{virtual_server="rdp",reason="timeout"} 1"#),
+            "\(metrics.split(separator: "\n").filter { $0.contains("client_hello") })"
+        )
         for gateway in gateways { gateway.signal(SIGTERM) }
     }
 }

@@ -52,10 +52,21 @@ struct TLSOffloadTests {
 
     @Test func theDeviceTerminatesTLSWithItsCertificateAndAReloadChangesItWithoutDroppingConnections() async throws {
         let directory = try TemporaryDirectory()
-        let (first, firstKey) = try await makeCertificate(in: directory, name: "offload-1", subjectAltName: "DNS:offload.test")
-        let (second, secondKey) = try await makeCertificate(in: directory, name: "offload-2", subjectAltName: "DNS:offload.test")
+        let (first, firstKey) = try await makeCertificate(
+            in: directory,
+            name: "offload-1",
+            subjectAltName: "DNS:offload.test"
+        )
+        let (second, secondKey) = try await makeCertificate(
+            in: directory,
+            name: "offload-2",
+            subjectAltName: "DNS:offload.test"
+        )
         let gatewayPort = try freePort()
-        let gateway = try HALBProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: ["-c", Self.gateway, "\(gatewayPort)"])
+        let gateway = try HALBProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/python3"),
+            arguments: ["-c", Self.gateway, "\(gatewayPort)"]
+        )
         defer { gateway.signal(SIGTERM) }
         #expect(await accepts(port: gatewayPort), "\(gateway.text)")
 
@@ -66,7 +77,8 @@ struct TLSOffloadTests {
                 version: version,
                 gatewayPort: gatewayPort,
                 vip: vip,
-                ssl: #"{ port: \#(port), mode: offload, certificate: \#(certificate), privateKey: \#(key), minimumTLSVersion: "\#(minimum)" }"#,
+                ssl:
+                    #"{ port: \#(port), mode: offload, certificate: \#(certificate), privateKey: \#(key), minimumTLSVersion: "\#(minimum)" }"#,
                 healthCheck: "{ type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }"
             )
         }
@@ -74,12 +86,21 @@ struct TLSOffloadTests {
         let (device, admin) = try await startDevice(file: file)
         defer { device.signal(SIGTERM) }
 
-        func curl(_ extra: [String] = [], trusting ca: String = first) async throws -> (status: Int32?, output: String) {
-            try await runProgram("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", ca, "--resolve", "offload.test:\(port):\(vip)"] + extra + ["https://offload.test:\(port)/"])
+        func curl(_ extra: [String] = [], trusting ca: String = first) async throws -> (status: Int32?, output: String)
+        {
+            try await runProgram(
+                "/usr/bin/curl",
+                ["-sS", "--max-time", "5", "--cacert", ca, "--resolve", "offload.test:\(port):\(vip)"] + extra + [
+                    "https://offload.test:\(port)/"
+                ]
+            )
         }
         /// The common name of the certificate openssl s_client gets.
         func subject(_ extra: [String] = []) async throws -> String {
-            let result = try await runProgram("/usr/bin/openssl", ["s_client", "-connect", "\(vip):\(port)", "-servername", "offload.test"] + extra)
+            let result = try await runProgram(
+                "/usr/bin/openssl",
+                ["s_client", "-connect", "\(vip):\(port)", "-servername", "offload.test"] + extra
+            )
             return result.output.firstMatch(of: /subject=\s*CN\s*=\s*(\S+)/).map { String($0.1) } ?? "none"
         }
 
@@ -88,8 +109,14 @@ struct TLSOffloadTests {
         #expect(try await curl(["--tls-max", "1.2"]).output == "hello from the gateway\n")
         #expect(try await subject() == "offload-1")
         // TLS 1.1 is refused (the client is allowed to offer it).
-        let old = try await runProgram("/usr/bin/openssl", ["s_client", "-connect", "\(vip):\(port)", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
-        #expect(old.status != 0 && old.output.contains("alert protocol version") && old.output.contains("Cipher is (NONE)"), "\(old.output)")
+        let old = try await runProgram(
+            "/usr/bin/openssl",
+            ["s_client", "-connect", "\(vip):\(port)", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]
+        )
+        #expect(
+            old.status != 0 && old.output.contains("alert protocol version") && old.output.contains("Cipher is (NONE)"),
+            "\(old.output)"
+        )
 
         // An established connection, mid-session.
         let go = directory.url.appendingPathComponent("go").path
@@ -101,8 +128,17 @@ struct TLSOffloadTests {
         #expect(client.text.contains("subject offload-1"))
 
         // Reload: a new certificate and TLS 1.3 at least. New connections get both.
-        try site(certificate: second, key: secondKey, minimum: "1.3", version: 2).write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(await eventually { device.text.contains("site.version=2") && device.text.contains("Configuration applied") }, "\(device.text)")
+        try site(certificate: second, key: secondKey, minimum: "1.3", version: 2).write(
+            toFile: file,
+            atomically: true,
+            encoding: .utf8
+        )
+        #expect(
+            await eventually {
+                device.text.contains("site.version=2") && device.text.contains("Configuration applied")
+            },
+            "\(device.text)"
+        )
         #expect(try await subject() == "offload-2")
         #expect(try await curl(trusting: second).output == "hello from the gateway\n")
         let twelve = try await curl(["--tls-max", "1.2"], trusting: second)
@@ -113,31 +149,49 @@ struct TLSOffloadTests {
 
         // A key that does not go with the certificate is refused, naming the files; the running one keeps serving.
         let (_, strangerKey) = try await makeCertificate(in: directory, name: "stranger")
-        try site(certificate: second, key: strangerKey, minimum: "1.2", version: 3).write(toFile: file, atomically: true, encoding: .utf8)
+        try site(certificate: second, key: strangerKey, minimum: "1.2", version: 3).write(
+            toFile: file,
+            atomically: true,
+            encoding: .utf8
+        )
         #expect(await eventually { device.text.contains("does not belong to certificate \(second)") }, "\(device.text)")
         #expect(device.text.contains("Configuration rejected"))
         #expect(try await subject() == "offload-2")
         let validate = try await runHALB(["validate", "--device", "lb1", file])
-        #expect(validate.status == 1 && validate.output.contains("privateKey \(strangerKey) does not belong to certificate \(second)"), "\(validate.output)")
+        #expect(
+            validate.status == 1
+                && validate.output.contains("privateKey \(strangerKey) does not belong to certificate \(second)"),
+            "\(validate.output)"
+        )
 
         // /status and the metrics show the certificate and its expiry.
         let status = try await httpGet(admin, "/status")
         #expect(status.contains("CN=offload-2") && status.contains("notValidAfter"), "\(status)")
         let metrics = try await httpGet(admin, "/metrics")
-        #expect(metrics.contains(#"halb_tls_certificate_expiry_timestamp_seconds{virtual_server="rdp",payload="ssl"}"#), "\(metrics)")
+        #expect(
+            metrics.contains(#"halb_tls_certificate_expiry_timestamp_seconds{virtual_server="rdp",payload="ssl"}"#),
+            "\(metrics)"
+        )
     }
 }
 
 extension TLSOffloadTests {
     @Test func reEncryptionTrustsOnlyGatewaysWhoseCertificateChainsToTheBundle() async throws {
         let directory = try TemporaryDirectory()
-        let (certificate, key) = try await makeCertificate(in: directory, name: "offload", subjectAltName: "DNS:offload.test")
+        let (certificate, key) = try await makeCertificate(
+            in: directory,
+            name: "offload",
+            subjectAltName: "DNS:offload.test"
+        )
         let (gatewayCertificate, gatewayKey) = try await makeCertificate(in: directory, name: "gateway")
         let (stranger, _) = try await makeCertificate(in: directory, name: "stranger")
         let gatewayPort = try freePort()
         let gateway = try HALBProcess(
             executable: URL(fileURLWithPath: "/usr/bin/openssl"),
-            arguments: ["s_server", "-accept", "127.0.0.1:\(gatewayPort)", "-cert", gatewayCertificate, "-key", gatewayKey, "-www"]
+            arguments: [
+                "s_server", "-accept", "127.0.0.1:\(gatewayPort)", "-cert", gatewayCertificate, "-key", gatewayKey,
+                "-www",
+            ]
         )
         defer { gateway.signal(SIGTERM) }
         #expect(await accepts(port: gatewayPort), "\(gateway.text)")
@@ -148,7 +202,8 @@ extension TLSOffloadTests {
                 version: version,
                 gatewayPort: gatewayPort,
                 vip: vip,
-                ssl: "{ port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), gatewayTLS: \(gatewayTLS) }",
+                ssl:
+                    "{ port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), gatewayTLS: \(gatewayTLS) }",
                 healthCheck: "{ type: tls, interval: 200ms, timeout: 150ms, rise: 1, fall: 2 }"
             )
         }
@@ -156,7 +211,13 @@ extension TLSOffloadTests {
         let (device, admin) = try await startDevice(file: file)
         defer { device.signal(SIGTERM) }
         func curl() async throws -> (status: Int32?, output: String) {
-            try await runProgram("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", certificate, "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/"])
+            try await runProgram(
+                "/usr/bin/curl",
+                [
+                    "-sS", "--max-time", "5", "--cacert", certificate, "--resolve", "offload.test:\(port):\(vip)",
+                    "https://offload.test:\(port)/",
+                ]
+            )
         }
 
         // The gateway's certificate chains to the bundle: the request reaches it, re-encrypted.
@@ -170,10 +231,17 @@ extension TLSOffloadTests {
         let status = try await httpGet(admin, "/status")
         #expect(status.firstMatch(of: /"failedGatewayHandshakes" ?: ?[1-9]/) != nil, "\(status)")
         let metrics = try await httpGet(admin, "/metrics")
-        #expect(metrics.contains(#"halb_tls_gateway_handshakes_failed_total{virtual_server="rdp",gateway="gw1"}"#), "\(metrics)")
+        #expect(
+            metrics.contains(#"halb_tls_gateway_handshakes_failed_total{virtual_server="rdp",gateway="gw1"}"#),
+            "\(metrics)"
+        )
 
         // Verification explicitly off: the same gateway is used again.
-        try site("{ verify: false, caBundle: \(stranger) }", version: 3).write(toFile: file, atomically: true, encoding: .utf8)
+        try site("{ verify: false, caBundle: \(stranger) }", version: 3).write(
+            toFile: file,
+            atomically: true,
+            encoding: .utf8
+        )
         #expect(await eventually { device.text.contains("site.version=3") }, "\(device.text)")
         #expect(await eventually { (try? await curl())?.output.contains("s_server") == true })
     }
@@ -282,7 +350,11 @@ extension TLSOffloadTests {
     /// Re-encryption passes on the client's ALPN choice, and a PROXY header goes in the clear before the handshake.
     @Test func reEncryptionOffersTheGatewayTheClientsProtocolAfterAPROXYHeaderInTheClear() async throws {
         let directory = try TemporaryDirectory()
-        let (certificate, key) = try await makeCertificate(in: directory, name: "offload", subjectAltName: "DNS:offload.test")
+        let (certificate, key) = try await makeCertificate(
+            in: directory,
+            name: "offload",
+            subjectAltName: "DNS:offload.test"
+        )
         let (gatewayCertificate, gatewayKey) = try await makeCertificate(in: directory, name: "gateway")
         let gatewayPort = try freePort()
         let gateway = try HALBProcess(
@@ -308,25 +380,43 @@ extension TLSOffloadTests {
         let (device, _) = try await startDevice(file: file)
         defer { device.signal(SIGTERM) }
         var answer = (status: Int32?.none, output: "")
-        #expect(await eventually {
-            // The gateway prefers h2, the device offers h2 and http/1.1, the client offers http/1.1 only: the device
-            // must offer the gateway the client's choice alone.
-            answer = (try? await runProgram("/usr/bin/curl", [
-                "-sS", "--max-time", "5", "--http1.1", "--cacert", certificate, "--resolve", "offload.test:\(port):\(vip)",
-                "https://offload.test:\(port)/",
-            ])) ?? answer
-            return answer.output == "ok\n"
-        }, "\(answer.output) \(gateway.text) \(device.text)")
+        #expect(
+            await eventually {
+                // The gateway prefers h2, the device offers h2 and http/1.1, the client offers http/1.1 only: the device
+                // must offer the gateway the client's choice alone.
+                answer =
+                    (try? await runProgram(
+                        "/usr/bin/curl",
+                        [
+                            "-sS", "--max-time", "5", "--http1.1", "--cacert", certificate, "--resolve",
+                            "offload.test:\(port):\(vip)",
+                            "https://offload.test:\(port)/",
+                        ]
+                    )) ?? answer
+                return answer.output == "ok\n"
+            },
+            "\(answer.output) \(gateway.text) \(device.text)"
+        )
         // The header (with the client's ALPN choice and server name) came first, then the TLS handshake.
-        #expect(gateway.text.contains("tlvs 010008\(Self.hex("http/1.1"))02000c\(Self.hex("offload.test"))20"), "\(gateway.text)")
+        #expect(
+            gateway.text.contains("tlvs 010008\(Self.hex("http/1.1"))02000c\(Self.hex("offload.test"))20"),
+            "\(gateway.text)"
+        )
         #expect(gateway.text.contains("alpn http/1.1") && !gateway.text.contains("alpn h2"), "\(gateway.text)")
     }
 
     @Test func aProxyV2HeaderTellsTheGatewayTheServerNameTLSVersionCipherAndApplicationProtocol() async throws {
         let directory = try TemporaryDirectory()
-        let (certificate, key) = try await makeCertificate(in: directory, name: "offload", subjectAltName: "DNS:offload.test")
+        let (certificate, key) = try await makeCertificate(
+            in: directory,
+            name: "offload",
+            subjectAltName: "DNS:offload.test"
+        )
         let gatewayPort = try freePort()
-        let gateway = try HALBProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: ["-c", Self.proxyGateway, "\(gatewayPort)"])
+        let gateway = try HALBProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/python3"),
+            arguments: ["-c", Self.proxyGateway, "\(gatewayPort)"]
+        )
         defer { gateway.signal(SIGTERM) }
         #expect(await accepts(port: gatewayPort), "\(gateway.text)")
         let vip = "127.0.\(Int.random(in: 1...250)).\(Int.random(in: 2...250))"
@@ -336,26 +426,37 @@ extension TLSOffloadTests {
             Self.offloadSite(
                 gatewayPort: gatewayPort,
                 vip: vip,
-                ssl: "{ port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), alpn: [http/1.1] }",
+                ssl:
+                    "{ port: \(port), mode: offload, certificate: \(certificate), privateKey: \(key), alpn: [http/1.1] }",
                 extra: "proxyProtocol: v2"
             )
         )
         let (device, _) = try await startDevice(file: file)
         defer { device.signal(SIGTERM) }
         var answer = (status: Int32?.none, output: "")
-        #expect(await eventually {
-            // curl offers h2 and http/1.1 with ALPN; the device offers http/1.1 only. The cipher is pinned.
-            answer = (try? await runProgram("/usr/bin/curl", [
-                "-sS", "--max-time", "5", "--tlsv1.3", "--tls13-ciphers", "TLS_CHACHA20_POLY1305_SHA256", "--cacert", certificate,
-                "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/",
-            ])) ?? answer
-            return answer.output == "ok\n"
-        }, "\(answer.output) \(gateway.text)")
+        #expect(
+            await eventually {
+                // curl offers h2 and http/1.1 with ALPN; the device offers http/1.1 only. The cipher is pinned.
+                answer =
+                    (try? await runProgram(
+                        "/usr/bin/curl",
+                        [
+                            "-sS", "--max-time", "5", "--tlsv1.3", "--tls13-ciphers", "TLS_CHACHA20_POLY1305_SHA256",
+                            "--cacert", certificate,
+                            "--resolve", "offload.test:\(port):\(vip)", "https://offload.test:\(port)/",
+                        ]
+                    )) ?? answer
+                return answer.output == "ok\n"
+            },
+            "\(answer.output) \(gateway.text)"
+        )
         // PP2_TYPE_ALPN "http/1.1", PP2_TYPE_AUTHORITY "offload.test", then PP2_TYPE_SSL: client SSL, verify 0,
         // version "TLSv1.3" and cipher "TLS_CHACHA20_POLY1305_SHA256" (28 bytes).
         let alpn = "010008" + Self.hex("http/1.1")
         let authority = "02000c" + Self.hex("offload.test")
-        let ssl = "20002e" + "0100000000" + "210007" + Self.hex("TLSv1.3") + "23001c" + Self.hex("TLS_CHACHA20_POLY1305_SHA256")
+        let ssl =
+            "20002e" + "0100000000" + "210007" + Self.hex("TLSv1.3") + "23001c"
+            + Self.hex("TLS_CHACHA20_POLY1305_SHA256")
         #expect(gateway.text.contains("tlvs \(alpn)\(authority)\(ssl)"), "\(gateway.text)")
     }
 }

@@ -36,7 +36,10 @@ import Testing
     @Test func clientsKeepTheirGatewayAndAGatewayWithoutAnAnswerTakesNoFlows() async throws {
         var gateways: [(process: HALBProcess, port: Int)] = []
         for name in ["gw1", "gw2"] {
-            let process = try HALBProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: ["-c", Self.gateway, name])
+            let process = try HALBProcess(
+                executable: URL(fileURLWithPath: "/usr/bin/python3"),
+                arguments: ["-c", Self.gateway, name]
+            )
             #expect(await eventually { process.text.contains("port ") }, "\(process.text)")
             gateways.append((process, Int(try #require(process.text.firstMatch(of: /port (\d+)/)?.1)) ?? 0))
         }
@@ -70,10 +73,14 @@ import Testing
         )
         let (device, admin) = try await startDevice(file: file)
         defer { device.signal(SIGTERM) }
-        #expect(await eventually {
-            let status = (try? await httpGet(admin, "/status")) ?? ""
-            return status.matches(of: /"health" ?: ?"up"/).count == 2 && status.matches(of: /"health" ?: ?"down"/).count == 1
-        }, "\(device.text)")
+        #expect(
+            await eventually {
+                let status = (try? await httpGet(admin, "/status")) ?? ""
+                return status.matches(of: /"health" ?: ?"up"/).count == 2
+                    && status.matches(of: /"health" ?: ?"down"/).count == 1
+            },
+            "\(device.text)"
+        )
 
         let result = try await runProgram("/usr/bin/python3", ["-c", Self.client, vip, "\(port)"])
         let lines = result.output.split(separator: "\n").filter { $0.hasPrefix("client ") }

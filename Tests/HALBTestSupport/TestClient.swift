@@ -17,7 +17,8 @@ public struct TestClient: Sendable {
         if let receiveBuffer {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
         }
-        let channel = try await bootstrap
+        let channel =
+            try await bootstrap
             .channelOption(.allowRemoteHalfClosure, value: true)
             .connectTimeout(.seconds(5))
             .connect(host: host, port: port) { channel in
@@ -33,7 +34,8 @@ public struct TestClient: Sendable {
 
     /// Runs `body` with the inbound and outbound halves and closes the connection after.
     public func run<Result: Sendable>(
-        _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Result
+        _ body: (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws ->
+            Result
     ) async throws -> Result {
         try await self.channel.executeThenClose { inbound, outbound in
             try await body(inbound, outbound)

@@ -74,7 +74,9 @@ public final class TestServer: Sendable {
                     case .echo(let reply):
                         try channel.pipeline.syncOperations.addHandler(EchoHandler(replyOnEOF: reply))
                     case .source(let total, let written, let chunk):
-                        try channel.pipeline.syncOperations.addHandler(SourceHandler(total: total, written: written, chunk: chunk))
+                        try channel.pipeline.syncOperations.addHandler(
+                            SourceHandler(total: total, written: written, chunk: chunk)
+                        )
                     case .record(let box):
                         try channel.pipeline.syncOperations.addHandler(RecordHandler(box: box))
                     }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HALBBalancer
 import HALBCore
 import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// libFuzzer's entry point: derives a connection (addresses, ports, TLS session) from the input, writes its PROXY
 /// v1 and v2 headers with ``ProxyHeader/write(_:source:destination:tls:into:)``, and checks both with the strict
@@ -167,7 +168,9 @@ func checkV2(_ header: [UInt8], _ connection: Connection) {
     guard Array(body[0..<size]) == addresses.source.address,
         Array(body[size..<(2 * size)]) == addresses.destination.address
     else { fail("wrong addresses") }
-    let ports = (Int(body[2 * size]) << 8 | Int(body[2 * size + 1]), Int(body[2 * size + 2]) << 8 | Int(body[2 * size + 3]))
+    let ports = (
+        Int(body[2 * size]) << 8 | Int(body[2 * size + 1]), Int(body[2 * size + 2]) << 8 | Int(body[2 * size + 3])
+    )
     guard ports == (addresses.source.port, addresses.destination.port) else { fail("wrong ports \(ports)") }
     body.removeFirst(2 * size + 4)
 

@@ -25,8 +25,8 @@ public struct MaglevTable: Sendable, Equatable {
         // Fill in name order so that listing the gateways differently builds the same table.
         let order = names.indices.sorted { names[$0] < names[$1] }
         let m = UInt64(size)
-        let offsets = order.map { StableHash.hash(Array(names[$0].utf8), seed: 0x6d61676c) % m }
-        let skips = order.map { StableHash.hash(Array(names[$0].utf8), seed: 0x65762121) % (m - 1) + 1 }
+        let offsets = order.map { StableHash.hash(Array(names[$0].utf8), seed: 0x6d61_676c) % m }
+        let skips = order.map { StableHash.hash(Array(names[$0].utf8), seed: 0x6576_2121) % (m - 1) + 1 }
         var next = [UInt64](repeating: 0, count: order.count)
         var slots = [Int32](repeating: -1, count: size)
         var filled = 0

@@ -28,7 +28,10 @@ final class HealthChecker: Sendable {
             HealthStateMachine(rise: check.rise, fall: check.fall),
             eventLoop: eventLoop
         )
-        self.shortageLog = NIOLoopBoundBox.makeBoxSendingValue(LogRateLimiter(interval: .seconds(10)), eventLoop: eventLoop)
+        self.shortageLog = NIOLoopBoundBox.makeBoxSendingValue(
+            LogRateLimiter(interval: .seconds(10)),
+            eventLoop: eventLoop
+        )
     }
 
     /// Starts checking now, then every interval after each check ends.

@@ -33,7 +33,14 @@ enum HealthProbe {
         promise.futureResult.whenComplete { _ in deadline.cancel() }
 
         if check.type == .udp {
-            Self.runUDP(check, address: address, socketAddress: socketAddress, port: port, on: eventLoop, promise: promise)
+            Self.runUDP(
+                check,
+                address: address,
+                socketAddress: socketAddress,
+                port: port,
+                on: eventLoop,
+                promise: promise
+            )
             return promise.futureResult
         }
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -120,7 +127,10 @@ private final class UDPProbeHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(bytes: self.check.send)), promise: nil)
+        context.writeAndFlush(
+            self.wrapOutboundOut(context.channel.allocator.buffer(bytes: self.check.send)),
+            promise: nil
+        )
         context.fireChannelActive()
     }
 
@@ -140,7 +150,9 @@ private final class UDPProbeHandler: ChannelInboundHandler {
 
     private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard needle.count <= haystack.count else { return false }
-        return (0...(haystack.count - needle.count)).contains { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+        return (0...(haystack.count - needle.count)).contains {
+            haystack[$0..<($0 + needle.count)].elementsEqual(needle)
+        }
     }
 }
 

@@ -88,15 +88,21 @@ public enum ClientHello {
         var serverName: String?
         var seen: Set<UInt16> = []
         while !extensions.isAtEnd {
-            guard let type = extensions.uint16(), let data = extensions.vector(lengthBytes: 2) else { return .rejected(.malformed) }
+            guard let type = extensions.uint16(), let data = extensions.vector(lengthBytes: 2) else {
+                return .rejected(.malformed)
+            }
             // RFC 8446 §4.2: no extension type twice.
             guard seen.insert(type).inserted else { return .rejected(.malformed) }
             guard type == 0 else { continue }
             var names = Reader(bytes: data)
-            guard let list = names.vector(lengthBytes: 2), names.isAtEnd, !list.isEmpty else { return .rejected(.malformed) }
+            guard let list = names.vector(lengthBytes: 2), names.isAtEnd, !list.isEmpty else {
+                return .rejected(.malformed)
+            }
             var entries = Reader(bytes: list)
             while !entries.isAtEnd {
-                guard let nameType = entries.uint8(), let name = entries.vector(lengthBytes: 2) else { return .rejected(.malformed) }
+                guard let nameType = entries.uint8(), let name = entries.vector(lengthBytes: 2) else {
+                    return .rejected(.malformed)
+                }
                 // host_name (0) is the only type defined; others are skipped.
                 guard nameType == 0, serverName == nil else { continue }
                 guard let host = Self.hostName(name) else { return .rejected(.malformed) }
@@ -112,9 +118,12 @@ public enum ClientHello {
         var name = bytes
         if name.last == UInt8(ascii: ".") { name = name.dropLast() }
         guard !name.isEmpty, name.count <= 253,
-            !name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0.count > 63 }),
+            !name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).contains(where: {
+                $0.isEmpty || $0.count > 63
+            }),
             name.allSatisfy({ byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
                     || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
             })
         else { return nil }

@@ -253,7 +253,8 @@ final class IdleSweeper: @unchecked Sendable {
         self.handlers.append(handler)
         if self.task == nil {
             self.lastSweep = .now()
-            self.task = self.eventLoop.scheduleRepeatedTask(initialDelay: Self.interval, delay: Self.interval) { [self] _ in
+            self.task = self.eventLoop.scheduleRepeatedTask(initialDelay: Self.interval, delay: Self.interval) {
+                [self] _ in
                 self.sweep()
             }
         }

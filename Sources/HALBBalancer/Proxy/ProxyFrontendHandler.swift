@@ -60,7 +60,9 @@ final class Route: Sendable {
     func nextMember(in pool: GatewayPool, client: SocketAddress?, tried: [Int]) -> Int? {
         guard tried.count < min(3, pool.members.count) else { return nil }
         let persistence = self.configuration.persistence
-        if tried.isEmpty, let persisted = self.virtualServer.persistedMember(of: client, in: pool, settings: persistence) {
+        if tried.isEmpty,
+            let persisted = self.virtualServer.persistedMember(of: client, in: pool, settings: persistence)
+        {
             return persisted
         }
         return pool.pick(client: client, excluding: tried)
@@ -237,7 +239,9 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         self.route.virtualServer.handshakeFailed(reason)
         self.route.logger.debug(
             "TLS handshake failed",
-            metadata: ["client.address": "\(context.channel.remoteAddress.map(\.hostPort) ?? "?")", "reason": "\(reason)"]
+            metadata: [
+                "client.address": "\(context.channel.remoteAddress.map(\.hostPort) ?? "?")", "reason": "\(reason)",
+            ]
         )
         context.close(promise: nil)
     }
@@ -251,7 +255,10 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         self.route.virtualServer.clientHelloRejected(reason)
         self.route.logger.debug(
             "TLS ClientHello refused",
-            metadata: ["client.address": "\(context.channel.remoteAddress.map(\.hostPort) ?? "?")", "reason": "\(reason.rawValue)"]
+            metadata: [
+                "client.address": "\(context.channel.remoteAddress.map(\.hostPort) ?? "?")",
+                "reason": "\(reason.rawValue)",
+            ]
         )
         context.close(promise: nil)
     }
@@ -271,7 +278,8 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
         let timeouts = self.route.configuration.timeouts
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         // Re-encryption: the gateway is offered the application protocol the client chose, if any.
-        let gatewayTLS = self.negotiatedProtocol.flatMap { self.route.tls?.gatewayContexts[$0] } ?? self.route.tls?.gatewayContext
+        let gatewayTLS =
+            self.negotiatedProtocol.flatMap { self.route.tls?.gatewayContexts[$0] } ?? self.route.tls?.gatewayContext
         let handshake: EventLoopPromise<Void>? = gatewayTLS == nil ? nil : context.eventLoop.makePromise()
         // Re-encryption with a PROXY header: the header goes in the clear before the TLS handshake, as the gateway
         // reads it before its TLS layer (as with HAProxy's send-proxy on an ssl server).
@@ -377,7 +385,11 @@ final class ProxyFrontendHandler: ChannelInboundHandler, RemovableChannelHandler
     private func glue(context: ChannelHandlerContext, gateway: any Channel, member: GatewayPool.Member) {
         let target = member.target
         target.connected()
-        self.route.virtualServer.persist(context.channel.remoteAddress, member: member, settings: self.route.configuration.persistence)
+        self.route.virtualServer.persist(
+            context.channel.remoteAddress,
+            member: member,
+            settings: self.route.configuration.persistence
+        )
         gateway.closeFuture.whenComplete { _ in member.release() }
         guard context.channel.isActive else {
             gateway.close(promise: nil)

@@ -1,8 +1,9 @@
+import HALBCore
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HALBCore
-import NIOCore
 
 /// Encodes PROXY protocol headers (HAProxy's PROXY protocol spec, versions 1 and 2) that tell a gateway the
 /// client's address and the address the client connected to.

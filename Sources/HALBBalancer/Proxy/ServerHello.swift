@@ -24,7 +24,9 @@ public enum ServerHello {
         if bytes.count >= 6, bytes[5] != 2 { return .notServerHello }
         // Then legacy_version (2), random (32), legacy_session_id (1 + up to 32), cipher_suite (2).
         let sessionIDLength = 5 + 4 + 2 + 32
-        guard bytes.count > sessionIDLength else { return bytes.count > Self.maximumBufferSize ? .notServerHello : .needMore }
+        guard bytes.count > sessionIDLength else {
+            return bytes.count > Self.maximumBufferSize ? .notServerHello : .needMore
+        }
         let length = Int(bytes[sessionIDLength])
         guard length <= 32 else { return .notServerHello }
         let suite = sessionIDLength + 1 + length

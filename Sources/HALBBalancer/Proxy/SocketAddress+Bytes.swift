@@ -1,7 +1,8 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import NIOCore
 
 extension SocketAddress {
     /// The IP address in network byte order: 4 bytes for IPv4, 16 for IPv6; `nil` for other families.

@@ -53,15 +53,19 @@ public struct TLSOffload: Sendable {
         "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
     ]
     /// `modernSuites`, then ECDHE with AES-CBC for older clients.
-    static let intermediateSuites = Self.modernSuites + [
-        "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA",
-    ]
+    static let intermediateSuites =
+        Self.modernSuites + [
+            "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA",
+        ]
 
     /// Reads and checks the files of `configuration` at `now`.
     ///
     /// - Throws: ``TLSOffloadError`` naming the file and the problem: unreadable, not PEM, no certificate, not yet
     ///   or no longer valid, a key that does not belong to the certificate, or cipher suites the library does not know.
-    public static func load(_ configuration: TLSOffloadConfiguration, now: Date = Date()) throws(TLSOffloadError) -> TLSOffload {
+    public static func load(
+        _ configuration: TLSOffloadConfiguration,
+        now: Date = Date()
+    ) throws(TLSOffloadError) -> TLSOffload {
         guard !configuration.certificate.isEmpty else {
             // The agent turns a managed certificate into files; a device run from a site file has none.
             throw TLSOffloadError(
@@ -78,7 +82,9 @@ public struct TLSOffload: Sendable {
         do {
             key = try NIOSSLPrivateKey(file: configuration.privateKey, format: .pem)
         } catch {
-            throw TLSOffloadError("privateKey \(configuration.privateKey): cannot be read as a PEM private key (\(error))")
+            throw TLSOffloadError(
+                "privateKey \(configuration.privateKey): cannot be read as a PEM private key (\(error))"
+            )
         }
         let (context, summary) = try Self.serverContext(
             chain: chain,
@@ -129,7 +135,11 @@ public struct TLSOffload: Sendable {
     /// ``load(_:now:)`` checks files.
     ///
     /// - Throws: ``TLSOffloadError`` naming `certificate` or `privateKey` and the problem.
-    public static func check(certificatePEM: String, privateKeyPEM: String, now: Date = Date()) throws(TLSOffloadError) -> CertificateSummary {
+    public static func check(
+        certificatePEM: String,
+        privateKeyPEM: String,
+        now: Date = Date()
+    ) throws(TLSOffloadError) -> CertificateSummary {
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
@@ -173,7 +183,10 @@ public struct TLSOffload: Sendable {
         guard notBefore <= now else {
             throw TLSOffloadError("\(certificateName): not valid before \(Self.show(notBefore))")
         }
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key)
+        )
         tls.minimumTLSVersion = configuration.minimumTLSVersion == .v1_3 ? .tlsv13 : .tlsv12
         tls.applicationProtocols = configuration.alpn
         let suites: [String] =
@@ -196,7 +209,16 @@ public struct TLSOffload: Sendable {
         // The description reads <NIOSSLCertificate;serial_number=...;common_name=NAME;...>.
         let subject = "\(leaf)".firstMatch(of: /common_name=([^;>]*)/).map { "CN=" + $0.1 } ?? "?"
         let der = (try? leaf.toDERBytes()) ?? []
-        return (context, CertificateSummary(subject: subject, notValidBefore: notBefore, notValidAfter: notAfter, chainLength: chain.count, leafDER: der))
+        return (
+            context,
+            CertificateSummary(
+                subject: subject,
+                notValidBefore: notBefore,
+                notValidAfter: notAfter,
+                chainLength: chain.count,
+                leafDER: der
+            )
+        )
     }
 
     private static func show(_ date: Date) -> String {

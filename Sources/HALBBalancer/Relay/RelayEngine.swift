@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Atomics
 import CHALBLinux
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// HALB's own data path for plain TCP: one ``RelayLoop`` thread per event loop of the balancer, sharing the
 /// listening sockets.

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Atomics
 import CHALBLinux
 import CoreMetrics
@@ -8,6 +5,10 @@ import HALBCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One thread of HALB's own plain-TCP data path: an `epoll` loop that owns its sockets.
 ///
@@ -643,7 +644,9 @@ final class RelayLoop: @unchecked Sendable {
         Glibc.close(connection.client)
         if connection.gateway >= 0 { Glibc.close(connection.gateway) }
         // A pipe still holding bytes cannot be reused.
-        for fd in [connection.up.pipeRead, connection.up.pipeWrite, connection.down.pipeRead, connection.down.pipeWrite]
+        for fd in [
+            connection.up.pipeRead, connection.up.pipeWrite, connection.down.pipeRead, connection.down.pipeWrite,
+        ]
         where fd >= 0 {
             Glibc.close(fd)
         }

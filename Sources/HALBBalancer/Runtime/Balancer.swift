@@ -1,15 +1,16 @@
 import Atomics
-#if canImport(Glibc)
-import Glibc
-#endif
+import CoreMetrics
 import Foundation
 import HALBCore
 import Logging
 import NIOConcurrencyHelpers
-import CoreMetrics
 import NIOCore
 import NIOPosix
 import NIOSSL
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A device's data plane: listeners on VIP:port, the gateway pools behind them and their health checks.
 ///
@@ -61,7 +62,13 @@ public actor Balancer {
     ///     the same address at the same time. Only for the loopback demo, whose "VIP" is a listener: the device
     ///     taking over binds before the one handing over closes. A device on a network keeps its ports to itself
     ///     (a second device started by mistake fails to bind instead of taking half the connections).
-    public init(group: any EventLoopGroup, logger: Logger, dataPath: DataPath = .native, relayThreads: Int? = nil, sharedPorts: Bool = false) {
+    public init(
+        group: any EventLoopGroup,
+        logger: Logger,
+        dataPath: DataPath = .native,
+        relayThreads: Int? = nil,
+        sharedPorts: Bool = false
+    ) {
         self.group = group
         self.logger = logger
         self.dataPath = dataPath
@@ -103,7 +110,11 @@ public actor Balancer {
     /// Applies a configuration in which failover decides when the listeners of the `failover` virtual servers are
     /// bound (the loopback demo): those that were not in `previousFailover` start in standby, those no longer in
     /// failover are bound like any other, and the rest keep their state. On failure nothing changes.
-    public func apply(_ configuration: BalancerConfiguration, failover: Set<String>, previousFailover: Set<String>) async throws {
+    public func apply(
+        _ configuration: BalancerConfiguration,
+        failover: Set<String>,
+        previousFailover: Set<String>
+    ) async throws {
         try await self.exclusively {
             let saved = self.standby
             self.standby = self.standby.intersection(failover).union(failover.subtracting(previousFailover))
@@ -144,14 +155,25 @@ public actor Balancer {
                 }
                 for (key, listener) in opened {
                     self.listeners[key] = listener
-                    self.logger.info("Listening", metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"])
+                    self.logger.info(
+                        "Listening",
+                        metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"]
+                    )
                 }
-                for (key, route) in self.udpRoutes where route.configuration.virtualServer == virtualServer && self.udpListeners[key] == nil {
+                for (key, route) in self.udpRoutes
+                where route.configuration.virtualServer == virtualServer && self.udpListeners[key] == nil {
                     do {
-                        self.udpListeners[key] = try await UDPListener.bind(configuration: route.configuration, route: route, group: self.group)
+                        self.udpListeners[key] = try await UDPListener.bind(
+                            configuration: route.configuration,
+                            route: route,
+                            group: self.group
+                        )
                     } catch {
                         // The TCP listeners serve; the UDP port is tried again on the next take-over.
-                        self.logger.warning("Cannot listen", metadata: ["listener.address": "\(key)", "error": "\(error)"])
+                        self.logger.warning(
+                            "Cannot listen",
+                            metadata: ["listener.address": "\(key)", "error": "\(error)"]
+                        )
                     }
                 }
             } else {
@@ -161,12 +183,17 @@ public actor Balancer {
                 {
                     self.standby.insert(virtualServer)
                 }
-                for (key, listener) in self.listeners where listener.route.configuration.virtualServer == virtualServer {
+                for (key, listener) in self.listeners where listener.route.configuration.virtualServer == virtualServer
+                {
                     self.listeners[key] = nil
-                    self.logger.info("Listener closed", metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"])
+                    self.logger.info(
+                        "Listener closed",
+                        metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"]
+                    )
                     try? await listener.close()
                 }
-                for (key, listener) in self.udpListeners where listener.route.configuration.virtualServer == virtualServer {
+                for (key, listener) in self.udpListeners
+                where listener.route.configuration.virtualServer == virtualServer {
                     self.udpListeners[key] = nil
                     await listener.close()
                 }
@@ -203,7 +230,11 @@ public actor Balancer {
             do {
                 offloads[tls] = try TLSOffload.load(tls)
             } catch {
-                throw BalancerError.tls(virtualServer: listener.route.virtualServer, payload: listener.route.payload, error: error)
+                throw BalancerError.tls(
+                    virtualServer: listener.route.virtualServer,
+                    payload: listener.route.payload,
+                    error: error
+                )
             }
         }
         for listener in configuration.listeners {
@@ -222,7 +253,8 @@ public actor Balancer {
                     )
                     let target = targets[key] ?? self.targets[key] ?? GatewayTarget(key: key)
                     targets[key] = target
-                    let counterKey = "\(config.virtualServer)/\(config.payload)/\(member.name)/\(member.address):\(member.port)"
+                    let counterKey =
+                        "\(config.virtualServer)/\(config.payload)/\(member.name)/\(member.address):\(member.port)"
                     let counter = counters[counterKey] ?? self.payloadGatewayCounters[counterKey] ?? ManagedAtomic(0)
                     counters[counterKey] = counter
                     return GatewayPool.Member(configuration: member, target: target, active: counter)
@@ -266,7 +298,12 @@ public actor Balancer {
                 counters[counterKey] = counter
                 return GatewayPool.Member(configuration: member, target: target, active: counter)
             }
-            let pool = GatewayPool(members: members, algorithm: udp.balancing, perGatewayLimit: 0, persistent: udp.persistence.type == .sourceIP)
+            let pool = GatewayPool(
+                members: members,
+                algorithm: udp.balancing,
+                perGatewayLimit: 0,
+                persistent: udp.persistence.type == .sourceIP
+            )
             // A flow needs its gateway's address before its first datagram: host names are resolved now, in the
             // family of the VIP, once per name and port.
             var addresses: [SocketAddress?] = []
@@ -286,13 +323,22 @@ public actor Balancer {
                     if resolved == nil {
                         self.logger.warning(
                             "UDP gateway's host name does not resolve: it takes no flows",
-                            metadata: ["gateway.name": "\(member.name)", "gateway.address": "\(member.address)", "family": "\(ipv6 ? "ipv6" : "ipv4")"]
+                            metadata: [
+                                "gateway.name": "\(member.name)", "gateway.address": "\(member.address)",
+                                "family": "\(ipv6 ? "ipv6" : "ipv4")",
+                            ]
                         )
                     }
                 }
                 addresses.append(resolved)
             }
-            udpRoutes[udp.key] = UDPRoute(configuration: udp, pool: pool, gatewayAddresses: addresses, virtualServer: vs, logger: self.logger)
+            udpRoutes[udp.key] = UDPRoute(
+                configuration: udp,
+                pool: pool,
+                gatewayAddresses: addresses,
+                virtualServer: vs,
+                logger: self.logger
+            )
         }
 
         // 2. Bind the new listeners; on any failure (or a shutdown meanwhile) undo those and change nothing.
@@ -315,9 +361,15 @@ public actor Balancer {
         }
         var openedUDP: [String: UDPListener] = [:]
         for udp in configuration.udpListeners
-        where self.udpListeners[udp.key] == nil && openedUDP[udp.key] == nil && !self.standby.contains(udp.virtualServer) {
+        where self.udpListeners[udp.key] == nil && openedUDP[udp.key] == nil
+            && !self.standby.contains(udp.virtualServer)
+        {
             do {
-                openedUDP[udp.key] = try await UDPListener.bind(configuration: udp, route: udpRoutes[udp.key]!, group: self.group)
+                openedUDP[udp.key] = try await UDPListener.bind(
+                    configuration: udp,
+                    route: udpRoutes[udp.key]!,
+                    group: self.group
+                )
             } catch {
                 for listener in opened.values { try? await listener.close() }
                 for listener in openedUDP.values { await listener.close() }
@@ -398,7 +450,10 @@ public actor Balancer {
             guard let tls = route.tls else { continue }
             Gauge(
                 label: "halb_tls_certificate_expiry_timestamp_seconds",
-                dimensions: [("virtual_server", route.configuration.virtualServer), ("payload", route.configuration.payload.rawValue)]
+                dimensions: [
+                    ("virtual_server", route.configuration.virtualServer),
+                    ("payload", route.configuration.payload.rawValue),
+                ]
             ).record(tls.notValidAfter.timeIntervalSince1970)
         }
         self.appliedAt = Date()
@@ -422,11 +477,15 @@ public actor Balancer {
             let servable = ([route.pool] + route.serverNamePools.map(\.pool)).flatMap(\.members).contains { member in
                 !member.configuration.drain && member.target.available.load(ordering: .relaxed)
             }
-            result[route.configuration.virtualServer, default: false] = result[route.configuration.virtualServer, default: false] || servable
+            result[route.configuration.virtualServer, default: false] =
+                result[route.configuration.virtualServer, default: false] || servable
         }
         for route in self.udpRoutes.values {
-            let servable = route.pool.members.contains { !$0.configuration.drain && $0.target.available.load(ordering: .relaxed) }
-            result[route.configuration.virtualServer, default: false] = result[route.configuration.virtualServer, default: false] || servable
+            let servable = route.pool.members.contains {
+                !$0.configuration.drain && $0.target.available.load(ordering: .relaxed)
+            }
+            result[route.configuration.virtualServer, default: false] =
+                result[route.configuration.virtualServer, default: false] || servable
         }
         return result
     }
@@ -527,7 +586,10 @@ public actor Balancer {
         self.udpListeners = [:]
         let open = self.activeConnections()
         if open > 0 {
-            self.logger.info("Draining connections", metadata: ["connections.open": "\(open)", "drain.timeout": "\(drainTimeout)"])
+            self.logger.info(
+                "Draining connections",
+                metadata: ["connections.open": "\(open)", "drain.timeout": "\(drainTimeout)"]
+            )
         }
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: drainTimeout)
@@ -585,8 +647,18 @@ final class Listener: Sendable {
         await self.engine.remove(self.socket)
     }
 
-    static func bind(configuration: ListenerConfiguration, route: Route, engine: RelayEngine, sharedPort: Bool = false) throws -> Listener {
-        let socket = try RelayListener.bind(host: configuration.host, port: configuration.port, route: route, sharedPort: sharedPort)
+    static func bind(
+        configuration: ListenerConfiguration,
+        route: Route,
+        engine: RelayEngine,
+        sharedPort: Bool = false
+    ) throws -> Listener {
+        let socket = try RelayListener.bind(
+            host: configuration.host,
+            port: configuration.port,
+            route: route,
+            sharedPort: sharedPort
+        )
         engine.add(socket)
         return Listener(socket: socket, engine: engine)
     }

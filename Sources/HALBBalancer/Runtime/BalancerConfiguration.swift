@@ -14,7 +14,12 @@ public struct BalancerConfiguration: Sendable, Equatable {
     public var udpListeners: [UDPListenerConfiguration]
 
     /// Creates a configuration from its parts (tests use this to listen on port 0).
-    public init(siteName: String, version: Int, listeners: [ListenerConfiguration], udpListeners: [UDPListenerConfiguration] = []) {
+    public init(
+        siteName: String,
+        version: Int,
+        listeners: [ListenerConfiguration],
+        udpListeners: [UDPListenerConfiguration] = []
+    ) {
         self.siteName = siteName
         self.version = version
         self.listeners = listeners
@@ -40,7 +45,8 @@ public struct BalancerConfiguration: Sendable, Equatable {
             if let udp = vs.udp, udp.enabled {
                 // A gateway's health for UDP is that of its TCP port of the same service: the `ssl` payload's if the
                 // virtual server has one, else the `gateway` payload's.
-                let healthKind: PayloadKind = vs.payload(.ssl)?.enabled == true || vs.payload(.gateway)?.enabled != true ? .ssl : .gateway
+                let healthKind: PayloadKind =
+                    vs.payload(.ssl)?.enabled == true || vs.payload(.gateway)?.enabled != true ? .ssl : .gateway
                 let gateways = (udp.gateways.isEmpty ? site.gateways.map(\.name) : udp.gateways)
                     .compactMap { site.gateway(named: $0) }.filter(\.enabled)
                 for address in addresses {
@@ -51,11 +57,19 @@ public struct BalancerConfiguration: Sendable, Equatable {
                                 port: port,
                                 virtualServer: vs.name,
                                 members: gateways.map {
-                                    MemberConfiguration(name: $0.name, address: $0.address, port: $0.ports.udp ?? port, weight: $0.weight, drain: $0.drain)
+                                    MemberConfiguration(
+                                        name: $0.name,
+                                        address: $0.address,
+                                        port: $0.ports.udp ?? port,
+                                        weight: $0.weight,
+                                        drain: $0.drain
+                                    )
                                 },
                                 // With its own check, a gateway's health is that of its UDP port.
                                 healthPorts: udp.healthCheck != nil
-                                    ? [:] : Dictionary(gateways.map { ($0.name, $0.ports[healthKind]) }) { first, _ in first },
+                                    ? [:]
+                                    : Dictionary(gateways.map { ($0.name, $0.ports[healthKind]) }) { first, _ in first
+                                    },
                                 balancing: udp.balancing,
                                 idleTimeout: udp.idleTimeout,
                                 maxFlows: udp.maxFlows,
@@ -79,8 +93,11 @@ public struct BalancerConfiguration: Sendable, Equatable {
                         )
                     }
                 }
-                let sni = payload.kind == .ssl && payload.sslMode == .passthrough
-                    ? payload.sni.map { SNIRouteConfiguration(serverName: $0.serverName, members: members($0.gateways)) } : []
+                let sni =
+                    payload.kind == .ssl && payload.sslMode == .passthrough
+                    ? payload.sni.map {
+                        SNIRouteConfiguration(serverName: $0.serverName, members: members($0.gateways))
+                    } : []
                 let route = RouteConfiguration(
                     virtualServer: vs.name,
                     payload: payload.kind,

@@ -1,8 +1,9 @@
+import HALBCore
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HALBCore
-import NIOCore
 
 /// Why the balancer could not apply a configuration. Nothing was changed when it is thrown.
 public struct BalancerError: Error, CustomStringConvertible, Sendable {
@@ -36,7 +37,8 @@ public struct BalancerError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self.base {
         case .cannotListen(let address, let reason): "cannot listen on \(address): \(reason)"
-        case .tls(let virtualServer, let payload, let reason): "virtual server \(virtualServer), \(payload) payload: \(reason)"
+        case .tls(let virtualServer, let payload, let reason):
+            "virtual server \(virtualServer), \(payload) payload: \(reason)"
         case .shutDown: "the balancer is shut down"
         }
     }

@@ -117,7 +117,9 @@ final class VirtualServerRuntime: Sendable {
     func persistedMember(of client: SocketAddress?, in pool: GatewayPool, settings: Persistence) -> Int? {
         guard settings.type == .sourceIP, let key = client?.ipBytes else { return nil }
         let now = Self.milliseconds()
-        let name = self.persistence.withLockedValue { $0.gateway(of: key, now: now, timeout: settings.timeout.milliseconds) }
+        let name = self.persistence.withLockedValue {
+            $0.gateway(of: key, now: now, timeout: settings.timeout.milliseconds)
+        }
         return name.flatMap { pool.eligibleMember(named: $0) }
     }
 
@@ -125,7 +127,9 @@ final class VirtualServerRuntime: Sendable {
     func persist(_ client: SocketAddress?, member: GatewayPool.Member, settings: Persistence) {
         guard settings.type == .sourceIP, let key = client?.ipBytes else { return }
         let now = Self.milliseconds()
-        self.persistence.withLockedValue { $0.record(key, gateway: member.configuration.name, now: now, timeout: settings.timeout.milliseconds) }
+        self.persistence.withLockedValue {
+            $0.record(key, gateway: member.configuration.name, now: now, timeout: settings.timeout.milliseconds)
+        }
     }
 
     private static func milliseconds() -> Int64 {
@@ -216,7 +220,10 @@ final class VirtualServerRuntime: Sendable {
 
     func gatewayHandshakeFailed(gateway: String) {
         self.failedGatewayHandshakes.wrappingIncrement(ordering: .relaxed)
-        Counter(label: "halb_tls_gateway_handshakes_failed_total", dimensions: [("virtual_server", self.name), ("gateway", gateway)]).increment()
+        Counter(
+            label: "halb_tls_gateway_handshakes_failed_total",
+            dimensions: [("virtual_server", self.name), ("gateway", gateway)]
+        ).increment()
     }
 
     /// Connections closed because their TLS ClientHello could not be routed (SNI routing).
@@ -224,7 +231,10 @@ final class VirtualServerRuntime: Sendable {
 
     func clientHelloRejected(_ reason: ClientHello.Rejection) {
         self.rejectedClientHellos.wrappingIncrement(ordering: .relaxed)
-        Counter(label: "halb_tls_client_hello_rejected_total", dimensions: [("virtual_server", self.name), ("reason", reason.rawValue)])
-            .increment()
+        Counter(
+            label: "halb_tls_client_hello_rejected_total",
+            dimensions: [("virtual_server", self.name), ("reason", reason.rawValue)]
+        )
+        .increment()
     }
 }

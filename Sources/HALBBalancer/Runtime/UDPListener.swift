@@ -49,7 +49,9 @@ public struct UDPListenerConfiguration: Sendable, Equatable {
     }
 
     /// UDP listeners with equal keys are the same socket across a reload.
-    public var key: String { "udp " + (self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)") }
+    public var key: String {
+        "udp " + (self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)")
+    }
 }
 
 /// What a UDP listener's flows use: settings, gateways and the virtual server's counters. A reload swaps it; a flow
@@ -103,7 +105,11 @@ final class UDPListener: Sendable {
         try? await self.channel.close()
     }
 
-    static func bind(configuration: UDPListenerConfiguration, route: UDPRoute, group: any EventLoopGroup) async throws -> UDPListener {
+    static func bind(
+        configuration: UDPListenerConfiguration,
+        route: UDPRoute,
+        group: any EventLoopGroup
+    ) async throws -> UDPListener {
         let routeBox = NIOLockedValueBox(route)
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -204,7 +210,9 @@ private final class UDPFlowHandler: ChannelInboundHandler {
             return
         }
         let persistence = route.configuration.persistence
-        guard let index = route.virtualServer.persistedMember(of: client, in: route.pool, settings: persistence) ?? route.pool.pick(client: client),
+        guard
+            let index = route.virtualServer.persistedMember(of: client, in: route.pool, settings: persistence)
+                ?? route.pool.pick(client: client),
             let gateway = route.gatewayAddresses[index]
         else {
             route.virtualServer.udpFlowRejected()

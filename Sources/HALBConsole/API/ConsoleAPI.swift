@@ -39,7 +39,9 @@ public struct ConsoleRequestContext: RequestContext {
     func requireAdmin() throws -> Identity {
         let identity = try self.requireIdentity()
         guard identity.role == .admin else {
-            throw ConsoleError.forbidden("user \(identity.user) is read-only (this token's role is \(identity.role.rawValue))")
+            throw ConsoleError.forbidden(
+                "user \(identity.user) is read-only (this token's role is \(identity.role.rawValue))"
+            )
         }
         return identity
     }
@@ -70,7 +72,12 @@ public enum ConsoleAPI {
             let body = try await Self.body(request, context)
             let user = try Self.field("user", in: body)
             let password = try Self.field("password", in: body)
-            let (token, info) = try await throttle.check(user: user, from: context.clientAddress, store: store, logger: context.logger) {
+            let (token, info) = try await throttle.check(
+                user: user,
+                from: context.clientAddress,
+                store: store,
+                logger: context.logger
+            ) {
                 try await store.logIn(user, password: password)
             }
             context.logger.info(
@@ -102,7 +109,10 @@ public enum ConsoleAPI {
         group.get("sites/:site/certificates/:name") { _, context in
             _ = try context.requireIdentity()
             return try Self.json(
-                try await store.certificate(site: try context.parameters.require("site"), name: try context.parameters.require("name"))
+                try await store.certificate(
+                    site: try context.parameters.require("site"),
+                    name: try context.parameters.require("name")
+                )
             )
         }
         group.put("sites/:site/certificates/:name") { request, context in
@@ -153,7 +163,11 @@ public enum ConsoleAPI {
         }
     }
 
-    private static func addAgentRoutes(to router: Router<ConsoleRequestContext>, store: ConsoleStore, longPollTimeout: Duration) {
+    private static func addAgentRoutes(
+        to router: Router<ConsoleRequestContext>,
+        store: ConsoleStore,
+        longPollTimeout: Duration
+    ) {
         let agent = router.group("agent/v1")
         agent.post("enrol") { request, context in
             let body = try await Self.body(request, context)
@@ -183,7 +197,9 @@ public enum ConsoleAPI {
             let device = try context.requireAgent()
             let body = try await Self.body(request, context)
             guard case .scalar(let text, _) = body["version"], let version = Int(text) else {
-                throw ConsoleError.invalidRequest([ConfigurationIssue(path: "version", message: "required: the version applied or refused")])
+                throw ConsoleError.invalidRequest([
+                    ConfigurationIssue(path: "version", message: "required: the version applied or refused")
+                ])
             }
             var error: String?
             if case .scalar(let text, _) = body["error"] { error = text }
@@ -256,7 +272,11 @@ public enum ConsoleAPI {
         }
         group.delete("sites/:site") { request, context in
             let identity = try context.requireAdmin()
-            try await store.deleteSite(try context.parameters.require("site"), basedOn: try Self.baseVersion(request), actor: identity.user)
+            try await store.deleteSite(
+                try context.parameters.require("site"),
+                basedOn: try Self.baseVersion(request),
+                actor: identity.user
+            )
             return Response(status: .noContent)
         }
 
@@ -267,7 +287,10 @@ public enum ConsoleAPI {
         }
         group.get("sites/:site/versions/:version") { _, context in
             _ = try context.requireIdentity()
-            let stored = try await store.site(try context.parameters.require("site"), version: try Self.version(context))
+            let stored = try await store.site(
+                try context.parameters.require("site"),
+                version: try Self.version(context)
+            )
             return Self.document(stored.document, version: stored.version)
         }
         group.post("sites/:site/versions/:version/rollback") { request, context in
@@ -299,7 +322,11 @@ public enum ConsoleAPI {
                 change: "create \(collection.noun) \(SiteEditor.name(of: item) ?? "?")"
             ) { document in try SiteEditor.adding(item, to: collection, in: document) }
             let name = SiteEditor.name(of: item) ?? ""
-            return Self.document(SiteEditor.item(collection, named: name, in: stored.document) ?? .null, version: stored.version, status: .created)
+            return Self.document(
+                SiteEditor.item(collection, named: name, in: stored.document) ?? .null,
+                version: stored.version,
+                status: .created
+            )
         }
         group.get("sites/:site/:collection/:name") { _, context in
             _ = try context.requireIdentity()
@@ -323,7 +350,10 @@ public enum ConsoleAPI {
                 change: "update \(collection.noun) \(name)"
             ) { document in try SiteEditor.replacing(name, in: collection, with: item, in: document) }
             let newName = SiteEditor.name(of: item) ?? name
-            return Self.document(SiteEditor.item(collection, named: newName, in: stored.document) ?? .null, version: stored.version)
+            return Self.document(
+                SiteEditor.item(collection, named: newName, in: stored.document) ?? .null,
+                version: stored.version
+            )
         }
         group.delete("sites/:site/:collection/:name") { request, context in
             let identity = try context.requireAdmin()
@@ -349,7 +379,11 @@ public enum ConsoleAPI {
 
     // MARK: - Users and tokens
 
-    private static func addAccountRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore, throttle: PasswordGuard) {
+    private static func addAccountRoutes(
+        to group: RouterGroup<ConsoleRequestContext>,
+        store: ConsoleStore,
+        throttle: PasswordGuard
+    ) {
         group.get("users") { _, context in
             _ = try context.requireAdmin()
             return try Self.json(try await store.users())
@@ -357,12 +391,15 @@ public enum ConsoleAPI {
         group.post("users") { request, context in
             let identity = try context.requireAdmin()
             let body = try await Self.body(request, context)
-            let roleText = body["role"].flatMap { node -> String? in
-                if case .scalar(let text, _) = node { return text }
-                return nil
-            } ?? Role.readOnly.rawValue
+            let roleText =
+                body["role"].flatMap { node -> String? in
+                    if case .scalar(let text, _) = node { return text }
+                    return nil
+                } ?? Role.readOnly.rawValue
             guard let role = Role(rawValue: roleText) else {
-                throw ConsoleError.invalid([ConfigurationIssue(path: "role", message: "\"\(roleText.prefix(80))\" is not admin or read-only")])
+                throw ConsoleError.invalid([
+                    ConfigurationIssue(path: "role", message: "\"\(roleText.prefix(80))\" is not admin or read-only")
+                ])
             }
             let user = try await store.createUser(
                 try Self.field("name", in: body),
@@ -375,7 +412,9 @@ public enum ConsoleAPI {
         group.delete("users/:name") { _, context in
             let identity = try context.requireAdmin()
             let name = try context.parameters.require("name")
-            guard name != identity.user else { throw ConsoleError.conflict("you cannot delete yourself (user \(name))") }
+            guard name != identity.user else {
+                throw ConsoleError.conflict("you cannot delete yourself (user \(name))")
+            }
             try await store.deleteUser(name, actor: identity.user)
             return Response(status: .noContent)
         }
@@ -398,7 +437,8 @@ public enum ConsoleAPI {
             // A wrong one counts as a failed login (the same back-off), so this is no faster password oracle.
             if own {
                 let current = try Self.field("currentPassword", in: body)
-                try await throttle.check(user: name, from: context.clientAddress, store: store, logger: context.logger) {
+                try await throttle.check(user: name, from: context.clientAddress, store: store, logger: context.logger)
+                {
                     try await store.changePassword(
                         of: name,
                         to: password,
@@ -430,7 +470,12 @@ public enum ConsoleAPI {
             var role = identity.role
             if case .scalar(let text, _) = body["role"] {
                 guard let asked = Role(rawValue: text) else {
-                    throw ConsoleError.invalid([ConfigurationIssue(path: "role", message: "\(DisplayText.quoted(text, limit: 80)) is not admin or read-only")])
+                    throw ConsoleError.invalid([
+                        ConfigurationIssue(
+                            path: "role",
+                            message: "\(DisplayText.quoted(text, limit: 80)) is not admin or read-only"
+                        )
+                    ])
                 }
                 role = asked
             }
@@ -488,7 +533,9 @@ public enum ConsoleAPI {
         let text = String(buffer: buffer)
         let json = Self.isJSON(request.headers[.contentType])
         do {
-            return json ? try ConfigNode.parse(json: text, limits: Self.bodyLimits) : try ConfigNode.parse(yaml: text, limits: Self.bodyLimits)
+            return json
+                ? try ConfigNode.parse(json: text, limits: Self.bodyLimits)
+                : try ConfigNode.parse(yaml: text, limits: Self.bodyLimits)
         } catch {
             throw ConsoleError.badRequest("the body is not \(json ? "JSON" : "YAML"): \(error.description)")
         }
@@ -497,7 +544,10 @@ public enum ConsoleAPI {
     /// Whether a `Content-Type` names JSON: `application/json` or a `+json` type, parameters aside.
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
-        let type = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let type =
+            contentType.split(separator: ";", maxSplits: 1).first.map {
+                $0.trimmingCharacters(in: .whitespaces).lowercased()
+            } ?? ""
         return type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json"))
     }
 
@@ -521,14 +571,18 @@ public enum ConsoleAPI {
 
     static func version(_ context: ConsoleRequestContext) throws -> Int {
         let text = try context.parameters.require("version")
-        guard let version = Int(text) else { throw ConsoleError.badRequest("\(text.prefix(40)) is not a version number") }
+        guard let version = Int(text) else {
+            throw ConsoleError.badRequest("\(text.prefix(40)) is not a version number")
+        }
         return version
     }
 
     static func collection(_ context: ConsoleRequestContext) throws -> SiteCollection {
         let text = try context.parameters.require("collection")
         guard let collection = SiteCollection(rawValue: text) else {
-            throw ConsoleError.notFound("no such list: \(text.prefix(40)) (gateways, devices, virtual-servers, certificates, versions, export)")
+            throw ConsoleError.notFound(
+                "no such list: \(text.prefix(40)) (gateways, devices, virtual-servers, certificates, versions, export)"
+            )
         }
         return collection
     }
@@ -550,8 +604,16 @@ public enum ConsoleAPI {
         )
     }
 
-    static func text(_ text: String, contentType: String = "text/plain; charset=utf-8", status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
+    static func text(
+        _ text: String,
+        contentType: String = "text/plain; charset=utf-8",
+        status: HTTPResponse.Status = .ok
+    ) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: contentType],
+            body: .init(byteBuffer: ByteBuffer(string: text))
+        )
     }
 }
 
@@ -567,7 +629,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         next: (Request, ConsoleRequestContext) async throws -> Response
     ) async throws -> Response {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
-            throw ConsoleError.unauthorized("authentication required: Authorization: Bearer <token> (POST /api/v1/login gives one)")
+            throw ConsoleError.unauthorized(
+                "authentication required: Authorization: Bearer <token> (POST /api/v1/login gives one)"
+            )
         }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         guard let identity = try await self.store.identity(forToken: token) else {
@@ -590,9 +654,13 @@ struct AgentAuthenticationMiddleware: RouterMiddleware {
         next: (Request, ConsoleRequestContext) async throws -> Response
     ) async throws -> Response {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
-            let agent = try await self.store.agent(forCredential: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            let agent = try await self.store.agent(
+                forCredential: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+            )
         else {
-            throw ConsoleError.unauthorized("the device credential is missing, unknown or replaced: enrol again with a new join token")
+            throw ConsoleError.unauthorized(
+                "the device credential is missing, unknown or replaced: enrol again with a new join token"
+            )
         }
         var context = context
         context.agent = agent

@@ -21,7 +21,9 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as any HTTPResponseError {
             throw error
-        } catch let error as DatabaseError where [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN].contains(error.resultCode) {
+        } catch let error as DatabaseError
+            where [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN].contains(error.resultCode)
+        {
             if let suppressed = self.log.admit() {
                 context.logger.error(
                     "The console cannot write its store; changes and logins fail until it can",
@@ -34,7 +36,10 @@ struct ErrorMiddleware: RouterMiddleware {
             )
         } catch {
             if let suppressed = self.log.admit() {
-                context.logger.error("Request failed", metadata: ["error": "\(error)", "log.suppressed": "\(suppressed)"])
+                context.logger.error(
+                    "Request failed",
+                    metadata: ["error": "\(error)", "log.suppressed": "\(suppressed)"]
+                )
             }
             throw ConsoleError.internalFailure("the console failed to answer this request; the reason is in its log")
         }

@@ -77,7 +77,9 @@ public struct LoginThrottle: Sendable {
 
     private mutating func fail(_ key: Key, policy: Policy, now: ContinuousClock.Instant) {
         var record = self.records[key] ?? Record(failures: 0, lastFailure: now, blockedUntil: nil)
-        if now - record.lastFailure > Self.quietReset { record = Record(failures: 0, lastFailure: now, blockedUntil: nil) }
+        if now - record.lastFailure > Self.quietReset {
+            record = Record(failures: 0, lastFailure: now, blockedUntil: nil)
+        }
         record.failures += 1
         record.lastFailure = now
         let over = record.failures - policy.freeFailures

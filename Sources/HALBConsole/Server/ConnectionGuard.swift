@@ -44,7 +44,8 @@ public final class ConnectionGuard: Sendable {
     func open(_ channel: any Channel) -> Bool {
         let id = ObjectIdentifier(channel)
         let address = channel.remoteAddress?.ipAddress ?? "unknown"
-        let (admission, evicted, logRefusal) = self.state.withLock { state -> (ConnectionTable<ObjectIdentifier>.Admission, [any Channel], Int?) in
+        let (admission, evicted, logRefusal) = self.state.withLock {
+            state -> (ConnectionTable<ObjectIdentifier>.Admission, [any Channel], Int?) in
             let admission = state.table.opened(id, address: address, now: ContinuousClock.now)
             switch admission {
             case .accept(let closing):
@@ -63,7 +64,10 @@ public final class ConnectionGuard: Sendable {
             if let suppressed = logRefusal {
                 self.logger.warning(
                     "Console connection refused",
-                    metadata: ["client.address": "\(address)", "reason": "\(reason.rawValue)", "log.suppressed": "\(suppressed)"]
+                    metadata: [
+                        "client.address": "\(address)", "reason": "\(reason.rawValue)",
+                        "log.suppressed": "\(suppressed)",
+                    ]
                 )
             }
             return false

@@ -69,7 +69,10 @@ public struct ConnectionTable<ID: Hashable & Sendable>: Sendable {
         if self.entries.count >= self.limits.total {
             // Make room by the oldest connection still waiting for its request head.
             let waiting = self.entries.filter { $0.value.waitingSince != nil }
-            guard let oldest = waiting.min(by: { ($0.value.waitingSince!, $0.value.opened) < ($1.value.waitingSince!, $1.value.opened) })
+            guard
+                let oldest = waiting.min(by: {
+                    ($0.value.waitingSince!, $0.value.opened) < ($1.value.waitingSince!, $1.value.opened)
+                })
             else { return .refuse(.full) }
             closing.append(oldest.key)
             self.closed(oldest.key)

@@ -126,10 +126,19 @@ extension ConsoleStore {
                 throw ConsoleError.notFound("no device named \(device) in site \(site)")
             }
             try db.execute(
-                sql: "INSERT INTO join_tokens (id, site, device, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                sql:
+                    "INSERT INTO join_tokens (id, site, device, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [id, site, device, Credentials.hashSecret(secret), Self.timestamp(), expires]
             )
-            try Self.audit(actor: actor, action: "create", target: "join token \(id)", site: site, version: nil, detail: "device \(device)", db)
+            try Self.audit(
+                actor: actor,
+                action: "create",
+                target: "join token \(id)",
+                site: site,
+                version: nil,
+                detail: "device \(device)",
+                db
+            )
         }
         return ("halb_join_" + token.dropFirst(5), expires)
     }
@@ -139,7 +148,9 @@ extension ConsoleStore {
     ///
     /// - Throws: ``ConsoleError/unauthorized(_:)`` for an unknown, used or expired token, or another device name.
     public func enrol(joinToken: String, device: String) async throws -> Enrolment {
-        guard joinToken.hasPrefix("halb_join_"), let (id, secret) = Credentials.parseToken("halb_" + joinToken.dropFirst(10)) else {
+        guard joinToken.hasPrefix("halb_join_"),
+            let (id, secret) = Credentials.parseToken("halb_" + joinToken.dropFirst(10))
+        else {
             throw ConsoleError.unauthorized("not a join token")
         }
         let (credentialID, credentialSecret, credential) = Credentials.newToken()
@@ -153,11 +164,17 @@ extension ConsoleStore {
                 ),
                 Credentials.secret(secret, matches: row["secret_hash"])
             else { throw ConsoleError.unauthorized("the join token is unknown") }
-            guard (row["used_at"] as String?) == nil else { throw ConsoleError.unauthorized("the join token was used already") }
-            guard (row["expires_at"] as String) > Self.timestamp() else { throw ConsoleError.unauthorized("the join token has expired") }
+            guard (row["used_at"] as String?) == nil else {
+                throw ConsoleError.unauthorized("the join token was used already")
+            }
+            guard (row["expires_at"] as String) > Self.timestamp() else {
+                throw ConsoleError.unauthorized("the join token has expired")
+            }
             let site: String = row["site"]
             guard (row["device"] as String) == device else {
-                throw ConsoleError.unauthorized("the join token is for device \(row["device"] as String), not \(device)")
+                throw ConsoleError.unauthorized(
+                    "the join token is for device \(row["device"] as String), not \(device)"
+                )
             }
             try db.execute(sql: "UPDATE join_tokens SET used_at = ? WHERE id = ?", arguments: [Self.timestamp(), id])
             try db.execute(sql: "DELETE FROM agents WHERE site = ? AND device = ?", arguments: [site, device])
@@ -166,9 +183,19 @@ extension ConsoleStore {
                     INSERT INTO agents (site, device, credential_id, credential_hash, signing_key, enrolled_at)
                     VALUES (?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [site, device, credentialID, Credentials.hashSecret(credentialSecret), signingKey, Self.timestamp()]
+                arguments: [
+                    site, device, credentialID, Credentials.hashSecret(credentialSecret), signingKey, Self.timestamp(),
+                ]
             )
-            try Self.audit(actor: "device \(device)", action: "enrol", target: "device \(device)", site: site, version: nil, detail: "join token \(id)", db)
+            try Self.audit(
+                actor: "device \(device)",
+                action: "enrol",
+                target: "device \(device)",
+                site: site,
+                version: nil,
+                detail: "join token \(id)",
+                db
+            )
             return Enrolment(site: site, device: device, credential: credential, signingKey: signingKey)
         }
     }
@@ -177,8 +204,12 @@ extension ConsoleStore {
     public func agent(forCredential credential: String) async throws -> EnrolledAgent? {
         guard let (id, secret) = Credentials.parseToken(credential) else { return nil }
         let row = try await self.writer.read { db -> (site: String, device: String, hash: String, key: String)? in
-            try Row.fetchOne(db, sql: "SELECT site, device, credential_hash, signing_key FROM agents WHERE credential_id = ?", arguments: [id])
-                .map { ($0["site"], $0["device"], $0["credential_hash"], $0["signing_key"]) }
+            try Row.fetchOne(
+                db,
+                sql: "SELECT site, device, credential_hash, signing_key FROM agents WHERE credential_id = ?",
+                arguments: [id]
+            )
+            .map { ($0["site"], $0["device"], $0["credential_hash"], $0["signing_key"]) }
         }
         guard let row, Credentials.secret(secret, matches: row.hash) else { return nil }
         return EnrolledAgent(site: row.site, device: row.device, signingKey: row.key)
@@ -218,12 +249,14 @@ extension ConsoleStore {
         try await self.writer.write { db in
             if let error {
                 try db.execute(
-                    sql: "UPDATE agents SET nack_version = ?, nack_error = ?, last_seen = ? WHERE site = ? AND device = ?",
+                    sql:
+                        "UPDATE agents SET nack_version = ?, nack_error = ?, last_seen = ? WHERE site = ? AND device = ?",
                     arguments: [version, String(error.prefix(2000)), Self.timestamp(), agent.site, agent.device]
                 )
             } else {
                 try db.execute(
-                    sql: "UPDATE agents SET applied_version = ?, nack_version = NULL, nack_error = NULL, last_seen = ? WHERE site = ? AND device = ?",
+                    sql:
+                        "UPDATE agents SET applied_version = ?, nack_version = NULL, nack_error = NULL, last_seen = ? WHERE site = ? AND device = ?",
                     arguments: [version, Self.timestamp(), agent.site, agent.device]
                 )
             }
@@ -236,13 +269,16 @@ extension ConsoleStore {
         try await self.writer.write { db in
             try db.execute(
                 sql: "UPDATE agents SET last_seen = ?, software_version = ?, report = ? WHERE site = ? AND device = ?",
-                arguments: [Self.timestamp(), String(report.softwareVersion.prefix(64)), text, agent.site, agent.device]
+                arguments: [
+                    Self.timestamp(), String(report.softwareVersion.prefix(64)), text, agent.site, agent.device,
+                ]
             )
         }
     }
 
     /// Every device of site `site` with its agent status, as seen at `now` by a console of `consoleVersion`.
-    public func deviceStatuses(site: String, consoleVersion: String, now: Date = Date()) async throws -> [DeviceStatus] {
+    public func deviceStatuses(site: String, consoleVersion: String, now: Date = Date()) async throws -> [DeviceStatus]
+    {
         let stored = try await self.site(site)
         let rows = try await self.writer.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM agents WHERE site = ?", arguments: [site]).map { row in
@@ -257,7 +293,9 @@ extension ConsoleStore {
                 )
             }
         }
-        let offlineBefore = Self.timestamp(now.addingTimeInterval(-3 * TimeInterval(Self.heartbeatInterval.components.seconds)))
+        let offlineBefore = Self.timestamp(
+            now.addingTimeInterval(-3 * TimeInterval(Self.heartbeatInterval.components.seconds))
+        )
         return stored.site.devices.map { device in
             guard let row = rows.first(where: { $0.device == device.name }) else {
                 return DeviceStatus(

@@ -49,7 +49,11 @@ extension ConsoleStore {
     ) async throws -> (info: CertificateInfo, created: Bool, version: Int) {
         guard Self.isCertificateName(name) else {
             throw ConsoleError.invalidRequest([
-                ConfigurationIssue(path: "name", message: "\"\(name.prefix(80))\" is not a certificate name (1-63 letters, digits, - _ . starting with a letter or digit)")
+                ConfigurationIssue(
+                    path: "name",
+                    message:
+                        "\"\(name.prefix(80))\" is not a certificate name (1-63 letters, digits, - _ . starting with a letter or digit)"
+                )
             ])
         }
         let summary: CertificateSummary
@@ -61,14 +65,24 @@ extension ConsoleStore {
             let message = error.description.dropFirst(field.count).drop { $0 == ":" || $0 == " " }
             throw ConsoleError.invalidRequest([ConfigurationIssue(path: field, message: String(message))])
         }
-        let sealed = try AES.GCM.seal(Data(privateKeyPEM.utf8), using: self.secretsKey, authenticating: Data("\(site)/\(name)".utf8))
-        guard let sealedBytes = sealed.combined else { throw ConsoleError.badRequest("the private key cannot be sealed") }
+        let sealed = try AES.GCM.seal(
+            Data(privateKeyPEM.utf8),
+            using: self.secretsKey,
+            authenticating: Data("\(site)/\(name)".utf8)
+        )
+        guard let sealedBytes = sealed.combined else {
+            throw ConsoleError.badRequest("the private key cannot be sealed")
+        }
         let fingerprint = SHA256.hash(data: summary.leafDER).map { String(format: "%02x", $0) }.joined()
         let stamp = Self.timestamp(now)
         let result = try await self.writer.write { db in
             let current = try Self.current(site, db)
             let created =
-                try Row.fetchOne(db, sql: "SELECT 1 FROM certificates WHERE site = ? AND name = ?", arguments: [site, name]) == nil
+                try Row.fetchOne(
+                    db,
+                    sql: "SELECT 1 FROM certificates WHERE site = ? AND name = ?",
+                    arguments: [site, name]
+                ) == nil
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO certificates
@@ -88,7 +102,12 @@ extension ConsoleStore {
                 version += 1
                 site.version = version
                 try db.execute(sql: "UPDATE sites SET version = ? WHERE name = ?", arguments: [version, site.name])
-                try Self.storeVersion(site, change: "\(created ? "upload" : "replace") certificate \(name)", author: actor, db)
+                try Self.storeVersion(
+                    site,
+                    change: "\(created ? "upload" : "replace") certificate \(name)",
+                    author: actor,
+                    db
+                )
             }
             try Self.audit(
                 actor: actor,
@@ -96,7 +115,8 @@ extension ConsoleStore {
                 target: "certificate \(name)",
                 site: site,
                 version: users.isEmpty ? nil : version,
-                detail: "\(summary.subject), valid until \(Self.timestamp(summary.notValidAfter)), SHA-256 \(fingerprint)",
+                detail:
+                    "\(summary.subject), valid until \(Self.timestamp(summary.notValidAfter)), SHA-256 \(fingerprint)",
                 db
             )
             let info = CertificateInfo(
@@ -119,7 +139,11 @@ extension ConsoleStore {
     public func certificates(site: String) async throws -> [CertificateInfo] {
         try await self.writer.read { db in
             let current = try Self.current(site, db)
-            return try Row.fetchAll(db, sql: "SELECT * FROM certificates WHERE site = ? ORDER BY name", arguments: [site]).map {
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM certificates WHERE site = ? ORDER BY name",
+                arguments: [site]
+            ).map {
                 Self.info($0, site: current.site, withChain: false)
             }
         }
@@ -129,7 +153,13 @@ extension ConsoleStore {
     public func certificate(site: String, name: String) async throws -> CertificateInfo {
         try await self.writer.read { db in
             let current = try Self.current(site, db)
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM certificates WHERE site = ? AND name = ?", arguments: [site, name]) else {
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT * FROM certificates WHERE site = ? AND name = ?",
+                    arguments: [site, name]
+                )
+            else {
                 throw ConsoleError.notFound("no certificate named \(name) in site \(site)")
             }
             return Self.info(row, site: current.site, withChain: true)
@@ -144,23 +174,48 @@ extension ConsoleStore {
             let current = try Self.current(site, db)
             let users = Self.users(of: name, in: current.site)
             guard users.isEmpty else {
-                throw ConsoleError.conflict("certificate \(name) is used by virtual server\(users.count == 1 ? "" : "s") \(users.joined(separator: ", ")): change their managedCertificate first")
+                throw ConsoleError.conflict(
+                    "certificate \(name) is used by virtual server\(users.count == 1 ? "" : "s") \(users.joined(separator: ", ")): change their managedCertificate first"
+                )
             }
             try db.execute(sql: "DELETE FROM certificates WHERE site = ? AND name = ?", arguments: [site, name])
-            guard db.changesCount > 0 else { throw ConsoleError.notFound("no certificate named \(name) in site \(site)") }
-            try Self.audit(actor: actor, action: "delete", target: "certificate \(name)", site: site, version: nil, detail: "", db)
+            guard db.changesCount > 0 else {
+                throw ConsoleError.notFound("no certificate named \(name) in site \(site)")
+            }
+            try Self.audit(
+                actor: actor,
+                action: "delete",
+                target: "certificate \(name)",
+                site: site,
+                version: nil,
+                detail: "",
+                db
+            )
         }
     }
 
     /// The certificates `site` (one device's part of a site) uses, each key sealed for the device with
     /// `signingKey`.
-    func deliveredCertificates(of site: Site, in siteName: String, signingKey: String) async throws -> [DeliveredCertificate] {
+    func deliveredCertificates(
+        of site: Site,
+        in siteName: String,
+        signingKey: String
+    ) async throws -> [DeliveredCertificate] {
         let names = Set(site.virtualServers.flatMap { $0.payloads.compactMap(\.managedCertificate) })
         guard !names.isEmpty else { return [] }
         let rows = try await self.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, certificate, private_key_sealed FROM certificates WHERE site = ?", arguments: [siteName])
-                .filter { names.contains($0["name"]) }
-                .map { (name: $0["name"] as String, certificate: $0["certificate"] as String, sealed: $0["private_key_sealed"] as Data) }
+            try Row.fetchAll(
+                db,
+                sql: "SELECT name, certificate, private_key_sealed FROM certificates WHERE site = ?",
+                arguments: [siteName]
+            )
+            .filter { names.contains($0["name"]) }
+            .map {
+                (
+                    name: $0["name"] as String, certificate: $0["certificate"] as String,
+                    sealed: $0["private_key_sealed"] as Data
+                )
+            }
         }
         let deliveryKey = Self.deliveryKey(signingKey: signingKey)
         return try rows.map { row in
@@ -170,10 +225,15 @@ extension ConsoleStore {
                 authenticating: Data("\(siteName)/\(row.name)".utf8)
             )
             // The default 12-byte nonce always gives a combined form.
-            guard let sealed = try AES.GCM.seal(key, using: deliveryKey, authenticating: Data(row.name.utf8)).combined else {
+            guard let sealed = try AES.GCM.seal(key, using: deliveryKey, authenticating: Data(row.name.utf8)).combined
+            else {
                 throw ConsoleError.conflict("the key of certificate \(row.name) cannot be sealed for the device")
             }
-            return DeliveredCertificate(name: row.name, certificate: row.certificate, privateKey: sealed.base64EncodedString())
+            return DeliveredCertificate(
+                name: row.name,
+                certificate: row.certificate,
+                privateKey: sealed.base64EncodedString()
+            )
         }
     }
 
@@ -192,11 +252,16 @@ extension ConsoleStore {
         for (index, vs) in site.virtualServers.enumerated() {
             for payload in vs.payloads {
                 guard let name = payload.managedCertificate else { continue }
-                if try Row.fetchOne(db, sql: "SELECT 1 FROM certificates WHERE site = ? AND name = ?", arguments: [site.name, name]) == nil {
+                if try Row.fetchOne(
+                    db,
+                    sql: "SELECT 1 FROM certificates WHERE site = ? AND name = ?",
+                    arguments: [site.name, name]
+                ) == nil {
                     issues.append(
                         ConfigurationIssue(
                             path: "virtualServers[\(index)].payloads.\(payload.kind.rawValue).managedCertificate",
-                            message: "\"\(name)\" is not a certificate of site \(site.name) (upload it first: PUT /api/v1/sites/\(site.name)/certificates/\(name))"
+                            message:
+                                "\"\(name)\" is not a certificate of site \(site.name) (upload it first: PUT /api/v1/sites/\(site.name)/certificates/\(name))"
                         )
                     )
                 }

@@ -141,12 +141,17 @@ public final class ConsoleStore: Sendable {
     private static func secretsKey(in directory: URL) throws -> SymmetricKey {
         let file = directory.appendingPathComponent("secrets.key")
         if let data = FileManager.default.contents(atPath: file.path) {
-            guard data.count == 32 else { throw ConsoleError.conflict("\(file.path) is not a key of 32 bytes (\(data.count)); restore it from a backup") }
+            guard data.count == 32 else {
+                throw ConsoleError.conflict(
+                    "\(file.path) is not a key of 32 bytes (\(data.count)); restore it from a backup"
+                )
+            }
             return SymmetricKey(data: data)
         }
         let key = SymmetricKey(size: .bits256)
         let bytes = key.withUnsafeBytes { Data($0) }
-        guard FileManager.default.createFile(atPath: file.path, contents: bytes, attributes: [.posixPermissions: 0o600]) else {
+        guard FileManager.default.createFile(atPath: file.path, contents: bytes, attributes: [.posixPermissions: 0o600])
+        else {
             throw ConsoleError.conflict("cannot create \(file.path)")
         }
         return key
@@ -261,7 +266,9 @@ public final class ConsoleStore: Sendable {
     /// Every site with its current version, by name.
     public func sites() async throws -> [(name: String, version: Int)] {
         try await self.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, version FROM sites ORDER BY name").map { ($0["name"], $0["version"]) }
+            try Row.fetchAll(db, sql: "SELECT name, version FROM sites ORDER BY name").map {
+                ($0["name"], $0["version"])
+            }
         }
     }
 
@@ -299,7 +306,15 @@ public final class ConsoleStore: Sendable {
             try Self.checkCertificates(of: site, db)
             try db.execute(sql: "INSERT INTO sites (name, version) VALUES (?, 1)", arguments: [site.name])
             try Self.storeVersion(site, change: "create site", author: actor, db)
-            try Self.audit(actor: actor, action: "create", target: "site \(site.name)", site: site.name, version: 1, detail: "", db)
+            try Self.audit(
+                actor: actor,
+                action: "create",
+                target: "site \(site.name)",
+                site: site.name,
+                version: 1,
+                detail: "",
+                db
+            )
             return StoredSite(name: site.name, version: 1, site: site)
         }
     }
@@ -323,18 +338,30 @@ public final class ConsoleStore: Sendable {
     ) async throws -> StoredSite {
         let stored = try await self.writer.write { db in
             let current = try Self.current(name, db)
-            guard current.version == basedOn else { throw ConsoleError.staleVersion(sent: basedOn, current: current.version) }
+            guard current.version == basedOn else {
+                throw ConsoleError.staleVersion(sent: basedOn, current: current.version)
+            }
             let version = current.version + 1
             let edited = try edit(current.document).replacing("version", with: .plain(String(version)))
             let site = try Self.read(edited)
             guard site.name == name else {
-                throw ConsoleError.invalid([ConfigurationIssue(path: "site", message: "a site cannot be renamed (from \(name) to \(site.name))")])
+                throw ConsoleError.invalid([
+                    ConfigurationIssue(path: "site", message: "a site cannot be renamed (from \(name) to \(site.name))")
+                ])
             }
             try Self.checkCertificates(of: site, db)
             try db.execute(sql: "UPDATE sites SET version = ? WHERE name = ?", arguments: [version, name])
             try Self.storeVersion(site, change: change, author: actor, db)
             let detail = SiteDifference.describe(from: current.site, to: site)
-            try Self.audit(actor: actor, action: "update", target: change, site: name, version: version, detail: detail, db)
+            try Self.audit(
+                actor: actor,
+                action: "update",
+                target: change,
+                site: name,
+                version: version,
+                detail: detail,
+                db
+            )
             return StoredSite(name: name, version: version, site: site)
         }
         await self.changes.changed(name)
@@ -345,7 +372,8 @@ public final class ConsoleStore: Sendable {
     public func rollback(_ name: String, to version: Int, basedOn: Int, actor: String) async throws -> StoredSite {
         let old = try await self.site(name, version: version)
         let document = old.document
-        return try await self.changeSite(name, basedOn: basedOn, actor: actor, change: "rollback to version \(version)") { _ in
+        return try await self.changeSite(name, basedOn: basedOn, actor: actor, change: "rollback to version \(version)")
+        { _ in
             document
         }
     }
@@ -354,10 +382,20 @@ public final class ConsoleStore: Sendable {
     public func deleteSite(_ name: String, basedOn: Int, actor: String) async throws {
         try await self.writer.write { db in
             let current = try Self.current(name, db)
-            guard current.version == basedOn else { throw ConsoleError.staleVersion(sent: basedOn, current: current.version) }
+            guard current.version == basedOn else {
+                throw ConsoleError.staleVersion(sent: basedOn, current: current.version)
+            }
             try db.execute(sql: "DELETE FROM site_versions WHERE site = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM sites WHERE name = ?", arguments: [name])
-            try Self.audit(actor: actor, action: "delete", target: "site \(name)", site: name, version: current.version, detail: "", db)
+            try Self.audit(
+                actor: actor,
+                action: "delete",
+                target: "site \(name)",
+                site: name,
+                version: current.version,
+                detail: "",
+                db
+            )
         }
     }
 
@@ -367,9 +405,17 @@ public final class ConsoleStore: Sendable {
             _ = try Self.current(name, db)
             return try Row.fetchAll(
                 db,
-                sql: "SELECT version, author, created_at, change FROM site_versions WHERE site = ? ORDER BY version DESC",
+                sql:
+                    "SELECT version, author, created_at, change FROM site_versions WHERE site = ? ORDER BY version DESC",
                 arguments: [name]
-            ).map { SiteVersionInfo(version: $0["version"], author: $0["author"], createdAt: $0["created_at"], change: $0["change"]) }
+            ).map {
+                SiteVersionInfo(
+                    version: $0["version"],
+                    author: $0["author"],
+                    createdAt: $0["created_at"],
+                    change: $0["change"]
+                )
+            }
         }
     }
 
@@ -396,10 +442,17 @@ public final class ConsoleStore: Sendable {
     /// - Throws: ``ConsoleError`` when the name is taken or empty, or the password too short.
     public func createUser(_ name: String, password: String, role: Role, actor: String) async throws -> UserInfo {
         guard name.range(of: #"^[A-Za-z0-9._-]{1,64}$"#, options: .regularExpression) != nil else {
-            throw ConsoleError.invalidRequest([ConfigurationIssue(path: "name", message: "\"\(name.prefix(80))\" is not a user name (1-64 of A-Z a-z 0-9 . _ -)")])
+            throw ConsoleError.invalidRequest([
+                ConfigurationIssue(
+                    path: "name",
+                    message: "\"\(name.prefix(80))\" is not a user name (1-64 of A-Z a-z 0-9 . _ -)"
+                )
+            ])
         }
         guard password.count >= 12 else {
-            throw ConsoleError.invalidRequest([ConfigurationIssue(path: "password", message: "is shorter than 12 characters")])
+            throw ConsoleError.invalidRequest([
+                ConfigurationIssue(path: "password", message: "is shorter than 12 characters")
+            ])
         }
         let hash = Credentials.hashPassword(password)
         return try await self.writer.write { db in
@@ -411,7 +464,15 @@ public final class ConsoleStore: Sendable {
                 sql: "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [name, hash, role.rawValue, now]
             )
-            try Self.audit(actor: actor, action: "create", target: "user \(name)", site: nil, version: nil, detail: "role \(role.rawValue)", db)
+            try Self.audit(
+                actor: actor,
+                action: "create",
+                target: "user \(name)",
+                site: nil,
+                version: nil,
+                detail: "role \(role.rawValue)",
+                db
+            )
             return UserInfo(name: name, role: role, createdAt: now)
         }
     }
@@ -430,7 +491,15 @@ public final class ConsoleStore: Sendable {
         try await self.writer.write { db in
             try db.execute(sql: "DELETE FROM users WHERE name = ?", arguments: [name])
             guard db.changesCount > 0 else { throw ConsoleError.notFound("no user named \(name)") }
-            try Self.audit(actor: actor, action: "delete", target: "user \(name)", site: nil, version: nil, detail: "", db)
+            try Self.audit(
+                actor: actor,
+                action: "delete",
+                target: "user \(name)",
+                site: nil,
+                version: nil,
+                detail: "",
+                db
+            )
         }
     }
 
@@ -447,14 +516,18 @@ public final class ConsoleStore: Sendable {
         actor: String
     ) async throws {
         guard password.count >= 12 else {
-            throw ConsoleError.invalidRequest([ConfigurationIssue(path: "password", message: "is shorter than 12 characters")])
+            throw ConsoleError.invalidRequest([
+                ConfigurationIssue(path: "password", message: "is shorter than 12 characters")
+            ])
         }
         let stored = try await self.writer.read { db in
             try String.fetchOne(db, sql: "SELECT password_hash FROM users WHERE name = ?", arguments: [name])
         }
         guard let stored else { throw ConsoleError.notFound("no user named \(name)") }
         if let currentPassword, !Credentials.verifyPassword(currentPassword, hash: stored) {
-            throw ConsoleError.invalidRequest([ConfigurationIssue(path: "currentPassword", message: "is not user \(name)'s password")])
+            throw ConsoleError.invalidRequest([
+                ConfigurationIssue(path: "currentPassword", message: "is not user \(name)'s password")
+            ])
         }
         let hash = Credentials.hashPassword(password)
         try await self.writer.write { db in
@@ -484,7 +557,11 @@ public final class ConsoleStore: Sendable {
     /// Checks `password` and issues a session token valid for `lifetime`.
     ///
     /// - Throws: ``ConsoleError/unauthorized(_:)`` for an unknown user or a wrong password (the same message).
-    public func logIn(_ user: String, password: String, lifetime: Duration = .seconds(12 * 3600)) async throws -> (token: String, info: TokenInfo) {
+    public func logIn(
+        _ user: String,
+        password: String,
+        lifetime: Duration = .seconds(12 * 3600)
+    ) async throws -> (token: String, info: TokenInfo) {
         let row = try await self.writer.read { db -> (hash: String, role: String)? in
             try Row.fetchOne(db, sql: "SELECT password_hash, role FROM users WHERE name = ?", arguments: [user])
                 .map { ($0["password_hash"], $0["role"]) }
@@ -495,7 +572,14 @@ public final class ConsoleStore: Sendable {
             throw ConsoleError.unauthorized("wrong user name or password")
         }
         let role = Role(rawValue: row.role) ?? .readOnly
-        return try await self.issueToken(user: user, name: "login", role: role, kind: "session", lifetime: lifetime, actor: user)
+        return try await self.issueToken(
+            user: user,
+            name: "login",
+            role: role,
+            kind: "session",
+            lifetime: lifetime,
+            actor: user
+        )
     }
 
     /// Issues an API token named `name` for the user of `creator`, never stronger or longer-lived than the creator:
@@ -503,13 +587,21 @@ public final class ConsoleStore: Sendable {
     /// a login session) expires when that one does and is revoked with it.
     ///
     /// - Throws: ``ConsoleError`` 403 when the creator is read-only or asks for more than it has.
-    public func createToken(by creator: Identity, name: String, role: Role) async throws -> (token: String, info: TokenInfo) {
+    public func createToken(
+        by creator: Identity,
+        name: String,
+        role: Role
+    ) async throws -> (token: String, info: TokenInfo) {
         guard creator.role == .admin else {
             throw ConsoleError.forbidden("a read-only token or user cannot create tokens")
         }
         guard name.range(of: #"^[A-Za-z0-9 ._@:-]{1,64}$"#, options: .regularExpression) != nil else {
             throw ConsoleError.invalidRequest([
-                ConfigurationIssue(path: "name", message: "\(DisplayText.quoted(name, limit: 80)) is not a token name (1-64 of A-Z a-z 0-9 space . _ @ : -)")
+                ConfigurationIssue(
+                    path: "name",
+                    message:
+                        "\(DisplayText.quoted(name, limit: 80)) is not a token name (1-64 of A-Z a-z 0-9 space . _ @ : -)"
+                )
             ])
         }
         let delegated = creator.kind == .api
@@ -544,12 +636,14 @@ public final class ConsoleStore: Sendable {
             role: role,
             kind: kind,
             createdAt: Self.timestamp(now),
-            expiresAt: lifetime.map { Self.timestamp(now.addingTimeInterval(TimeInterval($0.components.seconds))) } ?? expiresAt
+            expiresAt: lifetime.map { Self.timestamp(now.addingTimeInterval(TimeInterval($0.components.seconds))) }
+                ?? expiresAt
         )
         try await self.writer.write { db in
             if let parent {
                 // The creator may have been revoked meanwhile: then it creates nothing.
-                guard try String.fetchOne(db, sql: "SELECT id FROM tokens WHERE id = ?", arguments: [parent]) != nil else {
+                guard try String.fetchOne(db, sql: "SELECT id FROM tokens WHERE id = ?", arguments: [parent]) != nil
+                else {
                     throw ConsoleError.unauthorized("the token is unknown, revoked or expired")
                 }
             }
@@ -558,10 +652,21 @@ public final class ConsoleStore: Sendable {
                     INSERT INTO tokens (id, secret_hash, user, name, role, kind, created_at, expires_at, parent)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [id, Credentials.hashSecret(secret), user, name, role.rawValue, kind, info.createdAt, info.expiresAt, parent]
+                arguments: [
+                    id, Credentials.hashSecret(secret), user, name, role.rawValue, kind, info.createdAt, info.expiresAt,
+                    parent,
+                ]
             )
             if kind == "api" {
-                try Self.audit(actor: actor, action: "create", target: "token \(id)", site: nil, version: nil, detail: "\(name), \(role.rawValue)", db)
+                try Self.audit(
+                    actor: actor,
+                    action: "create",
+                    target: "token \(id)",
+                    site: nil,
+                    version: nil,
+                    detail: "\(name), \(role.rawValue)",
+                    db
+                )
             }
         }
         return (token, info)
@@ -585,9 +690,14 @@ public final class ConsoleStore: Sendable {
     /// Who `token` belongs to, if it is valid and not expired.
     public func identity(forToken token: String) async throws -> Identity? {
         guard let (id, secret) = Credentials.parseToken(token) else { return nil }
-        let row = try await self.writer.read { db -> (hash: String, user: String, role: String, kind: String, expires: String?)? in
-            try Row.fetchOne(db, sql: "SELECT secret_hash, user, role, kind, expires_at FROM tokens WHERE id = ?", arguments: [id])
-                .map { ($0["secret_hash"], $0["user"], $0["role"], $0["kind"], $0["expires_at"]) }
+        let row = try await self.writer.read {
+            db -> (hash: String, user: String, role: String, kind: String, expires: String?)? in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT secret_hash, user, role, kind, expires_at FROM tokens WHERE id = ?",
+                arguments: [id]
+            )
+            .map { ($0["secret_hash"], $0["user"], $0["role"], $0["kind"], $0["expires_at"]) }
         }
         guard let row, Credentials.secret(secret, matches: row.hash) else { return nil }
         if let expires = row.expires, expires <= Self.timestamp() { return nil }
@@ -605,7 +715,8 @@ public final class ConsoleStore: Sendable {
         try await self.writer.read { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT id, name, user, role, kind, created_at, expires_at FROM tokens WHERE (? IS NULL OR user = ?) ORDER BY created_at, id",
+                sql:
+                    "SELECT id, name, user, role, kind, created_at, expires_at FROM tokens WHERE (? IS NULL OR user = ?) ORDER BY created_at, id",
                 arguments: [user, user]
             ).map {
                 TokenInfo(
@@ -626,7 +737,15 @@ public final class ConsoleStore: Sendable {
         try await self.writer.write { db in
             try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
             guard db.changesCount > 0 else { throw ConsoleError.notFound("no token \(id)") }
-            try Self.audit(actor: actor, action: "delete", target: "token \(id)", site: nil, version: nil, detail: "", db)
+            try Self.audit(
+                actor: actor,
+                action: "delete",
+                target: "token \(id)",
+                site: nil,
+                version: nil,
+                detail: "",
+                db
+            )
         }
     }
 
@@ -685,7 +804,8 @@ public final class ConsoleStore: Sendable {
 
     static func storeVersion(_ site: Site, change: String, author: String, _ db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO site_versions (site, version, document, author, created_at, change) VALUES (?, ?, ?, ?, ?, ?)",
+            sql:
+                "INSERT INTO site_versions (site, version, document, author, created_at, change) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [site.name, site.version, SiteWriter.yaml(site), author, Self.timestamp(), change]
         )
     }

@@ -11,11 +11,17 @@ enum SiteDifference {
             let oldItems = Self.byName(SiteEditor.items(collection, in: before))
             let newItems = Self.byName(SiteEditor.items(collection, in: after))
             var changes: [String] = []
-            for (name, _) in newItems where !oldItems.contains(where: { $0.0 == name }) { changes.append("added \(name)") }
-            for (name, item) in newItems {
-                if let previous = oldItems.first(where: { $0.0 == name }), previous.1 != item { changes.append("changed \(name)") }
+            for (name, _) in newItems where !oldItems.contains(where: { $0.0 == name }) {
+                changes.append("added \(name)")
             }
-            for (name, _) in oldItems where !newItems.contains(where: { $0.0 == name }) { changes.append("removed \(name)") }
+            for (name, item) in newItems {
+                if let previous = oldItems.first(where: { $0.0 == name }), previous.1 != item {
+                    changes.append("changed \(name)")
+                }
+            }
+            for (name, _) in oldItems where !newItems.contains(where: { $0.0 == name }) {
+                changes.append("removed \(name)")
+            }
             if !changes.isEmpty { parts.append("\(collection.key): \(changes.joined(separator: ", "))") }
         }
         return parts.isEmpty ? "no change" : parts.joined(separator: "; ")

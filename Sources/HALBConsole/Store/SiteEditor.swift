@@ -42,8 +42,14 @@ enum SiteEditor {
     /// `document` with `item` appended to `collection`.
     ///
     /// - Throws: ``ConsoleError`` when the item has no name or one of that name exists.
-    static func adding(_ item: ConfigNode, to collection: SiteCollection, in document: ConfigNode) throws(ConsoleError) -> ConfigNode {
-        guard case .mapping = item else { throw .badRequest("the body must be a mapping (a JSON object) for one \(collection.noun)") }
+    static func adding(
+        _ item: ConfigNode,
+        to collection: SiteCollection,
+        in document: ConfigNode
+    ) throws(ConsoleError) -> ConfigNode {
+        guard case .mapping = item else {
+            throw .badRequest("the body must be a mapping (a JSON object) for one \(collection.noun)")
+        }
         guard let name = Self.name(of: item) else {
             throw .invalid([ConfigurationIssue(path: "name", message: "required: the \(collection.noun)'s name")])
         }
@@ -62,7 +68,9 @@ enum SiteEditor {
         with item: ConfigNode,
         in document: ConfigNode
     ) throws(ConsoleError) -> ConfigNode {
-        guard case .mapping = item else { throw .badRequest("the body must be a mapping (a JSON object) for one \(collection.noun)") }
+        guard case .mapping = item else {
+            throw .badRequest("the body must be a mapping (a JSON object) for one \(collection.noun)")
+        }
         var items = Self.items(collection, in: document)
         guard let index = items.firstIndex(where: { Self.name(of: $0) == name }) else {
             throw .notFound("no \(collection.noun) named \(name)")
@@ -81,7 +89,11 @@ enum SiteEditor {
     /// `document` without the item `name` of `collection`.
     ///
     /// - Throws: ``ConsoleError`` when there is no such item.
-    static func removing(_ name: String, from collection: SiteCollection, in document: ConfigNode) throws(ConsoleError) -> ConfigNode {
+    static func removing(
+        _ name: String,
+        from collection: SiteCollection,
+        in document: ConfigNode
+    ) throws(ConsoleError) -> ConfigNode {
         let items = Self.items(collection, in: document)
         guard items.contains(where: { Self.name(of: $0) == name }) else {
             throw .notFound("no \(collection.noun) named \(name)")

@@ -24,7 +24,11 @@ public struct SiteReader {
     public static func load(_ node: ConfigNode) throws(ConfigurationError) -> Site {
         if node == .null {
             throw ConfigurationError(issues: [
-                ConfigurationIssue(path: "", message: "the file is empty: expected a site with `site`, `gateways`, `devices` and `virtualServers`")
+                ConfigurationIssue(
+                    path: "",
+                    message:
+                        "the file is empty: expected a site with `site`, `gateways`, `devices` and `virtualServers`"
+                )
             ])
         }
         var reader = SiteReader()
@@ -32,9 +36,14 @@ public struct SiteReader {
         // Semantic checks run even after shape errors so that one run reports everything, but a field the reader
         // already complained about (and filled with a default) is not reported twice.
         let shapePaths = Set(reader.issues.map(\.path))
-        let problems = shapePaths.contains("") ? [] : SiteValidator().validate(site).filter { issue in
-            !shapePaths.contains { $0 == issue.path || issue.path.hasPrefix($0 + ".") || issue.path.hasPrefix($0 + "[") }
-        }
+        let problems =
+            shapePaths.contains("")
+            ? []
+            : SiteValidator().validate(site).filter { issue in
+                !shapePaths.contains {
+                    $0 == issue.path || issue.path.hasPrefix($0 + ".") || issue.path.hasPrefix($0 + "[")
+                }
+            }
         let issues = reader.issues + problems
         if !issues.isEmpty {
             throw ConfigurationError(issues: Self.capped(issues))
@@ -69,7 +78,10 @@ public struct SiteReader {
         site.devices = self.list(fields.take("devices"), at: path / "devices") { reader, node, path in
             reader.device(node, at: path)
         }
-        site.virtualServers = self.list(fields.take("virtualServers"), at: path / "virtualServers") { reader, node, path in
+        site.virtualServers = self.list(fields.take("virtualServers"), at: path / "virtualServers") {
+            reader,
+            node,
+            path in
             reader.virtualServer(node, at: path)
         }
         self.reportUnknown(fields, at: path)
@@ -83,7 +95,9 @@ public struct SiteReader {
         var gateway = Gateway(name: "", address: "")
         gateway.name = self.string(fields.take("name"), at: path / "name", required: true) ?? ""
         gateway.address = self.string(fields.take("address"), at: path / "address", required: true) ?? ""
-        if let portsNode = fields.take("ports"), portsNode != .null, var ports = self.mapping(portsNode, at: path / "ports") {
+        if let portsNode = fields.take("ports"), portsNode != .null,
+            var ports = self.mapping(portsNode, at: path / "ports")
+        {
             for kind in PayloadKind.allCases {
                 if let port = self.int(ports.take(kind.rawValue), at: path / "ports" / kind.rawValue) {
                     gateway.ports[kind] = port
@@ -136,7 +150,8 @@ public struct SiteReader {
                 self.duration(vrrp.take("advertInterval"), at: vrrpPath / "advertInterval")
                 ?? VRRPSettings.defaultAdvertInterval
             vs.vrrp.preempt = self.bool(vrrp.take("preempt"), at: vrrpPath / "preempt") ?? true
-            vs.vrrp.preemptDelay = self.duration(vrrp.take("preemptDelay"), at: vrrpPath / "preemptDelay") ?? .seconds(0)
+            vs.vrrp.preemptDelay =
+                self.duration(vrrp.take("preemptDelay"), at: vrrpPath / "preemptDelay") ?? .seconds(0)
             vs.vrrp.unicast = self.bool(vrrp.take("unicast"), at: vrrpPath / "unicast") ?? false
             vs.vrrp.acceptFrom = self.enumeration(vrrp.take("acceptFrom"), at: vrrpPath / "acceptFrom") ?? .peers
             self.reportUnknown(vrrp, at: vrrpPath)
@@ -148,7 +163,10 @@ public struct SiteReader {
                 reader.deviceAssignment(node, at: path)
             }
         } else {
-            self.report(devicesPath, "missing: list the devices that serve this virtual server, preferred primary first")
+            self.report(
+                devicesPath,
+                "missing: list the devices that serve this virtual server, preferred primary first"
+            )
         }
 
         let payloadsPath = path / "payloads"
@@ -167,14 +185,20 @@ public struct SiteReader {
                 self.reportUnknown(payloads, at: payloadsPath)
             }
         } else {
-            self.report(payloadsPath, "missing: a virtual server needs at least one payload (gateway, ssl or clientManagement)")
+            self.report(
+                payloadsPath,
+                "missing: a virtual server needs at least one payload (gateway, ssl or clientManagement)"
+            )
         }
 
-        if let checkNode = fields.take("healthCheck"), checkNode != .null, var check = self.mapping(checkNode, at: path / "healthCheck") {
+        if let checkNode = fields.take("healthCheck"), checkNode != .null,
+            var check = self.mapping(checkNode, at: path / "healthCheck")
+        {
             let checkPath = path / "healthCheck"
             let defaults = HealthCheck()
             vs.healthCheck.type = self.enumeration(check.take("type"), at: checkPath / "type") ?? defaults.type
-            vs.healthCheck.interval = self.duration(check.take("interval"), at: checkPath / "interval") ?? defaults.interval
+            vs.healthCheck.interval =
+                self.duration(check.take("interval"), at: checkPath / "interval") ?? defaults.interval
             vs.healthCheck.timeout = self.duration(check.take("timeout"), at: checkPath / "timeout") ?? defaults.timeout
             vs.healthCheck.rise = self.int(check.take("rise"), at: checkPath / "rise") ?? defaults.rise
             vs.healthCheck.fall = self.int(check.take("fall"), at: checkPath / "fall") ?? defaults.fall
@@ -183,10 +207,13 @@ public struct SiteReader {
             self.reportUnknown(check, at: checkPath)
         }
 
-        if let timeoutsNode = fields.take("timeouts"), timeoutsNode != .null, var timeouts = self.mapping(timeoutsNode, at: path / "timeouts") {
+        if let timeoutsNode = fields.take("timeouts"), timeoutsNode != .null,
+            var timeouts = self.mapping(timeoutsNode, at: path / "timeouts")
+        {
             let timeoutsPath = path / "timeouts"
             let defaults = Timeouts()
-            vs.timeouts.connect = self.duration(timeouts.take("connect"), at: timeoutsPath / "connect") ?? defaults.connect
+            vs.timeouts.connect =
+                self.duration(timeouts.take("connect"), at: timeoutsPath / "connect") ?? defaults.connect
             vs.timeouts.clientIdle =
                 self.duration(timeouts.take("clientIdle"), at: timeoutsPath / "clientIdle") ?? defaults.clientIdle
             vs.timeouts.gatewayIdle =
@@ -196,7 +223,9 @@ public struct SiteReader {
             self.reportUnknown(timeouts, at: timeoutsPath)
         }
 
-        if let limitsNode = fields.take("limits"), limitsNode != .null, var limits = self.mapping(limitsNode, at: path / "limits") {
+        if let limitsNode = fields.take("limits"), limitsNode != .null,
+            var limits = self.mapping(limitsNode, at: path / "limits")
+        {
             let limitsPath = path / "limits"
             let defaults = Limits()
             vs.limits.maxConnections =
@@ -214,8 +243,10 @@ public struct SiteReader {
         {
             let persistencePath = path / "persistence"
             let defaults = Persistence()
-            vs.persistence.type = self.enumeration(persistence.take("type"), at: persistencePath / "type") ?? defaults.type
-            vs.persistence.timeout = self.duration(persistence.take("timeout"), at: persistencePath / "timeout") ?? defaults.timeout
+            vs.persistence.type =
+                self.enumeration(persistence.take("type"), at: persistencePath / "type") ?? defaults.type
+            vs.persistence.timeout =
+                self.duration(persistence.take("timeout"), at: persistencePath / "timeout") ?? defaults.timeout
             self.reportUnknown(persistence, at: persistencePath)
         }
         self.reportUnknown(fields, at: path)
@@ -245,22 +276,33 @@ public struct SiteReader {
             udp.ports = self.list(ports, at: path / "ports") { reader, node, path in reader.int(node, at: path) }
         }
         if let gateways = fields.take("gateways") {
-            udp.gateways = self.list(gateways, at: path / "gateways") { reader, node, path in reader.string(node, at: path, required: true) }
+            udp.gateways = self.list(gateways, at: path / "gateways") { reader, node, path in
+                reader.string(node, at: path, required: true)
+            }
         }
         udp.balancing = self.enumeration(fields.take("balancing"), at: path / "balancing") ?? defaults.balancing
         udp.idleTimeout = self.duration(fields.take("idleTimeout"), at: path / "idleTimeout") ?? defaults.idleTimeout
         udp.maxFlows = self.int(fields.take("maxFlows"), at: path / "maxFlows") ?? defaults.maxFlows
-        if let checkNode = fields.take("healthCheck"), checkNode != .null, var check = self.mapping(checkNode, at: path / "healthCheck") {
+        if let checkNode = fields.take("healthCheck"), checkNode != .null,
+            var check = self.mapping(checkNode, at: path / "healthCheck")
+        {
             let checkPath = path / "healthCheck"
             let checkDefaults = HealthCheck(type: .udp)
             var health = checkDefaults
             health.type = self.enumeration(check.take("type"), at: checkPath / "type") ?? .udp
-            health.interval = self.duration(check.take("interval"), at: checkPath / "interval") ?? checkDefaults.interval
+            health.interval =
+                self.duration(check.take("interval"), at: checkPath / "interval") ?? checkDefaults.interval
             health.timeout = self.duration(check.take("timeout"), at: checkPath / "timeout") ?? checkDefaults.timeout
             health.rise = self.int(check.take("rise"), at: checkPath / "rise") ?? checkDefaults.rise
             health.fall = self.int(check.take("fall"), at: checkPath / "fall") ?? checkDefaults.fall
-            health.send = self.bytes(text: check.take("send"), hex: check.take("sendHex"), at: checkPath, field: "send") ?? []
-            health.expect = self.bytes(text: check.take("expect"), hex: check.take("expectHex"), at: checkPath, field: "expect")
+            health.send =
+                self.bytes(text: check.take("send"), hex: check.take("sendHex"), at: checkPath, field: "send") ?? []
+            health.expect = self.bytes(
+                text: check.take("expect"),
+                hex: check.take("expectHex"),
+                at: checkPath,
+                field: "expect"
+            )
             self.reportUnknown(check, at: checkPath)
             udp.healthCheck = health
         }
@@ -269,7 +311,12 @@ public struct SiteReader {
     }
 
     /// Bytes given as text (`field`) or as hex digits (`field` + `Hex`), not both.
-    private mutating func bytes(text: ConfigNode?, hex: ConfigNode?, at path: ConfigurationPath, field: String) -> [UInt8]? {
+    private mutating func bytes(
+        text: ConfigNode?,
+        hex: ConfigNode?,
+        at path: ConfigurationPath,
+        field: String
+    ) -> [UInt8]? {
         let text = self.string(text, at: path / field)
         let hexText = self.string(hex, at: path / (field + "Hex"))
         switch (text, hexText) {
@@ -278,7 +325,10 @@ public struct SiteReader {
         case (nil, let hexText?):
             let digits = hexText.filter { !$0.isWhitespace }
             guard digits.count % 2 == 0, digits.allSatisfy(\.isHexDigit) else {
-                self.report(path / (field + "Hex"), "\(quoted(String(hexText.prefix(80)))) is not hex bytes (pairs of 0-9 a-f)")
+                self.report(
+                    path / (field + "Hex"),
+                    "\(quoted(String(hexText.prefix(80)))) is not hex bytes (pairs of 0-9 a-f)"
+                )
                 return nil
             }
             var bytes: [UInt8] = []
@@ -315,10 +365,15 @@ public struct SiteReader {
             payload.privateKey = self.string(fields.take("privateKey"), at: path / "privateKey")
             payload.managedCertificate = self.string(fields.take("managedCertificate"), at: path / "managedCertificate")
             if let alpn = fields.take("alpn"), alpn != .null {
-                payload.alpn = self.list(alpn, at: path / "alpn") { reader, node, path in reader.string(node, at: path, required: true) }
+                payload.alpn = self.list(alpn, at: path / "alpn") { reader, node, path in
+                    reader.string(node, at: path, required: true)
+                }
             }
-            payload.minimumTLSVersion = self.enumeration(fields.take("minimumTLSVersion"), at: path / "minimumTLSVersion") ?? .v1_2
-            if let node = fields.take("gatewayTLS"), node != .null, var gatewayTLS = self.mapping(node, at: path / "gatewayTLS") {
+            payload.minimumTLSVersion =
+                self.enumeration(fields.take("minimumTLSVersion"), at: path / "minimumTLSVersion") ?? .v1_2
+            if let node = fields.take("gatewayTLS"), node != .null,
+                var gatewayTLS = self.mapping(node, at: path / "gatewayTLS")
+            {
                 payload.gatewayTLS = GatewayTLS(
                     verify: self.bool(gatewayTLS.take("verify"), at: path / "gatewayTLS" / "verify") ?? true,
                     caBundle: self.string(gatewayTLS.take("caBundle"), at: path / "gatewayTLS" / "caBundle")
@@ -327,17 +382,31 @@ public struct SiteReader {
             }
             if let ciphers = fields.take("ciphers"), ciphers != .null {
                 if case .sequence = ciphers {
-                    payload.ciphers = .list(self.list(ciphers, at: path / "ciphers") { reader, node, path in reader.string(node, at: path, required: true) })
+                    payload.ciphers = .list(
+                        self.list(ciphers, at: path / "ciphers") { reader, node, path in
+                            reader.string(node, at: path, required: true)
+                        }
+                    )
                 } else {
                     switch self.string(ciphers, at: path / "ciphers")?.lowercased() {
                     case "modern": payload.ciphers = .modern
                     case "intermediate": payload.ciphers = .intermediate
-                    case let other?: self.report(path / "ciphers", "\(quoted(other)) is not modern, intermediate or a list of cipher suites")
+                    case let other?:
+                        self.report(
+                            path / "ciphers",
+                            "\(quoted(other)) is not modern, intermediate or a list of cipher suites"
+                        )
                     case nil: break
                     }
                 }
             }
-            if let sniNode = fields.take("sni"), sniNode != .null, let sni = self.mapping(sniNode, at: path / "sni", expecting: "a mapping of server names to gateway lists") {
+            if let sniNode = fields.take("sni"), sniNode != .null,
+                let sni = self.mapping(
+                    sniNode,
+                    at: path / "sni",
+                    expecting: "a mapping of server names to gateway lists"
+                )
+            {
                 for entry in sni.remaining {
                     let gateways = self.list(entry.value, at: path / "sni" / entry.key) { reader, node, path in
                         reader.string(node, at: path, required: true)
@@ -438,7 +507,9 @@ public struct SiteReader {
         at path: ConfigurationPath
     ) -> Value? where Value.RawValue == String {
         guard let text = self.scalar(node, at: path, required: false) else { return nil }
-        guard let value = Value(rawValue: text) ?? Value.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() })
+        guard
+            let value = Value(rawValue: text)
+                ?? Value.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() })
         else {
             let choices = Value.allCases.map(\.rawValue).joined(separator: ", ")
             self.report(path, "\(quoted(text)) is not one of \(choices)")

@@ -71,7 +71,9 @@ public enum SiteWriter {
                 .sequence(
                     vs.devices.map { assignment in
                         guard let priority = assignment.priority else { return .plain(assignment.name) }
-                        return .mapping([ConfigEntry("name", .plain(assignment.name)), ConfigEntry("priority", .int(priority))])
+                        return .mapping([
+                            ConfigEntry("name", .plain(assignment.name)), ConfigEntry("priority", .int(priority)),
+                        ])
                     }
                 )
             )
@@ -79,8 +81,12 @@ public enum SiteWriter {
 
         var udpEntries: [ConfigEntry] = []
         if let udp = vs.udp {
-            var fields = [ConfigEntry("enabled", .bool(udp.enabled)), ConfigEntry("ports", .sequence(udp.ports.map { .int($0) }))]
-            if !udp.gateways.isEmpty { fields.append(ConfigEntry("gateways", .sequence(udp.gateways.map { .plain($0) }))) }
+            var fields = [
+                ConfigEntry("enabled", .bool(udp.enabled)), ConfigEntry("ports", .sequence(udp.ports.map { .int($0) })),
+            ]
+            if !udp.gateways.isEmpty {
+                fields.append(ConfigEntry("gateways", .sequence(udp.gateways.map { .plain($0) })))
+            }
             fields += [
                 ConfigEntry("balancing", .plain(udp.balancing.rawValue)),
                 ConfigEntry("idleTimeout", .duration(udp.idleTimeout)),
@@ -104,43 +110,61 @@ public enum SiteWriter {
             ConfigEntry(
                 "payloads",
                 .mapping(
-                    udpEntries + vs.payloads.map { payload in
-                        var fields = [
-                            ConfigEntry("enabled", .bool(payload.enabled)),
-                            ConfigEntry("port", .int(payload.port)),
-                        ]
-                        if !payload.gateways.isEmpty {
-                            fields.append(ConfigEntry("gateways", .sequence(payload.gateways.map { .plain($0) })))
-                        }
-                        fields.append(ConfigEntry("balancing", .plain(payload.balancing.rawValue)))
-                        if payload.kind == .ssl {
-                            fields.append(ConfigEntry("mode", .plain(payload.sslMode.rawValue)))
-                            if let certificate = payload.certificate { fields.append(ConfigEntry("certificate", .string(certificate))) }
-                            if let key = payload.privateKey { fields.append(ConfigEntry("privateKey", .string(key))) }
-                            if let name = payload.managedCertificate { fields.append(ConfigEntry("managedCertificate", .string(name))) }
-                            if !payload.alpn.isEmpty { fields.append(ConfigEntry("alpn", .sequence(payload.alpn.map { .string($0) }))) }
-                            fields.append(ConfigEntry("minimumTLSVersion", .string(payload.minimumTLSVersion.rawValue)))
-                            switch payload.ciphers {
-                            case .modern: fields.append(ConfigEntry("ciphers", .plain("modern")))
-                            case .intermediate: fields.append(ConfigEntry("ciphers", .plain("intermediate")))
-                            case .list(let suites): fields.append(ConfigEntry("ciphers", .sequence(suites.map { .plain($0) })))
+                    udpEntries
+                        + vs.payloads.map { payload in
+                            var fields = [
+                                ConfigEntry("enabled", .bool(payload.enabled)),
+                                ConfigEntry("port", .int(payload.port)),
+                            ]
+                            if !payload.gateways.isEmpty {
+                                fields.append(ConfigEntry("gateways", .sequence(payload.gateways.map { .plain($0) })))
                             }
-                            if let gatewayTLS = payload.gatewayTLS {
-                                var tls = [ConfigEntry("verify", .bool(gatewayTLS.verify))]
-                                if let bundle = gatewayTLS.caBundle { tls.append(ConfigEntry("caBundle", .string(bundle))) }
-                                fields.append(ConfigEntry("gatewayTLS", .mapping(tls)))
-                            }
-                        }
-                        if !payload.sni.isEmpty {
-                            fields.append(
-                                ConfigEntry(
-                                    "sni",
-                                    .mapping(payload.sni.map { ConfigEntry($0.serverName, .sequence($0.gateways.map { .plain($0) })) })
+                            fields.append(ConfigEntry("balancing", .plain(payload.balancing.rawValue)))
+                            if payload.kind == .ssl {
+                                fields.append(ConfigEntry("mode", .plain(payload.sslMode.rawValue)))
+                                if let certificate = payload.certificate {
+                                    fields.append(ConfigEntry("certificate", .string(certificate)))
+                                }
+                                if let key = payload.privateKey {
+                                    fields.append(ConfigEntry("privateKey", .string(key)))
+                                }
+                                if let name = payload.managedCertificate {
+                                    fields.append(ConfigEntry("managedCertificate", .string(name)))
+                                }
+                                if !payload.alpn.isEmpty {
+                                    fields.append(ConfigEntry("alpn", .sequence(payload.alpn.map { .string($0) })))
+                                }
+                                fields.append(
+                                    ConfigEntry("minimumTLSVersion", .string(payload.minimumTLSVersion.rawValue))
                                 )
-                            )
+                                switch payload.ciphers {
+                                case .modern: fields.append(ConfigEntry("ciphers", .plain("modern")))
+                                case .intermediate: fields.append(ConfigEntry("ciphers", .plain("intermediate")))
+                                case .list(let suites):
+                                    fields.append(ConfigEntry("ciphers", .sequence(suites.map { .plain($0) })))
+                                }
+                                if let gatewayTLS = payload.gatewayTLS {
+                                    var tls = [ConfigEntry("verify", .bool(gatewayTLS.verify))]
+                                    if let bundle = gatewayTLS.caBundle {
+                                        tls.append(ConfigEntry("caBundle", .string(bundle)))
+                                    }
+                                    fields.append(ConfigEntry("gatewayTLS", .mapping(tls)))
+                                }
+                            }
+                            if !payload.sni.isEmpty {
+                                fields.append(
+                                    ConfigEntry(
+                                        "sni",
+                                        .mapping(
+                                            payload.sni.map {
+                                                ConfigEntry($0.serverName, .sequence($0.gateways.map { .plain($0) }))
+                                            }
+                                        )
+                                    )
+                                )
+                            }
+                            return ConfigEntry(payload.kind.rawValue, .mapping(fields))
                         }
-                        return ConfigEntry(payload.kind.rawValue, .mapping(fields))
-                    }
                 )
             )
         )

@@ -67,7 +67,9 @@ final class YAMLComposer {
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
             let text =
-                scalar.value.map { String(decoding: UnsafeBufferPointer(start: $0, count: scalar.length), as: UTF8.self) }
+                scalar.value.map {
+                    String(decoding: UnsafeBufferPointer(start: $0, count: scalar.length), as: UTF8.self)
+                }
                 ?? ""
             return .scalar(text: text, style: scalar.style, anchor: Self.text(scalar.anchor), line: line)
         case YAML_SEQUENCE_START_EVENT:
@@ -77,7 +79,9 @@ final class YAMLComposer {
             return .mappingStart(anchor: Self.text(event.data.mapping_start.anchor), line: line)
         case YAML_MAPPING_END_EVENT: return .mappingEnd
         default:
-            throw ConfigurationError(issues: [ConfigurationIssue(path: "", message: "cannot read YAML: unexpected event")])
+            throw ConfigurationError(issues: [
+                ConfigurationIssue(path: "", message: "cannot read YAML: unexpected event")
+            ])
         }
     }
 
@@ -124,14 +128,21 @@ final class YAMLComposer {
         return root
     }
 
-    private func node(_ event: Event, at path: ConfigurationPath, depth: Int) throws(ConfigurationError) -> (
+    private func node(
+        _ event: Event,
+        at path: ConfigurationPath,
+        depth: Int
+    ) throws(ConfigurationError) -> (
         node: ConfigNode, size: Int
     ) {
         switch event {
         case .alias(let anchor, let line):
             guard let target = self.anchors[anchor] else {
                 throw ConfigurationError(issues: [
-                    ConfigurationIssue(path: path.description, message: "line \(line): alias *\(anchor) names no anchor before it")
+                    ConfigurationIssue(
+                        path: path.description,
+                        message: "line \(line): alias *\(anchor) names no anchor before it"
+                    )
                 ])
             }
             try self.budget.take(target.size, at: path)
@@ -165,11 +176,17 @@ final class YAMLComposer {
             self.remember(anchor, node, size: mapping.size)
             return (node, mapping.size)
         default:
-            throw ConfigurationError(issues: [ConfigurationIssue(path: path.description, message: "cannot read YAML: a value is missing")])
+            throw ConfigurationError(issues: [
+                ConfigurationIssue(path: path.description, message: "cannot read YAML: a value is missing")
+            ])
         }
     }
 
-    private func mapping(at path: ConfigurationPath, line: Int, depth: Int) throws(ConfigurationError) -> (
+    private func mapping(
+        at path: ConfigurationPath,
+        line: Int,
+        depth: Int
+    ) throws(ConfigurationError) -> (
         entries: [ConfigEntry], size: Int
     ) {
         var entries: [ConfigEntry] = []
@@ -213,7 +230,11 @@ final class YAMLComposer {
     }
 
     /// The mappings a merge key's value names: one mapping, or a list of mappings.
-    private static func mergeSources(_ value: ConfigNode, at path: ConfigurationPath, line: Int) throws(ConfigurationError)
+    private static func mergeSources(
+        _ value: ConfigNode,
+        at path: ConfigurationPath,
+        line: Int
+    ) throws(ConfigurationError)
         -> [[ConfigEntry]]
     {
         switch value {

@@ -130,7 +130,10 @@ public struct SiteValidator: Sendable {
             for (position, assignment) in vs.devices.enumerated() {
                 let devicePath = path / "devices" / position
                 if deviceNames[assignment.name] == nil {
-                    check.fail(devicePath, "\(quoted(assignment.name)) is not a device of this site (\(Self.list(site.devices.map(\.name))))")
+                    check.fail(
+                        devicePath,
+                        "\(quoted(assignment.name)) is not a device of this site (\(Self.list(site.devices.map(\.name))))"
+                    )
                 }
                 if !seenDevices.insert(assignment.name).inserted {
                     check.fail(devicePath, "\(quoted(assignment.name)) is listed twice")
@@ -142,7 +145,10 @@ public struct SiteValidator: Sendable {
 
             let payloadsPath = path / "payloads"
             if vs.enabled && !vs.payloads.contains(where: \.enabled) && vs.udp?.enabled != true {
-                check.fail(payloadsPath, "no payload is enabled: enable at least one of gateway, ssl, clientManagement, udp")
+                check.fail(
+                    payloadsPath,
+                    "no payload is enabled: enable at least one of gateway, ssl, clientManagement, udp"
+                )
             }
             var ports: [Int: PayloadKind] = [:]
             for payload in vs.payloads {
@@ -156,7 +162,10 @@ public struct SiteValidator: Sendable {
                 var seenGateways: Set<String> = []
                 for (position, name) in payload.gateways.enumerated() {
                     if gatewayNames[name] == nil {
-                        check.fail(payloadPath / "gateways" / position, "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))")
+                        check.fail(
+                            payloadPath / "gateways" / position,
+                            "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))"
+                        )
                     }
                     if !seenGateways.insert(name).inserted {
                         check.fail(payloadPath / "gateways" / position, "\(quoted(name)) is listed twice")
@@ -168,35 +177,63 @@ public struct SiteValidator: Sendable {
                 if payload.kind == .ssl && payload.sslMode == .offload {
                     if let managed = payload.managedCertificate {
                         check.name(managed, at: payloadPath / "managedCertificate", what: "certificate name")
-                        for (field, value) in [("certificate", payload.certificate), ("privateKey", payload.privateKey)] where value != nil {
-                            check.fail(payloadPath / field, "give either managedCertificate (uploaded to the console) or certificate and privateKey (files), not both")
+                        for (field, value) in [
+                            ("certificate", payload.certificate), ("privateKey", payload.privateKey),
+                        ] where value != nil {
+                            check.fail(
+                                payloadPath / field,
+                                "give either managedCertificate (uploaded to the console) or certificate and privateKey (files), not both"
+                            )
                         }
                     } else {
-                        for (field, value, what) in [("certificate", payload.certificate, "certificate chain"), ("privateKey", payload.privateKey, "private key")] {
+                        for (field, value, what) in [
+                            ("certificate", payload.certificate, "certificate chain"),
+                            ("privateKey", payload.privateKey, "private key"),
+                        ] {
                             if let value {
-                                check.that(value.hasPrefix("/"), payloadPath / field, "\(quoted(value)) is not an absolute path (of the PEM file of the \(what))")
+                                check.that(
+                                    value.hasPrefix("/"),
+                                    payloadPath / field,
+                                    "\(quoted(value)) is not an absolute path (of the PEM file of the \(what))"
+                                )
                             } else {
-                                check.fail(payloadPath / field, "missing: mode offload needs the PEM file of the \(what) (an absolute path), or a managedCertificate")
+                                check.fail(
+                                    payloadPath / field,
+                                    "missing: mode offload needs the PEM file of the \(what) (an absolute path), or a managedCertificate"
+                                )
                             }
                         }
                     }
                     var protocols: Set<String> = []
                     for (position, name) in payload.alpn.enumerated() {
                         check.that(
-                            (1...255).contains(name.utf8.count) && name.allSatisfy { $0.isASCII && !$0.isWhitespace && $0 != "," },
+                            (1...255).contains(name.utf8.count)
+                                && name.allSatisfy { $0.isASCII && !$0.isWhitespace && $0 != "," },
                             payloadPath / "alpn" / position,
                             "\(quoted(name)) is not an application protocol name (such as http/1.1 or h2: 1-255 ASCII characters, no spaces or commas)"
                         )
-                        check.that(protocols.insert(name).inserted, payloadPath / "alpn" / position, "\(quoted(name)) is listed twice")
+                        check.that(
+                            protocols.insert(name).inserted,
+                            payloadPath / "alpn" / position,
+                            "\(quoted(name)) is listed twice"
+                        )
                     }
                     if !payload.sni.isEmpty {
                         check.fail(payloadPath / "sni", "SNI routing is for mode passthrough")
                     }
                     if let bundle = payload.gatewayTLS?.caBundle {
-                        check.that(bundle.hasPrefix("/"), payloadPath / "gatewayTLS" / "caBundle", "\(quoted(bundle)) is not an absolute path (of a PEM file of CA certificates)")
+                        check.that(
+                            bundle.hasPrefix("/"),
+                            payloadPath / "gatewayTLS" / "caBundle",
+                            "\(quoted(bundle)) is not an absolute path (of a PEM file of CA certificates)"
+                        )
                     }
                     if case .list(let suites) = payload.ciphers {
-                        check.that(!suites.isEmpty, payloadPath / "ciphers", "the list is empty: give cipher suites, or modern or intermediate")
+                        check.that(
+                            !suites.isEmpty,
+                            payloadPath / "ciphers",
+                            "the list is empty: give cipher suites, or modern or intermediate"
+                        )
                         for (position, suite) in suites.enumerated() {
                             check.that(
                                 CipherPolicy.knownSuites.contains(suite),
@@ -207,13 +244,25 @@ public struct SiteValidator: Sendable {
                     }
                 } else if payload.kind == .ssl {
                     if payload.gatewayTLS != nil {
-                        check.fail(payloadPath / "gatewayTLS", "only mode offload re-encrypts toward the gateways (in passthrough the client's TLS reaches them)")
+                        check.fail(
+                            payloadPath / "gatewayTLS",
+                            "only mode offload re-encrypts toward the gateways (in passthrough the client's TLS reaches them)"
+                        )
                     }
-                    for (field, value) in [("certificate", payload.certificate), ("privateKey", payload.privateKey), ("managedCertificate", payload.managedCertificate)] where value != nil {
-                        check.fail(payloadPath / field, "only mode offload uses a \(field == "privateKey" ? "private key" : "certificate") (the mode is passthrough)")
+                    for (field, value) in [
+                        ("certificate", payload.certificate), ("privateKey", payload.privateKey),
+                        ("managedCertificate", payload.managedCertificate),
+                    ] where value != nil {
+                        check.fail(
+                            payloadPath / field,
+                            "only mode offload uses a \(field == "privateKey" ? "private key" : "certificate") (the mode is passthrough)"
+                        )
                     }
                     if !payload.alpn.isEmpty {
-                        check.fail(payloadPath / "alpn", "only mode offload offers ALPN (in passthrough the client's ALPN reaches the gateway untouched)")
+                        check.fail(
+                            payloadPath / "alpn",
+                            "only mode offload offers ALPN (in passthrough the client's ALPN reaches the gateway untouched)"
+                        )
                     }
                 }
                 var serverNames: [String: String] = [:]
@@ -235,7 +284,10 @@ public struct SiteValidator: Sendable {
                     var seen: Set<String> = []
                     for (position, name) in route.gateways.enumerated() {
                         if gatewayNames[name] == nil {
-                            check.fail(routePath / position, "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))")
+                            check.fail(
+                                routePath / position,
+                                "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))"
+                            )
                         }
                         if !seen.insert(name).inserted {
                             check.fail(routePath / position, "\(quoted(name)) is listed twice")
@@ -256,11 +308,15 @@ public struct SiteValidator: Sendable {
 
             if let udp = vs.udp {
                 let udpPath = payloadsPath / "udp"
-                if udp.ports.isEmpty { check.fail(udpPath / "ports", "the list is empty: give the UDP ports to listen on") }
+                if udp.ports.isEmpty {
+                    check.fail(udpPath / "ports", "the list is empty: give the UDP ports to listen on")
+                }
                 var seenPorts: Set<Int> = []
                 for (position, port) in udp.ports.enumerated() {
                     check.port(port, at: udpPath / "ports" / position)
-                    if !seenPorts.insert(port).inserted { check.fail(udpPath / "ports" / position, "\(port) is listed twice") }
+                    if !seenPorts.insert(port).inserted {
+                        check.fail(udpPath / "ports" / position, "\(port) is listed twice")
+                    }
                     if vs.enabled && udp.enabled {
                         for address in [ipv4?.address, ipv6?.address].compactMap({ $0 }) {
                             let key = "udp " + (address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)")
@@ -275,7 +331,10 @@ public struct SiteValidator: Sendable {
                 var seenGateways: Set<String> = []
                 for (position, name) in udp.gateways.enumerated() {
                     if gatewayNames[name] == nil {
-                        check.fail(udpPath / "gateways" / position, "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))")
+                        check.fail(
+                            udpPath / "gateways" / position,
+                            "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))"
+                        )
                     }
                     if !seenGateways.insert(name).inserted {
                         check.fail(udpPath / "gateways" / position, "\(quoted(name)) is listed twice")
@@ -289,9 +348,21 @@ public struct SiteValidator: Sendable {
                 if let health = udp.healthCheck {
                     let checkPath = udpPath / "healthCheck"
                     check.timing(of: health, at: checkPath)
-                    check.that(health.type == .udp, checkPath / "type", "\(health.type.rawValue) is not udp (the udp payload's own check sends a datagram)")
-                    check.that(health.send.count <= 1024, checkPath / "send", "\(health.send.count) bytes is more than 1024")
-                    check.that((health.expect?.count ?? 0) <= 1024, checkPath / "expect", "\(health.expect?.count ?? 0) bytes is more than 1024")
+                    check.that(
+                        health.type == .udp,
+                        checkPath / "type",
+                        "\(health.type.rawValue) is not udp (the udp payload's own check sends a datagram)"
+                    )
+                    check.that(
+                        health.send.count <= 1024,
+                        checkPath / "send",
+                        "\(health.send.count) bytes is more than 1024"
+                    )
+                    check.that(
+                        (health.expect?.count ?? 0) <= 1024,
+                        checkPath / "expect",
+                        "\(health.expect?.count ?? 0) bytes is more than 1024"
+                    )
                 }
             }
 
@@ -299,10 +370,16 @@ public struct SiteValidator: Sendable {
             let health = vs.healthCheck
             check.timing(of: health, at: checkPath)
             if health.type == .udp {
-                check.fail(checkPath / "type", "udp checks belong to the udp payload (payloads.udp.healthCheck); a virtual server's check is tcp, http or tls")
+                check.fail(
+                    checkPath / "type",
+                    "udp checks belong to the udp payload (payloads.udp.healthCheck); a virtual server's check is tcp, http or tls"
+                )
             }
             check.that(
-                health.path.hasPrefix("/") && !health.path.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 32 || $0 == 127 } ?? false }),
+                health.path.hasPrefix("/")
+                    && !health.path.contains(where: {
+                        $0.isWhitespace || $0.asciiValue.map { $0 < 32 || $0 == 127 } ?? false
+                    }),
                 checkPath / "path",
                 "\(quoted(health.path)) is not an HTTP path (it starts with / and has no spaces)"
             )
@@ -312,13 +389,43 @@ public struct SiteValidator: Sendable {
 
             let timeoutsPath = path / "timeouts"
             check.duration(vs.timeouts.connect, 1...3_600_000, at: timeoutsPath / "connect", what: "connect timeout")
-            check.duration(vs.timeouts.clientIdle, 1...604_800_000, at: timeoutsPath / "clientIdle", what: "idle timeout")
-            check.duration(vs.timeouts.gatewayIdle, 1...604_800_000, at: timeoutsPath / "gatewayIdle", what: "idle timeout")
-            check.duration(vs.persistence.timeout, 1000...604_800_000, at: path / "persistence" / "timeout", what: "persistence timeout")
-            check.duration(vs.timeouts.clientHello, 10...60_000, at: timeoutsPath / "clientHello", what: "ClientHello timeout")
+            check.duration(
+                vs.timeouts.clientIdle,
+                1...604_800_000,
+                at: timeoutsPath / "clientIdle",
+                what: "idle timeout"
+            )
+            check.duration(
+                vs.timeouts.gatewayIdle,
+                1...604_800_000,
+                at: timeoutsPath / "gatewayIdle",
+                what: "idle timeout"
+            )
+            check.duration(
+                vs.persistence.timeout,
+                1000...604_800_000,
+                at: path / "persistence" / "timeout",
+                what: "persistence timeout"
+            )
+            check.duration(
+                vs.timeouts.clientHello,
+                10...60_000,
+                at: timeoutsPath / "clientHello",
+                what: "ClientHello timeout"
+            )
 
-            check.range(vs.limits.maxConnections, 1...10_000_000, at: path / "limits" / "maxConnections", what: "connection limit")
-            check.range(vs.limits.maxConnectionsPerGateway, 0...10_000_000, at: path / "limits" / "maxConnectionsPerGateway", what: "connection limit (0 = none)")
+            check.range(
+                vs.limits.maxConnections,
+                1...10_000_000,
+                at: path / "limits" / "maxConnections",
+                what: "connection limit"
+            )
+            check.range(
+                vs.limits.maxConnectionsPerGateway,
+                0...10_000_000,
+                at: path / "limits" / "maxConnectionsPerGateway",
+                what: "connection limit (0 = none)"
+            )
 
             let routerID = site.routerID(ofVirtualServerAt: index)
             if (1...255).contains(routerID) {
@@ -366,7 +473,11 @@ private struct Checker {
     }
 
     mutating func range(_ value: Int, _ range: ClosedRange<Int>, at path: ConfigurationPath, what: String) {
-        self.that(range.contains(value), path, "\(value) is not \(Self.article(what)) \(what) (\(range.lowerBound)-\(range.upperBound))")
+        self.that(
+            range.contains(value),
+            path,
+            "\(value) is not \(Self.article(what)) \(what) (\(range.lowerBound)-\(range.upperBound))"
+        )
     }
 
     /// The interval, timeout, rise and fall of a health check.
@@ -384,7 +495,8 @@ private struct Checker {
         self.that((1...65535).contains(value), path, "\(value) is not a port (1-65535)")
     }
 
-    mutating func duration(_ value: HALBDuration, _ range: ClosedRange<Int64>, at path: ConfigurationPath, what: String) {
+    mutating func duration(_ value: HALBDuration, _ range: ClosedRange<Int64>, at path: ConfigurationPath, what: String)
+    {
         self.that(
             range.contains(value.milliseconds),
             path,
@@ -412,7 +524,11 @@ private struct Checker {
             (1...63).contains(value.utf8.count)
             && value.first.map { $0.isASCII && ($0.isLetter || $0.isNumber) } == true
             && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
-        self.that(valid, path, "\(quoted(value)) is not a \(what) (1-63 letters, digits, - _ . starting with a letter or digit)")
+        self.that(
+            valid,
+            path,
+            "\(quoted(value)) is not a \(what) (1-63 letters, digits, - _ . starting with a letter or digit)"
+        )
     }
 
     mutating func hostAddress(_ value: String, at path: ConfigurationPath) {
@@ -424,7 +540,11 @@ private struct Checker {
     }
 
     mutating func interface(_ value: String, at path: ConfigurationPath) {
-        self.that(AddressText.isInterfaceName(value), path, "\(quoted(value)) is not an interface name (1-15 characters, no /, : or spaces)")
+        self.that(
+            AddressText.isInterfaceName(value),
+            path,
+            "\(quoted(value)) is not an interface name (1-15 characters, no /, : or spaces)"
+        )
     }
 }
 

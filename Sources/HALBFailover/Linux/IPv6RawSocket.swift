@@ -11,7 +11,11 @@ struct IPv6RawSocket: Sendable {
 
     /// Opens and sets up the socket; it wakes a blocked receive five times a second.
     static func openVRRP(interface: NetworkInterface) throws(FailoverError) -> IPv6RawSocket {
-        let fd = socket(AF_INET6, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(VRRPAdvertisement.ipProtocol))
+        let fd = socket(
+            AF_INET6,
+            Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            Int32(VRRPAdvertisement.ipProtocol)
+        )
         guard fd >= 0 else { throw .system("VRRP IPv6 socket on \(interface.name)", errno: errno) }
         do throws(FailoverError) {
             var name = Array(interface.name.utf8) + [0]
@@ -20,7 +24,8 @@ struct IPv6RawSocket: Sendable {
             }
             func set(_ option: Int32, _ value: Int32, _ what: String) throws(FailoverError) {
                 var value = value
-                guard setsockopt(fd, Int32(IPPROTO_IPV6), option, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+                guard setsockopt(fd, Int32(IPPROTO_IPV6), option, &value, socklen_t(MemoryLayout<Int32>.size)) == 0
+                else {
                     throw .system("\(what) on \(interface.name)", errno: errno)
                 }
             }
@@ -36,7 +41,15 @@ struct IPv6RawSocket: Sendable {
                 $0.copyBytes(from: VRRPAdvertisement.ipv6Multicast.bytes)
             }
             group.ipv6mr_interface = UInt32(interface.index)
-            guard setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_ADD_MEMBERSHIP, &group, socklen_t(MemoryLayout<ipv6_mreq>.size)) == 0 else {
+            guard
+                setsockopt(
+                    fd,
+                    Int32(IPPROTO_IPV6),
+                    IPV6_ADD_MEMBERSHIP,
+                    &group,
+                    socklen_t(MemoryLayout<ipv6_mreq>.size)
+                ) == 0
+            else {
                 throw .system("join ff02::12 on \(interface.name)", errno: errno)
             }
             // Wake up five times a second to notice close().
@@ -54,7 +67,12 @@ struct IPv6RawSocket: Sendable {
     /// Sends `message` to `destination` from `source` (which the checksum was computed for) on interface `index`.
     ///
     /// - Returns: `nil`, or the errno of a failure.
-    func send(_ message: [UInt8], to destination: VRRPAddress, from source: VRRPAddress, interface index: Int32) -> Int32? {
+    func send(
+        _ message: [UInt8],
+        to destination: VRRPAddress,
+        from source: VRRPAddress,
+        interface index: Int32
+    ) -> Int32? {
         var address = sockaddr_in6()
         address.sin6_family = sa_family_t(AF_INET6)
         withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: destination.bytes) }
@@ -65,7 +83,10 @@ struct IPv6RawSocket: Sendable {
         let sent = message.withUnsafeBytes { payload in
             control.withUnsafeMutableBytes { controlBytes in
                 withUnsafeMutablePointer(to: &address) { name in
-                    var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress), iov_len: payload.count)
+                    var vector = iovec(
+                        iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress),
+                        iov_len: payload.count
+                    )
                     return withUnsafeMutablePointer(to: &vector) { vectorPointer in
                         var header = msghdr()
                         header.msg_name = UnsafeMutableRawPointer(name)
@@ -85,7 +106,10 @@ struct IPv6RawSocket: Sendable {
     /// Receives one packet into `buffer`, with its control messages into `control`.
     ///
     /// - Returns: the packet's length, sender and control length, or `nil` (a timeout, a signal or an error).
-    func receive(into buffer: inout [UInt8], control: inout [UInt8]) -> (length: Int, sender: VRRPAddress, controlLength: Int)? {
+    func receive(
+        into buffer: inout [UInt8],
+        control: inout [UInt8]
+    ) -> (length: Int, sender: VRRPAddress, controlLength: Int)? {
         var sender = sockaddr_in6()
         let (length, controlLength) = buffer.withUnsafeMutableBytes { payload in
             control.withUnsafeMutableBytes { controlBytes in

@@ -7,7 +7,12 @@ public protocol VirtualAddressManager: Sendable {
     /// Adds `address`/`prefix` to `interface` for `lifetime` (whole seconds, at least 1), after which the kernel
     /// removes it unless it is added again: so a device that dies without releasing it does not keep it. Adding an
     /// address that is there already renews it.
-    func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface, lifetime: Duration) throws(FailoverError)
+    func add(
+        _ address: VRRPAddress,
+        prefix: Int,
+        to interface: NetworkInterface,
+        lifetime: Duration
+    ) throws(FailoverError)
     /// Removes `address` from `interface`; removing an absent address succeeds.
     func remove(_ address: VRRPAddress, prefix: Int, from interface: NetworkInterface) throws(FailoverError)
     /// Tells the segment that `address` is now at `interface`: a gratuitous ARP for IPv4, an unsolicited neighbour
@@ -26,10 +31,10 @@ public struct LinuxAddressManager: VirtualAddressManager {
         to interface: NetworkInterface,
         lifetime: Duration
     ) throws(FailoverError) {
-        // NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE: idempotent, and renews the lifetime.
+        // Create or replace: idempotent, and renews the lifetime.
         try Self.netlink(
-            type: 20,
-            flags: 0x1 | 0x4 | 0x400 | 0x100,
+            type: Netlink.newAddress,
+            flags: Netlink.request | Netlink.acknowledge | Netlink.create | Netlink.replace,
             address: address,
             prefix: prefix,
             interface: interface,
@@ -40,8 +45,8 @@ public struct LinuxAddressManager: VirtualAddressManager {
     public func remove(_ address: VRRPAddress, prefix: Int, from interface: NetworkInterface) throws(FailoverError) {
         do {
             try Self.netlink(
-                type: 21,
-                flags: 0x1 | 0x4,
+                type: Netlink.deleteAddress,
+                flags: Netlink.request | Netlink.acknowledge,
                 address: address,
                 prefix: prefix,
                 interface: interface,
@@ -56,7 +61,11 @@ public struct LinuxAddressManager: VirtualAddressManager {
 
     public func announce(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError) {
         guard !address.isIPv6 else { return try Self.advertiseNeighbour(address, on: interface) }
-        let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(UInt16(0x0806).bigEndian))
+        let fd = socket(
+            AF_PACKET,
+            Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            Int32(UInt16(0x0806).bigEndian)
+        )
         guard fd >= 0 else { throw .system("ARP socket on \(interface.name)", errno: errno) }
         defer { close(fd) }
         let mac = interface.hardwareAddress
@@ -84,13 +93,16 @@ public struct LinuxAddressManager: VirtualAddressManager {
                 )
             }
         }
-        guard sent == frame.count else { throw .system("ARP announcement of \(address) on \(interface.name)", errno: errno) }
+        guard sent == frame.count else {
+            throw .system("ARP announcement of \(address) on \(interface.name)", errno: errno)
+        }
     }
 
     /// An unsolicited neighbour advertisement (RFC 4861 §7.2.6) to all nodes (ff02::1), with the override flag, so
     /// hosts replace the VIP's cached link-layer address with the interface's. The kernel fills in the ICMPv6
     /// checksum and picks the link-local source.
-    private static func advertiseNeighbour(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError) {
+    private static func advertiseNeighbour(_ address: VRRPAddress, on interface: NetworkInterface) throws(FailoverError)
+    {
         let fd = socket(AF_INET6, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_ICMPV6))
         guard fd >= 0 else { throw .system("ICMPv6 socket on \(interface.name)", errno: errno) }
         defer { close(fd) }
@@ -128,9 +140,9 @@ public struct LinuxAddressManager: VirtualAddressManager {
         lifetimeSeconds: UInt32?
     ) throws(FailoverError) {
         let operation =
-            type == 20
+            type == Netlink.newAddress
             ? "add \(address)/\(prefix) to \(interface.name)" : "remove \(address)/\(prefix) from \(interface.name)"
-        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0 /* NETLINK_ROUTE */)
+        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Netlink.route)
         guard fd >= 0 else { throw .system("netlink socket", errno: errno) }
         defer { close(fd) }
 
@@ -144,12 +156,12 @@ public struct LinuxAddressManager: VirtualAddressManager {
         // VRRP, not DAD, decides who holds it.
         var body: [UInt8] = [UInt8(address.isIPv6 ? AF_INET6 : AF_INET), UInt8(prefix), address.isIPv6 ? 0x02 : 0, 0]
         body += Self.littleEndian(UInt32(bitPattern: interface.index))
-        body += attribute(2 /* IFA_LOCAL */, address.bytes)
-        body += attribute(1 /* IFA_ADDRESS */, address.bytes)
+        body += attribute(Netlink.ifaLocal, address.bytes)
+        body += attribute(Netlink.ifaAddress, address.bytes)
         if let lifetime = lifetimeSeconds {
             // struct ifa_cacheinfo: preferred and valid lifetimes, then two time stamps the kernel sets.
             let cacheInfo = Self.littleEndian(lifetime) + Self.littleEndian(lifetime) + [UInt8](repeating: 0, count: 8)
-            body += attribute(6 /* IFA_CACHEINFO */, cacheInfo)
+            body += attribute(Netlink.ifaCacheInfo, cacheInfo)
         }
         // struct nlmsghdr: length, type, flags, sequence, port id.
         let message =
@@ -162,12 +174,35 @@ public struct LinuxAddressManager: VirtualAddressManager {
         let received = answer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         guard received >= 20 else { throw .system(operation, errno: received < 0 ? errno : EIO) }
         let answerType = UInt16(answer[4]) | UInt16(answer[5]) << 8
-        guard answerType == 2 /* NLMSG_ERROR */ else { return }
-        let code = Int32(bitPattern: UInt32(answer[16]) | UInt32(answer[17]) << 8 | UInt32(answer[18]) << 16 | UInt32(answer[19]) << 24)
+        guard answerType == Netlink.messageError else { return }
+        let code = Int32(
+            bitPattern: UInt32(answer[16]) | UInt32(answer[17]) << 8 | UInt32(answer[18]) << 16 | UInt32(answer[19])
+                << 24
+        )
         guard code == 0 else { throw .netlink(operation, errno: -code) }
     }
 
     private static func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
         withUnsafeBytes(of: value.littleEndian) { Array($0) }
     }
+}
+
+/// The rtnetlink numbers HALB uses (linux/netlink.h, linux/if_addr.h), which Swift's Glibc module does not import.
+private enum Netlink {
+    /// NETLINK_ROUTE: the protocol of an AF_NETLINK socket for addresses and routes.
+    static let route: Int32 = 0
+    /// NLMSG_ERROR: the type of the kernel's answer (an error code, 0 for success).
+    static let messageError: UInt16 = 2
+    /// RTM_NEWADDR, RTM_DELADDR: the message types that add and remove an address.
+    static let newAddress: UInt16 = 20
+    static let deleteAddress: UInt16 = 21
+    /// NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_CREATE: a request, answered, that replaces or creates.
+    static let request: UInt16 = 0x1
+    static let acknowledge: UInt16 = 0x4
+    static let replace: UInt16 = 0x100
+    static let create: UInt16 = 0x400
+    /// IFA_ADDRESS, IFA_LOCAL, IFA_CACHEINFO: the attributes of an address message.
+    static let ifaAddress: UInt16 = 1
+    static let ifaLocal: UInt16 = 2
+    static let ifaCacheInfo: UInt16 = 6
 }

@@ -106,14 +106,21 @@ public struct VRRPAdvertisement: Hashable, Sendable {
         let addresses = (0..<count).map { index in
             VRRPAddress(bytes: Array(message[(8 + index * size)..<(8 + (index + 1) * size)]))!
         }
-        return VRRPAdvertisement(vrid: message[1], priority: message[2], maxAdvertInterval: interval, addresses: addresses)
+        return VRRPAdvertisement(
+            vrid: message[1],
+            priority: message[2],
+            maxAdvertInterval: interval,
+            addresses: addresses
+        )
     }
 
     /// Decodes an IPv4 datagram as a raw socket reads it (IP header included), checking the header first.
     ///
     /// - Returns: the advertisement and the sender's address.
     /// - Throws: ``VRRPPacketError`` naming the first check that failed.
-    public static func decode(ipv4Datagram datagram: [UInt8]) throws(VRRPPacketError) -> (
+    public static func decode(
+        ipv4Datagram datagram: [UInt8]
+    ) throws(VRRPPacketError) -> (
         advertisement: VRRPAdvertisement, source: VRRPAddress
     ) {
         guard datagram.count >= 20 else { throw .truncated(length: datagram.count, needed: 20, what: "an IPv4 header") }

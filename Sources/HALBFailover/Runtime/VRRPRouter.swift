@@ -112,11 +112,12 @@ struct TransportKey: Sendable, Hashable, Comparable {
 
 /// Opens the transport of an interface for one address family (``RawIPv4Transport`` or ``RawIPv6Transport`` on a
 /// device); `receive` is called for every packet that arrives.
-public typealias VRRPTransportOpener = @Sendable (
-    _ interface: NetworkInterface,
-    _ isIPv6: Bool,
-    _ receive: @escaping @Sendable (VRRPReceived) -> Void
-) async throws -> any VRRPTransport
+public typealias VRRPTransportOpener =
+    @Sendable (
+        _ interface: NetworkInterface,
+        _ isIPv6: Bool,
+        _ receive: @escaping @Sendable (VRRPReceived) -> Void
+    ) async throws -> any VRRPTransport
 
 /// A state change of one virtual router, for a notify command.
 public struct VirtualRouterTransition: Sendable, Hashable {
@@ -159,7 +160,8 @@ public final class VRRPRouter: Sendable {
     private let addressManager: any VirtualAddressManager
     private let openTransport: VRRPTransportOpener
     private let instances: NIOLoopBoundBox<[VirtualRouterKey: Instance]?>
-    private let transports: NIOLockedValueBox<[TransportKey: (interface: NetworkInterface, transport: any VRRPTransport)]>
+    private let transports:
+        NIOLockedValueBox<[TransportKey: (interface: NetworkInterface, transport: any VRRPTransport)]>
     private let metricsFactory: any MetricsFactory
     /// `halb_vrrp_packets_dropped_total`, by reason.
     private let dropped: [DropReason: Counter]
@@ -400,7 +402,8 @@ public final class VRRPRouter: Sendable {
     /// A snapshot of every virtual router, by name and family.
     public func status() async -> [VirtualRouterStatus] {
         (try? await self.eventLoop.submit {
-            (self.instances.value ?? [:]).values.sorted { $0.configuration.key < $1.configuration.key }.map { instance in
+            (self.instances.value ?? [:]).values.sorted { $0.configuration.key < $1.configuration.key }.map {
+                instance in
                 VirtualRouterStatus(
                     name: instance.configuration.name,
                     family: instance.configuration.family,
@@ -615,7 +618,12 @@ public final class VRRPRouter: Sendable {
             let announce = renewal % Self.announcementRefresh == 0
             for vip in instance.configuration.addresses {
                 do {
-                    try self.addressManager.add(vip.address, prefix: vip.prefix, to: instance.interface, lifetime: Self.lease)
+                    try self.addressManager.add(
+                        vip.address,
+                        prefix: vip.prefix,
+                        to: instance.interface,
+                        lifetime: Self.lease
+                    )
                     if announce { try self.addressManager.announce(vip.address, on: instance.interface) }
                 } catch {
                     self.logger.error(
@@ -652,7 +660,12 @@ public final class VRRPRouter: Sendable {
         case .takeAddresses:
             for vip in configuration.addresses {
                 do {
-                    try self.addressManager.add(vip.address, prefix: vip.prefix, to: instance.interface, lifetime: Self.lease)
+                    try self.addressManager.add(
+                        vip.address,
+                        prefix: vip.prefix,
+                        to: instance.interface,
+                        lifetime: Self.lease
+                    )
                     try self.addressManager.announce(vip.address, on: instance.interface)
                 } catch {
                     self.logger.error(
@@ -690,8 +703,10 @@ public final class VRRPRouter: Sendable {
             instance.timer?.cancel()
             let bound = NIOLoopBound(instance, eventLoop: self.eventLoop)
             instance.timer = self.eventLoop.scheduleTask(
-                deadline: NIODeadline.uptimeNanoseconds(UInt64(deadline.components.seconds) * 1_000_000_000
-                    + UInt64(deadline.components.attoseconds / 1_000_000_000))
+                deadline: NIODeadline.uptimeNanoseconds(
+                    UInt64(deadline.components.seconds) * 1_000_000_000
+                        + UInt64(deadline.components.attoseconds / 1_000_000_000)
+                )
             ) {
                 self.handle(.timerFired, instance: bound.value)
             }

@@ -232,9 +232,12 @@ public struct VRRPStateMachine: Sendable {
                 // the hosts' caches, and it releases the addresses when it yields. Advertise and announce now
                 // (at most once a second), so that traffic comes back at once rather than at the next
                 // announcement. keepalived does the same (`vrrp_garp_lower_prio_repeat`).
-                guard self.lastReannouncement.map({ now - $0 >= Self.reannouncementInterval }) ?? true else { return [] }
+                guard self.lastReannouncement.map({ now - $0 >= Self.reannouncementInterval }) ?? true else {
+                    return []
+                }
                 self.lastReannouncement = now
-                return [.sendAdvertisement(priority: self.priority), .announceAddresses] + self.arm(now + self.advertInterval)
+                return [.sendAdvertisement(priority: self.priority), .announceAddresses]
+                    + self.arm(now + self.advertInterval)
             }
             self.masterAdvertInterval = min(interval, self.maximumMasterAdvertInterval)
             self.master = sender

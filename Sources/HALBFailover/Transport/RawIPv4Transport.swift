@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HALBCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// VRRP over IPv4 on one interface: a raw socket for IP protocol 112, bound to the interface and joined to
 /// 224.0.0.18. It writes its own IP header (TTL 255, DSCP CS6, the interface's primary address as source, as
@@ -179,7 +180,9 @@ public final class RawIPv4Transport: VRRPTransport {
 
     private static func interfaceName(
         _ name: String
-    ) -> (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) {
+    ) -> (
+        UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+    ) {
         var bytes = Array(name.utf8.prefix(15))
         bytes += [UInt8](repeating: 0, count: 16 - bytes.count)
         return (

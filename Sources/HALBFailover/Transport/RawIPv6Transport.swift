@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import HALBCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// VRRP over IPv6 on one interface: a raw socket for next header 112, bound to the interface and joined to
 /// ff02::12, sending with hop limit 255 from the interface's link-local address (RFC 5798 §5.1.2.1).
@@ -74,7 +75,12 @@ public final class RawIPv6Transport: VRRPTransport {
     public func send(_ advertisement: VRRPAdvertisement, to peers: [VRRPAddress]) {
         for destination in peers.isEmpty ? [VRRPAdvertisement.ipv6Multicast] : peers {
             let message = advertisement.encoded(source: self.sourceAddress, destination: destination)
-            if let code = self.socket.send(message, to: destination, from: self.sourceAddress, interface: self.interface.index) {
+            if let code = self.socket.send(
+                message,
+                to: destination,
+                from: self.sourceAddress,
+                interface: self.interface.index
+            ) {
                 self.logSendFailure(errno: code)
             }
         }

@@ -36,9 +36,13 @@ struct ConsoleLogin: Codable {
     static func current(console option: String?) throws -> ConsoleLogin {
         // An empty variable is an unset one.
         let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
-        let saved = (try? Data(contentsOf: Self.file)).flatMap { try? JSONDecoder().decode(ConsoleLogin.self, from: $0) }
+        let saved = (try? Data(contentsOf: Self.file)).flatMap {
+            try? JSONDecoder().decode(ConsoleLogin.self, from: $0)
+        }
         guard let console = option ?? environment["HALB_CONSOLE"] ?? saved?.console else {
-            throw ClientError("no console: run `halb login --console URL --user NAME`, or set HALB_CONSOLE and HALB_TOKEN")
+            throw ClientError(
+                "no console: run `halb login --console URL --user NAME`, or set HALB_CONSOLE and HALB_TOKEN"
+            )
         }
         guard let token = environment["HALB_TOKEN"] ?? saved?.token else {
             throw ClientError("not logged in: run `halb login --console \(console) --user NAME`, or set HALB_TOKEN")
@@ -50,9 +54,19 @@ struct ConsoleLogin: Codable {
     /// Saves the login, readable by the user only.
     func save() throws {
         let directory = Self.file.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: directory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
         let data = try JSONEncoder().encode(self)
-        guard FileManager.default.createFile(atPath: Self.file.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+        guard
+            FileManager.default.createFile(
+                atPath: Self.file.path,
+                contents: data,
+                attributes: [.posixPermissions: 0o600]
+            )
+        else {
             throw ClientError("cannot write \(Self.file.path)")
         }
         // An existing file keeps its mode on rewrite; make sure it is private.
@@ -80,7 +94,13 @@ struct ConsoleClient {
     }
 
     /// Sends a request; a 4xx or 5xx answer becomes a ``ClientError`` with the console's reason and every issue.
-    func send(_ method: HTTPMethod, _ path: String, body: String? = nil, ifMatch: Int? = nil, authenticated: Bool = true) async throws -> Answer {
+    func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        body: String? = nil,
+        ifMatch: Int? = nil,
+        authenticated: Bool = true
+    ) async throws -> Answer {
         let base = self.login.console.hasSuffix("/") ? String(self.login.console.dropLast()) : self.login.console
         var request = HTTPClientRequest(url: base + path)
         request.method = method
@@ -97,7 +117,9 @@ struct ConsoleClient {
         do {
             let response = try await http.execute(request, timeout: .seconds(30))
             let buffer = try await response.body.collect(upTo: 16 << 20)
-            let etag = response.headers.first(name: "ETag").flatMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/"))) }
+            let etag = response.headers.first(name: "ETag").flatMap {
+                Int($0.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/")))
+            }
             answer = Answer(status: Int(response.status.code), body: String(buffer: buffer), etag: etag)
             try? await http.shutdown()
         } catch {
@@ -143,10 +165,13 @@ struct ConsoleClient {
 enum Table {
     static func render(_ header: [String], _ rows: [[String]]) -> String {
         let all = [header] + rows
-        let widths = header.indices.map { column in all.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 }
+        let widths = header.indices.map { column in
+            all.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0
+        }
         return all.map { row in
             row.indices.map { column in
-                column == row.count - 1 ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                column == row.count - 1
+                    ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
     }

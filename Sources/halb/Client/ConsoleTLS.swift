@@ -11,7 +11,8 @@ enum ConsoleTLS {
     /// The console's HTTPS server (TLS 1.2 or newer) with the PEM certificate chain and key in these files.
     ///
     /// - Throws: ``ClientError`` naming the file and what is wrong with it (unreadable, not PEM, key not matching).
-    static func server(certificate: String, key: String, http1: HTTP1Channel.Configuration) throws -> HTTPServerBuilder {
+    static func server(certificate: String, key: String, http1: HTTP1Channel.Configuration) throws -> HTTPServerBuilder
+    {
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificate)

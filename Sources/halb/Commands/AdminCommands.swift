@@ -5,7 +5,10 @@ import NIOHTTP1
 
 /// Options every admin command shares: which console, which site, and the output format.
 struct AdminOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The console's URL (default: HALB_CONSOLE, or the one of `halb login`).", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The console's URL (default: HALB_CONSOLE, or the one of `halb login`).", valueName: "url")
+    )
     var console: String?
 
     @Option(name: .long, help: "The site (default: the console's only site).")
@@ -27,9 +30,15 @@ struct AdminOptions: ParsableArguments {
     /// The site to work on: `--site`, or the only one there is.
     func siteName(_ client: ConsoleClient) async throws -> String {
         if let site = self.site { return site }
-        let sites = (try await client.send(.GET, "/api/v1/sites").json as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        let sites = (try await client.send(.GET, "/api/v1/sites").json as? [[String: Any]] ?? []).compactMap {
+            $0["name"] as? String
+        }
         guard sites.count == 1 else {
-            throw ClientError(sites.isEmpty ? "the console has no site yet: halb site create FILE" : "several sites (\(sites.joined(separator: ", "))): give --site")
+            throw ClientError(
+                sites.isEmpty
+                    ? "the console has no site yet: halb site create FILE"
+                    : "several sites (\(sites.joined(separator: ", "))): give --site"
+            )
         }
         return sites[0]
     }
@@ -45,7 +54,10 @@ struct AdminOptions: ParsableArguments {
 
     /// Prints `answer`'s body as JSON, or `table` of it.
     func print(_ answer: ConsoleClient.Answer, table: (Any?) -> String) {
-        Swift.print(self.json ? answer.body.trimmingCharacters(in: .newlines) : table(answer.json), terminator: self.json ? "\n" : "")
+        Swift.print(
+            self.json ? answer.body.trimmingCharacters(in: .newlines) : table(answer.json),
+            terminator: self.json ? "\n" : ""
+        )
     }
 }
 
@@ -118,7 +130,10 @@ struct LoginCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("For an https:// console: trust only the CA certificates in this PEM file (kept with the login).", valueName: "file")
+        help: ArgumentHelp(
+            "For an https:// console: trust only the CA certificates in this PEM file (kept with the login).",
+            valueName: "file"
+        )
     )
     var ca: String?
 
@@ -126,7 +141,9 @@ struct LoginCommand: AsyncParsableCommand {
         try await runAdmin {
             let password = try readPassword("Password for \(self.user)", from: "HALB_PASSWORD")
             let body = try jsonBody(["user": self.user, "password": password])
-            let ca = self.ca.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? ProcessInfo.processInfo.environment["HALB_CONSOLE_CA"]
+            let ca =
+                self.ca.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+                ?? ProcessInfo.processInfo.environment["HALB_CONSOLE_CA"]
             let client = ConsoleClient(login: ConsoleLogin(console: self.console, token: "", ca: ca))
             let answer = try await client.send(.POST, "/api/v1/login", body: body, authenticated: false)
             guard let object = answer.json as? [String: Any], let token = object["token"] as? String else {
@@ -156,27 +173,37 @@ struct SiteCommand: AsyncParsableCommand {
             try await runAdmin {
                 let answer = try await self.options.client().send(.GET, "/api/v1/sites")
                 self.options.print(answer) { json in
-                    Table.render(["SITE", "VERSION"], (json as? [[String: Any]] ?? []).map { [text($0["name"]), text($0["version"])] })
+                    Table.render(
+                        ["SITE", "VERSION"],
+                        (json as? [[String: Any]] ?? []).map { [text($0["name"]), text($0["version"])] }
+                    )
                 }
             }
         }
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a site as the YAML a standalone device reads (JSON with --json).")
+        static let configuration = CommandConfiguration(
+            abstract: "Print a site as the YAML a standalone device reads (JSON with --json)."
+        )
         @OptionGroup var options: AdminOptions
 
         func run() async throws {
             try await runAdmin {
                 let (client, site) = try await self.options.session()
-                let answer = try await client.send(.GET, self.options.json ? "/api/v1/sites/\(site)" : "/api/v1/sites/\(site)/export")
+                let answer = try await client.send(
+                    .GET,
+                    self.options.json ? "/api/v1/sites/\(site)" : "/api/v1/sites/\(site)/export"
+                )
                 print(answer.body, terminator: answer.body.hasSuffix("\n") ? "" : "\n")
             }
         }
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a site from a site file (YAML or JSON; - for standard input).")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a site from a site file (YAML or JSON; - for standard input)."
+        )
         @OptionGroup var options: AdminOptions
         @Argument(help: "The site file.") var file: String
 
@@ -218,8 +245,13 @@ enum GatewayList: SiteListKind {
     static let noun = "gateway"
     static let header = ["NAME", "ADDRESS", "PORTS", "WEIGHT", "ENABLED", "DRAIN"]
     static func row(_ item: [String: Any]) -> [String] {
-        let ports = (item["ports"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(text($0.value))" }
-        return [text(item["name"]), text(item["address"]), ports.joined(separator: ", "), text(item["weight"]), text(item["enabled"]), text(item["drain"])]
+        let ports = (item["ports"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map {
+            "\($0.key) \(text($0.value))"
+        }
+        return [
+            text(item["name"]), text(item["address"]), ports.joined(separator: ", "), text(item["weight"]),
+            text(item["enabled"]), text(item["drain"]),
+        ]
     }
 }
 
@@ -239,12 +271,15 @@ enum VirtualServerList: SiteListKind {
     static func row(_ item: [String: Any]) -> [String] {
         let vip = item["vip"] as? [String: Any] ?? [:]
         let devices = (item["devices"] as? [Any] ?? []).map { ($0 as? [String: Any])?["name"] ?? $0 }
-        let payloads = (item["payloads"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.compactMap { key, value -> String? in
+        let payloads = (item["payloads"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.compactMap {
+            key,
+            value -> String? in
             guard let payload = value as? [String: Any], payload["enabled"] as? Bool != false else { return nil }
             return "\(key) \(text(payload["port"]))"
         }
         return [
-            text(item["name"]), [text(vip["ipv4"]), vip["ipv6"].map { text($0) }].compactMap { $0 }.joined(separator: " "),
+            text(item["name"]),
+            [text(vip["ipv4"]), vip["ipv6"].map { text($0) }].compactMap { $0 }.joined(separator: " "),
             devices.map { text($0) }.joined(separator: ","), payloads.joined(separator: ", "), text(item["enabled"]),
         ]
     }
@@ -260,7 +295,9 @@ struct ListItems<Kind: SiteListKind>: AsyncParsableCommand {
         try await runAdmin {
             let (client, site) = try await self.options.session()
             let answer = try await client.send(.GET, "/api/v1/sites/\(site)/\(Kind.path)")
-            self.options.print(answer) { json in Table.render(Kind.header, (json as? [[String: Any]] ?? []).map(Kind.row)) }
+            self.options.print(answer) { json in
+                Table.render(Kind.header, (json as? [[String: Any]] ?? []).map(Kind.row))
+            }
         }
     }
 }
@@ -269,7 +306,8 @@ struct ShowItem<Kind: SiteListKind>: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: "show",
-            abstract: "Show one \(Kind.noun) with every setting (JSON), and the site version it was read at (siteVersion)."
+            abstract:
+                "Show one \(Kind.noun) with every setting (JSON), and the site version it was read at (siteVersion)."
         )
     }
     @OptionGroup var options: AdminOptions
@@ -281,7 +319,8 @@ struct ShowItem<Kind: SiteListKind>: AsyncParsableCommand {
             let answer = try await client.send(.GET, "/api/v1/sites/\(site)/\(Kind.path)/\(self.name)")
             // The site version it was read at travels with the item, so that an update made from it is refused
             // (412) when the site has moved on meanwhile.
-            guard let version = answer.etag, case .mapping(let entries) = try? ConfigNode.parse(json: answer.body) else {
+            guard let version = answer.etag, case .mapping(let entries) = try? ConfigNode.parse(json: answer.body)
+            else {
                 print(answer.body, terminator: "")
                 return
             }
@@ -313,7 +352,10 @@ func takeSiteVersion(from text: String) throws -> (body: String, version: Int?) 
 
 struct CreateItem<Kind: SiteListKind>: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "create", abstract: "Add a \(Kind.noun) from a file (YAML or JSON, the site file's fields; - for standard input).")
+        CommandConfiguration(
+            commandName: "create",
+            abstract: "Add a \(Kind.noun) from a file (YAML or JSON, the site file's fields; - for standard input)."
+        )
     }
     @OptionGroup var options: AdminOptions
     @Argument(help: "The file.") var file: String
@@ -321,8 +363,15 @@ struct CreateItem<Kind: SiteListKind>: AsyncParsableCommand {
     func run() async throws {
         try await runAdmin {
             let (client, site) = try await self.options.session()
-            let answer = try await client.change(.POST, "/api/v1/sites/\(site)/\(Kind.path)", of: site, body: try readBody(self.file))
-            print("Created \(Kind.noun) \(text((answer.json as? [String: Any])?["name"])); site \(site) is at version \(answer.etag ?? 0).")
+            let answer = try await client.change(
+                .POST,
+                "/api/v1/sites/\(site)/\(Kind.path)",
+                of: site,
+                body: try readBody(self.file)
+            )
+            print(
+                "Created \(Kind.noun) \(text((answer.json as? [String: Any])?["name"])); site \(site) is at version \(answer.etag ?? 0)."
+            )
         }
     }
 }
@@ -380,7 +429,10 @@ struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
         abstract: "List, show, create, update or delete a site's gateways.",
-        subcommands: [ListItems<GatewayList>.self, ShowItem<GatewayList>.self, CreateItem<GatewayList>.self, UpdateItem<GatewayList>.self, DeleteItem<GatewayList>.self]
+        subcommands: [
+            ListItems<GatewayList>.self, ShowItem<GatewayList>.self, CreateItem<GatewayList>.self,
+            UpdateItem<GatewayList>.self, DeleteItem<GatewayList>.self,
+        ]
     )
 }
 
@@ -406,7 +458,8 @@ struct JoinTokenCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a one-time join token (valid 24 hours) for a device of the site.",
-            discussion: "On the device: HALB_JOIN_TOKEN=TOKEN halb device --console URL --name NAME --state DIR (or --join-token-file FILE)"
+            discussion:
+                "On the device: HALB_JOIN_TOKEN=TOKEN halb device --console URL --name NAME --state DIR (or --join-token-file FILE)"
         )
         @OptionGroup var options: AdminOptions
         @Argument(help: "The device's name.") var name: String
@@ -414,7 +467,11 @@ struct JoinTokenCommand: AsyncParsableCommand {
         func run() async throws {
             try await runAdmin {
                 let (client, site) = try await self.options.session()
-                let answer = try await client.send(.POST, "/api/v1/sites/\(site)/join-tokens", body: try jsonBody(["device": self.name]))
+                let answer = try await client.send(
+                    .POST,
+                    "/api/v1/sites/\(site)/join-tokens",
+                    body: try jsonBody(["device": self.name])
+                )
                 self.options.printToken(answer)
             }
         }
@@ -478,10 +535,14 @@ struct ImportCommand: AsyncParsableCommand {
 /// A password from the environment variable `variable`, or typed (twice when `confirm`).
 func readPassword(_ prompt: String, from variable: String, confirm: Bool = false) throws -> String {
     if let fromEnvironment = ProcessInfo.processInfo.environment[variable] { return fromEnvironment }
-    guard let typed = getpass("\(prompt): ") else { throw ClientError("no password: set \(variable) or run in a terminal") }
+    guard let typed = getpass("\(prompt): ") else {
+        throw ClientError("no password: set \(variable) or run in a terminal")
+    }
     let first = String(cString: typed)
     if confirm {
-        guard let again = getpass("Again: "), String(cString: again) == first else { throw ClientError("the two passwords differ") }
+        guard let again = getpass("Again: "), String(cString: again) == first else {
+            throw ClientError("the two passwords differ")
+        }
     }
     return first
 }
@@ -501,7 +562,12 @@ struct UserCommand: AsyncParsableCommand {
             try await runAdmin {
                 let answer = try await self.options.client().send(.GET, "/api/v1/users")
                 self.options.print(answer) { json in
-                    Table.render(["USER", "ROLE", "CREATED"], (json as? [[String: Any]] ?? []).map { [text($0["name"]), text($0["role"]), text($0["createdAt"])] })
+                    Table.render(
+                        ["USER", "ROLE", "CREATED"],
+                        (json as? [[String: Any]] ?? []).map {
+                            [text($0["name"]), text($0["role"]), text($0["createdAt"])]
+                        }
+                    )
                 }
             }
         }
@@ -518,7 +584,9 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             try await runAdmin {
                 let secret = try readPassword("Password for \(self.name)", from: "HALB_NEW_PASSWORD", confirm: true)
-                let body = try jsonBody(["name": self.name, "password": secret, "role": self.admin ? "admin" : "read-only"])
+                let body = try jsonBody([
+                    "name": self.name, "password": secret, "role": self.admin ? "admin" : "read-only",
+                ])
                 _ = try await self.options.client().send(.POST, "/api/v1/users", body: body)
                 print("Created user \(self.name) (\(self.admin ? "admin" : "read-only")).")
             }
@@ -555,8 +623,12 @@ struct UserCommand: AsyncParsableCommand {
                 let client = try self.options.client()
                 let me = (try await client.send(.GET, "/api/v1/whoami").json as? [String: Any])?["user"] as? String
                 let name = self.name ?? me ?? ""
-                var fields = ["password": try readPassword("New password for \(name)", from: "HALB_NEW_PASSWORD", confirm: true)]
-                if name == me { fields["currentPassword"] = try readPassword("Current password", from: "HALB_PASSWORD") }
+                var fields = [
+                    "password": try readPassword("New password for \(name)", from: "HALB_NEW_PASSWORD", confirm: true)
+                ]
+                if name == me {
+                    fields["currentPassword"] = try readPassword("Current password", from: "HALB_PASSWORD")
+                }
                 _ = try await client.send(.PUT, "/api/v1/users/\(name)/password", body: try jsonBody(fields))
                 print("Changed the password of \(name).")
             }
@@ -576,7 +648,8 @@ struct TokenCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an API token (printed once) for HALB_TOKEN.",
-            discussion: "The token has your role, or read-only with --read-only. Revoke it with the API (DELETE /api/v1/tokens/ID)."
+            discussion:
+                "The token has your role, or read-only with --read-only. Revoke it with the API (DELETE /api/v1/tokens/ID)."
         )
         @OptionGroup var options: AdminOptions
         @Option(name: .long, help: "What the token is for.") var name: String
@@ -610,13 +683,19 @@ struct StatusCommand: AsyncParsableCommand {
                 var output = "Site \(site), version \(text(status["version"]))\n\n"
                 output += Table.render(
                     ["DEVICE", "STATUS", "SOFTWARE", "APPLIED", "LAST SEEN", "ERROR"],
-                    devices.map { [text($0["device"]), text($0["state"]), text($0["softwareVersion"]), text($0["appliedVersion"]), text($0["lastSeen"]), text($0["error"])] }
+                    devices.map {
+                        [
+                            text($0["device"]), text($0["state"]), text($0["softwareVersion"]),
+                            text($0["appliedVersion"]), text($0["lastSeen"]), text($0["error"]),
+                        ]
+                    }
                 )
                 var servers: [String: (primary: [String], secondaries: [String])] = [:]
                 for device in devices {
                     let name = text(device["device"])
                     for role in device["roles"] as? [[String: Any]] ?? [] {
-                        let server = text(role["virtualServer"]) + (role["family"] as? String == "ipv6" ? " (IPv6)" : "")
+                        let server =
+                            text(role["virtualServer"]) + (role["family"] as? String == "ipv6" ? " (IPv6)" : "")
                         switch role["role"] as? String {
                         case "primary", "standalone": servers[server, default: ([], [])].primary.append(name)
                         case "secondary": servers[server, default: ([], [])].secondaries.append(name)
@@ -625,10 +704,17 @@ struct StatusCommand: AsyncParsableCommand {
                     }
                 }
                 if !servers.isEmpty {
-                    output += "\n" + Table.render(
-                        ["VIRTUAL SERVER", "PRIMARY", "SECONDARIES"],
-                        servers.sorted { $0.key < $1.key }.map { [$0.key, $0.value.primary.joined(separator: ","), $0.value.secondaries.joined(separator: ",")] }
-                    )
+                    output +=
+                        "\n"
+                        + Table.render(
+                            ["VIRTUAL SERVER", "PRIMARY", "SECONDARIES"],
+                            servers.sorted { $0.key < $1.key }.map {
+                                [
+                                    $0.key, $0.value.primary.joined(separator: ","),
+                                    $0.value.secondaries.joined(separator: ","),
+                                ]
+                            }
+                        )
                 }
                 return output
             }
@@ -637,7 +723,10 @@ struct StatusCommand: AsyncParsableCommand {
 }
 
 struct VersionsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "versions", abstract: "Show a site's history, newest first.")
+    static let configuration = CommandConfiguration(
+        commandName: "versions",
+        abstract: "Show a site's history, newest first."
+    )
     @OptionGroup var options: AdminOptions
 
     func run() async throws {
@@ -647,7 +736,9 @@ struct VersionsCommand: AsyncParsableCommand {
             self.options.print(answer) { json in
                 Table.render(
                     ["VERSION", "TIME", "AUTHOR", "CHANGE"],
-                    (json as? [[String: Any]] ?? []).map { [text($0["version"]), text($0["createdAt"]), text($0["author"]), text($0["change"])] }
+                    (json as? [[String: Any]] ?? []).map {
+                        [text($0["version"]), text($0["createdAt"]), text($0["author"]), text($0["change"])]
+                    }
                 )
             }
         }
@@ -665,7 +756,11 @@ struct RollbackCommand: AsyncParsableCommand {
     func run() async throws {
         try await runAdmin {
             let (client, site) = try await self.options.session()
-            let answer = try await client.change(.POST, "/api/v1/sites/\(site)/versions/\(self.version)/rollback", of: site)
+            let answer = try await client.change(
+                .POST,
+                "/api/v1/sites/\(site)/versions/\(self.version)/rollback",
+                of: site
+            )
             print("Site \(site) is back at version \(self.version)'s settings, as version \(answer.etag ?? 0).")
         }
     }

@@ -17,7 +17,9 @@ struct CertificateCommand: AsyncParsableCommand {
     )
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the site's certificates with their expiry dates.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the site's certificates with their expiry dates."
+        )
         @OptionGroup var options: AdminOptions
 
         func run() async throws {
@@ -28,7 +30,10 @@ struct CertificateCommand: AsyncParsableCommand {
                     Table.render(
                         ["CERTIFICATE", "SUBJECT", "VALID UNTIL", "USED BY", "SHA-256"],
                         (json as? [[String: Any]] ?? []).map {
-                            [text($0["name"]), text($0["subject"]), text($0["notValidAfter"]), text($0["usedBy"]), String(text($0["fingerprint"]).prefix(16))]
+                            [
+                                text($0["name"]), text($0["subject"]), text($0["notValidAfter"]), text($0["usedBy"]),
+                                String(text($0["fingerprint"]).prefix(16)),
+                            ]
                         }
                     )
                 }
@@ -53,22 +58,27 @@ struct CertificateCommand: AsyncParsableCommand {
     struct Upload: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Upload a certificate chain and its private key (PEM files), or replace one.",
-            discussion: "The console refuses a chain that is expired or not yet valid, and a key of another certificate."
+            discussion:
+                "The console refuses a chain that is expired or not yet valid, and a key of another certificate."
         )
         @OptionGroup var options: AdminOptions
         @Argument(help: "The certificate's name, as managedCertificate names it.") var name: String
-        @Option(name: .long, help: ArgumentHelp("The certificate chain, leaf first (PEM).", valueName: "file")) var certificate: String
+        @Option(name: .long, help: ArgumentHelp("The certificate chain, leaf first (PEM).", valueName: "file"))
+        var certificate: String
         @Option(name: .long, help: ArgumentHelp("Its private key (PEM).", valueName: "file")) var key: String
 
         func run() async throws {
             try await runAdmin {
                 let (client, site) = try await self.options.session()
-                let body = try jsonBody(["certificate": try readBody(self.certificate), "privateKey": try readBody(self.key)])
+                let body = try jsonBody([
+                    "certificate": try readBody(self.certificate), "privateKey": try readBody(self.key),
+                ])
                 let answer = try await client.send(.PUT, "/api/v1/sites/\(site)/certificates/\(self.name)", body: body)
                 self.options.print(answer) { json in
                     let info = json as? [String: Any] ?? [:]
                     let users = info["usedBy"] as? [String] ?? []
-                    return "Stored certificate \(self.name) (\(text(info["subject"])), valid until \(text(info["notValidAfter"])))"
+                    return
+                        "Stored certificate \(self.name) (\(text(info["subject"])), valid until \(text(info["notValidAfter"])))"
                         + (users.isEmpty ? ".\n" : "; virtual servers \(users.joined(separator: ", ")) load it now.\n")
                 }
             }

@@ -49,7 +49,13 @@ struct ConsoleCommand: AsyncParsableCommand {
         @Option(name: .long, help: ArgumentHelp("Where the API listens.", valueName: "host:port"))
         var listen: String = "127.0.0.1:8440"
 
-        @Option(name: .long, help: ArgumentHelp("A PEM certificate chain: serve HTTPS (TLS 1.2 or newer) with --tls-key.", valueName: "file"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "A PEM certificate chain: serve HTTPS (TLS 1.2 or newer) with --tls-key.",
+                valueName: "file"
+            )
+        )
         var tlsCertificate: String?
 
         @Option(name: .long, help: ArgumentHelp("The PEM private key of --tls-certificate.", valueName: "file"))
@@ -68,7 +74,9 @@ struct ConsoleCommand: AsyncParsableCommand {
                 throw ValidationError("--tls-certificate and --tls-key go together")
             }
             guard Logger.Level(rawValue: self.logLevel) != nil else {
-                throw ValidationError("--log-level \(self.logLevel) is not one of trace, debug, info, notice, warning, error, critical")
+                throw ValidationError(
+                    "--log-level \(self.logLevel) is not one of trace, debug, info, notice, warning, error, critical"
+                )
             }
         }
 
@@ -94,7 +102,10 @@ struct ConsoleCommand: AsyncParsableCommand {
                 if let password = try await store.createFirstAdmin(password: environment) {
                     // Printed, not logged: logs are kept and shipped, and must never hold a secret.
                     FileHandle.standardOutput.write(
-                        Data("First start: created user admin with password \(password) (shown once; keep it safe).\n".utf8)
+                        Data(
+                            "First start: created user admin with password \(password) (shown once; keep it safe).\n"
+                                .utf8
+                        )
                     )
                 } else if environment != nil {
                     if firstStart {
@@ -188,7 +199,12 @@ struct ConsoleCommand: AsyncParsableCommand {
                 let site = try SiteReader.load(document)
                 let stored: StoredSite
                 if self.replace, let current = try? await store.site(site.name) {
-                    stored = try await store.changeSite(site.name, basedOn: current.version, actor: actor, change: "import \(self.file)") { _ in
+                    stored = try await store.changeSite(
+                        site.name,
+                        basedOn: current.version,
+                        actor: actor,
+                        change: "import \(self.file)"
+                    ) { _ in
                         document
                     }
                 } else {
@@ -234,7 +250,9 @@ struct ConsoleConnectionOptions: ParsableArguments {
     var requestHeadTimeout: Duration = .seconds(10)
 
     func validate() throws {
-        if let total = self.maxConnections, total < 16 { throw ValidationError("--max-connections \(total) is below 16") }
+        if let total = self.maxConnections, total < 16 {
+            throw ValidationError("--max-connections \(total) is below 16")
+        }
         guard self.maxConnectionsPerAddress >= 1 else {
             throw ValidationError("--max-connections-per-address \(self.maxConnectionsPerAddress) is below 1")
         }

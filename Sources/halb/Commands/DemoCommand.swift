@@ -14,7 +14,8 @@ import UnixSignals
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run a demo site on this machine: a console, three gateways and two devices with failover, on loopback.",
+        abstract:
+            "Run a demo site on this machine: a console, three gateways and two devices with failover, on loopback.",
         discussion: """
             Starts a console on --console-listen (default 127.0.0.1:8440) with the site "demo", three small HTTP \
             gateways on 127.0.0.1:18081-18083 (each answers with its own name) and two devices, lb1 and lb2, \
@@ -106,7 +107,13 @@ struct DemoCommand: AsyncParsableCommand {
                 return (admin, console)
             }
             guard let (admin, console) = ready else { return }
-            let instructions = Self.instructions(listen: listen, admin: admin, console: console, password: password, token: token)
+            let instructions = Self.instructions(
+                listen: listen,
+                admin: admin,
+                console: console,
+                password: password,
+                token: token
+            )
             FileHandle.standardOutput.write(Data(instructions.utf8))
             consoleListening.yield(console)
             consoleListening.finish()
@@ -131,7 +138,10 @@ struct DemoCommand: AsyncParsableCommand {
         let consoleApp = Application(
             router: ConsoleAPI.router(store: console.store),
             server: .http1(configuration: .init(additionalChannelHandlers: [connections.handler()])),
-            configuration: .init(address: .hostname(consoleHost.host, port: consoleHost.port), serverName: "halb-console"),
+            configuration: .init(
+                address: .hostname(consoleHost.host, port: consoleHost.port),
+                serverName: "halb-console"
+            ),
             onServerRunning: { channel in
                 let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
                 logger.notice("Console listening", metadata: ["console.address": "\(address)"])
@@ -144,7 +154,9 @@ struct DemoCommand: AsyncParsableCommand {
         // A graceful shutdown stops the services in reverse order: the devices first, the console after them.
         let services = ServiceGroup(
             configuration: .init(
-                services: [.init(service: gateways), .init(service: app), .init(service: consoleApp), .init(service: devices)],
+                services: [
+                    .init(service: gateways), .init(service: app), .init(service: consoleApp), .init(service: devices),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -159,7 +171,8 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     /// What the demo prints once it runs: README's "Try it" shows the same list (a test compares them).
-    static func instructions(listen: String, admin: String, console: String, password: String, token: String) -> String {
+    static func instructions(listen: String, admin: String, console: String, password: String, token: String) -> String
+    {
         let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
         let lb1 = DemoDevices.adminAddress(of: "lb1")
         let steps: [(String, String)] = [
@@ -181,7 +194,9 @@ struct DemoCommand: AsyncParsableCommand {
         ]
         let width = steps.filter { !$0.1.isEmpty }.map(\.0.count).max() ?? 0
         let list = steps.map { command, comment in
-            comment.isEmpty ? "  \(command)" : "  \(command.padding(toLength: max(width, command.count), withPad: " ", startingAt: 0))  # \(comment)"
+            comment.isEmpty
+                ? "  \(command)"
+                : "  \(command.padding(toLength: max(width, command.count), withPad: " ", startingAt: 0))  # \(comment)"
         }.joined(separator: "\n")
         return """
 

@@ -54,7 +54,10 @@ struct DeviceRunCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("A file holding a one-time join token from the console, to enrol (or HALB_JOIN_TOKEN).", valueName: "file")
+        help: ArgumentHelp(
+            "A file holding a one-time join token from the console, to enrol (or HALB_JOIN_TOKEN).",
+            valueName: "file"
+        )
     )
     var joinTokenFile: String?
 
@@ -62,12 +65,18 @@ struct DeviceRunCommand: AsyncParsableCommand {
     @Option(name: .long, help: .hidden)
     var joinToken: String?
 
-    @Option(name: .long, help: ArgumentHelp("A managed device's state directory (credential, cached configuration).", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A managed device's state directory (credential, cached configuration).", valueName: "dir")
+    )
     var state: String?
 
     @Option(
         name: .long,
-        help: ArgumentHelp("For an https:// console: trust only the CA certificates in this PEM file (default: the system's).", valueName: "file")
+        help: ArgumentHelp(
+            "For an https:// console: trust only the CA certificates in this PEM file (default: the system's).",
+            valueName: "file"
+        )
     )
     var consoleCa: String?
 
@@ -99,7 +108,9 @@ struct DeviceRunCommand: AsyncParsableCommand {
         case (.some, .some): throw ValidationError("--config and --console exclude each other")
         case (.some, nil):
             if self.joinTokenFile != nil || self.state != nil || self.consoleCa != nil {
-                throw ValidationError("--join-token-file, --state and --console-ca are for a managed device (--console)")
+                throw ValidationError(
+                    "--join-token-file, --state and --console-ca are for a managed device (--console)"
+                )
             }
         case (nil, .some(let url)):
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
@@ -187,12 +198,23 @@ struct DeviceRunCommand: AsyncParsableCommand {
                 // the console is away); a join token given again is used up anyway.
                 identity = stored
                 if token != nil {
-                    logger.notice("Enrolled already; the join token was not used", metadata: ["state.directory": "\(self.state!)"])
+                    logger.notice(
+                        "Enrolled already; the join token was not used",
+                        metadata: ["state.directory": "\(self.state!)"]
+                    )
                 }
             } else if let token {
-                identity = try await AgentClient.enrol(console: console, joinToken: token, device: self.name, http: http)
+                identity = try await AgentClient.enrol(
+                    console: console,
+                    joinToken: token,
+                    device: self.name,
+                    http: http
+                )
                 try state.store(identity)
-                logger.notice("Enrolled with the console", metadata: ["console.url": "\(identity.console)", "site.name": "\(identity.site)"])
+                logger.notice(
+                    "Enrolled with the console",
+                    metadata: ["console.url": "\(identity.console)", "site.name": "\(identity.site)"]
+                )
             } else if let stored {
                 throw DeviceRuntime.fail(
                     "\(self.state!) holds the identity of device \(stored.device) of console \(stored.console): give a join token (HALB_JOIN_TOKEN or --join-token-file) to enrol as \(self.name) with \(base)"
@@ -208,7 +230,13 @@ struct DeviceRunCommand: AsyncParsableCommand {
         let client = AgentClient(identity: identity, http: http)
         if let cached = state.cachedConfiguration() {
             logger.notice("Starting from the cached configuration", metadata: ["site.version": "\(cached.version)"])
-            return ManagedConfiguration(client: client, state: state, initialVersion: cached.version, initialText: cached.yaml, fetched: false)
+            return ManagedConfiguration(
+                client: client,
+                state: state,
+                initialVersion: cached.version,
+                initialText: cached.yaml,
+                fetched: false
+            )
         }
         // No configuration yet: wait for a usable one (the console may be down, or the site not ready for us).
         var after = 0
@@ -221,16 +249,29 @@ struct DeviceRunCommand: AsyncParsableCommand {
                     do {
                         let yaml = try state.materialize(update)
                         let site = try SiteReader.load(yaml: yaml)
-                        if let problem = SiteFile.problem(site: site, device: self.name) { throw DeviceConfigProblem(description: problem) }
-                        return ManagedConfiguration(client: client, state: state, initialVersion: version, initialText: yaml, fetched: true)
+                        if let problem = SiteFile.problem(site: site, device: self.name) {
+                            throw DeviceConfigProblem(description: problem)
+                        }
+                        return ManagedConfiguration(
+                            client: client,
+                            state: state,
+                            initialVersion: version,
+                            initialText: yaml,
+                            fetched: true
+                        )
                     } catch {
-                        logger.error("Configuration from the console refused; waiting for the next", metadata: ["site.version": "\(version)", "error": "\(error)"])
+                        logger.error(
+                            "Configuration from the console refused; waiting for the next",
+                            metadata: ["site.version": "\(version)", "error": "\(error)"]
+                        )
                         try? await client.acknowledge(version: version, error: "\(error)")
                         after = version
                     }
                 }
             } catch let error as AgentError where error.isCredentialRejected {
-                throw DeviceRuntime.fail("\(error): enrol again with a new join token (HALB_JOIN_TOKEN or --join-token-file)")
+                throw DeviceRuntime.fail(
+                    "\(error): enrol again with a new join token (HALB_JOIN_TOKEN or --join-token-file)"
+                )
             } catch {
                 if attempt == 1 || attempt % 30 == 0 {
                     logger.warning("Waiting for the console's first configuration", metadata: ["error": "\(error)"])

@@ -38,7 +38,9 @@ struct DeviceOptions: ParsableArguments {
             throw ValidationError("--drain-timeout \(self.drainTimeout) is not a duration (like 30s)")
         }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
-            throw ValidationError("--log-level \(self.logLevel) is not one of trace, debug, info, notice, warning, error, critical")
+            throw ValidationError(
+                "--log-level \(self.logLevel) is not one of trace, debug, info, notice, warning, error, critical"
+            )
         }
         guard DataPath(rawValue: self.dataPath) != nil else {
             throw ValidationError("--data-path \(self.dataPath) is not native or nio")

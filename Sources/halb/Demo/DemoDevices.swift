@@ -10,7 +10,9 @@ final class DemoDevices: Service, Sendable {
     private let logLevel: String
     /// The console's URL, once it listens.
     private let consoleURL: AsyncStream<String>
-    private let state = NIOLockedValueBox<(console: String?, joinTokens: [String: String], processes: [String: Process])>((nil, [:], [:]))
+    private let state = NIOLockedValueBox<
+        (console: String?, joinTokens: [String: String], processes: [String: Process])
+    >((nil, [:], [:]))
 
     /// - Parameters:
     ///   - stateDirectory: where each device keeps its credential and cached configuration (a folder per device).
@@ -75,7 +77,9 @@ final class DemoDevices: Service, Sendable {
         try? await gracefulShutdown()
         for name in DemoSite.devices { self.stop(name) }
         let deadline = ContinuousClock.now.advanced(by: .seconds(5))
-        while self.state.withLockedValue({ $0.processes.values.contains { $0.isRunning } }), ContinuousClock.now < deadline {
+        while self.state.withLockedValue({ $0.processes.values.contains { $0.isRunning } }),
+            ContinuousClock.now < deadline
+        {
             try? await Task.sleep(for: .milliseconds(50))
         }
     }

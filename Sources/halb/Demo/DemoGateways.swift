@@ -49,7 +49,10 @@ final class DemoGateways: Service, Sendable {
             .bind(host: gateway.host, port: gateway.port)
             .get()
         self.channels.withLockedValue { $0[name] = channel }
-        self.logger.notice("Demo gateway started", metadata: ["gateway.name": "\(name)", "gateway.address": "\(gateway.host):\(gateway.port)"])
+        self.logger.notice(
+            "Demo gateway started",
+            metadata: ["gateway.name": "\(name)", "gateway.address": "\(gateway.host):\(gateway.port)"]
+        )
         return true
     }
 
@@ -97,8 +100,14 @@ private final class NameResponder: ChannelInboundHandler {
             headers.add(name: "Content-Length", value: "\(body.utf8.count)")
             headers.add(name: "X-Gateway", value: self.name)
             if !self.keepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            context.write(
+                self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
+                promise: nil
+            )
+            context.write(
+                self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))),
+                promise: nil
+            )
             let keepAlive = self.keepAlive
             context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in
                 if !keepAlive { channel.close(promise: nil) }

@@ -38,8 +38,16 @@ enum AgentReporting {
         // A virtual router that has not started yet (failover waits for the first health checks) is in Initialize:
         // the device does not serve its virtual server yet, so it is not reported as primary.
         let plan = failover.plan
-        for configuration in plan where !routers.contains(where: { $0.name == configuration.name && $0.family == configuration.family }) {
-            roles.append(Report.Role(virtualServer: configuration.name, family: configuration.family, role: "stopped", priority: nil))
+        for configuration in plan
+        where !routers.contains(where: { $0.name == configuration.name && $0.family == configuration.family }) {
+            roles.append(
+                Report.Role(
+                    virtualServer: configuration.name,
+                    family: configuration.family,
+                    role: "stopped",
+                    priority: nil
+                )
+            )
         }
         for name in Set(status.virtualServers.map(\.name)).sorted()
         where !routers.contains(where: { $0.name == name }) && !plan.contains(where: { $0.name == name }) {

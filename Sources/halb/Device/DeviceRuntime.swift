@@ -69,7 +69,12 @@ struct DeviceRuntime {
         var logger = self.logger
         logger[metadataKey: "device.name"] = "\(self.device)"
         // The loopback demo's devices share their listeners' ports for the hand-over (see ListenerAddressManager).
-        let balancer = Balancer(group: group, logger: logger, dataPath: self.dataPath, sharedPorts: self.loopbackFailoverPort != nil)
+        let balancer = Balancer(
+            group: group,
+            logger: logger,
+            dataPath: self.dataPath,
+            sharedPorts: self.loopbackFailoverPort != nil
+        )
         let failoverPlan = FailoverPlan.configurations(
             site: site,
             device: self.device,
@@ -87,7 +92,9 @@ struct DeviceRuntime {
         }
         logger.notice(
             "Device started",
-            metadata: ["site.name": "\(site.name)", "site.version": "\(site.version)", "config.source": "\(self.source.name)"]
+            metadata: [
+                "site.name": "\(site.name)", "site.version": "\(site.version)", "config.source": "\(self.source.name)",
+            ]
         )
 
         let failover = FailoverHandle(plan: failoverPlan)

@@ -43,7 +43,9 @@ enum FailoverPlan {
             guard vs.enabled, vs.devices.count >= 2,
                 let priority = site.vrrpPriority(of: device, inVirtualServerAt: index)
             else { return [] }
-            let vips = [(vs.vip.ipv4, 4), (vs.vip.ipv6, 6)].compactMap { text, family -> VirtualRouterConfiguration.VirtualAddress? in
+            let vips = [(vs.vip.ipv4, 4), (vs.vip.ipv6, 6)].compactMap {
+                text,
+                family -> VirtualRouterConfiguration.VirtualAddress? in
                 guard let text, let (address, prefix) = AddressText.cidr(text, family: family),
                     let vip = VRRPAddress(address)
                 else { return nil }
@@ -154,9 +156,19 @@ struct FailoverService: Service {
                     onTransition: notify ?? { _ in }
                 ) { interface, isIPv6, receive in
                     if isIPv6 {
-                        return try RawIPv6Transport.open(interface: interface, eventLoop: eventLoop, logger: logger, receive: receive)
+                        return try RawIPv6Transport.open(
+                            interface: interface,
+                            eventLoop: eventLoop,
+                            logger: logger,
+                            receive: receive
+                        )
                     }
-                    return try await RawIPv4Transport.open(interface: interface, eventLoop: eventLoop, logger: logger, receive: receive)
+                    return try await RawIPv4Transport.open(
+                        interface: interface,
+                        eventLoop: eventLoop,
+                        logger: logger,
+                        receive: receive
+                    )
                 }
             }
         } catch {
@@ -284,7 +296,10 @@ final class ListenerAddressManager: VirtualAddressManager {
                         try await balancer.setServing(name, true)
                     } catch {
                         // The lease renewal takes the address again in 0.5 s, which tries again.
-                        logger.debug("Cannot take the virtual address yet", metadata: ["vs.name": "\(name)", "error": "\(error)"])
+                        logger.debug(
+                            "Cannot take the virtual address yet",
+                            metadata: ["vs.name": "\(name)", "error": "\(error)"]
+                        )
                     }
                 case .release(let name, let generation):
                     let due = state.withLockedValue { state in
@@ -306,7 +321,12 @@ final class ListenerAddressManager: VirtualAddressManager {
         self.state.withLockedValue { $0.names = names }
     }
 
-    func add(_ address: VRRPAddress, prefix: Int, to interface: NetworkInterface, lifetime: Duration) throws(FailoverError) {
+    func add(
+        _ address: VRRPAddress,
+        prefix: Int,
+        to interface: NetworkInterface,
+        lifetime: Duration
+    ) throws(FailoverError) {
         let names = self.state.withLockedValue { state in
             let names = state.names[address] ?? []
             for name in names { state.generations[name, default: 0] += 1 }

@@ -47,7 +47,9 @@ enum SiteFile {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             let code = errno
-            throw FileProblem(description: code == EACCES || code == EPERM ? "permission denied" : String(cString: strerror(code)))
+            throw FileProblem(
+                description: code == EACCES || code == EPERM ? "permission denied" : String(cString: strerror(code))
+            )
         }
         defer { close(descriptor) }
         // Read up to one byte past the limit: a file that grows while it is read is refused, not cut.
