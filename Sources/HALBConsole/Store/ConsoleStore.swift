@@ -323,7 +323,7 @@ public final class ConsoleStore: Sendable {
     /// valid as a whole; it is stored as the next version and audited.
     ///
     /// - Parameters:
-    ///   - basedOn: the version the caller read; another current version fails with 409, so no change is lost.
+    ///   - basedOn: the version the caller read; another current version fails with 412, so no change is lost.
     ///   - actor: who, for the history and the audit log.
     ///   - change: what, in words (`update gateway gw1`).
     ///   - edit: the change; may throw ``ConsoleError``.
