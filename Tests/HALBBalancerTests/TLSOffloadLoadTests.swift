@@ -75,36 +75,7 @@ struct TLSOffloadLoadTests {
         )
     }
 
-    @Test func anUploadIsCheckedAsTextLikeAFile() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-tls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (certFile, keyFile) = try self.certificate("upload", in: directory)
-        let (_, otherKeyFile) = try self.certificate("other", in: directory)
-        let cert = try String(contentsOfFile: certFile, encoding: .utf8)
-        let key = try String(contentsOfFile: keyFile, encoding: .utf8)
-        let otherKey = try String(contentsOfFile: otherKeyFile, encoding: .utf8)
-
-        let summary = try TLSOffload.check(certificatePEM: cert, privateKeyPEM: key)
-        #expect(summary.subject == "CN=upload")
-        #expect(summary.chainLength == 1)
-        #expect(!summary.leafDER.isEmpty)
-        func message(_ cert: String, _ key: String, now: Date = Date()) -> String {
-            do {
-                _ = try TLSOffload.check(certificatePEM: cert, privateKeyPEM: key, now: now)
-                return "checked"
-            } catch {
-                return error.description
-            }
-        }
-        #expect(message(cert, otherKey).hasPrefix("privateKey does not belong to certificate"))
-        #expect(message(cert, key, now: Date().addingTimeInterval(3 * 86_400)).hasPrefix("certificate: expired on 20"))
-        #expect(message("not a certificate", key).hasPrefix("certificate: cannot be read as PEM"))
-        #expect(
-            message(cert, "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n").hasPrefix(
-                "privateKey: cannot be read"
-            )
-        )
+    @Test func aManagedCertificateWithoutFilesCannotBeLoaded() throws {
         // A managed certificate the agent did not turn into files: a site-file device cannot use it.
         #expect(
             self.message { () throws(TLSOffloadError) in try TLSOffload.load(.init(certificate: "", privateKey: "")) }

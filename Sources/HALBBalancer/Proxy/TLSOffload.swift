@@ -1,4 +1,5 @@
 import Foundation
+import HALBCertificates
 import HALBCore
 import NIOSSL
 
@@ -131,37 +132,6 @@ public struct TLSOffload: Sendable {
         )
     }
 
-    /// Checks a certificate chain and private key given as PEM text (an upload to the console) at `now`, as
-    /// ``load(_:now:)`` checks files.
-    ///
-    /// - Throws: ``TLSOffloadError`` naming `certificate` or `privateKey` and the problem.
-    public static func check(
-        certificatePEM: String,
-        privateKeyPEM: String,
-        now: Date = Date()
-    ) throws(TLSOffloadError) -> CertificateSummary {
-        let chain: [NIOSSLCertificate]
-        do {
-            chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
-        } catch {
-            throw TLSOffloadError("certificate: cannot be read as PEM (\(error))")
-        }
-        let key: NIOSSLPrivateKey
-        do {
-            key = try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem)
-        } catch {
-            throw TLSOffloadError("privateKey: cannot be read as a PEM private key (\(error))")
-        }
-        return try Self.serverContext(
-            chain: chain,
-            key: key,
-            configuration: TLSOffloadConfiguration(certificate: "", privateKey: ""),
-            certificateName: "certificate",
-            keyName: "privateKey",
-            now: now
-        ).summary
-    }
-
     /// The server context of `chain` and `key` with `configuration`'s TLS settings, once the leaf certificate is
     /// valid at `now` and the key belongs to it.
     private static func serverContext(
@@ -172,16 +142,16 @@ public struct TLSOffload: Sendable {
         keyName: String,
         now: Date
     ) throws(TLSOffloadError) -> (context: NIOSSLContext, summary: CertificateSummary) {
-        guard let leaf = chain.first else {
-            throw TLSOffloadError("\(certificateName): holds no certificate")
-        }
-        let notBefore = Date(timeIntervalSince1970: TimeInterval(leaf.notValidBefore))
-        let notAfter = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
-        guard notAfter > now else {
-            throw TLSOffloadError("\(certificateName): expired on \(Self.show(notAfter))")
-        }
-        guard notBefore <= now else {
-            throw TLSOffloadError("\(certificateName): not valid before \(Self.show(notBefore))")
+        // Subject, names and validity from the certificate itself (swift-certificates), as the console reads them.
+        let summary: CertificateSummary
+        do {
+            summary = try CertificateCheck.summary(
+                ofDER: chain.map { (try? $0.toDERBytes()) ?? [] },
+                field: certificateName,
+                now: now
+            )
+        } catch {
+            throw TLSOffloadError(error.description)
         }
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) },
@@ -206,36 +176,8 @@ public struct TLSOffload: Sendable {
         } catch {
             throw TLSOffloadError("\(keyName) does not belong to \(certificateName) (\(error))")
         }
-        // The description reads <NIOSSLCertificate;serial_number=...;common_name=NAME;...>.
-        let subject = "\(leaf)".firstMatch(of: /common_name=([^;>]*)/).map { "CN=" + $0.1 } ?? "?"
-        let der = (try? leaf.toDERBytes()) ?? []
-        return (
-            context,
-            CertificateSummary(
-                subject: subject,
-                notValidBefore: notBefore,
-                notValidAfter: notAfter,
-                chainLength: chain.count,
-                leafDER: der
-            )
-        )
+        return (context, summary)
     }
-
-    private static func show(_ date: Date) -> String {
-        ISO8601DateFormatter().string(from: date)
-    }
-}
-
-/// What a checked certificate chain says of itself.
-public struct CertificateSummary: Sendable, Hashable {
-    /// The leaf certificate's common name, as `CN=...`.
-    public var subject: String
-    public var notValidBefore: Date
-    public var notValidAfter: Date
-    /// How many certificates the chain holds (the leaf and its intermediates).
-    public var chainLength: Int
-    /// The leaf certificate in DER, for a fingerprint.
-    public var leafDER: [UInt8]
 }
 
 /// Why an offloading payload's certificate or key cannot be used.

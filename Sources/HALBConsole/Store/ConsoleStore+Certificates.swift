@@ -1,13 +1,13 @@
 import Crypto
 import Foundation
 import GRDB
-import HALBBalancer
+import HALBCertificates
 import HALBCore
 
 /// A certificate uploaded to the console, as the API shows it: never its private key.
 public struct CertificateInfo: Sendable, Codable, Hashable {
     public var name: String
-    /// The leaf certificate's common name, as `CN=...`.
+    /// The leaf certificate's subject, as RFC 4514 writes it (`CN=rdp.example.com,O=Example`).
     public var subject: String
     public var notValidBefore: String
     public var notValidAfter: String
@@ -58,12 +58,9 @@ extension ConsoleStore {
         }
         let summary: CertificateSummary
         do {
-            summary = try TLSOffload.check(certificatePEM: certificatePEM, privateKeyPEM: privateKeyPEM, now: now)
+            summary = try CertificateCheck.check(certificatePEM: certificatePEM, privateKeyPEM: privateKeyPEM, now: now)
         } catch {
-            // The check names the field first ("privateKey does not belong to ...", "certificate: expired on ...").
-            let field = error.description.hasPrefix("privateKey") ? "privateKey" : "certificate"
-            let message = error.description.dropFirst(field.count).drop { $0 == ":" || $0 == " " }
-            throw ConsoleError.invalidRequest([ConfigurationIssue(path: field, message: String(message))])
+            throw ConsoleError.invalidRequest([ConfigurationIssue(path: error.field, message: error.reason)])
         }
         let sealed = try AES.GCM.seal(
             Data(privateKeyPEM.utf8),
