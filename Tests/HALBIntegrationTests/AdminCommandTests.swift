@@ -91,8 +91,8 @@ import Testing
         #expect(refused.output.contains("gateways[1].weight"), "\(refused.output)")
         #expect(try await halb(["versions"]).output.contains("2        "))
 
-        // The device list (under `halb device`, whose default is to run a device), status, versions, rollback.
-        let devices = try await halb(["device", "list"])
+        // The device list (`halb devices`; `halb device` runs one), status, versions, rollback.
+        let devices = try await halb(["devices", "list"])
         #expect(devices.output.contains("lb1   192.0.2.11"), "\(devices.output)")
         let join = try await halb(["join-token", "create", "lb2"])
         #expect(join.output.hasPrefix("halb_join_"), "\(join.output)")

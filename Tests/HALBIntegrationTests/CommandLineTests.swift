@@ -186,7 +186,13 @@ private let aliasBomb: String = {
             ]
         )
         defer { device.signal(SIGKILL) }
-        #expect(await eventually { device.text.contains("Gateway is up") }, "\(device.text)")
+        // Either may be logged first.
+        #expect(
+            await eventually {
+                device.text.contains("Gateway is up") && device.text.contains("Admin endpoint listening")
+            },
+            "\(device.text)"
+        )
         let admin = try #require(device.text.firstMatch(of: /admin\.address=127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) })
         var held: [TestClient] = []
         for _ in 0..<150 {
@@ -327,11 +333,22 @@ private let aliasBomb: String = {
 /// The help a user sees first says how to run a device.
 @Suite struct HelpTests {
     @Test(arguments: [["help", "device"], ["device", "--help"]])
-    func theDevicesFirstHelpSaysHowToRunOne(arguments: [String]) async throws {
+    func theDevicesHelpSaysHowToRunOne(arguments: [String]) async throws {
         let result = try await runHALB(arguments)
         #expect(result.status == 0)
         #expect(result.output.contains("halb device --config site.yaml --name lb1"), "\(result.output)")
         #expect(result.output.contains("halb device --console URL --name lb1 --state DIR"), "\(result.output)")
-        #expect(result.output.contains("halb help device run"), "\(result.output)")
+        // Its options are in the same help, not one level down.
+        #expect(result.output.contains("--config <config>"), "\(result.output)")
+        #expect(result.output.contains("--drain-timeout"), "\(result.output)")
+    }
+
+    @Test func deviceRunsADeviceAndDevicesEditsTheRecords() async throws {
+        // `halb device list` is no longer a way to reach the console: `list` is not an option of a device.
+        let list = try await runHALB(["device", "list"])
+        #expect(list.status != 0)
+        let records = try await runHALB(["devices", "--help"])
+        #expect(records.output.contains("list"), "\(records.output)")
+        #expect(records.output.contains("update"), "\(records.output)")
     }
 }

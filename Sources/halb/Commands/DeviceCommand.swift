@@ -5,44 +5,38 @@ import HALBAgent
 import HALBCore
 import Logging
 
-/// `halb device`: runs a load-balancer device (the default), or lists and edits a site's devices on the console.
-struct DeviceCommand: AsyncParsableCommand {
+/// `halb devices`: lists and edits the devices of a site on the console (`halb device` runs one).
+struct DevicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "device",
-        abstract: "Run a load-balancer device (the default), or list and edit the devices of a site on the console.",
-        discussion: """
-            Run a device (`halb device` is short for `halb device run`):
-              halb device --config site.yaml --name lb1
-                  standalone, from a site file
-              HALB_JOIN_TOKEN=TOKEN halb device --console URL --name lb1 --state DIR
-                  managed by a console (the join token only the first time)
-            Every option of a device (--admin, --drain-timeout, --join-token-file, --notify, ...): \
-            `halb help device run`. The other subcommands list and edit a site's devices on the console.
-            """,
+        commandName: "devices",
+        abstract: "List, show, create, update or delete the devices of a site on the console (halb device runs one).",
         subcommands: [
-            DeviceRunCommand.self, ListItems<DeviceList>.self, ShowItem<DeviceList>.self, CreateItem<DeviceList>.self,
+            ListItems<DeviceList>.self, ShowItem<DeviceList>.self, CreateItem<DeviceList>.self,
             UpdateItem<DeviceList>.self, DeleteItem<DeviceList>.self,
-        ],
-        defaultSubcommand: DeviceRunCommand.self
+        ]
     )
 }
 
-/// `halb device [run]`: runs a load-balancer device from a site file or from its console.
-struct DeviceRunCommand: AsyncParsableCommand {
+/// `halb device`: runs a load-balancer device from a site file or from its console.
+struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run",
-        abstract: "Run a load-balancer device from a site file or from its console (the default).",
+        commandName: "device",
+        abstract: "Run a load-balancer device from a site file or from its console.",
         discussion: """
-            Standalone: --config FILE --name NAME. Managed: --console URL --name NAME --state DIR, with a join \
-            token the first time, in HALB_JOIN_TOKEN or --join-token-file FILE (never on the command line, where \
-            every user of the machine can read it); the device enrols and keeps its credential in DIR, and a token \
-            given once it has one is ignored. It then follows \
-            the console's configuration, caches the last one applied in DIR, and serves it when the console is \
-            away. Serves every enabled payload of every virtual server that lists the device, on VIP:port, and spreads \
-            connections over the healthy gateways. For a virtual server with two or more devices it runs VRRP \
-            failover: the primary holds the VIP (needs root). Reloads on SIGHUP and when the file changes (a bad \
-            file is rejected and the running configuration keeps serving). SIGTERM or SIGINT resign the VIPs, stop \
-            accepting and let open connections finish for up to --drain-timeout.
+            Standalone, from a site file:
+              halb device --config site.yaml --name lb1
+            Managed by a console (the join token only the first time):
+              HALB_JOIN_TOKEN=TOKEN halb device --console URL --name lb1 --state DIR
+
+            Managed: the join token comes from HALB_JOIN_TOKEN or --join-token-file FILE (never on the command line, \
+            where every user of the machine can read it); the device enrols and keeps its credential in DIR, and a \
+            token given once it has one is ignored. It then follows the console's configuration, caches the last \
+            one applied in DIR, and serves it when the console is away. Serves every enabled payload of every \
+            virtual server that lists the device, on VIP:port, and spreads connections over the healthy gateways. \
+            For a virtual server with two or more devices it runs VRRP failover: the primary holds the VIP (needs \
+            root). Reloads on SIGHUP and when the file changes (a bad file is rejected and the running \
+            configuration keeps serving). SIGTERM or SIGINT resign the VIPs, stop accepting and let open \
+            connections finish for up to --drain-timeout. The site's device records are edited with halb devices.
             """
     )
 
