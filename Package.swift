@@ -47,6 +47,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CHALBLinux"),
+        .target(name: "HALBWire", swiftSettings: swiftSettings),
         .target(
             name: "HALBCertificates",
             dependencies: [
@@ -92,6 +93,7 @@ let package = Package(
             name: "HALBConsole",
             dependencies: [
                 "HALBCore",
+                "HALBWire",
                 "HALBCertificates",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -110,6 +112,7 @@ let package = Package(
             name: "HALBAgent",
             dependencies: [
                 "HALBCore",
+                "HALBWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,6 +131,7 @@ let package = Package(
                 "HALBFailover",
                 "HALBConsole",
                 "HALBAgent",
+                "HALBWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -198,6 +202,7 @@ let package = Package(
             dependencies: [
                 "HALBConsole",
                 "HALBCore",
+                "HALBWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -217,6 +222,7 @@ let package = Package(
                 "HALBAgent",
                 "HALBConsole",
                 "HALBCore",
+                "HALBWire",
                 "HALBTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import HALBWire
 import NIOCore
 import NIOHTTP1
 
@@ -146,8 +147,8 @@ public struct AgentClient: Sendable {
         guard status == 204 else { throw AgentError.refused(status: status, message: Self.message(body)) }
     }
 
-    /// Sends a heartbeat (any `Encodable` report; the console's `AgentReport` shape).
-    public func heartbeat(_ report: some Encodable) async throws {
+    /// Sends a heartbeat.
+    public func heartbeat(_ report: AgentReport) async throws {
         let (status, body, _) = try await Self.send(
             self.http,
             method: .POST,

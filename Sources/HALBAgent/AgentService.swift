@@ -1,4 +1,5 @@
 import Foundation
+import HALBWire
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -19,7 +20,7 @@ public struct AgentService: Service {
     /// configuration must be untouched then.
     let apply: @Sendable (String) async throws -> Void
     /// What the next heartbeat reports.
-    let report: @Sendable () async -> any Encodable & Sendable
+    let report: @Sendable () async -> AgentReport
     let heartbeatInterval: Duration
 
     public init(
@@ -30,7 +31,7 @@ public struct AgentService: Service {
         fetchedInitially: String? = nil,
         heartbeatInterval: Duration = .seconds(5),
         apply: @escaping @Sendable (String) async throws -> Void,
-        report: @escaping @Sendable () async -> any Encodable & Sendable
+        report: @escaping @Sendable () async -> AgentReport
     ) {
         self.client = client
         self.state = state

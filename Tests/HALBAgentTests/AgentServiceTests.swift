@@ -4,6 +4,7 @@ import HALBAgent
 import HALBConsole
 import HALBCore
 import HALBTestSupport
+import HALBWire
 import Hummingbird
 import HummingbirdTesting
 import InMemoryLogging
@@ -85,7 +86,7 @@ where Inner.Context == ConsoleRequestContext {
                 logger: Logger(label: "test") { _ in logs },
                 initialVersion: 0,
                 apply: { text in applied.value.withLock { $0.append(text) } },
-                report: { [String: String]() }
+                report: { AgentReport(softwareVersion: "test", appliedVersion: nil, roles: [], gateways: []) }
             )
             let running = Task { try await agent.run() }
             defer { running.cancel() }

@@ -1,5 +1,6 @@
 import Foundation
 import HALBCore
+import HALBWire
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -226,12 +227,6 @@ public enum ConsoleAPI {
     struct JoinToken: Codable {
         var token: String
         var expiresAt: String
-    }
-
-    struct SiteStatus: Codable {
-        var site: String
-        var version: Int
-        var devices: [DeviceStatus]
     }
 
     // MARK: - Sites

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HALBCore
+import HALBWire
 import NIOHTTP1
 
 /// Options every admin command shares: which console, which site, and the output format.
@@ -677,48 +678,55 @@ struct StatusCommand: AsyncParsableCommand {
         try await runAdmin {
             let (client, site) = try await self.options.session()
             let answer = try await client.send(.GET, "/api/v1/sites/\(site)/status")
-            self.options.print(answer) { json in
-                let status = json as? [String: Any] ?? [:]
-                let devices = status["devices"] as? [[String: Any]] ?? []
-                var output = "Site \(site), version \(text(status["version"]))\n\n"
-                output += Table.render(
-                    ["DEVICE", "STATUS", "SOFTWARE", "APPLIED", "LAST SEEN", "ERROR"],
-                    devices.map {
-                        [
-                            text($0["device"]), text($0["state"]), text($0["softwareVersion"]),
-                            text($0["appliedVersion"]), text($0["lastSeen"]), text($0["error"]),
-                        ]
-                    }
-                )
-                var servers: [String: (primary: [String], secondaries: [String])] = [:]
-                for device in devices {
-                    let name = text(device["device"])
-                    for role in device["roles"] as? [[String: Any]] ?? [] {
-                        let server =
-                            text(role["virtualServer"]) + (role["family"] as? String == "ipv6" ? " (IPv6)" : "")
-                        switch role["role"] as? String {
-                        case "primary", "standalone": servers[server, default: ([], [])].primary.append(name)
-                        case "secondary": servers[server, default: ([], [])].secondaries.append(name)
-                        default: break
-                        }
-                    }
+            if self.options.json {
+                print(answer.body.trimmingCharacters(in: .newlines))
+                return
+            }
+            let status: SiteStatus
+            do {
+                status = try JSONDecoder().decode(SiteStatus.self, from: Data(answer.body.utf8))
+            } catch {
+                throw ClientError("the console's status answer is not what this halb reads (\(error))")
+            }
+            print(Self.render(status), terminator: "")
+        }
+    }
+
+    /// The devices with their agent status, then each virtual server's primary and secondaries.
+    static func render(_ status: SiteStatus) -> String {
+        func show(_ value: (some CustomStringConvertible)?) -> String { value.map { "\($0)" } ?? "-" }
+        var output = "Site \(status.site), version \(status.version)\n\n"
+        output += Table.render(
+            ["DEVICE", "STATUS", "SOFTWARE", "APPLIED", "LAST SEEN", "ERROR"],
+            status.devices.map {
+                [
+                    $0.device, $0.state.rawValue, show($0.softwareVersion), show($0.appliedVersion), show($0.lastSeen),
+                    show($0.error),
+                ]
+            }
+        )
+        var servers: [String: (primary: [String], secondaries: [String])] = [:]
+        for device in status.devices {
+            for role in device.roles {
+                let server = role.virtualServer + (role.family == "ipv6" ? " (IPv6)" : "")
+                switch role.role {
+                case .primary, .standalone: servers[server, default: ([], [])].primary.append(device.device)
+                case .secondary: servers[server, default: ([], [])].secondaries.append(device.device)
+                case .stopped: break
                 }
-                if !servers.isEmpty {
-                    output +=
-                        "\n"
-                        + Table.render(
-                            ["VIRTUAL SERVER", "PRIMARY", "SECONDARIES"],
-                            servers.sorted { $0.key < $1.key }.map {
-                                [
-                                    $0.key, $0.value.primary.joined(separator: ","),
-                                    $0.value.secondaries.joined(separator: ","),
-                                ]
-                            }
-                        )
-                }
-                return output
             }
         }
+        if !servers.isEmpty {
+            output +=
+                "\n"
+                + Table.render(
+                    ["VIRTUAL SERVER", "PRIMARY", "SECONDARIES"],
+                    servers.sorted { $0.key < $1.key }.map {
+                        [$0.key, $0.value.primary.joined(separator: ","), $0.value.secondaries.joined(separator: ",")]
+                    }
+                )
+        }
+        return output
     }
 }
 

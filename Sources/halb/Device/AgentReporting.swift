@@ -1,37 +1,19 @@
 import Foundation
 import HALBBalancer
 import HALBFailover
+import HALBWire
 
 /// What a managed device tells its console in each heartbeat: its software, the configuration it runs, its role
-/// in each virtual server and its gateways' health. The shape is the console's `AgentReport`.
+/// in each virtual server and its gateways' health.
 enum AgentReporting {
-    struct Report: Encodable, Sendable {
-        struct Role: Encodable, Sendable {
-            var virtualServer: String
-            var family: String?
-            var role: String
-            var priority: Int?
-        }
-
-        struct Gateway: Encodable, Sendable {
-            var gateway: String
-            var state: String
-        }
-
-        var softwareVersion: String
-        var appliedVersion: Int?
-        var roles: [Role]
-        var gateways: [Gateway]
-    }
-
-    static func report(balancer: Balancer, failover: FailoverHandle) async -> any Encodable & Sendable {
+    static func report(balancer: Balancer, failover: FailoverHandle) async -> AgentReport {
         let status = await balancer.status()
         let routers = await failover.router?.status() ?? []
         var roles = routers.map { router in
-            Report.Role(
+            AgentRole(
                 virtualServer: router.name,
                 family: router.family,
-                role: router.state == "master" ? "primary" : router.state == "backup" ? "secondary" : "stopped",
+                role: router.state == "master" ? .primary : router.state == "backup" ? .secondary : .stopped,
                 priority: router.priority
             )
         }
@@ -41,24 +23,24 @@ enum AgentReporting {
         for configuration in plan
         where !routers.contains(where: { $0.name == configuration.name && $0.family == configuration.family }) {
             roles.append(
-                Report.Role(
+                AgentRole(
                     virtualServer: configuration.name,
                     family: configuration.family,
-                    role: "stopped",
+                    role: .stopped,
                     priority: nil
                 )
             )
         }
         for name in Set(status.virtualServers.map(\.name)).sorted()
         where !routers.contains(where: { $0.name == name }) && !plan.contains(where: { $0.name == name }) {
-            roles.append(Report.Role(virtualServer: name, family: nil, role: "standalone", priority: nil))
+            roles.append(AgentRole(virtualServer: name, family: nil, role: .standalone, priority: nil))
         }
-        return Report(
+        return AgentReport(
             // HALB_REPORTED_VERSION pretends another version, to see Needs update without building an old HALB.
             softwareVersion: ProcessInfo.processInfo.environment["HALB_REPORTED_VERSION"] ?? HALBCommand.version,
             appliedVersion: status.configuration.version,
             roles: roles,
-            gateways: status.gateways.map { Report.Gateway(gateway: $0.name, state: $0.health) }
+            gateways: status.gateways.map { AgentGatewayHealth(gateway: $0.name, state: $0.health) }
         )
     }
 }
