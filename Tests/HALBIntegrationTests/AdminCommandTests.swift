@@ -209,6 +209,16 @@ import Testing
         )
         #expect(try await halb(["gateway", "update", "gw1", redone]).output.contains("site lab is at version 6"))
         #expect(try await halb(["gateway", "list"]).output.contains(/gw1 +192.0.2.23 +.* 7 +yes/))
+        // A new item made from another's `show` is based on the version that show printed, as an update is.
+        let copy = try directory.write(
+            "gw9.json",
+            fresh.output.replacingOccurrences(of: #""name":"gw1""#, with: #""name":"gw9""#)
+        )
+        let staleCreate = try await halb(["gateway", "create", copy])
+        #expect(
+            staleCreate.output.contains("based on version 5, but the site is at version 6"),
+            "\(staleCreate.output)"
+        )
         // A siteVersion that is not a version is refused before anything is sent.
         let nonsense = try directory.write(
             "gw1-nonsense.yaml",

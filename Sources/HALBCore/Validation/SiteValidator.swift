@@ -214,18 +214,7 @@ public struct SiteValidator: Sendable {
             } else {
                 ports[payload.port] = payload.kind
             }
-            var seenGateways: Set<String> = []
-            for (position, name) in payload.gateways.enumerated() {
-                if seen.gatewayNames[name] == nil {
-                    check.fail(
-                        payloadPath / "gateways" / position,
-                        "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))"
-                    )
-                }
-                if !seenGateways.insert(name).inserted {
-                    check.fail(payloadPath / "gateways" / position, "\(quoted(name)) is listed twice")
-                }
-            }
+            Self.checkGateways(payload.gateways, at: payloadPath / "gateways", in: site, seen: seen, check: &check)
             if payload.gateways.isEmpty && site.gateways.isEmpty {
                 check.fail(payloadPath / "gateways", "no gateways: the site has none and the payload names none")
             }
@@ -336,18 +325,7 @@ public struct SiteValidator: Sendable {
                 if route.gateways.isEmpty {
                     check.fail(routePath, "no gateways: list the gateways for this server name")
                 }
-                var listed: Set<String> = []
-                for (position, name) in route.gateways.enumerated() {
-                    if seen.gatewayNames[name] == nil {
-                        check.fail(
-                            routePath / position,
-                            "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))"
-                        )
-                    }
-                    if !listed.insert(name).inserted {
-                        check.fail(routePath / position, "\(quoted(name)) is listed twice")
-                    }
-                }
+                Self.checkGateways(route.gateways, at: routePath, in: site, seen: seen, check: &check)
             }
             if vs.enabled && payload.enabled {
                 for address in addresses {
@@ -383,18 +361,7 @@ public struct SiteValidator: Sendable {
                     }
                 }
             }
-            var seenGateways: Set<String> = []
-            for (position, name) in udp.gateways.enumerated() {
-                if seen.gatewayNames[name] == nil {
-                    check.fail(
-                        udpPath / "gateways" / position,
-                        "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))"
-                    )
-                }
-                if !seenGateways.insert(name).inserted {
-                    check.fail(udpPath / "gateways" / position, "\(quoted(name)) is listed twice")
-                }
-            }
+            Self.checkGateways(udp.gateways, at: udpPath / "gateways", in: site, seen: seen, check: &check)
             if udp.gateways.isEmpty && site.gateways.isEmpty {
                 check.fail(udpPath / "gateways", "no gateways: the site has none and the payload names none")
             }
@@ -484,6 +451,28 @@ public struct SiteValidator: Sendable {
             at: path / "limits" / "maxConnectionsPerGateway",
             what: "connection limit (0 = none)"
         )
+    }
+
+    /// A list of gateway names at `path` (a payload's, an SNI route's): each a gateway of the site, none twice.
+    private static func checkGateways(
+        _ names: [String],
+        at path: ConfigurationPath,
+        in site: Site,
+        seen: SeenNames,
+        check: inout Checker
+    ) {
+        var listed: Set<String> = []
+        for (position, name) in names.enumerated() {
+            if seen.gatewayNames[name] == nil {
+                check.fail(
+                    path / position,
+                    "\(quoted(name)) is not a gateway of this site (\(Self.list(site.gateways.map(\.name))))"
+                )
+            }
+            if !listed.insert(name).inserted {
+                check.fail(path / position, "\(quoted(name)) is listed twice")
+            }
+        }
     }
 
     private static func list(_ names: [String]) -> String {

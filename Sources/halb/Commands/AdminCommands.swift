@@ -364,12 +364,15 @@ struct CreateItem<Kind: SiteListKind>: AsyncParsableCommand {
     func run() async throws {
         try await runAdmin {
             let (client, site) = try await self.options.session()
-            let answer = try await client.change(
-                .POST,
-                "/api/v1/sites/\(site)/\(Kind.path)",
-                of: site,
-                body: try readBody(self.file)
-            )
+            // A file made from `show` (another item's, copied) keeps its siteVersion: based on it, as `update` is.
+            let (body, basedOn) = try takeSiteVersion(from: try readBody(self.file))
+            let path = "/api/v1/sites/\(site)/\(Kind.path)"
+            let answer =
+                if let basedOn {
+                    try await client.send(.POST, path, body: body, ifMatch: basedOn)
+                } else {
+                    try await client.change(.POST, path, of: site, body: body)
+                }
             print(
                 "Created \(Kind.noun) \(text((answer.json as? [String: Any])?["name"])); site \(site) is at version \(answer.etag ?? 0)."
             )
