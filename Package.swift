@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "HALBFailover", targets: ["HALBFailover"]),
         .library(name: "HALBConsole", targets: ["HALBConsole"]),
         .library(name: "HALBAgent", targets: ["HALBAgent"]),
+        .library(name: "HALBDevice", targets: ["HALBDevice"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -123,6 +124,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "HALBDevice",
+            dependencies: [
+                "HALBCore",
+                "HALBBalancer",
+                "HALBFailover",
+                "HALBAgent",
+                "HALBWire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "halb",
             dependencies: [
@@ -131,7 +151,9 @@ let package = Package(
                 "HALBFailover",
                 "HALBConsole",
                 "HALBAgent",
+                "HALBDevice",
                 "HALBWire",
+                "CHALBLinux",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -229,6 +251,29 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HALBDeviceTests",
+            dependencies: [
+                "HALBDevice",
+                "HALBAgent",
+                "HALBConsole",
+                "HALBWire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "HALBBalancer",
+                "HALBFailover",
+                "HALBCore",
+                "HALBTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

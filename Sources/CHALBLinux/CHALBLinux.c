@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,3 +71,5 @@ int chalb_socket_error(int fd) {
 int chalb_set_int_option(int fd, int level, int name, int value) {
     return setsockopt(fd, level, name, &value, sizeof(value));
 }
+
+int chalb_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }

@@ -179,7 +179,7 @@ import Testing
         }
     }
 
-    @Test func aStandbyVirtualServerListensOnlyWhileServing() async throws {
+    @Test func aClosedVirtualServerKeepsItsRouteAndHealthButDoesNotListen() async throws {
         let gw1 = try await TestServer.start(.echo())
         defer { Task { await gw1.kill() } }
         let port = try freePort()
@@ -188,8 +188,7 @@ import Testing
             logger: BalancerFixture.quietLogger,
             dataPath: BalancerFixture.dataPath
         )
-        await balancer.setStandby(["web"])
-        let configuration = BalancerConfiguration(
+        var configuration = BalancerConfiguration(
             siteName: "test",
             version: 1,
             listeners: [
@@ -200,20 +199,26 @@ import Testing
                 )
             ]
         )
+        configuration.closedVirtualServers = ["web"]
         try await balancer.apply(configuration)
         #expect(await balancer.boundAddresses().isEmpty)
         await #expect(throws: (any Error).self) { _ = try await TestClient.connect(port: port) }
+        // Its gateways are checked all the same: failover asks whether it could serve.
+        #expect(await eventually { await balancer.servableVirtualServers()["web"] == true })
 
-        try await balancer.setServing("web", true)
+        let closed = configuration
+        var open = configuration
+        open.closedVirtualServers = []
+        try await balancer.apply(open)
         #expect(try await echoRoundTrip(port: port) == "ping")
         // An established connection outlives the listener.
-        let open = try await TestClient.connect(port: port)
+        let client = try await TestClient.connect(port: port)
         let answer = try await withTimeout {
-            try await open.run { inbound, outbound in
+            try await client.run { inbound, outbound in
                 var reader = inbound.makeAsyncIterator()
                 try await outbound.write(ByteBuffer(string: "first"))
                 _ = try await reader.read(upTo: 5)
-                try await balancer.setServing("web", false)
+                try await balancer.apply(closed)
                 await #expect(throws: (any Error).self) { _ = try await TestClient.connect(port: port) }
                 try await outbound.write(ByteBuffer(string: "still"))
                 var buffer = try await reader.read(upTo: 5)
@@ -221,8 +226,6 @@ import Testing
             }
         }
         #expect(answer == "still")
-        // A reload keeps it in standby: nothing is bound.
-        try await balancer.apply(configuration)
         #expect(await balancer.boundAddresses().isEmpty)
         await balancer.shutdown(drainTimeout: .zero)
     }

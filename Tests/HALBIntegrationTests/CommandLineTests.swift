@@ -270,7 +270,7 @@ private let aliasBomb: String = {
 
         // SIGHUP with an unchanged file re-reads it and changes nothing.
         device.signal(SIGHUP)
-        #expect(await eventually { device.text.contains("reload.trigger=SIGHUP [halb] Configuration unchanged") })
+        #expect(await eventually { device.text.contains("reload.trigger=SIGHUP [HALBDevice] Configuration unchanged") })
 
         // A bad file is rejected; the device keeps serving the old configuration.
         _ = try directory.write("site.yaml", site(vip: vip, port: 70000, gateways: [gw2.port]))

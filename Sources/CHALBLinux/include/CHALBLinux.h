@@ -39,6 +39,8 @@ ssize_t chalb_splice(int from, int to, size_t length);
 ssize_t chalb_send(int fd, const void *bytes, size_t length);
 /// Monotonic time in nanoseconds.
 int64_t chalb_now(void);
+/// pidfd_open(2): a descriptor that becomes readable when process `pid` exits; -1 on error.
+int chalb_pidfd_open(pid_t pid);
 int chalb_socket_error(int fd);
 int chalb_set_int_option(int fd, int level, int name, int value);
 

@@ -14,9 +14,13 @@ final class HealthChecker: Sendable {
     private let task = NIOLockedValueBox<RepeatedTask?>(nil)
     /// Checks that could not run for the device's own shortage are logged at most once every 10 s per gateway.
     private let shortageLog: NIOLoopBoundBox<LogRateLimiter>
+    /// Called after each change of the target's health.
+    private let onChange: @Sendable () -> Void
 
-    init(target: GatewayTarget, eventLoop: any EventLoop, logger: Logger) {
+    init(target: GatewayTarget, eventLoop: any EventLoop, logger: Logger, onChange: @escaping @Sendable () -> Void = {})
+    {
         self.target = target
+        self.onChange = onChange
         self.eventLoop = eventLoop
         var logger = logger
         logger[metadataKey: "gateway.name"] = "\(target.key.name)"
@@ -93,9 +97,11 @@ final class HealthChecker: Sendable {
         case .markUp(let reason):
             self.target.setHealth(.up, reason: reason)
             self.logger.notice("Gateway is up", metadata: ["reason": "\(reason)"])
+            self.onChange()
         case .markDown(let reason):
             self.target.setHealth(.down, reason: reason)
             self.logger.warning("Gateway is down", metadata: ["reason": "\(reason)"])
+            self.onChange()
         }
     }
 }

@@ -95,7 +95,7 @@ final class RelayListener: Sendable {
     }
 
     /// Binds and listens on `host:port`, with free bind (a secondary device listens on a VIP it does not hold yet)
-    /// and address reuse; with `sharedPort`, also `SO_REUSEPORT` (see ``Balancer/init(group:logger:dataPath:relayThreads:sharedPorts:)``).
+    /// and address reuse; with `sharedPort`, also `SO_REUSEPORT` (see ``BalancerConfiguration/sharedPorts``).
     ///
     /// - Throws: `IOError` naming the call that failed.
     static func bind(host: String, port: Int, route: Route, sharedPort: Bool = false) throws -> RelayListener {

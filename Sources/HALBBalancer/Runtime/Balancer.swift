@@ -34,22 +34,19 @@ public actor Balancer {
     /// The bound UDP ports of `udp` payloads, and every UDP port's route, bound or not.
     private var udpListeners: [String: UDPListener] = [:]
     private var udpRoutes: [String: UDPRoute] = [:]
-    /// Virtual servers whose listeners stay unbound until ``setServing(_:_:)`` (a failover secondary that cannot
-    /// listen on the VIP before it holds it, as in the loopback demo).
-    private var standby: Set<String> = []
     private var generation = 0
     private var appliedAt = Date()
     private var isShutDown = false
     /// `apply` suspends while binding; later calls wait here so that applies never interleave.
-    private var isApplying = false
-    private var waitingToApply: [CheckedContinuation<Void, Never>] = []
+    private let applying = SerialGate()
     private let connections = ConnectionRegistry()
     private let dataPath: DataPath
     private let relayThreads: Int
     /// Started with the first listener.
     private var relay: RelayEngine?
-    /// Whether listeners share their port with other processes' (`SO_REUSEPORT`): the loopback demo's hand-over.
-    private let sharedPorts: Bool
+    /// Called on an event loop whenever a gateway's health changes (failover tracks whether a virtual server can
+    /// be served).
+    private let onHealthChange: @Sendable () -> Void
 
     /// Creates a balancer that runs on `group`.
     ///
@@ -58,22 +55,20 @@ public actor Balancer {
     ///   - logger: where connection and health events are logged.
     ///   - dataPath: which code relays plain TCP connections.
     ///   - relayThreads: threads of HALB's own relay; by default one per event loop of `group`.
-    ///   - sharedPorts: bind listeners with `SO_REUSEPORT`, so that another process of the same user can listen on
-    ///     the same address at the same time. Only for the loopback demo, whose "VIP" is a listener: the device
-    ///     taking over binds before the one handing over closes. A device on a network keeps its ports to itself
-    ///     (a second device started by mistake fails to bind instead of taking half the connections).
+    ///   - onHealthChange: called on an event loop whenever a gateway's health changes (it must not block); then
+    ///     ``servableVirtualServers()`` and ``firstChecksFinished()`` may answer differently.
     public init(
         group: any EventLoopGroup,
         logger: Logger,
         dataPath: DataPath = .native,
         relayThreads: Int? = nil,
-        sharedPorts: Bool = false
+        onHealthChange: @escaping @Sendable () -> Void = {}
     ) {
         self.group = group
         self.logger = logger
         self.dataPath = dataPath
         self.relayThreads = relayThreads ?? Array(group.makeIterator()).count
-        self.sharedPorts = sharedPorts
+        self.onHealthChange = onHealthChange
     }
 
     /// The relay loops that accept on every listener, started on first use.
@@ -98,120 +93,7 @@ public actor Balancer {
     /// - Throws: ``BalancerError`` when a listener cannot be bound or the balancer is shut down; the previous
     ///   configuration keeps running.
     public func apply(_ configuration: BalancerConfiguration) async throws {
-        try await self.exclusively { try await self.reconcile(to: configuration) }
-    }
-
-    /// Keeps the listeners of `virtualServers` unbound until ``setServing(_:_:)`` binds them. Call before the first
-    /// ``apply(_:)``.
-    public func setStandby(_ virtualServers: Set<String>) {
-        self.standby = virtualServers
-    }
-
-    /// Applies a configuration in which failover decides when the listeners of the `failover` virtual servers are
-    /// bound (the loopback demo): those that were not in `previousFailover` start in standby, those no longer in
-    /// failover are bound like any other, and the rest keep their state. On failure nothing changes.
-    public func apply(
-        _ configuration: BalancerConfiguration,
-        failover: Set<String>,
-        previousFailover: Set<String>
-    ) async throws {
-        try await self.exclusively {
-            let saved = self.standby
-            self.standby = self.standby.intersection(failover).union(failover.subtracting(previousFailover))
-            do {
-                try await self.reconcile(to: configuration)
-            } catch {
-                self.standby = saved
-                throw error
-            }
-        }
-    }
-
-    /// Binds (`true`) or closes (`false`) the listeners of a virtual server kept in standby. Connections already
-    /// open are left alone.
-    ///
-    /// - Throws: ``BalancerError`` when a listener cannot be bound; none of the virtual server's listeners is then
-    ///   bound.
-    public func setServing(_ virtualServer: String, _ serving: Bool) async throws {
-        try await self.exclusively {
-            if serving {
-                self.standby.remove(virtualServer)
-                var opened: [String: Listener] = [:]
-                for listener in self.configuration?.listeners ?? []
-                where listener.route.virtualServer == virtualServer && self.listeners[listener.key] == nil {
-                    guard let route = self.routes[listener.key] else { continue }
-                    do {
-                        opened[listener.key] = try Listener.bind(
-                            configuration: listener,
-                            route: route,
-                            engine: try self.relayEngine(),
-                            sharedPort: self.sharedPorts
-                        )
-                    } catch {
-                        for listener in opened.values { try? await listener.close() }
-                        self.standby.insert(virtualServer)
-                        throw BalancerError.cannotListen(address: listener.key, error: error)
-                    }
-                }
-                for (key, listener) in opened {
-                    self.listeners[key] = listener
-                    self.logger.info(
-                        "Listening",
-                        metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"]
-                    )
-                }
-                for (key, route) in self.udpRoutes
-                where route.configuration.virtualServer == virtualServer && self.udpListeners[key] == nil {
-                    do {
-                        self.udpListeners[key] = try await UDPListener.bind(
-                            configuration: route.configuration,
-                            route: route,
-                            group: self.group
-                        )
-                    } catch {
-                        // The TCP listeners serve; the UDP port is tried again on the next take-over.
-                        self.logger.warning(
-                            "Cannot listen",
-                            metadata: ["listener.address": "\(key)", "error": "\(error)"]
-                        )
-                    }
-                }
-            } else {
-                // A virtual server removed meanwhile is not kept in standby: it may come back without failover.
-                if self.configuration?.listeners.contains(where: { $0.route.virtualServer == virtualServer }) == true
-                    || self.udpRoutes.values.contains(where: { $0.configuration.virtualServer == virtualServer })
-                {
-                    self.standby.insert(virtualServer)
-                }
-                for (key, listener) in self.listeners where listener.route.configuration.virtualServer == virtualServer
-                {
-                    self.listeners[key] = nil
-                    self.logger.info(
-                        "Listener closed",
-                        metadata: ["listener.address": "\(key)", "vs.name": "\(virtualServer)"]
-                    )
-                    try? await listener.close()
-                }
-                for (key, listener) in self.udpListeners
-                where listener.route.configuration.virtualServer == virtualServer {
-                    self.udpListeners[key] = nil
-                    await listener.close()
-                }
-            }
-        }
-    }
-
-    /// Runs `body` with no other apply or standby change in between (the actor is re-entrant at each `await`).
-    private func exclusively(_ body: () async throws -> Void) async throws {
-        while self.isApplying {
-            await withCheckedContinuation { self.waitingToApply.append($0) }
-        }
-        self.isApplying = true
-        defer {
-            self.isApplying = false
-            if !self.waitingToApply.isEmpty { self.waitingToApply.removeFirst().resume() }
-        }
-        try await body()
+        try await self.applying.run { try await self.reconcile(to: configuration) }
     }
 
     private func reconcile(to configuration: BalancerConfiguration) async throws {
@@ -345,14 +227,14 @@ public actor Balancer {
         var opened: [String: Listener] = [:]
         for listener in configuration.listeners
         where self.listeners[listener.key] == nil && opened[listener.key] == nil
-            && !self.standby.contains(listener.route.virtualServer)
+            && !configuration.closedVirtualServers.contains(listener.route.virtualServer)
         {
             do {
                 opened[listener.key] = try Listener.bind(
                     configuration: listener,
                     route: routes[listener.key]!,
                     engine: try self.relayEngine(),
-                    sharedPort: self.sharedPorts
+                    sharedPort: configuration.sharedPorts
                 )
             } catch {
                 for listener in opened.values { try? await listener.close() }
@@ -362,7 +244,7 @@ public actor Balancer {
         var openedUDP: [String: UDPListener] = [:]
         for udp in configuration.udpListeners
         where self.udpListeners[udp.key] == nil && openedUDP[udp.key] == nil
-            && !self.standby.contains(udp.virtualServer)
+            && !configuration.closedVirtualServers.contains(udp.virtualServer)
         {
             do {
                 openedUDP[udp.key] = try await UDPListener.bind(
@@ -385,7 +267,8 @@ public actor Balancer {
         // 3. Commit, without suspending; listeners no longer served are closed after.
         var removed: [(key: String, listener: Listener)] = []
         for (key, listener) in self.listeners {
-            if let route = routes[key] {
+            if let route = routes[key], !configuration.closedVirtualServers.contains(route.configuration.virtualServer)
+            {
                 listener.route = route
             } else {
                 removed.append((key, listener))
@@ -405,7 +288,9 @@ public actor Balancer {
         }
         var removedUDP: [UDPListener] = []
         for (key, listener) in self.udpListeners {
-            if let route = udpRoutes[key] {
+            if let route = udpRoutes[key],
+                !configuration.closedVirtualServers.contains(route.configuration.virtualServer)
+            {
                 listener.route = route
             } else {
                 removedUDP.append(listener)
@@ -436,7 +321,12 @@ public actor Balancer {
         }
         for (key, target) in targets where self.checkers[key] == nil {
             target.enterService()
-            let checker = HealthChecker(target: target, eventLoop: self.group.next(), logger: self.logger)
+            let checker = HealthChecker(
+                target: target,
+                eventLoop: self.group.next(),
+                logger: self.logger,
+                onChange: self.onHealthChange
+            )
             self.checkers[key] = checker
             checker.start()
         }
@@ -468,8 +358,8 @@ public actor Balancer {
         }
     }
 
-    /// For each configured virtual server: whether it can serve now, that is whether one of its payloads (bound or in
-    /// standby) has a gateway that is not draining and not down. Failover lowers the priority of a device that
+    /// For each configured virtual server: whether it can serve now, that is whether one of its payloads (listening or
+    /// closed) has a gateway that is not draining and not down. Failover lowers the priority of a device that
     /// cannot.
     public func servableVirtualServers() -> [String: Bool] {
         var result: [String: Bool] = [:]

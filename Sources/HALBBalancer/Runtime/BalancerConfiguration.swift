@@ -12,6 +12,15 @@ public struct BalancerConfiguration: Sendable, Equatable {
     public var listeners: [ListenerConfiguration]
     /// One entry per address and UDP port of the `udp` payloads.
     public var udpListeners: [UDPListenerConfiguration]
+    /// Virtual servers whose routes and health checks run but whose listeners stay closed: a device that may
+    /// listen on a VIP only while it holds it (the loopback demo, whose "VIP" is the listener). Empty by default:
+    /// on a network every device listens on the VIP (`IP_FREEBIND`) and VRRP moves the address.
+    public var closedVirtualServers: Set<String> = []
+    /// Bind listeners with `SO_REUSEPORT`, so that another process of the same user can listen on the same address
+    /// at the same time (the loopback demo: the device taking over binds before the one handing over closes). A
+    /// device on a network keeps its ports to itself: a second device started by mistake fails to bind instead of
+    /// taking half the connections. Takes effect for listeners bound from then on.
+    public var sharedPorts = false
 
     /// Creates a configuration from its parts (tests use this to listen on port 0).
     public init(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HALBCore
+import HALBDevice
 import HALBWire
 import NIOHTTP1
 

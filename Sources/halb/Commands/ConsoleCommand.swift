@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HALBConsole
 import HALBCore
+import HALBDevice
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -67,7 +68,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         @OptionGroup var connections: ConsoleConnectionOptions
 
         func validate() throws {
-            guard DeviceOptions.hostPort(self.listen) != nil else {
+            guard RunOptions.hostPort(self.listen) != nil else {
                 throw ValidationError("--listen \(self.listen) is not HOST:PORT (like 127.0.0.1:8440)")
             }
             guard (self.tlsCertificate == nil) == (self.tlsKey == nil) else {
@@ -117,7 +118,7 @@ struct ConsoleCommand: AsyncParsableCommand {
             } catch {
                 throw DeviceRuntime.fail("cannot create the first admin: \(error)")
             }
-            let (host, port) = DeviceOptions.hostPort(self.listen)!
+            let (host, port) = RunOptions.hostPort(self.listen)!
             let listenLogger = logger
             let application = Application(
                 router: ConsoleAPI.router(store: store),

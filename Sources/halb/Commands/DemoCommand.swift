@@ -26,13 +26,13 @@ struct DemoCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var options: DeviceOptions
+    @OptionGroup var options: RunOptions
 
     @Option(name: .long, help: ArgumentHelp("Where the demo's console listens.", valueName: "host:port"))
     var consoleListen: String = "127.0.0.1:8440"
 
     func validate() throws {
-        guard DeviceOptions.hostPort(self.consoleListen) != nil else {
+        guard RunOptions.hostPort(self.consoleListen) != nil else {
             throw ValidationError("--console-listen \(self.consoleListen) is not HOST:PORT (like 127.0.0.1:8440)")
         }
     }
@@ -130,7 +130,7 @@ struct DemoCommand: AsyncParsableCommand {
             eventLoopGroupProvider: .shared(group),
             logger: quiet
         )
-        let consoleHost = DeviceOptions.hostPort(self.consoleListen)!
+        let consoleHost = RunOptions.hostPort(self.consoleListen)!
         let connections = ConnectionGuard(
             limits: ConnectionGuard.defaultLimits(descriptorLimit: ConsoleConnectionOptions.descriptorLimit()),
             logger: logger

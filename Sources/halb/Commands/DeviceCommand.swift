@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import HALBAgent
 import HALBCore
+import HALBDevice
 import Logging
 
 /// `halb devices`: lists and edits the devices of a site on the console (`halb device` runs one).
@@ -89,7 +90,7 @@ struct DeviceCommand: AsyncParsableCommand {
     @Option(name: .long, help: .hidden)
     var loopbackFailover: Int?
 
-    @OptionGroup var options: DeviceOptions
+    @OptionGroup var options: RunOptions
 
     func validate() throws {
         if self.joinToken != nil {
@@ -143,20 +144,31 @@ struct DeviceCommand: AsyncParsableCommand {
         if let config = self.config {
             source = .file(config)
         } else {
-            source = .console(try await self.managedConfiguration(http: http, logger: logger))
+            do {
+                source = .console(
+                    try await ManagedConfiguration.prepare(
+                        console: self.console!,
+                        stateDirectory: self.state!,
+                        device: self.name,
+                        joinToken: try self.takeJoinToken(),
+                        http: http,
+                        logger: logger
+                    )
+                )
+            } catch let error as DeviceStartError {
+                throw DeviceRuntime.fail(error.description)
+            }
         }
-        try await DeviceRuntime(
-            source: source,
-            device: self.name,
-            adminHost: admin.host,
-            adminPort: admin.port,
-            drainTimeout: self.options.drain,
-            threads: self.options.threadCount,
-            dataPath: self.options.path,
-            logger: logger,
-            notify: self.notify,
-            loopbackFailoverPort: self.loopbackFailover
-        ).run()
+        var options = HALBDevice.DeviceOptions(name: self.name)
+        (options.adminHost, options.adminPort) = admin
+        options.drainTimeout = self.options.drain
+        options.dataPath = self.options.path
+        options.notify = self.notify
+        options.loopbackFailoverPort = self.loopbackFailover
+        // HALB_REPORTED_VERSION pretends another version, to see Needs update without building an old HALB.
+        options.softwareVersion = ProcessInfo.processInfo.environment["HALB_REPORTED_VERSION"] ?? HALBCommand.version
+        try await DeviceRuntime(source: source, options: options, threads: self.options.threadCount, logger: logger)
+            .run()
     }
 
     /// The join token from `--join-token-file` or `HALB_JOIN_TOKEN`, if given. The variable is removed from the
@@ -176,102 +188,5 @@ struct DeviceCommand: AsyncParsableCommand {
             return token
         }
         return environment.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
-    }
-
-    /// Enrols if need be, then takes the cached configuration, or waits for the console's first one.
-    private func managedConfiguration(http: HTTPClient, logger: Logger) async throws -> ManagedConfiguration {
-        let console = self.console!
-        let base = console.hasSuffix("/") ? String(console.dropLast()) : console
-        let state = AgentStateDirectory(self.state!)
-        let token = try self.takeJoinToken()
-        var identity: AgentIdentity
-        do {
-            let stored = try state.identity()
-            if let stored, stored.console == base, stored.device == self.name {
-                // Enrolled already: the identity is what counts, and the device starts at once (from its cache when
-                // the console is away); a join token given again is used up anyway.
-                identity = stored
-                if token != nil {
-                    logger.notice(
-                        "Enrolled already; the join token was not used",
-                        metadata: ["state.directory": "\(self.state!)"]
-                    )
-                }
-            } else if let token {
-                identity = try await AgentClient.enrol(
-                    console: console,
-                    joinToken: token,
-                    device: self.name,
-                    http: http
-                )
-                try state.store(identity)
-                logger.notice(
-                    "Enrolled with the console",
-                    metadata: ["console.url": "\(identity.console)", "site.name": "\(identity.site)"]
-                )
-            } else if let stored {
-                throw DeviceRuntime.fail(
-                    "\(self.state!) holds the identity of device \(stored.device) of console \(stored.console): give a join token (HALB_JOIN_TOKEN or --join-token-file) to enrol as \(self.name) with \(base)"
-                )
-            } else {
-                throw AgentError.notEnrolled(self.state!)
-            }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw DeviceRuntime.fail("\(error)")
-        }
-        let client = AgentClient(identity: identity, http: http)
-        if let cached = state.cachedConfiguration() {
-            logger.notice("Starting from the cached configuration", metadata: ["site.version": "\(cached.version)"])
-            return ManagedConfiguration(
-                client: client,
-                state: state,
-                initialVersion: cached.version,
-                initialText: cached.yaml,
-                fetched: false
-            )
-        }
-        // No configuration yet: wait for a usable one (the console may be down, or the site not ready for us).
-        var after = 0
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                if let update = try await client.configuration(after: after) {
-                    let version = update.version
-                    do {
-                        let yaml = try state.materialize(update)
-                        let site = try SiteReader.load(yaml: yaml)
-                        if let problem = SiteFile.problem(site: site, device: self.name) {
-                            throw DeviceConfigProblem(description: problem)
-                        }
-                        return ManagedConfiguration(
-                            client: client,
-                            state: state,
-                            initialVersion: version,
-                            initialText: yaml,
-                            fetched: true
-                        )
-                    } catch {
-                        logger.error(
-                            "Configuration from the console refused; waiting for the next",
-                            metadata: ["site.version": "\(version)", "error": "\(error)"]
-                        )
-                        try? await client.acknowledge(version: version, error: "\(error)")
-                        after = version
-                    }
-                }
-            } catch let error as AgentError where error.isCredentialRejected {
-                throw DeviceRuntime.fail(
-                    "\(error): enrol again with a new join token (HALB_JOIN_TOKEN or --join-token-file)"
-                )
-            } catch {
-                if attempt == 1 || attempt % 30 == 0 {
-                    logger.warning("Waiting for the console's first configuration", metadata: ["error": "\(error)"])
-                }
-                try await Task.sleep(for: .seconds(min(10, attempt)))
-            }
-        }
     }
 }

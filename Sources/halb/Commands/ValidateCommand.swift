@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HALBCore
+import HALBDevice
 
 /// `halb validate FILE`: checks a site file and prints every problem with its path.
 struct ValidateCommand: ParsableCommand {

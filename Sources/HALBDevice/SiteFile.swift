@@ -4,11 +4,11 @@ import HALBBalancer
 import HALBCore
 
 /// Reading a site file from disk, with errors an operator can act on.
-enum SiteFile {
+public enum SiteFile {
     /// Reads and validates the site in `path`.
     ///
     /// - Throws: ``ConfigurationError`` with every problem, including an unreadable file.
-    static func load(path: String) throws(ConfigurationError) -> Site {
+    public static func load(path: String) throws(ConfigurationError) -> Site {
         let text: String
         do {
             text = try self.read(path: path)
@@ -22,7 +22,7 @@ enum SiteFile {
     ///
     /// The file must be a regular file: a device such as `/dev/zero`, a pipe or a socket is refused before anything
     /// is read, and so is a file larger than the limit.
-    static func read(path: String, limit: Int = DocumentLimits.site.maximumBytes) throws -> String {
+    public static func read(path: String, limit: Int = DocumentLimits.site.maximumBytes) throws -> String {
         let attributes: [FileAttributeKey: Any]
         do {
             // Of the file a symbolic link points to (a site file is often one).
@@ -71,7 +71,7 @@ enum SiteFile {
 
     /// Why `device` cannot run from `site`, or `nil` when it serves at least one virtual server and its TLS
     /// certificates and keys (for offload) can be used.
-    static func problem(site: Site, device: String) -> String? {
+    public static func problem(site: Site, device: String) -> String? {
         guard site.device(named: device) != nil else {
             let known = site.devices.map(\.name).joined(separator: ", ")
             return "no device named \"\(device)\" in site \(site.name) (devices: \(known.isEmpty ? "none" : known))"
@@ -92,7 +92,7 @@ enum SiteFile {
         return nil
     }
 
-    struct FileProblem: Error, CustomStringConvertible {
-        let description: String
+    public struct FileProblem: Error, CustomStringConvertible {
+        public let description: String
     }
 }

@@ -1,23 +1,22 @@
 import Foundation
 import HALBAgent
-import HALBBalancer
 import HALBCore
 import Logging
 
 /// Where a device's configuration comes from: a file that can change, or the console.
-enum ConfigSource: Sendable {
+public enum ConfigSource: Sendable {
     case file(String)
     /// A managed device: the configuration it starts with (cached, or just fetched), then the console's.
     case console(ManagedConfiguration)
 
-    var name: String {
+    public var name: String {
         switch self {
         case .file(let path): path
         case .console(let managed): "console \(managed.client.identity.console)"
         }
     }
 
-    func read() throws -> String {
+    public func read() throws -> String {
         switch self {
         case .file(let path): try SiteFile.read(path: path)
         case .console(let managed): managed.initialText
@@ -25,7 +24,7 @@ enum ConfigSource: Sendable {
     }
 
     /// Something that changes when the file is rewritten (modification time, size, inode), or `nil`.
-    func stamp() -> String? {
+    public func stamp() -> String? {
         guard case .file(let path) = self,
             let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         else { return nil }
@@ -37,11 +36,25 @@ enum ConfigSource: Sendable {
 }
 
 /// A managed device's source: its console client, state directory and starting configuration.
-struct ManagedConfiguration: Sendable {
-    var client: AgentClient
-    var state: AgentStateDirectory
-    var initialVersion: Int
-    var initialText: String
+public struct ManagedConfiguration: Sendable {
+    public var client: AgentClient
+    public var state: AgentStateDirectory
+    public var initialVersion: Int
+    public var initialText: String
     /// Whether the initial configuration was just fetched (to be cached and acknowledged once running).
-    var fetched: Bool
+    public var fetched: Bool
+
+    public init(
+        client: AgentClient,
+        state: AgentStateDirectory,
+        initialVersion: Int,
+        initialText: String,
+        fetched: Bool
+    ) {
+        self.client = client
+        self.state = state
+        self.initialVersion = initialVersion
+        self.initialText = initialText
+        self.fetched = fetched
+    }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import HALBBalancer
 import HALBFailover
 import HALBWire
@@ -6,9 +5,9 @@ import HALBWire
 /// What a managed device tells its console in each heartbeat: its software, the configuration it runs, its role
 /// in each virtual server and its gateways' health.
 enum AgentReporting {
-    static func report(balancer: Balancer, failover: FailoverHandle) async -> AgentReport {
-        let status = await balancer.status()
-        let routers = await failover.router?.status() ?? []
+    static func report(device: RunningDevice, softwareVersion: String) async -> AgentReport {
+        let status = await device.balancer.status()
+        let routers = await device.failover.status()
         var roles = routers.map { router in
             AgentRole(
                 virtualServer: router.name,
@@ -19,7 +18,7 @@ enum AgentReporting {
         }
         // A virtual router that has not started yet (failover waits for the first health checks) is in Initialize:
         // the device does not serve its virtual server yet, so it is not reported as primary.
-        let plan = failover.plan
+        let plan = await device.failover.plan
         for configuration in plan
         where !routers.contains(where: { $0.name == configuration.name && $0.family == configuration.family }) {
             roles.append(
@@ -36,8 +35,7 @@ enum AgentReporting {
             roles.append(AgentRole(virtualServer: name, family: nil, role: .standalone, priority: nil))
         }
         return AgentReport(
-            // HALB_REPORTED_VERSION pretends another version, to see Needs update without building an old HALB.
-            softwareVersion: ProcessInfo.processInfo.environment["HALB_REPORTED_VERSION"] ?? HALBCommand.version,
+            softwareVersion: softwareVersion,
             appliedVersion: status.configuration.version,
             roles: roles,
             gateways: status.gateways.map { AgentGatewayHealth(gateway: $0.name, state: $0.health) }

@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 
 /// Options every command that runs a device shares.
-struct DeviceOptions: ParsableArguments {
+struct RunOptions: ParsableArguments {
     @Option(name: .long, help: "Admin endpoint (/metrics, /status, /healthz) as HOST:PORT.")
     var admin: String = "127.0.0.1:9100"
 

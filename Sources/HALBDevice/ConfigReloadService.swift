@@ -1,0 +1,112 @@
+import HALBBalancer
+import HALBCore
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// Reloads the device's configuration file on SIGHUP and when the file changes (checked every second).
+///
+/// The file is read and validated as a whole, then handed to ``RunningDevice/apply(_:)``; a bad one is rejected with every
+/// error logged and the running configuration keeps serving. A file whose site is the one running is not applied
+/// again, except on SIGHUP with TLS offload (SIGHUP also reads renewed certificates and keys).
+struct ConfigReloadService: Service {
+    let source: ConfigSource
+    let device: RunningDevice
+    let logger: Logger
+
+    func run() async throws {
+        let stamps = StampBox(self.source.stamp())
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        // Both triggers feed one queue, so reloads run one at a time.
+        let (triggers, queue) = AsyncStream.makeStream(of: Trigger.self, bufferingPolicy: .bufferingNewest(8))
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in signals { queue.yield(.signal) }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        guard !Task.isCancelled else { break }
+                        if stamps.changed(to: self.source.stamp()) { queue.yield(.fileChanged) }
+                    }
+                }
+                group.addTask {
+                    for await trigger in triggers {
+                        await self.reload(trigger: trigger)
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    private enum Trigger: String, Sendable {
+        case signal = "SIGHUP"
+        case fileChanged = "file changed"
+    }
+
+    private func reload(trigger: Trigger) async {
+        var logger = self.logger
+        logger[metadataKey: "config.source"] = "\(self.source.name)"
+        logger[metadataKey: "reload.trigger"] = "\(trigger.rawValue)"
+        do {
+            let site = try SiteReader.load(yaml: try self.source.read())
+            if site == (await self.device.site) {
+                // SIGHUP also reads renewed TLS certificates and keys: with offload, the same site is applied again.
+                guard trigger == .signal,
+                    await self.device.balancer.status().listeners.contains(where: { $0.certificate != nil })
+                else {
+                    logger.info("Configuration unchanged")
+                    return
+                }
+                logger.info("Configuration unchanged; reading the TLS certificates and keys again")
+            }
+            try await self.device.apply(site)
+            let status = await self.device.balancer.status()
+            logger.notice(
+                "Configuration applied",
+                metadata: [
+                    "site.name": "\(site.name)",
+                    "site.version": "\(site.version)",
+                    "config.generation": "\(status.configuration.generation)",
+                    "listeners": "\(status.listeners.count)",
+                ]
+            )
+        } catch let error as ConfigurationError {
+            for issue in error.issues {
+                logger.error("Configuration rejected", metadata: ["config.error": "\(issue)"])
+            }
+            logger.error(
+                "Configuration rejected: the running configuration keeps serving",
+                metadata: ["config.errors": "\(error.issues.count)"]
+            )
+        } catch let error as SiteFile.FileProblem {
+            logger.error("Configuration rejected: cannot read it", metadata: ["error": "\(error)"])
+        } catch {
+            logger.error(
+                "Configuration rejected: the running configuration keeps serving",
+                metadata: ["error": "\(error)"]
+            )
+        }
+    }
+}
+
+/// The file's last stamp, so that only a change triggers a reload.
+private final class StampBox: Sendable {
+    private let stamp: Mutex<String?>
+
+    init(_ stamp: String?) {
+        self.stamp = Mutex(stamp)
+    }
+
+    func changed(to stamp: String?) -> Bool {
+        self.stamp.withLock { current in
+            guard stamp != current else { return false }
+            current = stamp
+            return stamp != nil
+        }
+    }
+}
