@@ -127,6 +127,7 @@ let package = Package(
         .target(
             name: "HALBDevice",
             dependencies: [
+                "CHALBLinux",
                 "HALBCore",
                 "HALBBalancer",
                 "HALBFailover",

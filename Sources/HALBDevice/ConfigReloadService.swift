@@ -5,7 +5,8 @@ import ServiceLifecycle
 import Synchronization
 import UnixSignals
 
-/// Reloads the device's configuration file on SIGHUP and when the file changes (checked every second).
+/// Reloads the device's configuration file on SIGHUP and when the file changes (inotify tells; without it, the
+/// file is checked every second).
 ///
 /// The file is read and validated as a whole, then handed to ``RunningDevice/apply(_:)``; a bad one is rejected with every
 /// error logged and the running configuration keeps serving. A file whose site is the one running is not applied
@@ -26,11 +27,7 @@ struct ConfigReloadService: Service {
                     for await _ in signals { queue.yield(.signal) }
                 }
                 group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: .seconds(1))
-                        guard !Task.isCancelled else { break }
-                        if stamps.changed(to: self.source.stamp()) { queue.yield(.fileChanged) }
-                    }
+                    await self.watch { if stamps.changed(to: self.source.stamp()) { queue.yield(.fileChanged) } }
                 }
                 group.addTask {
                     for await trigger in triggers {
@@ -39,6 +36,36 @@ struct ConfigReloadService: Service {
                 }
                 await group.next()
                 group.cancelAll()
+            }
+        }
+    }
+
+    /// Calls `check` whenever the file may have changed, until cancelled.
+    private func watch(_ check: @escaping @Sendable () -> Void) async {
+        guard case .file(let path) = self.source else { return }
+        do {
+            while !Task.isCancelled {
+                // A link swapped to a file in another directory: watch that one from now on.
+                let watcher = try FileWatcher(path: path)
+                await withTaskCancellationHandler {
+                    for await _ in watcher.events {
+                        check()
+                        if FileWatcher.directories(of: path) != watcher.directories { break }
+                    }
+                } onCancel: {
+                    watcher.stop()
+                }
+                watcher.stop()
+            }
+        } catch {
+            self.logger.warning(
+                "Cannot watch the configuration file; checking it every second",
+                metadata: ["config.source": "\(self.source.name)", "error": "\(error)"]
+            )
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                guard !Task.isCancelled else { break }
+                check()
             }
         }
     }

@@ -25,8 +25,11 @@ public enum ConfigSource: Sendable {
 
     /// Something that changes when the file is rewritten (modification time, size, inode), or `nil`.
     public func stamp() -> String? {
+        // Of the file a symbolic link points to: a write behind the link is a change too.
         guard case .file(let path) = self,
-            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            let attributes = try? FileManager.default.attributesOfItem(
+                atPath: URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            )
         else { return nil }
         let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         let size = (attributes[.size] as? NSNumber)?.intValue ?? 0

@@ -255,4 +255,40 @@ final class RecordingRouter: VirtualRouting {
         #expect(running.router.updates.last?.first?.priority == 150)
         try await running.stop()
     }
+
+    /// A site file is often a link (to a versioned file, or a configuration management's): a change to its target
+    /// in another directory counts, as does swapping the link.
+    @Test func aChangeBehindALinkIsAppliedToo() async throws {
+        let gateway = try await TestServer.start()
+        defer { Task { await gateway.kill() } }
+        let port = try freePort()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("halb-link-\(UUID())")
+        let targets = root.appendingPathComponent("versions")
+        let links = root.appendingPathComponent("etc")
+        try FileManager.default.createDirectory(at: targets, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: links, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let target = targets.appendingPathComponent("site-1.yaml")
+        let link = links.appendingPathComponent("site.yaml")
+        let first = try Self.site(port: port, gateway: gateway.port)
+        try SiteWriter.yaml(first).write(to: target, atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: target)
+        let running = try await Self.start(first, source: .file(link.path))
+        #expect(await eventually { running.router.updates.count == 1 })
+
+        // Written in place, behind the link.
+        let second = try Self.site(version: 2, port: port, gateway: gateway.port, priority: 150)
+        try SiteWriter.yaml(second).write(to: target, atomically: false, encoding: .utf8)
+        #expect(await eventually { await running.device.site?.version == 2 })
+        // The link swapped to a new file in the same directory.
+        let third = try Self.site(version: 3, port: port, gateway: gateway.port, priority: 120)
+        let newTarget = targets.appendingPathComponent("site-3.yaml")
+        try SiteWriter.yaml(third).write(to: newTarget, atomically: false, encoding: .utf8)
+        let swap = links.appendingPathComponent("site.yaml.new")
+        try FileManager.default.createSymbolicLink(at: swap, withDestinationURL: newTarget)
+        #expect(rename(swap.path, link.path) == 0)
+        #expect(await eventually { await running.device.site?.version == 3 })
+        #expect(running.router.updates.last?.first?.priority == 120)
+        try await running.stop()
+    }
 }
