@@ -49,34 +49,34 @@ public struct AgentStateDirectory: Sendable {
         try Self.writeAtomically(try encoder.encode(identity), to: self.identityFile)
     }
 
-    /// The last applied configuration and its version, if any.
-    public func cachedConfiguration() -> (version: Int, yaml: String)? {
+    /// The last applied configuration and its version, if any (and readable: a cache that no longer validates is
+    /// no cache).
+    public func cachedConfiguration() -> (version: Int, site: Site)? {
         guard let yaml = try? String(contentsOf: self.configurationFile, encoding: .utf8),
+            let site = try? SiteReader.load(yaml: yaml),
             let versionText = try? String(contentsOf: self.versionFile, encoding: .utf8),
             let version = Int(versionText.trimmingCharacters(in: .whitespacesAndNewlines))
         else { return nil }
-        return (version, yaml)
+        return (version, site)
     }
 
-    /// Stores an applied configuration: the file first, then its version, so a crash in between leaves a version
-    /// that is older than the file (fetched again), never newer.
-    public func storeConfiguration(version: Int, yaml: String) throws {
-        try Self.writeAtomically(Data(yaml.utf8), to: self.configurationFile)
+    /// Stores an applied configuration as a site file: the file first, then its version, so a crash in between
+    /// leaves a version that is older than the file (fetched again), never newer.
+    public func storeConfiguration(version: Int, site: Site) throws {
+        try Self.writeAtomically(Data(SiteWriter.yaml(site).utf8), to: self.configurationFile)
         try Self.writeAtomically(Data("\(version)\n".utf8), to: self.versionFile)
     }
 
     var certificatesDirectory: URL { self.url.appendingPathComponent("certificates") }
 
-    /// The site file of `update` as the device runs it: each `managedCertificate` replaced by the `certificate` and
+    /// The site of `update` as the device runs it: each `managedCertificate` replaced by the `certificate` and
     /// `privateKey` files it was written to (mode 0600, named by their content, so a running configuration's files
     /// are never overwritten).
     ///
     /// - Throws: when the site cannot be read, names a certificate the console did not send, or a file cannot be
     ///   written.
-    public func materialize(_ update: ConfigurationUpdate) throws -> String {
-        guard !update.certificates.isEmpty || update.yaml.contains("managedCertificate") else { return update.yaml }
+    public func materialize(_ update: ConfigurationUpdate) throws -> Site {
         var site = try SiteReader.load(yaml: update.yaml)
-        var changed = false
         for vsIndex in site.virtualServers.indices {
             for payloadIndex in site.virtualServers[vsIndex].payloads.indices {
                 guard let name = site.virtualServers[vsIndex].payloads[payloadIndex].managedCertificate else {
@@ -100,18 +100,20 @@ public struct AgentStateDirectory: Sendable {
                 site.virtualServers[vsIndex].payloads[payloadIndex].managedCertificate = nil
                 site.virtualServers[vsIndex].payloads[payloadIndex].certificate = chainFile.path
                 site.virtualServers[vsIndex].payloads[payloadIndex].privateKey = keyFile.path
-                changed = true
             }
         }
-        return changed ? SiteWriter.yaml(site) : update.yaml
+        return site
     }
 
-    /// Removes the certificate files that `yaml` (the configuration just stored) does not name.
-    public func pruneCertificates(keeping yaml: String) {
+    /// Removes the certificate files that `site` (the configuration just stored) does not name.
+    public func pruneCertificates(keeping site: Site) {
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: self.certificatesDirectory.path) else {
             return
         }
-        for file in files where !yaml.contains(self.certificatesDirectory.appendingPathComponent(file).path) {
+        let used = Set(
+            site.virtualServers.flatMap(\.payloads).flatMap { [$0.certificate, $0.privateKey].compactMap { $0 } }
+        )
+        for file in files where !used.contains(self.certificatesDirectory.appendingPathComponent(file).path) {
             try? FileManager.default.removeItem(at: self.certificatesDirectory.appendingPathComponent(file))
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HALBCore
 import HALBWire
 import Logging
 import ServiceLifecycle
@@ -15,10 +16,10 @@ public struct AgentService: Service {
     /// The version running when the service starts (from the cache or the first fetch).
     let initialVersion: Int
     /// The initial configuration, when it was just fetched (not from the cache): stored and acknowledged first.
-    let fetchedInitially: String?
-    /// Validates and applies a configuration (the site file's text) as a whole, or throws why not; the running
-    /// configuration must be untouched then.
-    let apply: @Sendable (String) async throws -> Void
+    let fetchedInitially: Site?
+    /// Validates and applies a configuration as a whole, or throws why not; the running configuration must be
+    /// untouched then.
+    let apply: @Sendable (Site) async throws -> Void
     /// What the next heartbeat reports.
     let report: @Sendable () async -> AgentReport
     let heartbeatInterval: Duration
@@ -28,9 +29,9 @@ public struct AgentService: Service {
         state: AgentStateDirectory,
         logger: Logger,
         initialVersion: Int,
-        fetchedInitially: String? = nil,
+        fetchedInitially: Site? = nil,
         heartbeatInterval: Duration = .seconds(5),
-        apply: @escaping @Sendable (String) async throws -> Void,
+        apply: @escaping @Sendable (Site) async throws -> Void,
         report: @escaping @Sendable () async -> AgentReport
     ) {
         self.client = client
@@ -57,10 +58,10 @@ public struct AgentService: Service {
 
     private func followConfiguration(_ acknowledgements: AcknowledgementQueue) async {
         var version = self.initialVersion
-        if let yaml = self.fetchedInitially {
+        if let site = self.fetchedInitially {
             do {
-                try self.state.storeConfiguration(version: version, yaml: yaml)
-                self.state.pruneCertificates(keeping: yaml)
+                try self.state.storeConfiguration(version: version, site: site)
+                self.state.pruneCertificates(keeping: site)
             } catch {
                 self.logger.error("Cannot cache the configuration", metadata: ["error": "\(error)"])
             }
@@ -81,11 +82,11 @@ public struct AgentService: Service {
                 continue
             }
             guard let next else { continue }
-            let yaml: String
+            let site: Site
             do {
                 // Certificates uploaded to the console become files of the state directory first.
-                yaml = try self.state.materialize(next)
-                try await self.apply(yaml)
+                site = try self.state.materialize(next)
+                try await self.apply(site)
             } catch {
                 self.logger.error(
                     "Configuration from the console refused: the running configuration keeps serving",
@@ -99,8 +100,8 @@ public struct AgentService: Service {
             version = next.version
             self.logger.notice("Configuration from the console applied", metadata: ["site.version": "\(next.version)"])
             do {
-                try self.state.storeConfiguration(version: next.version, yaml: yaml)
-                self.state.pruneCertificates(keeping: yaml)
+                try self.state.storeConfiguration(version: next.version, site: site)
+                self.state.pruneCertificates(keeping: site)
             } catch {
                 // It runs; only a restart without the console would start from the older cached one.
                 self.logger.error("Cannot cache the configuration", metadata: ["error": "\(error)"])

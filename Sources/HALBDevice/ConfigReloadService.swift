@@ -80,7 +80,7 @@ struct ConfigReloadService: Service {
         logger[metadataKey: "config.source"] = "\(self.source.name)"
         logger[metadataKey: "reload.trigger"] = "\(trigger.rawValue)"
         do {
-            let site = try SiteReader.load(yaml: try self.source.read())
+            let site = try self.source.site()
             if site == (await self.device.site) {
                 // SIGHUP also reads renewed TLS certificates and keys: with offload, the same site is applied again.
                 guard trigger == .signal,

@@ -16,10 +16,13 @@ public enum ConfigSource: Sendable {
         }
     }
 
-    public func read() throws -> String {
+    /// The site to run now: the file's, read and validated, or the console's first.
+    ///
+    /// - Throws: ``ConfigurationError`` with every issue, or ``SiteFile/FileProblem`` when the file cannot be read.
+    public func site() throws -> Site {
         switch self {
-        case .file(let path): try SiteFile.read(path: path)
-        case .console(let managed): managed.initialText
+        case .file(let path): try SiteReader.load(yaml: try SiteFile.read(path: path))
+        case .console(let managed): managed.initialSite
         }
     }
 
@@ -43,7 +46,7 @@ public struct ManagedConfiguration: Sendable {
     public var client: AgentClient
     public var state: AgentStateDirectory
     public var initialVersion: Int
-    public var initialText: String
+    public var initialSite: Site
     /// Whether the initial configuration was just fetched (to be cached and acknowledged once running).
     public var fetched: Bool
 
@@ -51,13 +54,13 @@ public struct ManagedConfiguration: Sendable {
         client: AgentClient,
         state: AgentStateDirectory,
         initialVersion: Int,
-        initialText: String,
+        initialSite: Site,
         fetched: Bool
     ) {
         self.client = client
         self.state = state
         self.initialVersion = initialVersion
-        self.initialText = initialText
+        self.initialSite = initialSite
         self.fetched = fetched
     }
 }

@@ -144,8 +144,8 @@ public func buildDevice(
             state: managed.state,
             logger: logger,
             initialVersion: managed.initialVersion,
-            fetchedInitially: managed.fetched ? managed.initialText : nil,
-            apply: { text in try await device.apply(try SiteReader.load(yaml: text)) },
+            fetchedInitially: managed.fetched ? managed.initialSite : nil,
+            apply: { site in try await device.apply(site) },
             report: { await AgentReporting.report(device: device, softwareVersion: options.softwareVersion) }
         )
     }

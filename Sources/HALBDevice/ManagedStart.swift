@@ -59,7 +59,7 @@ extension ManagedConfiguration {
                 client: client,
                 state: state,
                 initialVersion: cached.version,
-                initialText: cached.yaml,
+                initialSite: cached.site,
                 fetched: false
             )
         }
@@ -72,8 +72,7 @@ extension ManagedConfiguration {
                 if let update = try await client.configuration(after: after) {
                     let version = update.version
                     do {
-                        let yaml = try state.materialize(update)
-                        let site = try SiteReader.load(yaml: yaml)
+                        let site = try state.materialize(update)
                         if let problem = SiteFile.problem(site: site, device: device) {
                             throw DeviceConfigProblem(description: problem)
                         }
@@ -81,7 +80,7 @@ extension ManagedConfiguration {
                             client: client,
                             state: state,
                             initialVersion: version,
-                            initialText: yaml,
+                            initialSite: site,
                             fetched: true
                         )
                     } catch {

@@ -79,13 +79,13 @@ where Inner.Context == ConsoleRequestContext {
                 http: http
             )
             let logs = InMemoryLogHandler()
-            let applied = Shared<[String]>([])
+            let applied = Shared<[Site]>([])
             let agent = AgentService(
                 client: AgentClient(identity: identity, http: http),
                 state: AgentStateDirectory(directory.appendingPathComponent("device").path),
                 logger: Logger(label: "test") { _ in logs },
                 initialVersion: 0,
-                apply: { text in applied.value.withLock { $0.append(text) } },
+                apply: { site in applied.value.withLock { $0.append(site) } },
                 report: { AgentReport(softwareVersion: "test", appliedVersion: nil, roles: [], gateways: []) }
             )
             let running = Task { try await agent.run() }

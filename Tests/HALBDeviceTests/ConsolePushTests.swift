@@ -43,7 +43,7 @@ import Testing
             )
             #expect(managed.fetched)
             let running = try await DeviceTests.start(
-                try SiteReader.load(yaml: managed.initialText),
+                managed.initialSite,
                 source: .console(managed)
             )
             #expect(await eventually { running.router.updates.count == 1 })

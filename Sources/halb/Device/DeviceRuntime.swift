@@ -24,7 +24,7 @@ struct DeviceRuntime {
         signal(SIGHUP, SIG_IGN)
         let site: Site
         do {
-            site = try SiteReader.load(yaml: try self.source.read())
+            site = try self.source.site()
         } catch let error as ConfigurationError {
             throw Self.fail("\(self.source.name): invalid\n\(error.description)")
         } catch {
