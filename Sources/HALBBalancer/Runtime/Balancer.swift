@@ -224,11 +224,13 @@ public actor Balancer {
         }
 
         // 2. Bind the new listeners; on any failure (or a shutdown meanwhile) undo those and change nothing.
+        let plan = ListenerPlan(
+            bound: Set(self.listeners.keys),
+            boundUDP: Set(self.udpListeners.keys),
+            configuration: configuration
+        )
         var opened: [String: Listener] = [:]
-        for listener in configuration.listeners
-        where self.listeners[listener.key] == nil && opened[listener.key] == nil
-            && !configuration.closedVirtualServers.contains(listener.route.virtualServer)
-        {
+        for listener in plan.open {
             do {
                 opened[listener.key] = try Listener.bind(
                     configuration: listener,
@@ -242,10 +244,7 @@ public actor Balancer {
             }
         }
         var openedUDP: [String: UDPListener] = [:]
-        for udp in configuration.udpListeners
-        where self.udpListeners[udp.key] == nil && openedUDP[udp.key] == nil
-            && !configuration.closedVirtualServers.contains(udp.virtualServer)
-        {
+        for udp in plan.openUDP {
             do {
                 openedUDP[udp.key] = try await UDPListener.bind(
                     configuration: udp,
@@ -265,15 +264,8 @@ public actor Balancer {
         }
 
         // 3. Commit, without suspending; listeners no longer served are closed after.
-        var removed: [(key: String, listener: Listener)] = []
-        for (key, listener) in self.listeners {
-            if let route = routes[key], !configuration.closedVirtualServers.contains(route.configuration.virtualServer)
-            {
-                listener.route = route
-            } else {
-                removed.append((key, listener))
-                self.listeners[key] = nil
-            }
+        for key in plan.keep { self.listeners[key]?.route = routes[key]! }
+        let removed = plan.close.sorted().compactMap { key in self.listeners.removeValue(forKey: key).map { (key, $0) }
         }
         for (key, listener) in opened {
             self.listeners[key] = listener
@@ -286,17 +278,8 @@ public actor Balancer {
                 ]
             )
         }
-        var removedUDP: [UDPListener] = []
-        for (key, listener) in self.udpListeners {
-            if let route = udpRoutes[key],
-                !configuration.closedVirtualServers.contains(route.configuration.virtualServer)
-            {
-                listener.route = route
-            } else {
-                removedUDP.append(listener)
-                self.udpListeners[key] = nil
-            }
-        }
+        for key in plan.keepUDP { self.udpListeners[key]?.route = udpRoutes[key]! }
+        let removedUDP = plan.closeUDP.sorted().compactMap { self.udpListeners.removeValue(forKey: $0) }
         for (key, listener) in openedUDP {
             self.udpListeners[key] = listener
             self.logger.info(
