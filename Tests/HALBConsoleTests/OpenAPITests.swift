@@ -1,5 +1,6 @@
 import Foundation
 import HALBConsole
+import HALBCore
 import HALBWire
 import HTTPTypes
 import Hummingbird
@@ -605,5 +606,27 @@ extension OpenAPITests {
 
         // Last, the site goes.
         try await api.send("DELETE /api/v1/sites/{site}", site, .noContent, ifMatch: version)
+    }
+}
+
+extension OpenAPITests {
+    /// Names are strings, whatever they look like; but `SiteWriter` writes them as plain scalars and
+    /// `ConfigNode.json()` writes a plain scalar that reads as a number or boolean bare, so a gateway called `1e3`
+    /// reaches a JSON client as the number 1000. (HALBCore's to fix; this test says so until it is.)
+    @Test func aNameThatLooksLikeANumberIsAStringInTheAnswers() async throws {
+        let store = try ConsoleStore.inMemory()
+        let site = """
+            site: "2026"
+            gateways: [{ name: "1e3", address: 192.0.2.1 }, { name: "true", address: 192.0.2.2 }]
+            devices: [{ name: lb1, address: 192.0.2.3 }]
+            virtualServers: [{ name: web, vip: { ipv4: 192.0.2.10/24 }, devices: [lb1], payloads: { gateway: {} } }]
+            """
+        let stored = try await store.createSite(try ConfigNode.parse(yaml: site), actor: "test")
+        // What the site's routes answer (`ConsoleAPI.document`).
+        let answer = try JSONValue(json: Data(stored.document.json().utf8))
+        let (errors, _) = try Self.validator().validate(answer, against: Self.schema("Site"))
+        withKnownIssue("names that read as JSON numbers or booleans are written bare") {
+            #expect(errors == [])
+        }
     }
 }
