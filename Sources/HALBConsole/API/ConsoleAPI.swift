@@ -14,7 +14,7 @@ public enum ConsoleAPI {
     /// - Parameter longPollTimeout: how long a device's configuration request waits for a change (30 s).
     /// - Parameter throttle: counts failed password checks (shared with nothing else; tests pass their own clock).
     public static func router(
-        store: ConsoleStore,
+        store: any ConsoleStorage,
         longPollTimeout: Duration = .seconds(30),
         throttle: PasswordGuard = PasswordGuard()
     ) -> Router<ConsoleRequestContext> {

@@ -43,7 +43,7 @@ extension ConsoleStore {
     public func createJoinToken(
         site: String,
         device: String,
-        lifetime: Duration = .seconds(24 * 3600),
+        lifetime: Duration,
         actor: String
     ) async throws -> (token: String, expiresAt: String) {
         let (id, secret, token) = Credentials.newToken()
@@ -203,8 +203,7 @@ extension ConsoleStore {
     }
 
     /// Every device of site `site` with its agent status, as seen at `now` by a console of `consoleVersion`.
-    public func deviceStatuses(site: String, consoleVersion: String, now: Date = Date()) async throws -> [DeviceStatus]
-    {
+    public func deviceStatuses(site: String, consoleVersion: String, now: Date) async throws -> [DeviceStatus] {
         let stored = try await self.site(site)
         let rows = try await self.writer.read { db in
             try AgentRecord.filter(AgentRecord.Columns.site == site).fetchAll(db).map { record in

@@ -45,7 +45,7 @@ extension ConsoleStore {
         certificatePEM: String,
         privateKeyPEM: String,
         actor: String,
-        now: Date = Date()
+        now: Date
     ) async throws -> (info: CertificateInfo, created: Bool, version: Int) {
         guard Self.isCertificateName(name) else {
             throw ConsoleError.invalidRequest([

@@ -89,12 +89,13 @@ public struct TokenInfo: Sendable, Codable, Hashable {
     public var expiresAt: String?
 }
 
-/// The console's store: sites with their whole history, users, tokens and the audit log, in one SQLite file.
+/// The console's store (``ConsoleStorage``) in one SQLite file: sites with their whole history, users, tokens,
+/// the audit log, enrolled devices and certificates.
 ///
 /// Every change runs in one transaction: the site is edited as a document, read back by ``SiteReader`` (so it is
 /// valid as a whole, or nothing is stored), written as a new version and audited. The file is in WAL mode with
 /// `synchronous = FULL`, so a change the API acknowledged survives a crash of the process or the machine.
-public final class ConsoleStore: Sendable {
+public final class ConsoleStore: ConsoleStorage {
     let writer: any DatabaseWriter
     /// Wakes the devices' long polls when a site changes.
     let changes = SiteChangeNotifier()
@@ -361,16 +362,6 @@ public final class ConsoleStore: Sendable {
         return stored
     }
 
-    /// Makes version `version` of site `name` current again, as a new version.
-    public func rollback(_ name: String, to version: Int, basedOn: Int, actor: String) async throws -> StoredSite {
-        let old = try await self.site(name, version: version)
-        let document = old.document
-        return try await self.changeSite(name, basedOn: basedOn, actor: actor, change: "rollback to version \(version)")
-        { _ in
-            document
-        }
-    }
-
     /// Deletes site `name` and its history; the audit log keeps the deletion.
     public func deleteSite(_ name: String, basedOn: Int, actor: String) async throws {
         try await self.writer.write { db in
@@ -410,17 +401,6 @@ public final class ConsoleStore: Sendable {
     /// Whether any user exists (the first start creates the admin).
     public func hasUsers() async throws -> Bool {
         try await self.writer.read { db in try UserRecord.fetchCount(db) > 0 }
-    }
-
-    /// On the first start (no user yet), creates the admin user `admin` with `password`, or with a new random
-    /// password when `nil`.
-    ///
-    /// - Returns: the password when one was made up (to show once), else `nil`.
-    public func createFirstAdmin(password: String?) async throws -> String? {
-        guard try await !self.hasUsers() else { return nil }
-        let chosen = password ?? Credentials.newPassword()
-        _ = try await self.createUser("admin", password: chosen, role: .admin, actor: "console")
-        return password == nil ? chosen : nil
     }
 
     /// Creates user `name` with `password` (stored as a bcrypt hash).
@@ -542,7 +522,7 @@ public final class ConsoleStore: Sendable {
     public func logIn(
         _ user: String,
         password: String,
-        lifetime: Duration = .seconds(12 * 3600)
+        lifetime: Duration
     ) async throws -> (token: String, info: TokenInfo) {
         let row = try await self.writer.read { db -> (hash: String, role: Role)? in
             try UserRecord.fetchOne(db, key: user).map { ($0.passwordHash, $0.role) }
@@ -712,7 +692,7 @@ public final class ConsoleStore: Sendable {
     // MARK: - Audit
 
     /// The newest `limit` audit entries, of site `site` only if given.
-    public func audit(site: String? = nil, limit: Int = 100) async throws -> [AuditEntry] {
+    public func audit(site: String?, limit: Int) async throws -> [AuditEntry] {
         try await self.writer.read { db in
             var entries = AuditRecord.order(AuditRecord.Columns.id.desc).limit(max(1, min(limit, 1000)))
             if let site { entries = entries.filter(AuditRecord.Columns.site == site) }

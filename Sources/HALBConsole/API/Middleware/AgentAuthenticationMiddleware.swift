@@ -4,7 +4,7 @@ import Hummingbird
 /// Checks a device's `Authorization: Bearer <credential>` on `/agent/v1` and puts the device into the context.
 struct AgentAuthenticationMiddleware: RouterMiddleware {
     typealias Context = ConsoleRequestContext
-    let store: ConsoleStore
+    let store: any ConsoleStorage
 
     func handle(
         _ request: Request,

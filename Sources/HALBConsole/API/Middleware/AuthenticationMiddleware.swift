@@ -5,7 +5,7 @@ import Hummingbird
 /// request ends with 401.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = ConsoleRequestContext
-    let store: ConsoleStore
+    let store: any ConsoleStorage
 
     func handle(
         _ request: Request,

@@ -10,7 +10,7 @@ extension ConsoleAPI {
     /// The devices' side, `/agent/v1`: enrolment, the configuration long poll, ACK/NACK and heartbeats.
     static func addAgentRoutes(
         to router: Router<ConsoleRequestContext>,
-        store: ConsoleStore,
+        store: any ConsoleStorage,
         longPollTimeout: Duration
     ) {
         let agent = router.group("agent/v1")

@@ -3,7 +3,7 @@ import Hummingbird
 /// The audit log.
 extension ConsoleAPI {
     /// The audit log, newest first.
-    static func addAuditRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore) {
+    static func addAuditRoutes(to group: RouterGroup<ConsoleRequestContext>, store: any ConsoleStorage) {
         group.get("audit") { request, context in
             _ = try context.requireIdentity()
             let site = request.uri.queryParameters.get("site")

@@ -4,7 +4,7 @@ import Hummingbird
 /// Certificates.
 extension ConsoleAPI {
     /// The TLS certificates kept for a site.
-    static func addCertificateRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore) {
+    static func addCertificateRoutes(to group: RouterGroup<ConsoleRequestContext>, store: any ConsoleStorage) {
         group.get("sites/:site/certificates") { _, context in
             _ = try context.requireIdentity()
             return try Self.json(try await store.certificates(site: try context.parameters.require("site")))

@@ -4,7 +4,7 @@ import Hummingbird
 /// Device enrolment and status, for admins.
 extension ConsoleAPI {
     /// A site's devices as admins see them: join tokens to enrol them, and their agent status.
-    static func addDeviceRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore) {
+    static func addDeviceRoutes(to group: RouterGroup<ConsoleRequestContext>, store: any ConsoleStorage) {
         // Not under sites/:site/devices/..., which would hide the devices list from sites/:site/:collection.
         group.post("sites/:site/join-tokens") { request, context in
             let identity = try context.requireAdmin()

@@ -11,7 +11,7 @@ extension ConsoleAPI {
     /// `POST /api/v1/login`: a session token for a user's password (no authentication; failures slowed).
     static func addLoginRoute(
         to api: RouterGroup<ConsoleRequestContext>,
-        store: ConsoleStore,
+        store: any ConsoleStorage,
         throttle: PasswordGuard
     ) {
         api.post("login") { request, context in

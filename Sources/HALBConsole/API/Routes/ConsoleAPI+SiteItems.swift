@@ -4,7 +4,7 @@ import Hummingbird
 /// The items of a site's lists.
 extension ConsoleAPI {
     /// Gateways, devices and virtual servers, one at a time (`:collection` is their list).
-    static func addSiteItemRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore) {
+    static func addSiteItemRoutes(to group: RouterGroup<ConsoleRequestContext>, store: any ConsoleStorage) {
         group.get("sites/:site/:collection") { _, context in
             _ = try context.requireIdentity()
             let collection = try Self.collection(context)

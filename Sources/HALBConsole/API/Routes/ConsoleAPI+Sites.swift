@@ -4,7 +4,7 @@ import Hummingbird
 /// Sites as whole documents.
 extension ConsoleAPI {
     /// The sites, whole: list, create, read, export, replace, delete.
-    static func addSiteRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore) {
+    static func addSiteRoutes(to group: RouterGroup<ConsoleRequestContext>, store: any ConsoleStorage) {
         group.get("sites") { _, context in
             _ = try context.requireIdentity()
             return try Self.json(try await store.sites().map { SiteSummary(name: $0.name, version: $0.version) })

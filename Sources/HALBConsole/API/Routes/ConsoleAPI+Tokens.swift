@@ -4,7 +4,7 @@ import Hummingbird
 /// Tokens.
 extension ConsoleAPI {
     /// Session and API tokens: list, create, revoke.
-    static func addTokenRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore) {
+    static func addTokenRoutes(to group: RouterGroup<ConsoleRequestContext>, store: any ConsoleStorage) {
         group.get("tokens") { _, context in
             let identity = try context.requireIdentity()
             return try Self.json(try await store.tokens(of: identity.role == .admin ? nil : identity.user))

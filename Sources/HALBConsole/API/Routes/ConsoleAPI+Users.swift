@@ -6,7 +6,7 @@ extension ConsoleAPI {
     /// Users (admins only) and passwords.
     static func addUserRoutes(
         to group: RouterGroup<ConsoleRequestContext>,
-        store: ConsoleStore,
+        store: any ConsoleStorage,
         throttle: PasswordGuard
     ) {
         group.get("users") { _, context in

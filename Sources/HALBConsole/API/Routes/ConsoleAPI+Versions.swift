@@ -3,7 +3,7 @@ import Hummingbird
 /// The history of a site.
 extension ConsoleAPI {
     /// A site's history: the versions, an old document, a rollback.
-    static func addVersionRoutes(to group: RouterGroup<ConsoleRequestContext>, store: ConsoleStore) {
+    static func addVersionRoutes(to group: RouterGroup<ConsoleRequestContext>, store: any ConsoleStorage) {
         group.get("sites/:site/versions") { _, context in
             _ = try context.requireIdentity()
             return try Self.json(try await store.versions(of: try context.parameters.require("site")))
