@@ -7,25 +7,8 @@ import Testing
 
 /// Certificates kept by the console: checked on upload, sealed at rest, named by virtual servers only once
 /// uploaded, delivered to the devices that use them, and replaced with a new site version.
-@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs openssl"))
+@Suite(.enabled(if: opensslIsInstalled, "needs openssl"))
 struct CertificateStoreTests {
-    /// A self-signed EC certificate for `CN=name`, valid 2 days, and its key, as PEM text.
-    private func pem(_ name: String, in directory: URL) throws -> (certificate: String, key: String) {
-        let certificate = directory.appendingPathComponent("\(name).pem")
-        let key = directory.appendingPathComponent("\(name).key")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key.path,
-            "-out", certificate.path, "-days", "2", "-subj", "/CN=\(name)",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return (try String(contentsOf: certificate, encoding: .utf8), try String(contentsOf: key, encoding: .utf8))
-    }
-
     private func offloading(_ certificate: String) -> String {
         sampleSite + """
               - name: rdp
@@ -50,9 +33,9 @@ struct CertificateStoreTests {
                 .posixPermissions
             ] as? Int == 0o600
         )
-        let one = try self.pem("rdp-1", in: directory)
-        let two = try self.pem("rdp-2", in: directory)
-        let other = try self.pem("other", in: directory)
+        let one = try selfSignedCertificate("rdp-1")
+        let two = try selfSignedCertificate("rdp-2")
+        let other = try selfSignedCertificate("other")
         _ = try await store.createSite(try ConfigNode.parse(yaml: sampleSite), actor: "test")
 
         // Bad uploads name the field and store nothing.

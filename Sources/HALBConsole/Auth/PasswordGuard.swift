@@ -24,7 +24,7 @@ public final class PasswordGuard: Sendable {
     public func check<Result: Sendable>(
         user: String,
         from address: String,
-        store: ConsoleStore,
+        store: any ConsoleStorage,
         logger: Logger,
         _ check: () async throws -> Result
     ) async throws -> Result {

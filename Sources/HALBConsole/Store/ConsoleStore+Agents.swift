@@ -43,7 +43,7 @@ extension ConsoleStore {
     public func createJoinToken(
         site: String,
         device: String,
-        lifetime: Duration = .seconds(24 * 3600),
+        lifetime: Duration,
         actor: String
     ) async throws -> (token: String, expiresAt: String) {
         let (id, secret, token) = Credentials.newToken()
@@ -53,11 +53,16 @@ extension ConsoleStore {
             guard current.site.devices.contains(where: { $0.name == device }) else {
                 throw ConsoleError.notFound("no device named \(device) in site \(site)")
             }
-            try db.execute(
-                sql:
-                    "INSERT INTO join_tokens (id, site, device, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [id, site, device, Credentials.hashSecret(secret), Self.timestamp(), expires]
+            try JoinTokenRecord(
+                id: id,
+                site: site,
+                device: device,
+                secretHash: Credentials.hashSecret(secret),
+                createdAt: Self.timestamp(),
+                expiresAt: expires,
+                usedAt: nil
             )
+            .insert(db)
             try Self.audit(
                 actor: actor,
                 action: "create",
@@ -84,37 +89,30 @@ extension ConsoleStore {
         let (credentialID, credentialSecret, credential) = Credentials.newToken()
         let signingKey = Credentials.randomHex(bytes: 32)
         return try await self.writer.write { db in
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: "SELECT site, device, secret_hash, expires_at, used_at FROM join_tokens WHERE id = ?",
-                    arguments: [id]
-                ),
-                Credentials.secret(secret, matches: row["secret_hash"])
+            guard let joinToken = try JoinTokenRecord.fetchOne(db, key: id),
+                Credentials.secret(secret, matches: joinToken.secretHash)
             else { throw ConsoleError.unauthorized("the join token is unknown") }
-            guard (row["used_at"] as String?) == nil else {
+            guard joinToken.usedAt == nil else {
                 throw ConsoleError.unauthorized("the join token was used already")
             }
-            guard (row["expires_at"] as String) > Self.timestamp() else {
+            guard joinToken.expiresAt > Self.timestamp() else {
                 throw ConsoleError.unauthorized("the join token has expired")
             }
-            let site: String = row["site"]
-            guard (row["device"] as String) == device else {
-                throw ConsoleError.unauthorized(
-                    "the join token is for device \(row["device"] as String), not \(device)"
-                )
+            let site = joinToken.site
+            guard joinToken.device == device else {
+                throw ConsoleError.unauthorized("the join token is for device \(joinToken.device), not \(device)")
             }
-            try db.execute(sql: "UPDATE join_tokens SET used_at = ? WHERE id = ?", arguments: [Self.timestamp(), id])
-            try db.execute(sql: "DELETE FROM agents WHERE site = ? AND device = ?", arguments: [site, device])
-            try db.execute(
-                sql: """
-                    INSERT INTO agents (site, device, credential_id, credential_hash, signing_key, enrolled_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    site, device, credentialID, Credentials.hashSecret(credentialSecret), signingKey, Self.timestamp(),
-                ]
+            try JoinTokenRecord.filter(key: id).updateAll(db, JoinTokenRecord.Columns.usedAt.set(to: Self.timestamp()))
+            try AgentRecord.deleteOne(db, key: ["site": site, "device": device])
+            try AgentRecord(
+                site: site,
+                device: device,
+                credentialID: credentialID,
+                credentialHash: Credentials.hashSecret(credentialSecret),
+                signingKey: signingKey,
+                enrolledAt: Self.timestamp()
             )
+            .insert(db)
             try Self.audit(
                 actor: "device \(device)",
                 action: "enrol",
@@ -131,16 +129,11 @@ extension ConsoleStore {
     /// The enrolled device a credential belongs to.
     public func agent(forCredential credential: String) async throws -> EnrolledAgent? {
         guard let (id, secret) = Credentials.parseToken(credential) else { return nil }
-        let row = try await self.writer.read { db -> (site: String, device: String, hash: String, key: String)? in
-            try Row.fetchOne(
-                db,
-                sql: "SELECT site, device, credential_hash, signing_key FROM agents WHERE credential_id = ?",
-                arguments: [id]
-            )
-            .map { ($0["site"], $0["device"], $0["credential_hash"], $0["signing_key"]) }
+        let record = try await self.writer.read { db in
+            try AgentRecord.filter(AgentRecord.Columns.credentialID == id).fetchOne(db)
         }
-        guard let row, Credentials.secret(secret, matches: row.hash) else { return nil }
-        return EnrolledAgent(site: row.site, device: row.device, signingKey: row.key)
+        guard let record, Credentials.secret(secret, matches: record.credentialHash) else { return nil }
+        return EnrolledAgent(site: record.site, device: record.device, signingKey: record.signingKey)
     }
 
     /// The configuration of `agent`: its site with only the virtual servers that list it (their router ids
@@ -175,17 +168,21 @@ extension ConsoleStore {
     /// Records that `agent` applied `version` (ACK, `error` nil) or refused it (NACK, with the reason).
     public func acknowledge(_ agent: EnrolledAgent, version: Int, error: String?) async throws {
         try await self.writer.write { db in
+            let row = AgentRecord.filter(key: ["site": agent.site, "device": agent.device])
             if let error {
-                try db.execute(
-                    sql:
-                        "UPDATE agents SET nack_version = ?, nack_error = ?, last_seen = ? WHERE site = ? AND device = ?",
-                    arguments: [version, String(error.prefix(2000)), Self.timestamp(), agent.site, agent.device]
+                try row.updateAll(
+                    db,
+                    AgentRecord.Columns.nackVersion.set(to: version),
+                    AgentRecord.Columns.nackError.set(to: String(error.prefix(2000))),
+                    AgentRecord.Columns.lastSeen.set(to: Self.timestamp())
                 )
             } else {
-                try db.execute(
-                    sql:
-                        "UPDATE agents SET applied_version = ?, nack_version = NULL, nack_error = NULL, last_seen = ? WHERE site = ? AND device = ?",
-                    arguments: [version, Self.timestamp(), agent.site, agent.device]
+                try row.updateAll(
+                    db,
+                    AgentRecord.Columns.appliedVersion.set(to: version),
+                    AgentRecord.Columns.nackVersion.set(to: nil),
+                    AgentRecord.Columns.nackError.set(to: nil),
+                    AgentRecord.Columns.lastSeen.set(to: Self.timestamp())
                 )
             }
         }
@@ -195,29 +192,29 @@ extension ConsoleStore {
     public func heartbeat(_ agent: EnrolledAgent, report: AgentReport) async throws {
         let text = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
         try await self.writer.write { db in
-            try db.execute(
-                sql: "UPDATE agents SET last_seen = ?, software_version = ?, report = ? WHERE site = ? AND device = ?",
-                arguments: [
-                    Self.timestamp(), String(report.softwareVersion.prefix(64)), text, agent.site, agent.device,
-                ]
-            )
+            _ = try AgentRecord.filter(key: ["site": agent.site, "device": agent.device])
+                .updateAll(
+                    db,
+                    AgentRecord.Columns.lastSeen.set(to: Self.timestamp()),
+                    AgentRecord.Columns.softwareVersion.set(to: String(report.softwareVersion.prefix(64))),
+                    AgentRecord.Columns.report.set(to: text)
+                )
         }
     }
 
     /// Every device of site `site` with its agent status, as seen at `now` by a console of `consoleVersion`.
-    public func deviceStatuses(site: String, consoleVersion: String, now: Date = Date()) async throws -> [DeviceStatus]
-    {
+    public func deviceStatuses(site: String, consoleVersion: String, now: Date) async throws -> [DeviceStatus] {
         let stored = try await self.site(site)
         let rows = try await self.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM agents WHERE site = ?", arguments: [site]).map { row in
+            try AgentRecord.filter(AgentRecord.Columns.site == site).fetchAll(db).map { record in
                 (
-                    device: row["device"] as String,
-                    lastSeen: row["last_seen"] as String?,
-                    software: row["software_version"] as String?,
-                    applied: row["applied_version"] as Int?,
-                    nackVersion: row["nack_version"] as Int?,
-                    nackError: row["nack_error"] as String?,
-                    report: row["report"] as String?
+                    device: record.device,
+                    lastSeen: record.lastSeen,
+                    software: record.softwareVersion,
+                    applied: record.appliedVersion,
+                    nackVersion: record.nackVersion,
+                    nackError: record.nackError,
+                    report: record.report
                 )
             }
         }

@@ -45,7 +45,7 @@ extension ConsoleStore {
         certificatePEM: String,
         privateKeyPEM: String,
         actor: String,
-        now: Date = Date()
+        now: Date
     ) async throws -> (info: CertificateInfo, created: Bool, version: Int) {
         guard Self.isCertificateName(name) else {
             throw ConsoleError.invalidRequest([
@@ -74,23 +74,20 @@ extension ConsoleStore {
         let stamp = Self.timestamp(now)
         let result = try await self.writer.write { db in
             let current = try Self.current(site, db)
-            let created =
-                try Row.fetchOne(
-                    db,
-                    sql: "SELECT 1 FROM certificates WHERE site = ? AND name = ?",
-                    arguments: [site, name]
-                ) == nil
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO certificates
-                    (site, name, certificate, private_key_sealed, subject, not_before, not_after, fingerprint, chain_length, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    site, name, certificatePEM, sealedBytes, summary.subject, Self.timestamp(summary.notValidBefore),
-                    Self.timestamp(summary.notValidAfter), fingerprint, summary.chainLength, stamp,
-                ]
+            let created = try !CertificateRecord.exists(db, key: ["site": site, "name": name])
+            try CertificateRecord(
+                site: site,
+                name: name,
+                certificate: certificatePEM,
+                privateKeySealed: sealedBytes,
+                subject: summary.subject,
+                notBefore: Self.timestamp(summary.notValidBefore),
+                notAfter: Self.timestamp(summary.notValidAfter),
+                fingerprint: fingerprint,
+                chainLength: summary.chainLength,
+                updatedAt: stamp
             )
+            .insert(db, onConflict: .replace)
             let users = Self.users(of: name, in: current.site)
             var version = current.version
             if !users.isEmpty {
@@ -98,7 +95,7 @@ extension ConsoleStore {
                 var site = current.site
                 version += 1
                 site.version = version
-                try db.execute(sql: "UPDATE sites SET version = ? WHERE name = ?", arguments: [version, site.name])
+                try SiteRecord(name: site.name, version: version).update(db)
                 try Self.storeVersion(
                     site,
                     change: "\(created ? "upload" : "replace") certificate \(name)",
@@ -136,13 +133,10 @@ extension ConsoleStore {
     public func certificates(site: String) async throws -> [CertificateInfo] {
         try await self.writer.read { db in
             let current = try Self.current(site, db)
-            return try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM certificates WHERE site = ? ORDER BY name",
-                arguments: [site]
-            ).map {
-                Self.info($0, site: current.site, withChain: false)
-            }
+            return try CertificateRecord.filter(CertificateRecord.Columns.site == site)
+                .order(CertificateRecord.Columns.name)
+                .fetchAll(db)
+                .map { Self.info($0, site: current.site, withChain: false) }
         }
     }
 
@@ -150,16 +144,10 @@ extension ConsoleStore {
     public func certificate(site: String, name: String) async throws -> CertificateInfo {
         try await self.writer.read { db in
             let current = try Self.current(site, db)
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: "SELECT * FROM certificates WHERE site = ? AND name = ?",
-                    arguments: [site, name]
-                )
-            else {
+            guard let record = try CertificateRecord.fetchOne(db, key: ["site": site, "name": name]) else {
                 throw ConsoleError.notFound("no certificate named \(name) in site \(site)")
             }
-            return Self.info(row, site: current.site, withChain: true)
+            return Self.info(record, site: current.site, withChain: true)
         }
     }
 
@@ -175,8 +163,7 @@ extension ConsoleStore {
                     "certificate \(name) is used by virtual server\(users.count == 1 ? "" : "s") \(users.joined(separator: ", ")): change their managedCertificate first"
                 )
             }
-            try db.execute(sql: "DELETE FROM certificates WHERE site = ? AND name = ?", arguments: [site, name])
-            guard db.changesCount > 0 else {
+            guard try CertificateRecord.deleteOne(db, key: ["site": site, "name": name]) else {
                 throw ConsoleError.notFound("no certificate named \(name) in site \(site)")
             }
             try Self.audit(
@@ -201,18 +188,10 @@ extension ConsoleStore {
         let names = Set(site.virtualServers.flatMap { $0.payloads.compactMap(\.managedCertificate) })
         guard !names.isEmpty else { return [] }
         let rows = try await self.writer.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT name, certificate, private_key_sealed FROM certificates WHERE site = ?",
-                arguments: [siteName]
-            )
-            .filter { names.contains($0["name"]) }
-            .map {
-                (
-                    name: $0["name"] as String, certificate: $0["certificate"] as String,
-                    sealed: $0["private_key_sealed"] as Data
-                )
-            }
+            try CertificateRecord.filter(CertificateRecord.Columns.site == siteName)
+                .fetchAll(db)
+                .filter { names.contains($0.name) }
+                .map { (name: $0.name, certificate: $0.certificate, sealed: $0.privateKeySealed) }
         }
         let deliveryKey = Self.deliveryKey(signingKey: signingKey)
         return try rows.map { row in
@@ -249,11 +228,7 @@ extension ConsoleStore {
         for (index, vs) in site.virtualServers.enumerated() {
             for payload in vs.payloads {
                 guard let name = payload.managedCertificate else { continue }
-                if try Row.fetchOne(
-                    db,
-                    sql: "SELECT 1 FROM certificates WHERE site = ? AND name = ?",
-                    arguments: [site.name, name]
-                ) == nil {
+                if try !CertificateRecord.exists(db, key: ["site": site.name, "name": name]) {
                     issues.append(
                         ConfigurationIssue(
                             path: "virtualServers[\(index)].payloads.\(payload.kind.rawValue).managedCertificate",
@@ -272,17 +247,17 @@ extension ConsoleStore {
         site.virtualServers.filter { $0.payloads.contains { $0.managedCertificate == name } }.map(\.name)
     }
 
-    private static func info(_ row: Row, site: Site, withChain: Bool) -> CertificateInfo {
+    private static func info(_ record: CertificateRecord, site: Site, withChain: Bool) -> CertificateInfo {
         CertificateInfo(
-            name: row["name"],
-            subject: row["subject"],
-            notValidBefore: row["not_before"],
-            notValidAfter: row["not_after"],
-            fingerprint: row["fingerprint"],
-            chainLength: row["chain_length"],
-            updatedAt: row["updated_at"],
-            usedBy: Self.users(of: row["name"], in: site),
-            certificate: withChain ? row["certificate"] : nil
+            name: record.name,
+            subject: record.subject,
+            notValidBefore: record.notBefore,
+            notValidAfter: record.notAfter,
+            fingerprint: record.fingerprint,
+            chainLength: record.chainLength,
+            updatedAt: record.updatedAt,
+            usedBy: Self.users(of: record.name, in: site),
+            certificate: withChain ? record.certificate : nil
         )
     }
 

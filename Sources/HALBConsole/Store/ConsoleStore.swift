@@ -89,12 +89,13 @@ public struct TokenInfo: Sendable, Codable, Hashable {
     public var expiresAt: String?
 }
 
-/// The console's store: sites with their whole history, users, tokens and the audit log, in one SQLite file.
+/// The console's store (``ConsoleStorage``) in one SQLite file: sites with their whole history, users, tokens,
+/// the audit log, enrolled devices and certificates.
 ///
 /// Every change runs in one transaction: the site is edited as a document, read back by ``SiteReader`` (so it is
 /// valid as a whole, or nothing is stored), written as a new version and audited. The file is in WAL mode with
 /// `synchronous = FULL`, so a change the API acknowledged survives a crash of the process or the machine.
-public final class ConsoleStore: Sendable {
+public final class ConsoleStore: ConsoleStorage {
     let writer: any DatabaseWriter
     /// Wakes the devices' long polls when a site changes.
     let changes = SiteChangeNotifier()
@@ -266,9 +267,7 @@ public final class ConsoleStore: Sendable {
     /// Every site with its current version, by name.
     public func sites() async throws -> [(name: String, version: Int)] {
         try await self.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, version FROM sites ORDER BY name").map {
-                ($0["name"], $0["version"])
-            }
+            try SiteRecord.order(SiteRecord.Columns.name).fetchAll(db).map { ($0.name, $0.version) }
         }
     }
 
@@ -282,12 +281,7 @@ public final class ConsoleStore: Sendable {
     /// Version `version` of site `name`.
     public func site(_ name: String, version: Int) async throws -> StoredSite {
         try await self.writer.read { db in
-            guard
-                let document = try String.fetchOne(
-                    db,
-                    sql: "SELECT document FROM site_versions WHERE site = ? AND version = ?",
-                    arguments: [name, version]
-                )
+            guard let document = try SiteVersionRecord.fetchOne(db, key: ["site": name, "version": version])?.document
             else {
                 _ = try Self.current(name, db)
                 throw ConsoleError.notFound("site \(name) has no version \(version)")
@@ -304,7 +298,7 @@ public final class ConsoleStore: Sendable {
             let site = try Self.read(document.replacing("version", with: .plain("1")))
             if try Self.exists(site.name, db) { throw ConsoleError.conflict("site \(site.name) exists already") }
             try Self.checkCertificates(of: site, db)
-            try db.execute(sql: "INSERT INTO sites (name, version) VALUES (?, 1)", arguments: [site.name])
+            try SiteRecord(name: site.name, version: 1).insert(db)
             try Self.storeVersion(site, change: "create site", author: actor, db)
             try Self.audit(
                 actor: actor,
@@ -350,7 +344,7 @@ public final class ConsoleStore: Sendable {
                 ])
             }
             try Self.checkCertificates(of: site, db)
-            try db.execute(sql: "UPDATE sites SET version = ? WHERE name = ?", arguments: [version, name])
+            try SiteRecord(name: name, version: version).update(db)
             try Self.storeVersion(site, change: change, author: actor, db)
             let detail = SiteDifference.describe(from: current.site, to: site)
             try Self.audit(
@@ -368,16 +362,6 @@ public final class ConsoleStore: Sendable {
         return stored
     }
 
-    /// Makes version `version` of site `name` current again, as a new version.
-    public func rollback(_ name: String, to version: Int, basedOn: Int, actor: String) async throws -> StoredSite {
-        let old = try await self.site(name, version: version)
-        let document = old.document
-        return try await self.changeSite(name, basedOn: basedOn, actor: actor, change: "rollback to version \(version)")
-        { _ in
-            document
-        }
-    }
-
     /// Deletes site `name` and its history; the audit log keeps the deletion.
     public func deleteSite(_ name: String, basedOn: Int, actor: String) async throws {
         try await self.writer.write { db in
@@ -385,8 +369,8 @@ public final class ConsoleStore: Sendable {
             guard current.version == basedOn else {
                 throw ConsoleError.staleVersion(sent: basedOn, current: current.version)
             }
-            try db.execute(sql: "DELETE FROM site_versions WHERE site = ?", arguments: [name])
-            try db.execute(sql: "DELETE FROM sites WHERE name = ?", arguments: [name])
+            try SiteVersionRecord.filter(SiteVersionRecord.Columns.site == name).deleteAll(db)
+            try SiteRecord.deleteOne(db, key: name)
             try Self.audit(
                 actor: actor,
                 action: "delete",
@@ -403,19 +387,12 @@ public final class ConsoleStore: Sendable {
     public func versions(of name: String) async throws -> [SiteVersionInfo] {
         try await self.writer.read { db in
             _ = try Self.current(name, db)
-            return try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT version, author, created_at, change FROM site_versions WHERE site = ? ORDER BY version DESC",
-                arguments: [name]
-            ).map {
-                SiteVersionInfo(
-                    version: $0["version"],
-                    author: $0["author"],
-                    createdAt: $0["created_at"],
-                    change: $0["change"]
-                )
-            }
+            return try SiteVersionRecord.filter(SiteVersionRecord.Columns.site == name)
+                .order(SiteVersionRecord.Columns.version.desc)
+                .fetchAll(db)
+                .map {
+                    SiteVersionInfo(version: $0.version, author: $0.author, createdAt: $0.createdAt, change: $0.change)
+                }
         }
     }
 
@@ -423,18 +400,7 @@ public final class ConsoleStore: Sendable {
 
     /// Whether any user exists (the first start creates the admin).
     public func hasUsers() async throws -> Bool {
-        try await self.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users")! > 0 }
-    }
-
-    /// On the first start (no user yet), creates the admin user `admin` with `password`, or with a new random
-    /// password when `nil`.
-    ///
-    /// - Returns: the password when one was made up (to show once), else `nil`.
-    public func createFirstAdmin(password: String?) async throws -> String? {
-        guard try await !self.hasUsers() else { return nil }
-        let chosen = password ?? Credentials.newPassword()
-        _ = try await self.createUser("admin", password: chosen, role: .admin, actor: "console")
-        return password == nil ? chosen : nil
+        try await self.writer.read { db in try UserRecord.fetchCount(db) > 0 }
     }
 
     /// Creates user `name` with `password` (stored as a bcrypt hash).
@@ -456,14 +422,11 @@ public final class ConsoleStore: Sendable {
         }
         let hash = Credentials.hashPassword(password)
         return try await self.writer.write { db in
-            if try String.fetchOne(db, sql: "SELECT name FROM users WHERE name = ?", arguments: [name]) != nil {
+            if try UserRecord.exists(db, key: name) {
                 throw ConsoleError.conflict("user \(name) exists already")
             }
             let now = Self.timestamp()
-            try db.execute(
-                sql: "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [name, hash, role.rawValue, now]
-            )
+            try UserRecord(name: name, passwordHash: hash, role: role, createdAt: now).insert(db)
             try Self.audit(
                 actor: actor,
                 action: "create",
@@ -480,8 +443,8 @@ public final class ConsoleStore: Sendable {
     /// Every user, by name.
     public func users() async throws -> [UserInfo] {
         try await self.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, role, created_at FROM users ORDER BY name").map {
-                UserInfo(name: $0["name"], role: Role(rawValue: $0["role"]) ?? .readOnly, createdAt: $0["created_at"])
+            try UserRecord.order(UserRecord.Columns.name).fetchAll(db).map {
+                UserInfo(name: $0.name, role: $0.role, createdAt: $0.createdAt)
             }
         }
     }
@@ -489,8 +452,7 @@ public final class ConsoleStore: Sendable {
     /// Deletes user `name` and its tokens.
     public func deleteUser(_ name: String, actor: String) async throws {
         try await self.writer.write { db in
-            try db.execute(sql: "DELETE FROM users WHERE name = ?", arguments: [name])
-            guard db.changesCount > 0 else { throw ConsoleError.notFound("no user named \(name)") }
+            guard try UserRecord.deleteOne(db, key: name) else { throw ConsoleError.notFound("no user named \(name)") }
             try Self.audit(
                 actor: actor,
                 action: "delete",
@@ -521,7 +483,7 @@ public final class ConsoleStore: Sendable {
             ])
         }
         let stored = try await self.writer.read { db in
-            try String.fetchOne(db, sql: "SELECT password_hash FROM users WHERE name = ?", arguments: [name])
+            try UserRecord.fetchOne(db, key: name)?.passwordHash
         }
         guard let stored else { throw ConsoleError.notFound("no user named \(name)") }
         if let currentPassword, !Credentials.verifyPassword(currentPassword, hash: stored) {
@@ -532,16 +494,16 @@ public final class ConsoleStore: Sendable {
         let hash = Credentials.hashPassword(password)
         try await self.writer.write { db in
             // Compare and set: a change that crossed this one (between the check and now) wins, this one fails.
-            try db.execute(
-                sql: "UPDATE users SET password_hash = ? WHERE name = ? AND password_hash = ?",
-                arguments: [hash, name, stored]
+            let changed = try UserRecord.filter(
+                UserRecord.Columns.name == name && UserRecord.Columns.passwordHash == stored
             )
-            guard db.changesCount == 1 else { throw ConsoleError.conflict("user \(name)'s password changed meanwhile") }
-            try db.execute(
-                sql: "DELETE FROM tokens WHERE user = ? AND kind = 'session' AND id IS NOT ?",
-                arguments: [name, keepingSession]
+            .updateAll(db, UserRecord.Columns.passwordHash.set(to: hash))
+            guard changed == 1 else { throw ConsoleError.conflict("user \(name)'s password changed meanwhile") }
+            var sessions = TokenRecord.filter(
+                TokenRecord.Columns.user == name && TokenRecord.Columns.kind == Identity.Kind.session
             )
-            let ended = db.changesCount
+            if let keepingSession { sessions = sessions.filter(TokenRecord.Columns.id != keepingSession) }
+            let ended = try sessions.deleteAll(db)
             try Self.audit(
                 actor: actor,
                 action: "change",
@@ -560,23 +522,22 @@ public final class ConsoleStore: Sendable {
     public func logIn(
         _ user: String,
         password: String,
-        lifetime: Duration = .seconds(12 * 3600)
+        lifetime: Duration
     ) async throws -> (token: String, info: TokenInfo) {
-        let row = try await self.writer.read { db -> (hash: String, role: String)? in
-            try Row.fetchOne(db, sql: "SELECT password_hash, role FROM users WHERE name = ?", arguments: [user])
-                .map { ($0["password_hash"], $0["role"]) }
+        let row = try await self.writer.read { db -> (hash: String, role: Role)? in
+            try UserRecord.fetchOne(db, key: user).map { ($0.passwordHash, $0.role) }
         }
         // An unknown user costs as much as a wrong password, so the answer time does not tell which it was.
         let hash = row?.hash ?? Credentials.unknownUserHash
         guard Credentials.verifyPassword(password, hash: hash), let row else {
             throw ConsoleError.unauthorized("wrong user name or password")
         }
-        let role = Role(rawValue: row.role) ?? .readOnly
+        let role = row.role
         return try await self.issueToken(
             user: user,
             name: "login",
             role: role,
-            kind: "session",
+            kind: .session,
             lifetime: lifetime,
             actor: user
         )
@@ -609,7 +570,7 @@ public final class ConsoleStore: Sendable {
             user: creator.user,
             name: name,
             role: role,
-            kind: "api",
+            kind: .api,
             lifetime: nil,
             expiresAt: delegated ? creator.expiresAt : nil,
             parent: delegated ? creator.tokenID : nil,
@@ -621,7 +582,7 @@ public final class ConsoleStore: Sendable {
         user: String,
         name: String,
         role: Role,
-        kind: String,
+        kind: Identity.Kind,
         lifetime: Duration?,
         expiresAt: String? = nil,
         parent: String? = nil,
@@ -634,7 +595,7 @@ public final class ConsoleStore: Sendable {
             name: name,
             user: user,
             role: role,
-            kind: kind,
+            kind: kind.rawValue,
             createdAt: Self.timestamp(now),
             expiresAt: lifetime.map { Self.timestamp(now.addingTimeInterval(TimeInterval($0.components.seconds))) }
                 ?? expiresAt
@@ -642,22 +603,23 @@ public final class ConsoleStore: Sendable {
         try await self.writer.write { db in
             if let parent {
                 // The creator may have been revoked meanwhile: then it creates nothing.
-                guard try String.fetchOne(db, sql: "SELECT id FROM tokens WHERE id = ?", arguments: [parent]) != nil
-                else {
+                guard try TokenRecord.exists(db, key: parent) else {
                     throw ConsoleError.unauthorized("the token is unknown, revoked or expired")
                 }
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO tokens (id, secret_hash, user, name, role, kind, created_at, expires_at, parent)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    id, Credentials.hashSecret(secret), user, name, role.rawValue, kind, info.createdAt, info.expiresAt,
-                    parent,
-                ]
+            try TokenRecord(
+                id: id,
+                secretHash: Credentials.hashSecret(secret),
+                user: user,
+                name: name,
+                role: role,
+                kind: kind,
+                createdAt: info.createdAt,
+                expiresAt: info.expiresAt,
+                parent: parent
             )
-            if kind == "api" {
+            .insert(db)
+            if kind == .api {
                 try Self.audit(
                     actor: actor,
                     action: "create",
@@ -690,53 +652,31 @@ public final class ConsoleStore: Sendable {
     /// Who `token` belongs to, if it is valid and not expired.
     public func identity(forToken token: String) async throws -> Identity? {
         guard let (id, secret) = Credentials.parseToken(token) else { return nil }
-        let row = try await self.writer.read {
-            db -> (hash: String, user: String, role: String, kind: String, expires: String?)? in
-            try Row.fetchOne(
-                db,
-                sql: "SELECT secret_hash, user, role, kind, expires_at FROM tokens WHERE id = ?",
-                arguments: [id]
-            )
-            .map { ($0["secret_hash"], $0["user"], $0["role"], $0["kind"], $0["expires_at"]) }
-        }
-        guard let row, Credentials.secret(secret, matches: row.hash) else { return nil }
-        if let expires = row.expires, expires <= Self.timestamp() { return nil }
+        let record = try await self.writer.read { db in try TokenRecord.fetchOne(db, key: id) }
+        guard let record, Credentials.secret(secret, matches: record.secretHash) else { return nil }
+        if let expires = record.expiresAt, expires <= Self.timestamp() { return nil }
         return Identity(
-            user: row.user,
-            role: Role(rawValue: row.role) ?? .readOnly,
+            user: record.user,
+            role: record.role,
             tokenID: id,
-            kind: Identity.Kind(rawValue: row.kind) ?? .api,
-            expiresAt: row.expires
+            kind: record.kind,
+            expiresAt: record.expiresAt
         )
     }
 
     /// The tokens of `user` (every user's when `nil`), without their secrets.
     public func tokens(of user: String?) async throws -> [TokenInfo] {
         try await self.writer.read { db in
-            try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT id, name, user, role, kind, created_at, expires_at FROM tokens WHERE (? IS NULL OR user = ?) ORDER BY created_at, id",
-                arguments: [user, user]
-            ).map {
-                TokenInfo(
-                    id: $0["id"],
-                    name: $0["name"],
-                    user: $0["user"],
-                    role: Role(rawValue: $0["role"]) ?? .readOnly,
-                    kind: $0["kind"],
-                    createdAt: $0["created_at"],
-                    expiresAt: $0["expires_at"]
-                )
-            }
+            var tokens = TokenRecord.order(TokenRecord.Columns.createdAt, TokenRecord.Columns.id)
+            if let user { tokens = tokens.filter(TokenRecord.Columns.user == user) }
+            return try tokens.fetchAll(db).map(\.info)
         }
     }
 
     /// Revokes token `id`, and the tokens made with it.
     public func deleteToken(_ id: String, actor: String) async throws {
         try await self.writer.write { db in
-            try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
-            guard db.changesCount > 0 else { throw ConsoleError.notFound("no token \(id)") }
+            guard try TokenRecord.deleteOne(db, key: id) else { throw ConsoleError.notFound("no token \(id)") }
             try Self.audit(
                 actor: actor,
                 action: "delete",
@@ -752,22 +692,20 @@ public final class ConsoleStore: Sendable {
     // MARK: - Audit
 
     /// The newest `limit` audit entries, of site `site` only if given.
-    public func audit(site: String? = nil, limit: Int = 100) async throws -> [AuditEntry] {
+    public func audit(site: String?, limit: Int) async throws -> [AuditEntry] {
         try await self.writer.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM audit WHERE (? IS NULL OR site = ?) ORDER BY id DESC LIMIT ?",
-                arguments: [site, site, max(1, min(limit, 1000))]
-            ).map {
+            var entries = AuditRecord.order(AuditRecord.Columns.id.desc).limit(max(1, min(limit, 1000)))
+            if let site { entries = entries.filter(AuditRecord.Columns.site == site) }
+            return try entries.fetchAll(db).map {
                 AuditEntry(
-                    id: $0["id"],
-                    at: $0["at"],
-                    actor: $0["actor"],
-                    action: $0["action"],
-                    target: $0["target"],
-                    site: $0["site"],
-                    version: $0["version"],
-                    detail: $0["detail"]
+                    id: $0.id ?? 0,
+                    at: $0.at,
+                    actor: $0.actor,
+                    action: $0.action,
+                    target: $0.target,
+                    site: $0.site,
+                    version: $0.version,
+                    detail: $0.detail
                 )
             }
         }
@@ -776,21 +714,14 @@ public final class ConsoleStore: Sendable {
     // MARK: - Helpers
 
     static func current(_ name: String, _ db: Database) throws -> StoredSite {
-        guard
-            let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT v.version, v.document FROM sites s
-                    JOIN site_versions v ON v.site = s.name AND v.version = s.version WHERE s.name = ?
-                    """,
-                arguments: [name]
-            )
+        guard let current = try SiteRecord.fetchOne(db, key: name),
+            let stored = try SiteVersionRecord.fetchOne(db, key: ["site": name, "version": current.version])
         else { throw ConsoleError.notFound("no site named \(name)") }
-        return StoredSite(name: name, version: row["version"], site: try SiteReader.load(yaml: row["document"]))
+        return StoredSite(name: name, version: stored.version, site: try SiteReader.load(yaml: stored.document))
     }
 
     private static func exists(_ name: String, _ db: Database) throws -> Bool {
-        try String.fetchOne(db, sql: "SELECT name FROM sites WHERE name = ?", arguments: [name]) != nil
+        try SiteRecord.exists(db, key: name)
     }
 
     /// Reads `document` as a site; its issues become a 422.
@@ -803,11 +734,15 @@ public final class ConsoleStore: Sendable {
     }
 
     static func storeVersion(_ site: Site, change: String, author: String, _ db: Database) throws {
-        try db.execute(
-            sql:
-                "INSERT INTO site_versions (site, version, document, author, created_at, change) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [site.name, site.version, SiteWriter.yaml(site), author, Self.timestamp(), change]
+        try SiteVersionRecord(
+            site: site.name,
+            version: site.version,
+            document: SiteWriter.yaml(site),
+            author: author,
+            createdAt: Self.timestamp(),
+            change: change
         )
+        .insert(db)
     }
 
     static func audit(
@@ -819,10 +754,17 @@ public final class ConsoleStore: Sendable {
         detail: String,
         _ db: Database
     ) throws {
-        try db.execute(
-            sql: "INSERT INTO audit (at, actor, action, target, site, version, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [Self.timestamp(), actor, action, target, site, version, detail]
+        try AuditRecord(
+            id: nil,
+            at: Self.timestamp(),
+            actor: actor,
+            action: action,
+            target: target,
+            site: site,
+            version: version,
+            detail: detail
         )
+        .insert(db)
     }
 
     /// UTC, to the millisecond (`2026-11-25T18:50:00.123Z`): sorts as text in time order.
