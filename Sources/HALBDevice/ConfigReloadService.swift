@@ -27,7 +27,12 @@ struct ConfigReloadService: Service {
                     for await _ in signals { queue.yield(.signal) }
                 }
                 group.addTask {
-                    await self.watch { if stamps.changed(to: self.source.stamp()) { queue.yield(.fileChanged) } }
+                    await self.watch {
+                        if stamps.changed(to: self.source.stamp()) { queue.yield(.fileChanged) }
+                    } watching: {
+                        // A change made after the device read the file but before the watch began.
+                        queue.yield(.started)
+                    }
                 }
                 group.addTask {
                     for await trigger in triggers {
@@ -40,13 +45,16 @@ struct ConfigReloadService: Service {
         }
     }
 
-    /// Calls `check` whenever the file may have changed, until cancelled.
-    private func watch(_ check: @escaping @Sendable () -> Void) async {
+    /// Calls `check` whenever the file may have changed, until cancelled, and `watching` once the watch is set.
+    private func watch(_ check: @escaping @Sendable () -> Void, watching: @escaping @Sendable () -> Void) async {
         guard case .file(let path) = self.source else { return }
+        var watching: (@Sendable () -> Void)? = watching
         do {
             while !Task.isCancelled {
                 // A link swapped to a file in another directory: watch that one from now on.
                 let watcher = try FileWatcher(path: path)
+                watching?()
+                watching = nil
                 await withTaskCancellationHandler {
                     for await _ in watcher.events {
                         check()
@@ -62,6 +70,7 @@ struct ConfigReloadService: Service {
                 "Cannot watch the configuration file; checking it every second",
                 metadata: ["config.source": "\(self.source.name)", "error": "\(error)"]
             )
+            watching?()
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 guard !Task.isCancelled else { break }
@@ -71,6 +80,8 @@ struct ConfigReloadService: Service {
     }
 
     private enum Trigger: String, Sendable {
+        /// The watch began: the file is applied if it changed since the device read it (silently if not).
+        case started = "start"
         case signal = "SIGHUP"
         case fileChanged = "file changed"
     }
@@ -82,6 +93,7 @@ struct ConfigReloadService: Service {
         do {
             let site = try self.source.site()
             if site == (await self.device.site) {
+                guard trigger != .started else { return }
                 // SIGHUP also reads renewed TLS certificates and keys: with offload, the same site is applied again.
                 guard trigger == .signal,
                     await self.device.balancer.status().listeners.contains(where: { $0.certificate != nil })

@@ -291,4 +291,20 @@ final class RecordingRouter: VirtualRouting {
         #expect(running.router.updates.last?.first?.priority == 120)
         try await running.stop()
     }
+
+    /// The file changed between the device reading it and the watch beginning: that change is not lost.
+    @Test func aChangeBeforeTheWatchBeganIsApplied() async throws {
+        let gateway = try await TestServer.start()
+        defer { Task { await gateway.kill() } }
+        let port = try freePort()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-early-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("site.yaml")
+        let second = try Self.site(version: 2, port: port, gateway: gateway.port, priority: 150)
+        try SiteWriter.yaml(second).write(to: file, atomically: true, encoding: .utf8)
+        let running = try await Self.start(try Self.site(port: port, gateway: gateway.port), source: .file(file.path))
+        #expect(await eventually { await running.device.site?.version == 2 })
+        try await running.stop()
+    }
 }
