@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HALBCore
+import HALBWire
 import Testing
 
 @testable import HALBConsole

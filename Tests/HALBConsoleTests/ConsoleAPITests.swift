@@ -1,6 +1,7 @@
 import Foundation
 import HALBConsole
 import HALBCore
+import HALBWire
 import Hummingbird
 import HummingbirdTesting
 import NIOCore

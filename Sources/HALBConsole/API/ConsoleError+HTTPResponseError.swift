@@ -1,4 +1,5 @@
 import HALBCore
+import HALBWire
 import HTTPTypes
 import Hummingbird
 

@@ -1,3 +1,4 @@
+import HALBWire
 import Hummingbird
 import NIOCore
 

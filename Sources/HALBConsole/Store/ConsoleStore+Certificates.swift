@@ -3,24 +3,7 @@ import Foundation
 import GRDB
 import HALBCertificates
 import HALBCore
-
-/// A certificate uploaded to the console, as the API shows it: never its private key.
-public struct CertificateInfo: Sendable, Codable, Hashable {
-    public var name: String
-    /// The leaf certificate's subject, as RFC 4514 writes it (`CN=rdp.example.com,O=Example`).
-    public var subject: String
-    public var notValidBefore: String
-    public var notValidAfter: String
-    /// The SHA-256 of the leaf certificate (DER), hex.
-    public var fingerprint: String
-    /// Certificates in the chain: the leaf and its intermediates.
-    public var chainLength: Int
-    public var updatedAt: String
-    /// The virtual servers whose `ssl` payload offloads with it.
-    public var usedBy: [String]
-    /// The chain (PEM), when one certificate is asked for.
-    public var certificate: String?
-}
+import HALBWire
 
 /// A certificate and its private key as a device receives them with its configuration: the key sealed (AES-GCM)
 /// with a key derived from the device's signing key, so it does not cross the network in clear even over HTTP.

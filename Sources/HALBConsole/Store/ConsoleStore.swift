@@ -2,14 +2,7 @@ import Crypto
 import Foundation
 import GRDB
 import HALBCore
-
-/// What a user or token may do.
-public enum Role: String, Sendable, Codable, CaseIterable {
-    /// Everything.
-    case admin
-    /// Read only: every change answers 403.
-    case readOnly = "read-only"
-}
+import HALBWire
 
 /// Who a request comes from, once its token is checked.
 public struct Identity: Sendable, Hashable {
@@ -47,46 +40,6 @@ public struct StoredSite: Sendable {
     public var site: Site
     /// The document as ``SiteWriter`` writes it, `version` included.
     public var document: ConfigNode { SiteWriter.node(self.site) }
-}
-
-/// One entry of a site's history.
-public struct SiteVersionInfo: Sendable, Codable, Hashable {
-    public var version: Int
-    public var author: String
-    public var createdAt: String
-    /// What made it, such as `update gateway gw1` or `rollback to 3`.
-    public var change: String
-}
-
-/// One entry of the audit log.
-public struct AuditEntry: Sendable, Codable, Hashable {
-    public var id: Int64
-    public var at: String
-    public var actor: String
-    public var action: String
-    public var target: String
-    public var site: String?
-    public var version: Int?
-    /// What changed, in words (never a secret).
-    public var detail: String
-}
-
-/// A user, as the API shows it (never the password hash).
-public struct UserInfo: Sendable, Codable, Hashable {
-    public var name: String
-    public var role: Role
-    public var createdAt: String
-}
-
-/// An API token, as the API shows it (never the secret).
-public struct TokenInfo: Sendable, Codable, Hashable {
-    public var id: String
-    public var name: String
-    public var user: String
-    public var role: Role
-    public var kind: String
-    public var createdAt: String
-    public var expiresAt: String?
 }
 
 /// The console's store (``ConsoleStorage``) in one SQLite file: sites with their whole history, users, tokens,

@@ -63,6 +63,38 @@ public struct SiteReader {
         ]
     }
 
+    /// Reads one gateway as the console answers it (`GET /api/v1/sites/{site}/gateways/{name}`), without the
+    /// checks that need the whole site.
+    ///
+    /// - Throws: ``ConfigurationError`` with every shape issue.
+    public static func gateway(_ node: ConfigNode) throws(ConfigurationError) -> Gateway {
+        try Self.item(node) { reader, node in reader.gateway(node, at: .root) }
+    }
+
+    /// Reads one device record, like ``gateway(_:)``.
+    public static func device(_ node: ConfigNode) throws(ConfigurationError) -> Device {
+        try Self.item(node) { reader, node in reader.device(node, at: .root) }
+    }
+
+    /// Reads one virtual server, like ``gateway(_:)``.
+    public static func virtualServer(_ node: ConfigNode) throws(ConfigurationError) -> VirtualServer {
+        try Self.item(node) { reader, node in reader.virtualServer(node, at: .root) }
+    }
+
+    private static func item<Item>(
+        _ node: ConfigNode,
+        _ read: (inout SiteReader, ConfigNode) -> Item?
+    ) throws(ConfigurationError) -> Item {
+        var reader = SiteReader()
+        let item = read(&reader, node)
+        guard let item, reader.issues.isEmpty else {
+            throw ConfigurationError(
+                issues: reader.issues.isEmpty ? [ConfigurationIssue(path: "", message: "not an item")] : reader.issues
+            )
+        }
+        return item
+    }
+
     /// Reads a site from a tree without semantic validation.
     ///
     /// - Returns: the site as written (defaults filled in), and the shape issues found.

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import HALBAgent
 import HALBCore
+import HALBWire
 import NIOCore
 import NIOHTTP1
 
@@ -89,8 +90,25 @@ struct ConsoleClient {
         var body: String
         var etag: Int?
 
-        /// The body as JSON.
-        var json: Any? { try? JSONSerialization.jsonObject(with: Data(self.body.utf8)) }
+        /// The body as one of the API's bodies (HALBWire).
+        ///
+        /// - Throws: ``ClientError`` when it is not one.
+        func decode<Body: Decodable>(_ type: Body.Type) throws -> Body {
+            do {
+                return try JSONDecoder().decode(Body.self, from: Data(self.body.utf8))
+            } catch {
+                throw ClientError("the console's answer is not understood: \(DisplayText.quoted(self.body, limit: 80))")
+            }
+        }
+
+        /// The body as a site's document or one of its items (JSON), read within the site's limits.
+        func document() throws -> ConfigNode {
+            do {
+                return try ConfigNode.parse(json: self.body)
+            } catch {
+                throw ClientError("the console's answer is not understood: \(error.description)")
+            }
+        }
     }
 
     /// Sends a request; a 4xx or 5xx answer becomes a ``ClientError`` with the console's reason and every issue.
@@ -137,28 +155,31 @@ struct ConsoleClient {
     }
 
     private static func error(_ answer: Answer) -> ClientError {
-        guard let object = answer.json as? [String: Any] else {
-            return ClientError("the console answered \(answer.status): \(answer.body.prefix(300))")
+        let data = Data(answer.body.utf8)
+        guard let body = try? JSONDecoder().decode(ErrorBody.self, from: data) else {
+            // Hummingbird's own answer (an unknown path, a method not allowed): `{"error": {"message": ...}}`.
+            let reason = (try? JSONDecoder().decode(HummingbirdError.self, from: data))?.error.message
+            return ClientError(reason ?? "the console answered \(answer.status): \(answer.body.prefix(300))")
         }
-        var lines: [String] = []
-        if let message = object["error"] as? String {
-            lines.append(message)
-        } else if let nested = object["error"] as? [String: Any], let message = nested["message"] as? String {
-            lines.append(message)
-        } else {
-            lines.append("the console answered \(answer.status)")
-        }
-        if let issues = object["issues"] as? [[String: Any]] {
+        var lines = [body.error]
+        if let issues = body.issues {
             lines = ["the change was refused; nothing was stored:"]
             for issue in issues {
-                let path = issue["path"] as? String ?? ""
-                let message = issue["message"] as? String ?? ""
-                lines.append("  \(path.isEmpty ? message : "\(path): \(message)")")
+                lines.append("  \(issue.path.isEmpty ? issue.message : "\(issue.path): \(issue.message)")")
             }
         }
         if answer.status == 401 { lines.append("(log in again: halb login)") }
         return ClientError(lines.joined(separator: "\n"))
     }
+}
+
+/// The error body Hummingbird writes itself, before the console's routes.
+private struct HummingbirdError: Decodable {
+    struct Message: Decodable {
+        var message: String
+    }
+
+    var error: Message
 }
 
 /// Prints rows as aligned columns under a header.

@@ -32,9 +32,7 @@ struct AdminOptions: ParsableArguments {
     /// The site to work on: `--site`, or the only one there is.
     func siteName(_ client: ConsoleClient) async throws -> String {
         if let site = self.site { return site }
-        let sites = (try await client.send(.GET, "/api/v1/sites").json as? [[String: Any]] ?? []).compactMap {
-            $0["name"] as? String
-        }
+        let sites = try await client.send(.GET, "/api/v1/sites").decode([SiteSummary].self).map(\.name)
         guard sites.count == 1 else {
             throw ClientError(
                 sites.isEmpty
@@ -46,20 +44,41 @@ struct AdminOptions: ParsableArguments {
     }
 
     /// Prints the token of a token-issuing answer alone (for `$(...)` in scripts), or the whole answer with --json.
-    func printToken(_ answer: ConsoleClient.Answer) {
+    func printToken<Body: Decodable>(_ answer: ConsoleClient.Answer, _ type: Body.Type, token: (Body) -> String) throws
+    {
         if self.json {
             Swift.print(answer.body, terminator: "")
         } else {
-            Swift.print(text((answer.json as? [String: Any])?["token"]))
+            Swift.print(token(try answer.decode(Body.self)))
         }
     }
 
-    /// Prints `answer`'s body as JSON, or `table` of it.
-    func print(_ answer: ConsoleClient.Answer, table: (Any?) -> String) {
-        Swift.print(
-            self.json ? answer.body.trimmingCharacters(in: .newlines) : table(answer.json),
-            terminator: self.json ? "\n" : ""
-        )
+    /// Prints `answer`'s body as JSON, or `table` of it read as a `Body`.
+    func print<Body: Decodable>(_ answer: ConsoleClient.Answer, as type: Body.Type, table: (Body) -> String) throws {
+        if self.json {
+            Swift.print(answer.body.trimmingCharacters(in: .newlines))
+        } else {
+            Swift.print(table(try answer.decode(Body.self)), terminator: "")
+        }
+    }
+
+    /// Prints a list of site items as JSON, or as a table of `Kind`'s rows.
+    func printItems<Kind: SiteListKind>(_ answer: ConsoleClient.Answer, _ kind: Kind.Type) throws {
+        if self.json {
+            Swift.print(answer.body.trimmingCharacters(in: .newlines))
+            return
+        }
+        guard case .sequence(let nodes) = try answer.document() else {
+            throw ClientError("the console's answer is not a list of \(Kind.noun)s")
+        }
+        let rows = try nodes.map { node in
+            do {
+                return try Kind.row(node)
+            } catch {
+                throw ClientError("the console's answer is not understood: \(error)")
+            }
+        }
+        Swift.print(Table.render(Kind.header, rows), terminator: "")
     }
 }
 
@@ -72,9 +91,17 @@ func runAdmin(_ body: () async throws -> Void) async throws {
     }
 }
 
-/// A JSON object of text fields, as a request body.
-func jsonBody(_ fields: [String: String]) throws -> String {
-    String(decoding: try JSONEncoder().encode(fields), as: UTF8.self)
+/// A request body (a HALBWire value, or text fields) as JSON.
+func jsonBody(_ body: some Encodable) throws -> String {
+    String(decoding: try JSONEncoder().encode(body), as: UTF8.self)
+}
+
+/// The name of the item or site a created document holds (`name`, or `site` for a whole site).
+func documentName(_ answer: ConsoleClient.Answer, key: String = "name") -> String {
+    guard case .mapping(let entries)? = try? answer.document(),
+        case .scalar(let name, _)? = entries.first(where: { $0.key == key })?.value
+    else { return "-" }
+    return name
 }
 
 /// Reads a request body from a file, or standard input for `-`.
@@ -98,16 +125,11 @@ func readBody(_ file: String) throws -> String {
     }
 }
 
-func text(_ value: Any?) -> String {
-    switch value {
-    case nil, is NSNull: return "-"
-    case let string as String: return string
-    case let number as NSNumber:
-        // JSON's true and false arrive as NSNumbers of type "c" (char); JSON numbers never do.
-        return String(cString: number.objCType) == "c" ? (number.boolValue ? "yes" : "no") : number.stringValue
-    case let list as [Any]: return list.map { text($0) }.joined(separator: ",")
-    default: return "\(value!)"
-    }
+/// A value in a table: `-` when absent, `yes` or `no` for a flag.
+func text(_ value: (some CustomStringConvertible)?) -> String {
+    guard let value else { return "-" }
+    if let flag = value as? Bool { return flag ? "yes" : "no" }
+    return value.description
 }
 
 // MARK: - login
@@ -142,18 +164,15 @@ struct LoginCommand: AsyncParsableCommand {
     func run() async throws {
         try await runAdmin {
             let password = try readPassword("Password for \(self.user)", from: "HALB_PASSWORD")
-            let body = try jsonBody(["user": self.user, "password": password])
+            let body = try jsonBody(LoginRequest(user: self.user, password: password))
             let ca =
                 self.ca.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
                 ?? ProcessInfo.processInfo.environment["HALB_CONSOLE_CA"]
             let client = ConsoleClient(login: ConsoleLogin(console: self.console, token: "", ca: ca))
             let answer = try await client.send(.POST, "/api/v1/login", body: body, authenticated: false)
-            guard let object = answer.json as? [String: Any], let token = object["token"] as? String else {
-                throw ClientError("the console's answer to the login is not understood")
-            }
-            try ConsoleLogin(console: self.console, token: token, ca: ca).save()
-            let role = (object["info"] as? [String: Any])?["role"] as? String ?? "?"
-            print("Logged in to \(self.console) as \(self.user) (\(role)).")
+            let created = try answer.decode(TokenCreated.self)
+            try ConsoleLogin(console: self.console, token: created.token, ca: ca).save()
+            print("Logged in to \(self.console) as \(self.user) (\(created.info.role.rawValue)).")
         }
     }
 }
@@ -174,11 +193,8 @@ struct SiteCommand: AsyncParsableCommand {
         func run() async throws {
             try await runAdmin {
                 let answer = try await self.options.client().send(.GET, "/api/v1/sites")
-                self.options.print(answer) { json in
-                    Table.render(
-                        ["SITE", "VERSION"],
-                        (json as? [[String: Any]] ?? []).map { [text($0["name"]), text($0["version"])] }
-                    )
+                try self.options.print(answer, as: [SiteSummary].self) { sites in
+                    Table.render(["SITE", "VERSION"], sites.map { [$0.name, "\($0.version)"] })
                 }
             }
         }
@@ -212,7 +228,7 @@ struct SiteCommand: AsyncParsableCommand {
         func run() async throws {
             try await runAdmin {
                 let answer = try await self.options.client().send(.POST, "/api/v1/sites", body: try readBody(self.file))
-                print("Created site \(text((answer.json as? [String: Any])?["site"])) (version \(answer.etag ?? 1)).")
+                print("Created site \(documentName(answer, key: "site")) (version \(answer.etag ?? 1)).")
             }
         }
     }
@@ -239,20 +255,23 @@ protocol SiteListKind {
     static var path: String { get }
     static var noun: String { get }
     static var header: [String] { get }
-    static func row(_ item: [String: Any]) -> [String]
+    /// A table row of one item, as the console answers it.
+    static func row(_ item: ConfigNode) throws(ConfigurationError) -> [String]
 }
 
 enum GatewayList: SiteListKind {
     static let path = "gateways"
     static let noun = "gateway"
     static let header = ["NAME", "ADDRESS", "PORTS", "WEIGHT", "ENABLED", "DRAIN"]
-    static func row(_ item: [String: Any]) -> [String] {
-        let ports = (item["ports"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map {
-            "\($0.key) \(text($0.value))"
-        }
+    static func row(_ item: ConfigNode) throws(ConfigurationError) -> [String] {
+        let gateway = try SiteReader.gateway(item)
+        let ports = [
+            ("clientManagement", gateway.ports.clientManagement), ("gateway", gateway.ports.gateway),
+            ("ssl", gateway.ports.ssl), ("udp", gateway.ports.udp),
+        ].compactMap { name, port in port.map { "\(name) \($0)" } }
         return [
-            text(item["name"]), text(item["address"]), ports.joined(separator: ", "), text(item["weight"]),
-            text(item["enabled"]), text(item["drain"]),
+            gateway.name, gateway.address, ports.joined(separator: ", "), text(gateway.weight), text(gateway.enabled),
+            text(gateway.drain),
         ]
     }
 }
@@ -261,8 +280,9 @@ enum DeviceList: SiteListKind {
     static let path = "devices"
     static let noun = "device"
     static let header = ["NAME", "ADDRESS", "INTERFACE"]
-    static func row(_ item: [String: Any]) -> [String] {
-        [text(item["name"]), text(item["address"]), text(item["interface"])]
+    static func row(_ item: ConfigNode) throws(ConfigurationError) -> [String] {
+        let device = try SiteReader.device(item)
+        return [device.name, device.address, device.interface]
     }
 }
 
@@ -270,19 +290,14 @@ enum VirtualServerList: SiteListKind {
     static let path = "virtual-servers"
     static let noun = "virtual server"
     static let header = ["NAME", "VIP", "DEVICES", "PAYLOADS", "ENABLED"]
-    static func row(_ item: [String: Any]) -> [String] {
-        let vip = item["vip"] as? [String: Any] ?? [:]
-        let devices = (item["devices"] as? [Any] ?? []).map { ($0 as? [String: Any])?["name"] ?? $0 }
-        let payloads = (item["payloads"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.compactMap {
-            key,
-            value -> String? in
-            guard let payload = value as? [String: Any], payload["enabled"] as? Bool != false else { return nil }
-            return "\(key) \(text(payload["port"]))"
+    static func row(_ item: ConfigNode) throws(ConfigurationError) -> [String] {
+        let vs = try SiteReader.virtualServer(item)
+        let payloads = vs.payloads.filter(\.enabled).sorted { $0.kind.rawValue < $1.kind.rawValue }.map {
+            "\($0.kind.rawValue) \($0.port)"
         }
         return [
-            text(item["name"]),
-            [text(vip["ipv4"]), vip["ipv6"].map { text($0) }].compactMap { $0 }.joined(separator: " "),
-            devices.map { text($0) }.joined(separator: ","), payloads.joined(separator: ", "), text(item["enabled"]),
+            vs.name, [vs.vip.ipv4, vs.vip.ipv6].compactMap { $0 }.joined(separator: " "),
+            vs.devices.map(\.name).joined(separator: ","), payloads.joined(separator: ", "), text(vs.enabled),
         ]
     }
 }
@@ -297,9 +312,7 @@ struct ListItems<Kind: SiteListKind>: AsyncParsableCommand {
         try await runAdmin {
             let (client, site) = try await self.options.session()
             let answer = try await client.send(.GET, "/api/v1/sites/\(site)/\(Kind.path)")
-            self.options.print(answer) { json in
-                Table.render(Kind.header, (json as? [[String: Any]] ?? []).map(Kind.row))
-            }
+            try self.options.printItems(answer, Kind.self)
         }
     }
 }
@@ -375,7 +388,7 @@ struct CreateItem<Kind: SiteListKind>: AsyncParsableCommand {
                     try await client.change(.POST, path, of: site, body: body)
                 }
             print(
-                "Created \(Kind.noun) \(text((answer.json as? [String: Any])?["name"])); site \(site) is at version \(answer.etag ?? 0)."
+                "Created \(Kind.noun) \(documentName(answer)); site \(site) is at version \(answer.etag ?? 0)."
             )
         }
     }
@@ -475,9 +488,9 @@ struct JoinTokenCommand: AsyncParsableCommand {
                 let answer = try await client.send(
                     .POST,
                     "/api/v1/sites/\(site)/join-tokens",
-                    body: try jsonBody(["device": self.name])
+                    body: try jsonBody(JoinTokenRequest(device: self.name))
                 )
-                self.options.printToken(answer)
+                try self.options.printToken(answer, JoinTokenCreated.self) { $0.token }
             }
         }
     }
@@ -521,7 +534,7 @@ struct ImportCommand: AsyncParsableCommand {
             let client = try self.options.client()
             guard self.replace else {
                 let answer = try await client.send(.POST, "/api/v1/sites", body: body)
-                print("Imported site \(text((answer.json as? [String: Any])?["site"])) as version \(answer.etag ?? 1).")
+                print("Imported site \(documentName(answer, key: "site")) as version \(answer.etag ?? 1).")
                 return
             }
             guard case .mapping(let entries)? = try? ConfigNode.parse(yaml: body),
@@ -566,13 +579,8 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             try await runAdmin {
                 let answer = try await self.options.client().send(.GET, "/api/v1/users")
-                self.options.print(answer) { json in
-                    Table.render(
-                        ["USER", "ROLE", "CREATED"],
-                        (json as? [[String: Any]] ?? []).map {
-                            [text($0["name"]), text($0["role"]), text($0["createdAt"])]
-                        }
-                    )
+                try self.options.print(answer, as: [UserInfo].self) { users in
+                    Table.render(["USER", "ROLE", "CREATED"], users.map { [$0.name, $0.role.rawValue, $0.createdAt] })
                 }
             }
         }
@@ -589,9 +597,9 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             try await runAdmin {
                 let secret = try readPassword("Password for \(self.name)", from: "HALB_NEW_PASSWORD", confirm: true)
-                let body = try jsonBody([
-                    "name": self.name, "password": secret, "role": self.admin ? "admin" : "read-only",
-                ])
+                let body = try jsonBody(
+                    NewUser(name: self.name, password: secret, role: self.admin ? .admin : .readOnly)
+                )
                 _ = try await self.options.client().send(.POST, "/api/v1/users", body: body)
                 print("Created user \(self.name) (\(self.admin ? "admin" : "read-only")).")
             }
@@ -626,15 +634,15 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             try await runAdmin {
                 let client = try self.options.client()
-                let me = (try await client.send(.GET, "/api/v1/whoami").json as? [String: Any])?["user"] as? String
-                let name = self.name ?? me ?? ""
-                var fields = [
-                    "password": try readPassword("New password for \(name)", from: "HALB_NEW_PASSWORD", confirm: true)
-                ]
+                let me = try await client.send(.GET, "/api/v1/whoami").decode(WhoAmI.self).user
+                let name = self.name ?? me
+                var change = PasswordChange(
+                    password: try readPassword("New password for \(name)", from: "HALB_NEW_PASSWORD", confirm: true)
+                )
                 if name == me {
-                    fields["currentPassword"] = try readPassword("Current password", from: "HALB_PASSWORD")
+                    change.currentPassword = try readPassword("Current password", from: "HALB_PASSWORD")
                 }
-                _ = try await client.send(.PUT, "/api/v1/users/\(name)/password", body: try jsonBody(fields))
+                _ = try await client.send(.PUT, "/api/v1/users/\(name)/password", body: try jsonBody(change))
                 print("Changed the password of \(name).")
             }
         }
@@ -662,10 +670,9 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runAdmin {
-                var fields = ["name": self.name]
-                if self.readOnly { fields["role"] = "read-only" }
-                let answer = try await self.options.client().send(.POST, "/api/v1/tokens", body: try jsonBody(fields))
-                self.options.printToken(answer)
+                let request = TokenRequest(name: self.name, role: self.readOnly ? .readOnly : nil)
+                let answer = try await self.options.client().send(.POST, "/api/v1/tokens", body: try jsonBody(request))
+                try self.options.printToken(answer, TokenCreated.self) { $0.token }
             }
         }
     }
@@ -686,13 +693,7 @@ struct StatusCommand: AsyncParsableCommand {
                 print(answer.body.trimmingCharacters(in: .newlines))
                 return
             }
-            let status: SiteStatus
-            do {
-                status = try JSONDecoder().decode(SiteStatus.self, from: Data(answer.body.utf8))
-            } catch {
-                throw ClientError("the console's status answer is not what this halb reads (\(error))")
-            }
-            print(Self.render(status), terminator: "")
+            print(Self.render(try answer.decode(SiteStatus.self)), terminator: "")
         }
     }
 
@@ -745,12 +746,10 @@ struct VersionsCommand: AsyncParsableCommand {
         try await runAdmin {
             let (client, site) = try await self.options.session()
             let answer = try await client.send(.GET, "/api/v1/sites/\(site)/versions")
-            self.options.print(answer) { json in
+            try self.options.print(answer, as: [SiteVersionInfo].self) { versions in
                 Table.render(
                     ["VERSION", "TIME", "AUTHOR", "CHANGE"],
-                    (json as? [[String: Any]] ?? []).map {
-                        [text($0["version"]), text($0["createdAt"]), text($0["author"]), text($0["change"])]
-                    }
+                    versions.map { ["\($0.version)", $0.createdAt, $0.author, $0.change] }
                 )
             }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HALBWire
 import NIOHTTP1
 
 /// `halb certificate ...`: the TLS certificates a site's offloading virtual servers use by name
@@ -26,13 +27,13 @@ struct CertificateCommand: AsyncParsableCommand {
             try await runAdmin {
                 let (client, site) = try await self.options.session()
                 let answer = try await client.send(.GET, "/api/v1/sites/\(site)/certificates")
-                self.options.print(answer) { json in
+                try self.options.print(answer, as: [CertificateInfo].self) { certificates in
                     Table.render(
                         ["CERTIFICATE", "SUBJECT", "VALID UNTIL", "USED BY", "SHA-256"],
-                        (json as? [[String: Any]] ?? []).map {
+                        certificates.map {
                             [
-                                text($0["name"]), text($0["subject"]), text($0["notValidAfter"]), text($0["usedBy"]),
-                                String(text($0["fingerprint"]).prefix(16)),
+                                $0.name, $0.subject, $0.notValidAfter, $0.usedBy.joined(separator: ","),
+                                String($0.fingerprint.prefix(16)),
                             ]
                         }
                     )
@@ -50,7 +51,7 @@ struct CertificateCommand: AsyncParsableCommand {
             try await runAdmin {
                 let (client, site) = try await self.options.session()
                 let answer = try await client.send(.GET, "/api/v1/sites/\(site)/certificates/\(self.name)")
-                self.options.print(answer) { json in text((json as? [String: Any])?["certificate"]) }
+                try self.options.print(answer, as: CertificateInfo.self) { text($0.certificate) }
             }
         }
     }
@@ -70,16 +71,14 @@ struct CertificateCommand: AsyncParsableCommand {
         func run() async throws {
             try await runAdmin {
                 let (client, site) = try await self.options.session()
-                let body = try jsonBody([
-                    "certificate": try readBody(self.certificate), "privateKey": try readBody(self.key),
-                ])
+                let body = try jsonBody(
+                    CertificateUpload(certificate: try readBody(self.certificate), privateKey: try readBody(self.key))
+                )
                 let answer = try await client.send(.PUT, "/api/v1/sites/\(site)/certificates/\(self.name)", body: body)
-                self.options.print(answer) { json in
-                    let info = json as? [String: Any] ?? [:]
-                    let users = info["usedBy"] as? [String] ?? []
-                    return
-                        "Stored certificate \(self.name) (\(text(info["subject"])), valid until \(text(info["notValidAfter"])))"
-                        + (users.isEmpty ? ".\n" : "; virtual servers \(users.joined(separator: ", ")) load it now.\n")
+                try self.options.print(answer, as: CertificateInfo.self) { info in
+                    "Stored certificate \(self.name) (\(info.subject), valid until \(info.notValidAfter))"
+                        + (info.usedBy.isEmpty
+                            ? ".\n" : "; virtual servers \(info.usedBy.joined(separator: ", ")) load it now.\n")
                 }
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import HALBConsole
 import HALBCore
+import HALBWire
 
 /// The demo's console: a store in a temporary directory with the demo site, the admin user, an API token for the
 /// admin commands and a join token per demo device.

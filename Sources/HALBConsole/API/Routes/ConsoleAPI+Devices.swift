@@ -14,7 +14,7 @@ extension ConsoleAPI {
                 device: try Self.field("device", in: body),
                 actor: identity.user
             )
-            return try Self.json(JoinToken(token: token, expiresAt: expires), status: .created)
+            return try Self.json(JoinTokenCreated(token: token, expiresAt: expires), status: .created)
         }
         group.get("sites/:site/status") { _, context in
             _ = try context.requireIdentity()
@@ -23,10 +23,5 @@ extension ConsoleAPI {
             let version = try await store.site(site).version
             return try Self.json(SiteStatus(site: site, version: version, devices: devices))
         }
-    }
-
-    struct JoinToken: Codable {
-        var token: String
-        var expiresAt: String
     }
 }

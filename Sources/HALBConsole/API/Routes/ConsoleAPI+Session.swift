@@ -1,3 +1,4 @@
+import HALBWire
 import Hummingbird
 import Logging
 
@@ -40,11 +41,5 @@ extension ConsoleAPI {
             let identity = try context.requireIdentity()
             return try Self.json(WhoAmI(user: identity.user, role: identity.role, token: identity.tokenID))
         }
-    }
-
-    struct WhoAmI: Codable {
-        var user: String
-        var role: Role
-        var token: String
     }
 }

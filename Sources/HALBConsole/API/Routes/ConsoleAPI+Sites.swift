@@ -1,4 +1,5 @@
 import HALBCore
+import HALBWire
 import Hummingbird
 
 /// Sites as whole documents.
@@ -48,10 +49,5 @@ extension ConsoleAPI {
             return Response(status: .noContent)
         }
 
-    }
-
-    struct SiteSummary: Codable {
-        var name: String
-        var version: Int
     }
 }

@@ -1,4 +1,5 @@
 import HALBCore
+import HALBWire
 import Hummingbird
 
 /// Tokens.
@@ -39,11 +40,5 @@ extension ConsoleAPI {
             try await store.deleteToken(id, actor: identity.user)
             return Response(status: .noContent)
         }
-    }
-
-    struct TokenCreated: Codable {
-        /// Shown once: the console keeps only its hash.
-        var token: String
-        var info: TokenInfo
     }
 }

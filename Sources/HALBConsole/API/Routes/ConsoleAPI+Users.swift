@@ -1,4 +1,5 @@
 import HALBCore
+import HALBWire
 import Hummingbird
 
 /// Users and their passwords.

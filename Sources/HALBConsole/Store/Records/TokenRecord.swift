@@ -1,4 +1,5 @@
 import GRDB
+import HALBWire
 
 /// A row of `tokens`: a session or API token, by the SHA-256 hash of its secret.
 struct TokenRecord: Codable, Sendable, FetchableRecord, PersistableRecord {

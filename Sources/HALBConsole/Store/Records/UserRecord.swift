@@ -1,4 +1,5 @@
 import GRDB
+import HALBWire
 
 /// A row of `users`: a user, its password's bcrypt hash and its role.
 struct UserRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
