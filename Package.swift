@@ -48,7 +48,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CHALBLinux"),
-        .target(name: "HALBWire", swiftSettings: swiftSettings),
+        .target(
+            name: "HALBWire",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HALBCertificates",
             dependencies: [

@@ -47,27 +47,17 @@ public struct AgentClient: Sendable {
         device: String,
         http: HTTPClient
     ) async throws -> AgentIdentity {
-        struct Body: Encodable {
-            var joinToken: String
-            var device: String
-        }
-        struct Answer: Decodable {
-            var site: String
-            var device: String
-            var credential: String
-            var signingKey: String
-        }
         let base = console.hasSuffix("/") ? String(console.dropLast()) : console
         let (status, body, _) = try await Self.send(
             http,
             method: .POST,
             url: "\(base)/agent/v1/enrol",
             credential: nil,
-            body: try JSONEncoder().encode(Body(joinToken: joinToken, device: device)),
+            body: try JSONEncoder().encode(EnrolmentRequest(joinToken: joinToken, device: device)),
             timeout: .seconds(15)
         )
         guard status == 201 else { throw AgentError.refused(status: status, message: Self.message(body)) }
-        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body.utf8)) else {
+        guard let answer = try? JSONDecoder().decode(Enrolment.self, from: Data(body.utf8)) else {
             throw AgentError.console("the console's enrolment answer is not understood")
         }
         return AgentIdentity(
@@ -85,16 +75,6 @@ public struct AgentClient: Sendable {
     /// - Throws: ``AgentError`` for an unreachable console, a refusal, or a configuration without a valid signature
     ///   (or with a certificate key that does not open with this device's key).
     public func configuration(after version: Int, wait: Duration = .seconds(30)) async throws -> ConfigurationUpdate? {
-        struct Answer: Decodable {
-            var version: Int
-            var site: String
-            var certificates: [Certificate]?
-        }
-        struct Certificate: Decodable {
-            var name: String
-            var certificate: String
-            var privateKey: String
-        }
         let (status, body, headers) = try await Self.send(
             self.http,
             method: .GET,
@@ -105,14 +85,14 @@ public struct AgentClient: Sendable {
         )
         if status == 304 { return nil }
         guard status == 200 else { throw AgentError.refused(status: status, message: Self.message(body)) }
-        guard let signature = headers.first(name: "X-HALB-Signature"),
-            Self.constantTimeEqual(signature, Self.signature(of: body, key: self.identity.signingKey))
+        guard let signature = headers.first(name: AgentSigning.header),
+            AgentSigning.verify(signature, of: body, key: self.identity.signingKey)
         else { throw AgentError.badSignature }
-        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body.utf8)) else {
+        guard let answer = try? JSONDecoder().decode(AgentConfiguration.self, from: Data(body.utf8)) else {
             throw AgentError.console("the console's configuration answer is not understood")
         }
-        let key = Self.deliveryKey(signingKey: self.identity.signingKey)
-        let certificates = try (answer.certificates ?? []).map { certificate in
+        let key = AgentSigning.deliveryKey(signingKey: self.identity.signingKey)
+        let certificates = try answer.certificates.map { certificate in
             guard let sealed = Data(base64Encoded: certificate.privateKey),
                 let box = try? AES.GCM.SealedBox(combined: sealed),
                 let opened = try? AES.GCM.open(box, using: key, authenticating: Data(certificate.name.utf8))
@@ -132,16 +112,12 @@ public struct AgentClient: Sendable {
 
     /// Reports that `version` was applied (`error` nil) or refused with `error`.
     public func acknowledge(version: Int, error: String?) async throws {
-        struct Body: Encodable {
-            var version: Int
-            var error: String?
-        }
         let (status, body, _) = try await Self.send(
             self.http,
             method: .POST,
             url: "\(self.identity.console)/agent/v1/ack",
             credential: self.identity.credential,
-            body: try JSONEncoder().encode(Body(version: version, error: error)),
+            body: try JSONEncoder().encode(Acknowledgement(version: version, error: error)),
             timeout: .seconds(15)
         )
         guard status == 204 else { throw AgentError.refused(status: status, message: Self.message(body)) }
@@ -192,30 +168,6 @@ public struct AgentClient: Sendable {
     }
 
     private static func message(_ body: String) -> String {
-        struct Problem: Decodable { var error: String }
-        return (try? JSONDecoder().decode(Problem.self, from: Data(body.utf8)).error) ?? String(body.prefix(200))
-    }
-
-    /// The key certificates' private keys are sealed with for this device: HKDF-SHA256 of its signing key, as the
-    /// console derives it.
-    static func deliveryKey(signingKey: String) -> SymmetricKey {
-        HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: Array(signingKey.utf8)),
-            info: Array("halb certificate delivery v1".utf8),
-            outputByteCount: 32
-        )
-    }
-
-    /// HMAC-SHA256 of `body` with `key`, hex: what the console signs configurations with.
-    static func signature(of body: String, key: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: SymmetricKey(data: Array(key.utf8)))
-        return mac.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
-
-    private static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
-        let left = Array(lhs.utf8)
-        let right = Array(rhs.utf8)
-        guard left.count == right.count else { return false }
-        return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        (try? JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8)).error) ?? String(body.prefix(200))
     }
 }

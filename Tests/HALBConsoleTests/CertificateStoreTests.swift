@@ -124,7 +124,7 @@ struct CertificateStoreTests {
             return String(
                 decoding: try AES.GCM.open(
                     box,
-                    using: ConsoleStore.deliveryKey(signingKey: lb2.signingKey),
+                    using: AgentSigning.deliveryKey(signingKey: lb2.signingKey),
                     authenticating: Data(certificate.name.utf8)
                 ),
                 as: UTF8.self

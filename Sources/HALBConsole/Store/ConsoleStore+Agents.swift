@@ -4,34 +4,11 @@ import GRDB
 import HALBCore
 import HALBWire
 
-/// What `GET /agent/v1/config` answers a device: its part of the site and the certificates it uses.
-public struct AgentConfiguration: Codable, Sendable {
-    public var version: Int
-    /// The site file (YAML), only with the virtual servers of the device.
-    public var site: String
-    /// The certificates its `managedCertificate`s name, keys sealed for the device.
-    public var certificates: [DeliveredCertificate]
-
-    public init(version: Int, site: String, certificates: [DeliveredCertificate] = []) {
-        self.version = version
-        self.site = site
-        self.certificates = certificates
-    }
-}
-
 /// An enrolled device, as its credential identifies it.
 public struct EnrolledAgent: Sendable, Hashable {
     public var site: String
     public var device: String
     /// Signs the configurations sent to this device, so it accepts them from its console only.
-    public var signingKey: String
-}
-
-/// What a device gets when it enrols: its credential and the key its configurations are signed with. Shown once.
-public struct Enrolment: Sendable, Codable, Hashable {
-    public var site: String
-    public var device: String
-    public var credential: String
     public var signingKey: String
 }
 
@@ -254,12 +231,6 @@ extension ConsoleStore {
                 gateways: report?.gateways ?? []
             )
         }
-    }
-
-    /// The HMAC-SHA256 (hex) of `body` with `key`: the signature of a configuration sent to a device.
-    public static func signature(of body: String, key: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: SymmetricKey(data: Array(key.utf8)))
-        return mac.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 
     /// `site` with only the virtual servers that list `device`, their router ids made explicit.

@@ -5,16 +5,6 @@ import HALBCertificates
 import HALBCore
 import HALBWire
 
-/// A certificate and its private key as a device receives them with its configuration: the key sealed (AES-GCM)
-/// with a key derived from the device's signing key, so it does not cross the network in clear even over HTTP.
-public struct DeliveredCertificate: Sendable, Codable, Hashable {
-    public var name: String
-    /// The chain, PEM.
-    public var certificate: String
-    /// The private key (PEM) sealed for the device: base64 of AES-GCM's nonce, ciphertext and tag.
-    public var privateKey: String
-}
-
 extension ConsoleStore {
     /// Stores certificate `name` of site `site` (a chain and its key, PEM), replacing one of that name. When the
     /// site's virtual servers use it, the site gets a new version (same document), so their devices load it.
@@ -176,7 +166,7 @@ extension ConsoleStore {
                 .filter { names.contains($0.name) }
                 .map { (name: $0.name, certificate: $0.certificate, sealed: $0.privateKeySealed) }
         }
-        let deliveryKey = Self.deliveryKey(signingKey: signingKey)
+        let deliveryKey = AgentSigning.deliveryKey(signingKey: signingKey)
         return try rows.map { row in
             let key = try AES.GCM.open(
                 AES.GCM.SealedBox(combined: row.sealed),
@@ -194,15 +184,6 @@ extension ConsoleStore {
                 privateKey: sealed.base64EncodedString()
             )
         }
-    }
-
-    /// The key a device's certificates are sealed with: HKDF-SHA256 of its signing key. The device derives the same.
-    static func deliveryKey(signingKey: String) -> SymmetricKey {
-        HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: Array(signingKey.utf8)),
-            info: Array("halb certificate delivery v1".utf8),
-            outputByteCount: 32
-        )
     }
 
     /// Every `managedCertificate` of `site` must be a certificate of the site.

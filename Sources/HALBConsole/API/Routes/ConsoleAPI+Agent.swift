@@ -35,7 +35,7 @@ extension ConsoleAPI {
             }
             let body = String(decoding: try JSONEncoder().encode(answer), as: UTF8.self)
             var response = Self.text(body, contentType: "application/json")
-            response.headers[Self.signatureHeader] = ConsoleStore.signature(of: body, key: device.signingKey)
+            response.headers[Self.signatureHeader] = AgentSigning.signature(of: body, key: device.signingKey)
             return response
         }
         enrolled.post("ack") { request, context in
@@ -66,5 +66,5 @@ extension ConsoleAPI {
     }
 
     /// The header that carries a configuration's signature (HMAC-SHA256 with the device's signing key, hex).
-    public static let signatureHeader = HTTPField.Name("X-HALB-Signature")!
+    public static let signatureHeader = HTTPField.Name(AgentSigning.header)!
 }
