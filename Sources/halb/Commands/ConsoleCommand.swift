@@ -27,7 +27,7 @@ struct ConsoleCommand: AsyncParsableCommand {
             do {
                 return try ConsoleStore(directory: URL(fileURLWithPath: self.data))
             } catch {
-                throw DeviceRuntime.fail("cannot open the store in \(self.data): \(error)")
+                throw CommandFailure.exit("cannot open the store in \(self.data): \(error)")
             }
         }
     }
@@ -92,7 +92,7 @@ struct ConsoleCommand: AsyncParsableCommand {
                 do {
                     server = try ConsoleTLS.server(certificate: certificate, key: key, http1: http1)
                 } catch {
-                    throw DeviceRuntime.fail("\(error)")
+                    throw CommandFailure.exit("\(error)")
                 }
             }
             let scheme = self.tlsCertificate == nil ? "http" : "https"
@@ -116,7 +116,7 @@ struct ConsoleCommand: AsyncParsableCommand {
                     }
                 }
             } catch {
-                throw DeviceRuntime.fail("cannot create the first admin: \(error)")
+                throw CommandFailure.exit("cannot create the first admin: \(error)")
             }
             let (host, port) = RunOptions.hostPort(self.listen)!
             let listenLogger = logger
@@ -147,7 +147,7 @@ struct ConsoleCommand: AsyncParsableCommand {
             do {
                 try await group.run()
             } catch {
-                throw DeviceRuntime.fail("console: \(error)")
+                throw CommandFailure.exit("console: \(error)")
             }
         }
     }
@@ -168,7 +168,7 @@ struct ConsoleCommand: AsyncParsableCommand {
                 let stored = try await self.store.open().site(self.site)
                 print(SiteWriter.yaml(stored.site), terminator: "")
             } catch {
-                throw DeviceRuntime.fail("\(error)")
+                throw CommandFailure.exit("\(error)")
             }
         }
     }
@@ -193,7 +193,7 @@ struct ConsoleCommand: AsyncParsableCommand {
             do {
                 document = try ConfigNode.parse(yaml: try SiteFile.read(path: self.file))
             } catch {
-                throw DeviceRuntime.fail("\(self.file): \(error)")
+                throw CommandFailure.exit("\(self.file): \(error)")
             }
             let actor = "import (\(ProcessInfo.processInfo.environment["USER"] ?? "local"))"
             do {
@@ -213,9 +213,9 @@ struct ConsoleCommand: AsyncParsableCommand {
                 }
                 print("Imported site \(stored.name) as version \(stored.version).")
             } catch let error as ConfigurationError {
-                throw DeviceRuntime.fail("\(self.file): invalid\n\(error.description)")
+                throw CommandFailure.exit("\(self.file): invalid\n\(error.description)")
             } catch {
-                throw DeviceRuntime.fail("\(self.file): \(error)")
+                throw CommandFailure.exit("\(self.file): \(error)")
             }
         }
     }

@@ -47,7 +47,7 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             console = try await DemoConsole.create(in: directory.appendingPathComponent("console"))
         } catch {
-            throw DeviceRuntime.fail("cannot set up the demo console in \(directory.path): \(error)")
+            throw CommandFailure.exit("cannot set up the demo console in \(directory.path): \(error)")
         }
 
         let group = MultiThreadedEventLoopGroup.singleton
@@ -59,7 +59,7 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             try await gateways.startAll()
         } catch {
-            throw DeviceRuntime.fail("cannot start the demo gateways on 127.0.0.1:18081-18083: \(error)")
+            throw CommandFailure.exit("cannot start the demo gateways on 127.0.0.1:18081-18083: \(error)")
         }
         let (consoleURL, consoleListening) = AsyncStream.makeStream(of: String.self)
         let devices = DemoDevices(
@@ -164,7 +164,7 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             try await services.run()
         } catch let error as IOError {
-            throw DeviceRuntime.fail(
+            throw CommandFailure.exit(
                 "cannot listen on \(admin.host):\(admin.port) (demo admin endpoint) or \(self.consoleListen) (console): \(error)"
             )
         }

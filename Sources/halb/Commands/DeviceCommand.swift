@@ -135,7 +135,7 @@ struct DeviceCommand: AsyncParsableCommand {
         do {
             return try ConsoleTLS.client(trusting: self.consoleCa)
         } catch {
-            throw DeviceRuntime.fail("--console-ca \(error)")
+            throw CommandFailure.exit("--console-ca \(error)")
         }
     }
 
@@ -156,7 +156,7 @@ struct DeviceCommand: AsyncParsableCommand {
                     )
                 )
             } catch let error as DeviceStartError {
-                throw DeviceRuntime.fail(error.description)
+                throw CommandFailure.exit(error.description)
             }
         }
         var options = HALBDevice.DeviceOptions(name: self.name)
@@ -181,10 +181,10 @@ struct DeviceCommand: AsyncParsableCommand {
             do {
                 text = try SiteFile.read(path: file, limit: 4096)
             } catch {
-                throw DeviceRuntime.fail("cannot read the join token from \(file): \(error)")
+                throw CommandFailure.exit("cannot read the join token from \(file): \(error)")
             }
             let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !token.isEmpty else { throw DeviceRuntime.fail("\(file) holds no join token") }
+            guard !token.isEmpty else { throw CommandFailure.exit("\(file) holds no join token") }
             return token
         }
         return environment.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }

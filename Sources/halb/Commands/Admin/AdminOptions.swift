@@ -87,7 +87,7 @@ func runAdmin(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as ClientError {
-        throw DeviceRuntime.fail(error.description)
+        throw CommandFailure.exit(error.description)
     }
 }
 

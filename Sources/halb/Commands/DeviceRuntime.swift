@@ -26,12 +26,12 @@ struct DeviceRuntime {
         do {
             site = try self.source.site()
         } catch let error as ConfigurationError {
-            throw Self.fail("\(self.source.name): invalid\n\(error.description)")
+            throw CommandFailure.exit("\(self.source.name): invalid\n\(error.description)")
         } catch {
-            throw Self.fail("cannot read \(self.source.name): \(error)")
+            throw CommandFailure.exit("cannot read \(self.source.name): \(error)")
         }
         if let problem = SiteFile.problem(site: site, device: self.options.name) {
-            throw Self.fail("\(self.source.name): \(problem)")
+            throw CommandFailure.exit("\(self.source.name): \(problem)")
         }
         if self.options.loopbackFailoverPort != nil {
             // A demo device is a child of `halb demo`: when that parent goes away (even killed), stop gracefully too.
@@ -52,7 +52,7 @@ struct DeviceRuntime {
                 logger: self.logger
             )
         } catch {
-            throw Self.fail("\(error)")
+            throw CommandFailure.exit("\(error)")
         }
         do {
             try await device.run(logger: self.logger)
@@ -62,9 +62,9 @@ struct DeviceRuntime {
                 address: "\(self.options.adminHost):\(self.options.adminPort)",
                 error: error
             )
-            throw Self.fail("\(address) (admin endpoint)")
+            throw CommandFailure.exit("\(address) (admin endpoint)")
         } catch {
-            throw Self.fail("\(error)")
+            throw CommandFailure.exit("\(error)")
         }
         var logger = self.logger
         logger[metadataKey: "device.name"] = "\(self.options.name)"
@@ -86,10 +86,5 @@ struct DeviceRuntime {
             while poll(&entry, 1, -1) < 0, errno == EINTR {}
             kill(getpid(), SIGTERM)
         }
-    }
-
-    static func fail(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("halb: \(message)\n".utf8))
-        return ExitCode(1)
     }
 }
