@@ -119,6 +119,11 @@ struct DeviceCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if self.loopbackFailover != nil {
+            // A demo device is a child of `halb demo`: when that parent goes away (even killed), stop too, also while
+            // it waits for the demo console's first configuration.
+            DeviceRuntime.stopWithParent()
+        }
         let logger = self.options.makeLogger()
         let admin = self.options.adminHostPort
         let http = try self.consoleClient()

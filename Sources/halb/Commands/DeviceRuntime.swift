@@ -33,10 +33,6 @@ struct DeviceRuntime {
         if let problem = SiteFile.problem(site: site, device: self.options.name) {
             throw CommandFailure.exit("\(self.source.name): \(problem)")
         }
-        if self.options.loopbackFailoverPort != nil {
-            // A demo device is a child of `halb demo`: when that parent goes away (even killed), stop gracefully too.
-            Self.stopWithParent()
-        }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads)
@@ -73,7 +69,7 @@ struct DeviceRuntime {
 
     /// Sends this process SIGTERM when its parent exits, watching the parent's pidfd on a thread that sleeps until
     /// then (no periodic check).
-    private static func stopWithParent() {
+    static func stopWithParent() {
         let parent = getppid()
         let descriptor = chalb_pidfd_open(parent)
         guard descriptor >= 0, getppid() == parent else {
