@@ -394,6 +394,85 @@ let sampleSite = """
             #expect(try await store.identity(forToken: token) == nil)
         }
     }
+
+    @Test func namesThatReadAsNumbersOrBooleansAreStringsInTheAnswersAndTheExport() async throws {
+        // Quoted or not in the YAML sent, a name is text: JSON clients must get strings, never 2026, true or 1000.
+        let site = """
+            site: "2026"
+            gateways:
+              - { name: "1e3", address: 192.0.2.21 }
+              - { name: "true", address: 192.0.2.22 }
+            devices:
+              - { name: 12, address: 192.0.2.11 }
+            virtualServers:
+              - name: "false"
+                vip: { ipv4: 192.0.2.100/24 }
+                devices: [12]
+                payloads:
+                  gateway: { port: 80, gateways: ["1e3", "true"] }
+
+            """
+        try await self.withConsole { client, admin, _, _ in
+            try await client.execute(
+                uri: "/api/v1/sites",
+                method: .post,
+                headers: self.headers(admin),
+                body: ByteBuffer(string: site)
+            ) { response in
+                #expect(response.status == .created)
+                let document = try #require(try self.json(response) as? [String: Any])
+                #expect(document["site"] as? String == "2026")
+                let gateways = try #require(document["gateways"] as? [[String: Any]])
+                #expect(gateways.map { $0["name"] as? String } == ["1e3", "true"])
+                #expect(gateways.map { $0["weight"] is String } == [false, false])
+            }
+            try await client.execute(uri: "/api/v1/sites/2026/devices/12", method: .get, headers: self.headers(admin)) {
+                response in
+                #expect(response.status == .ok)
+                let device = try self.json(response) as? [String: Any]
+                #expect(device?["name"] as? String == "12")
+            }
+            try await client.execute(
+                uri: "/api/v1/sites/2026/virtual-servers/false",
+                method: .get,
+                headers: self.headers(admin)
+            ) { response in
+                #expect(response.status == .ok)
+                let vs = try #require(try self.json(response) as? [String: Any])
+                #expect(vs["name"] as? String == "false")
+                #expect(vs["enabled"] as? Bool == true)
+                #expect(vs["devices"] as? [String] == ["12"])
+                let payloads = try #require(vs["payloads"] as? [String: Any])
+                #expect((payloads["gateway"] as? [String: Any])?["gateways"] as? [String] == ["1e3", "true"])
+            }
+            try await client.execute(uri: "/api/v1/sites/2026/export", method: .get, headers: self.headers(admin)) {
+                response in
+                #expect(response.status == .ok)
+                let yaml = String(buffer: response.body)
+                #expect(yaml.contains(#"name: "1e3""#), "\(yaml)")
+                // Read as JSON-minded YAML would read it (a plain 1e3 is a number there): every name quoted.
+                let exported = try SiteReader.load(yaml: yaml)
+                #expect(exported.name == "2026")
+                #expect(exported.gateways.map(\.name) == ["1e3", "true"])
+                #expect(exported.virtualServers.map(\.name) == ["false"])
+                guard case .mapping(let entries) = try ConfigNode.parse(yaml: yaml),
+                    case .sequence(let gateways) = entries.first(where: { $0.key == "gateways" })?.value
+                else {
+                    Issue.record("the export is not a site: \(yaml)")
+                    return
+                }
+                for gateway in gateways {
+                    guard case .mapping(let fields) = gateway,
+                        case .scalar(_, let quoted) = fields.first(where: { $0.key == "name" })?.value
+                    else {
+                        Issue.record("a gateway without a name: \(yaml)")
+                        continue
+                    }
+                    #expect(quoted)
+                }
+            }
+        }
+    }
 }
 
 @Suite struct ConsoleStoreTests {
