@@ -497,4 +497,31 @@ let sampleSite = """
             try await store.createSite(try ConfigNode.parse(yaml: sampleSite), actor: "test")
         }
     }
+
+    @Test func aStoreReadsTheSiteAnotherStoreDeletedCreatedAgainAndChanged() async throws {
+        // Two consoles on one database: each keeps the sites it read parsed, and must never answer a stale one.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "halb-console-\(UUID().uuidString)"
+        )
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try ConsoleStore(directory: directory)
+        let second = try ConsoleStore(directory: directory)
+        _ = try await first.createSite(try ConfigNode.parse(yaml: sampleSite), actor: "test")
+        #expect(try await second.site("lab").site.gateways.map(\.name) == ["gw1", "gw2"])
+        // Deleted and created again: version 1 anew, with other content.
+        try await first.deleteSite("lab", basedOn: 1, actor: "test")
+        let renamed = sampleSite.replacingOccurrences(of: "gw2", with: "gw9")
+        _ = try await first.createSite(try ConfigNode.parse(yaml: renamed), actor: "test")
+        let again = try await second.site("lab")
+        #expect(again.version == 1)
+        #expect(again.site.gateways.map(\.name) == ["gw1", "gw9"])
+        #expect(again.yaml.contains(#"name: "gw9""#))
+        #expect(try await first.site("lab").yaml == again.yaml)
+        // Changed: the new version, and the old one in the history.
+        let withoutGW9 = try ConfigNode.parse(yaml: renamed.replacingOccurrences(of: ", gw9]", with: "]"))
+        _ = try await first.changeSite("lab", basedOn: 1, actor: "test", change: "drop gw9") { _ in withoutGW9 }
+        #expect(try await second.site("lab").version == 2)
+        #expect(try await second.site("lab").site.virtualServers[0].payloads[0].gateways == ["gw1"])
+        #expect(try await second.site("lab", version: 1).site.virtualServers[0].payloads[0].gateways == ["gw1", "gw9"])
+    }
 }
