@@ -524,4 +524,46 @@ let sampleSite = """
         #expect(try await second.site("lab").site.virtualServers[0].payloads[0].gateways == ["gw1"])
         #expect(try await second.site("lab", version: 1).site.virtualServers[0].payloads[0].gateways == ["gw1", "gw9"])
     }
+
+    @Test func aDeviceGetsItsPartOfTheSiteAsACanonicalFileTheSameForEachAnswerOfAVersion() async throws {
+        let store = try ConsoleStore.inMemory()
+        let site =
+            sampleSite.trimmingCharacters(in: .newlines) + """
+
+                  - name: "2026"
+                    vip: { ipv4: 192.0.2.101/24 }
+                    devices: [lb2]
+                    payloads:
+                      gateway: { port: 80, gateways: [gw1] }
+
+                """
+        _ = try await store.createSite(try ConfigNode.parse(yaml: site), actor: "test")
+        func agent(_ device: String) async throws -> EnrolledAgent {
+            let enrolment = try await store.enrol(
+                joinToken: try await store.createJoinToken(site: "lab", device: device, actor: "test").token,
+                device: device
+            )
+            return try #require(try await store.agent(forCredential: enrolment.credential))
+        }
+        let lb1 = try await agent("lb1")
+        let lb2 = try await agent("lb2")
+        let first = try await store.configuration(for: lb2)
+        #expect(first.version == 1)
+        #expect(try SiteReader.load(yaml: first.site).virtualServers.map(\.name) == ["web", "2026"])
+        #expect(first.site.contains(#"name: "2026""#), "\(first.site)")
+        #expect(SiteWriter.yaml(try SiteReader.load(yaml: first.site)) == first.site)
+        #expect(try await store.configuration(for: lb2).site == first.site)
+        #expect(
+            try SiteReader.load(yaml: try await store.configuration(for: lb1).site).virtualServers.map(\.name) == [
+                "web"
+            ]
+        )
+        #expect(try await store.configuration(for: lb2, after: 1, timeout: .milliseconds(10)) == nil)
+        // A new version, a new file.
+        let withoutIt = try ConfigNode.parse(yaml: sampleSite)
+        _ = try await store.changeSite("lab", basedOn: 1, actor: "test", change: "drop 2026") { _ in withoutIt }
+        let second = try #require(try await store.configuration(for: lb2, after: 1, timeout: .seconds(5)))
+        #expect(second.version == 2)
+        #expect(try SiteReader.load(yaml: second.site).virtualServers.map(\.name) == ["web"])
+    }
 }
