@@ -395,6 +395,85 @@ let sampleSite = """
             #expect(try await store.identity(forToken: token) == nil)
         }
     }
+
+    @Test func namesThatReadAsNumbersOrBooleansAreStringsInTheAnswersAndTheExport() async throws {
+        // Quoted or not in the YAML sent, a name is text: JSON clients must get strings, never 2026, true or 1000.
+        let site = """
+            site: "2026"
+            gateways:
+              - { name: "1e3", address: 192.0.2.21 }
+              - { name: "true", address: 192.0.2.22 }
+            devices:
+              - { name: 12, address: 192.0.2.11 }
+            virtualServers:
+              - name: "false"
+                vip: { ipv4: 192.0.2.100/24 }
+                devices: [12]
+                payloads:
+                  gateway: { port: 80, gateways: ["1e3", "true"] }
+
+            """
+        try await self.withConsole { client, admin, _, _ in
+            try await client.execute(
+                uri: "/api/v1/sites",
+                method: .post,
+                headers: self.headers(admin),
+                body: ByteBuffer(string: site)
+            ) { response in
+                #expect(response.status == .created)
+                let document = try #require(try self.json(response) as? [String: Any])
+                #expect(document["site"] as? String == "2026")
+                let gateways = try #require(document["gateways"] as? [[String: Any]])
+                #expect(gateways.map { $0["name"] as? String } == ["1e3", "true"])
+                #expect(gateways.map { $0["weight"] is String } == [false, false])
+            }
+            try await client.execute(uri: "/api/v1/sites/2026/devices/12", method: .get, headers: self.headers(admin)) {
+                response in
+                #expect(response.status == .ok)
+                let device = try self.json(response) as? [String: Any]
+                #expect(device?["name"] as? String == "12")
+            }
+            try await client.execute(
+                uri: "/api/v1/sites/2026/virtual-servers/false",
+                method: .get,
+                headers: self.headers(admin)
+            ) { response in
+                #expect(response.status == .ok)
+                let vs = try #require(try self.json(response) as? [String: Any])
+                #expect(vs["name"] as? String == "false")
+                #expect(vs["enabled"] as? Bool == true)
+                #expect(vs["devices"] as? [String] == ["12"])
+                let payloads = try #require(vs["payloads"] as? [String: Any])
+                #expect((payloads["gateway"] as? [String: Any])?["gateways"] as? [String] == ["1e3", "true"])
+            }
+            try await client.execute(uri: "/api/v1/sites/2026/export", method: .get, headers: self.headers(admin)) {
+                response in
+                #expect(response.status == .ok)
+                let yaml = String(buffer: response.body)
+                #expect(yaml.contains(#"name: "1e3""#), "\(yaml)")
+                // Read as JSON-minded YAML would read it (a plain 1e3 is a number there): every name quoted.
+                let exported = try SiteReader.load(yaml: yaml)
+                #expect(exported.name == "2026")
+                #expect(exported.gateways.map(\.name) == ["1e3", "true"])
+                #expect(exported.virtualServers.map(\.name) == ["false"])
+                guard case .mapping(let entries) = try ConfigNode.parse(yaml: yaml),
+                    case .sequence(let gateways) = entries.first(where: { $0.key == "gateways" })?.value
+                else {
+                    Issue.record("the export is not a site: \(yaml)")
+                    return
+                }
+                for gateway in gateways {
+                    guard case .mapping(let fields) = gateway,
+                        case .scalar(_, let quoted) = fields.first(where: { $0.key == "name" })?.value
+                    else {
+                        Issue.record("a gateway without a name: \(yaml)")
+                        continue
+                    }
+                    #expect(quoted)
+                }
+            }
+        }
+    }
 }
 
 @Suite struct ConsoleStoreTests {
@@ -418,5 +497,74 @@ let sampleSite = """
         await #expect(throws: ConsoleError.conflict("site lab exists already")) {
             try await store.createSite(try ConfigNode.parse(yaml: sampleSite), actor: "test")
         }
+    }
+
+    @Test func aStoreReadsTheSiteAnotherStoreDeletedCreatedAgainAndChanged() async throws {
+        // Two consoles on one database: each keeps the sites it read parsed, and must never answer a stale one.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "halb-console-\(UUID().uuidString)"
+        )
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try ConsoleStore(directory: directory)
+        let second = try ConsoleStore(directory: directory)
+        _ = try await first.createSite(try ConfigNode.parse(yaml: sampleSite), actor: "test")
+        #expect(try await second.site("lab").site.gateways.map(\.name) == ["gw1", "gw2"])
+        // Deleted and created again: version 1 anew, with other content.
+        try await first.deleteSite("lab", basedOn: 1, actor: "test")
+        let renamed = sampleSite.replacingOccurrences(of: "gw2", with: "gw9")
+        _ = try await first.createSite(try ConfigNode.parse(yaml: renamed), actor: "test")
+        let again = try await second.site("lab")
+        #expect(again.version == 1)
+        #expect(again.site.gateways.map(\.name) == ["gw1", "gw9"])
+        #expect(again.yaml.contains(#"name: "gw9""#))
+        #expect(try await first.site("lab").yaml == again.yaml)
+        // Changed: the new version, and the old one in the history.
+        let withoutGW9 = try ConfigNode.parse(yaml: renamed.replacingOccurrences(of: ", gw9]", with: "]"))
+        _ = try await first.changeSite("lab", basedOn: 1, actor: "test", change: "drop gw9") { _ in withoutGW9 }
+        #expect(try await second.site("lab").version == 2)
+        #expect(try await second.site("lab").site.virtualServers[0].payloads[0].gateways == ["gw1"])
+        #expect(try await second.site("lab", version: 1).site.virtualServers[0].payloads[0].gateways == ["gw1", "gw9"])
+    }
+
+    @Test func aDeviceGetsItsPartOfTheSiteAsACanonicalFileTheSameForEachAnswerOfAVersion() async throws {
+        let store = try ConsoleStore.inMemory()
+        let site =
+            sampleSite.trimmingCharacters(in: .newlines) + """
+
+                  - name: "2026"
+                    vip: { ipv4: 192.0.2.101/24 }
+                    devices: [lb2]
+                    payloads:
+                      gateway: { port: 80, gateways: [gw1] }
+
+                """
+        _ = try await store.createSite(try ConfigNode.parse(yaml: site), actor: "test")
+        func agent(_ device: String) async throws -> EnrolledAgent {
+            let enrolment = try await store.enrol(
+                joinToken: try await store.createJoinToken(site: "lab", device: device, actor: "test").token,
+                device: device
+            )
+            return try #require(try await store.agent(forCredential: enrolment.credential))
+        }
+        let lb1 = try await agent("lb1")
+        let lb2 = try await agent("lb2")
+        let first = try await store.configuration(for: lb2)
+        #expect(first.version == 1)
+        #expect(try SiteReader.load(yaml: first.site).virtualServers.map(\.name) == ["web", "2026"])
+        #expect(first.site.contains(#"name: "2026""#), "\(first.site)")
+        #expect(SiteWriter.yaml(try SiteReader.load(yaml: first.site)) == first.site)
+        #expect(try await store.configuration(for: lb2).site == first.site)
+        #expect(
+            try SiteReader.load(yaml: try await store.configuration(for: lb1).site).virtualServers.map(\.name) == [
+                "web"
+            ]
+        )
+        #expect(try await store.configuration(for: lb2, after: 1, timeout: .milliseconds(10)) == nil)
+        // A new version, a new file.
+        let withoutIt = try ConfigNode.parse(yaml: sampleSite)
+        _ = try await store.changeSite("lab", basedOn: 1, actor: "test", change: "drop 2026") { _ in withoutIt }
+        let second = try #require(try await store.configuration(for: lb2, after: 1, timeout: .seconds(5)))
+        #expect(second.version == 2)
+        #expect(try SiteReader.load(yaml: second.site).virtualServers.map(\.name) == ["web"])
     }
 }

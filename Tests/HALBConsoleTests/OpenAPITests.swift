@@ -610,9 +610,8 @@ extension OpenAPITests {
 }
 
 extension OpenAPITests {
-    /// Names are strings, whatever they look like; but `SiteWriter` writes them as plain scalars and
-    /// `ConfigNode.json()` writes a plain scalar that reads as a number or boolean bare, so a gateway called `1e3`
-    /// reaches a JSON client as the number 1000. (HALBCore's to fix; this test says so until it is.)
+    /// Names are strings, whatever they look like: `SiteWriter` writes every string field quoted, so a gateway
+    /// called `1e3` reaches a JSON client as the string "1e3", not the number 1000.
     @Test func aNameThatLooksLikeANumberIsAStringInTheAnswers() async throws {
         let store = try ConsoleStore.inMemory()
         let site = """
@@ -625,8 +624,7 @@ extension OpenAPITests {
         // What the site's routes answer (`ConsoleAPI.document`).
         let answer = try JSONValue(json: Data(stored.document.json().utf8))
         let (errors, _) = try Self.validator().validate(answer, against: Self.schema("Site"))
-        withKnownIssue("names that read as JSON numbers or booleans are written bare") {
-            #expect(errors == [])
-        }
+        #expect(errors == [])
+        #expect(stored.document.json().contains(#"{"name":"1e3","address":"192.0.2.1""#))
     }
 }

@@ -26,7 +26,7 @@ extension ConsoleStore {
         let (id, secret, token) = Credentials.newToken()
         let expires = Self.timestamp(Date().addingTimeInterval(TimeInterval(lifetime.components.seconds)))
         try await self.writer.write { db in
-            let current = try Self.current(site, db)
+            let current = try self.current(site, db)
             guard current.site.devices.contains(where: { $0.name == device }) else {
                 throw ConsoleError.notFound("no device named \(device) in site \(site)")
             }
@@ -116,12 +116,21 @@ extension ConsoleStore {
     /// The configuration of `agent`: its site with only the virtual servers that list it (their router ids
     /// pinned, as the ids default to positions), at the current version.
     public func configuration(for agent: EnrolledAgent) async throws -> AgentConfiguration {
-        let stored = try await self.site(agent.site)
-        let site = Self.siteOfDevice(stored.site, device: agent.device)
+        try await self.configuration(of: try await self.site(agent.site), for: agent)
+    }
+
+    /// The configuration of `agent` at version `stored`: its site file is written once per version and device
+    /// (``ParsedSites``); its certificates' keys are sealed anew for each answer.
+    private func configuration(of stored: StoredSite, for agent: EnrolledAgent) async throws -> AgentConfiguration {
+        let file = self.parsed.deviceFile(of: stored, device: agent.device)
         return AgentConfiguration(
             version: stored.version,
-            site: SiteWriter.yaml(site),
-            certificates: try await self.deliveredCertificates(of: site, in: agent.site, signingKey: agent.signingKey)
+            site: file,
+            certificates: try await self.deliveredCertificates(
+                of: Self.siteOfDevice(stored.site, device: agent.device),
+                in: agent.site,
+                signingKey: agent.signingKey
+            )
         )
     }
 
@@ -134,12 +143,14 @@ extension ConsoleStore {
     ) async throws -> AgentConfiguration? {
         // The whole configuration (certificate keys opened and sealed again) is made only when it is sent.
         let generation = await self.changes.generation(of: agent.site)
-        if try await self.site(agent.site).version > version { return try await self.configuration(for: agent) }
+        let current = try await self.site(agent.site)
+        if current.version > version { return try await self.configuration(of: current, for: agent) }
         await self.changes.wait(for: agent.site, since: generation, timeout: timeout)
         // Cancelled (the console shuts down): "no change"; the device asks again, of the next console.
         if Task.isCancelled { return nil }
-        let after = try await self.configuration(for: agent)
-        return after.version > version ? after : nil
+        let after = try await self.site(agent.site)
+        guard after.version > version else { return nil }
+        return try await self.configuration(of: after, for: agent)
     }
 
     /// Records that `agent` applied `version` (ACK, `error` nil) or refused it (NACK, with the reason).

@@ -46,7 +46,7 @@ extension ConsoleStore {
         let fingerprint = SHA256.hash(data: summary.leafDER).map { String(format: "%02x", $0) }.joined()
         let stamp = Self.timestamp(now)
         let result = try await self.writer.write { db in
-            let current = try Self.current(site, db)
+            let current = try self.current(site, db)
             let created = try !CertificateRecord.exists(db, key: ["site": site, "name": name])
             try CertificateRecord(
                 site: site,
@@ -63,18 +63,21 @@ extension ConsoleStore {
             .insert(db, onConflict: .replace)
             let users = Self.users(of: name, in: current.site)
             var version = current.version
+            var replaced: StoredSite?
             if !users.isEmpty {
                 // The devices of these virtual servers must load the new certificate: a new version wakes them.
                 var site = current.site
                 version += 1
                 site.version = version
+                let stored = StoredSite(name: site.name, version: version, site: site)
                 try SiteRecord(name: site.name, version: version).update(db)
                 try Self.storeVersion(
-                    site,
+                    stored,
                     change: "\(created ? "upload" : "replace") certificate \(name)",
                     author: actor,
                     db
                 )
+                replaced = stored
             }
             try Self.audit(
                 actor: actor,
@@ -96,16 +99,19 @@ extension ConsoleStore {
                 updatedAt: stamp,
                 usedBy: users
             )
-            return (info, created, version, !users.isEmpty)
+            return (info, created, version, replaced)
         }
-        if result.3 { await self.changes.changed(site) }
+        if let replaced = result.3 {
+            self.parsed.remember(replaced, source: replaced.yaml)
+            await self.changes.changed(site)
+        }
         return (result.0, result.1, result.2)
     }
 
     /// The certificates of site `site`, by name (without their chains).
     public func certificates(site: String) async throws -> [CertificateInfo] {
         try await self.writer.read { db in
-            let current = try Self.current(site, db)
+            let current = try self.current(site, db)
             return try CertificateRecord.filter(CertificateRecord.Columns.site == site)
                 .order(CertificateRecord.Columns.name)
                 .fetchAll(db)
@@ -116,7 +122,7 @@ extension ConsoleStore {
     /// Certificate `name` of site `site`, with its chain (never its key).
     public func certificate(site: String, name: String) async throws -> CertificateInfo {
         try await self.writer.read { db in
-            let current = try Self.current(site, db)
+            let current = try self.current(site, db)
             guard let record = try CertificateRecord.fetchOne(db, key: ["site": site, "name": name]) else {
                 throw ConsoleError.notFound("no certificate named \(name) in site \(site)")
             }
@@ -129,7 +135,7 @@ extension ConsoleStore {
     /// - Throws: ``ConsoleError/conflict(_:)`` while a virtual server uses it.
     public func deleteCertificate(site: String, name: String, actor: String) async throws {
         try await self.writer.write { db in
-            let current = try Self.current(site, db)
+            let current = try self.current(site, db)
             let users = Self.users(of: name, in: current.site)
             guard users.isEmpty else {
                 throw ConsoleError.conflict(

@@ -33,13 +33,24 @@ public struct Identity: Sendable, Hashable {
     }
 }
 
-/// One stored version of a site: the canonical document (every field explicit) and the site it reads as.
+/// One stored version of a site: the parsed site, and its canonical document (every field explicit, text quoted),
+/// made once, which the API answers (as JSON), exports (as YAML) and devices' site files are cut from.
 public struct StoredSite: Sendable {
-    public var name: String
-    public var version: Int
-    public var site: Site
+    public let name: String
+    public let version: Int
+    public let site: Site
     /// The document as ``SiteWriter`` writes it, `version` included.
-    public var document: ConfigNode { SiteWriter.node(self.site) }
+    public let document: ConfigNode
+    /// ``document`` as YAML: what the store keeps and `export` answers.
+    public let yaml: String
+
+    init(name: String, version: Int, site: Site) {
+        self.name = name
+        self.version = version
+        self.site = site
+        self.document = SiteWriter.node(site)
+        self.yaml = self.document.yaml()
+    }
 }
 
 /// The console's store (``ConsoleStorage``) in one SQLite file: sites with their whole history, users, tokens,
@@ -52,6 +63,8 @@ public final class ConsoleStore: ConsoleStorage {
     let writer: any DatabaseWriter
     /// Wakes the devices' long polls when a site changes.
     let changes = SiteChangeNotifier()
+    /// The current versions, parsed once.
+    let parsed = ParsedSites()
     /// Seals the private keys of uploaded certificates in the store (AES-GCM): a copy of the database alone does
     /// not give them away. Kept in `secrets.key` beside the database, readable by the console's user only.
     private let secretsKeyBytes: [UInt8]
@@ -228,7 +241,7 @@ public final class ConsoleStore: ConsoleStorage {
     ///
     /// - Throws: ``ConsoleError/notFound(_:)`` when there is no such site.
     public func site(_ name: String) async throws -> StoredSite {
-        try await self.writer.read { db in try Self.current(name, db) }
+        try await self.writer.read { db in try self.current(name, db) }
     }
 
     /// Version `version` of site `name`.
@@ -236,10 +249,10 @@ public final class ConsoleStore: ConsoleStorage {
         try await self.writer.read { db in
             guard let document = try SiteVersionRecord.fetchOne(db, key: ["site": name, "version": version])?.document
             else {
-                _ = try Self.current(name, db)
+                _ = try Self.currentVersion(name, db)
                 throw ConsoleError.notFound("site \(name) has no version \(version)")
             }
-            return StoredSite(name: name, version: version, site: try SiteReader.load(yaml: document))
+            return try self.parsed.site(name, version: version, source: document, current: false)
         }
     }
 
@@ -247,12 +260,13 @@ public final class ConsoleStore: ConsoleStorage {
     ///
     /// - Throws: ``ConsoleError`` when the document is invalid or the name is taken; nothing is stored then.
     public func createSite(_ document: ConfigNode, actor: String) async throws -> StoredSite {
-        try await self.writer.write { db in
+        let stored = try await self.writer.write { db in
             let site = try Self.read(document.replacing("version", with: .plain("1")))
             if try Self.exists(site.name, db) { throw ConsoleError.conflict("site \(site.name) exists already") }
             try Self.checkCertificates(of: site, db)
+            let stored = StoredSite(name: site.name, version: 1, site: site)
             try SiteRecord(name: site.name, version: 1).insert(db)
-            try Self.storeVersion(site, change: "create site", author: actor, db)
+            try Self.storeVersion(stored, change: "create site", author: actor, db)
             try Self.audit(
                 actor: actor,
                 action: "create",
@@ -262,8 +276,10 @@ public final class ConsoleStore: ConsoleStorage {
                 detail: "",
                 db
             )
-            return StoredSite(name: site.name, version: 1, site: site)
+            return stored
         }
+        self.parsed.remember(stored, source: stored.yaml)
+        return stored
     }
 
     /// Changes site `name` in one transaction: `edit` turns the current document into the new one, which must be
@@ -284,7 +300,7 @@ public final class ConsoleStore: ConsoleStorage {
         edit: @escaping @Sendable (ConfigNode) throws -> ConfigNode
     ) async throws -> StoredSite {
         let stored = try await self.writer.write { db in
-            let current = try Self.current(name, db)
+            let current = try self.current(name, db)
             guard current.version == basedOn else {
                 throw ConsoleError.staleVersion(sent: basedOn, current: current.version)
             }
@@ -297,9 +313,10 @@ public final class ConsoleStore: ConsoleStorage {
                 ])
             }
             try Self.checkCertificates(of: site, db)
+            let stored = StoredSite(name: name, version: version, site: site)
             try SiteRecord(name: name, version: version).update(db)
-            try Self.storeVersion(site, change: change, author: actor, db)
-            let detail = SiteDifference.describe(from: current.site, to: site)
+            try Self.storeVersion(stored, change: change, author: actor, db)
+            let detail = SiteDifference.describe(from: current.document, to: stored.document)
             try Self.audit(
                 actor: actor,
                 action: "update",
@@ -309,8 +326,9 @@ public final class ConsoleStore: ConsoleStorage {
                 detail: detail,
                 db
             )
-            return StoredSite(name: name, version: version, site: site)
+            return stored
         }
+        self.parsed.remember(stored, source: stored.yaml)
         await self.changes.changed(name)
         return stored
     }
@@ -318,9 +336,9 @@ public final class ConsoleStore: ConsoleStorage {
     /// Deletes site `name` and its history; the audit log keeps the deletion.
     public func deleteSite(_ name: String, basedOn: Int, actor: String) async throws {
         try await self.writer.write { db in
-            let current = try Self.current(name, db)
-            guard current.version == basedOn else {
-                throw ConsoleError.staleVersion(sent: basedOn, current: current.version)
+            let current = try Self.currentVersion(name, db)
+            guard current == basedOn else {
+                throw ConsoleError.staleVersion(sent: basedOn, current: current)
             }
             try SiteVersionRecord.filter(SiteVersionRecord.Columns.site == name).deleteAll(db)
             try SiteRecord.deleteOne(db, key: name)
@@ -329,17 +347,18 @@ public final class ConsoleStore: ConsoleStorage {
                 action: "delete",
                 target: "site \(name)",
                 site: name,
-                version: current.version,
+                version: current,
                 detail: "",
                 db
             )
         }
+        self.parsed.forget(name)
     }
 
     /// The history of site `name`, newest first.
     public func versions(of name: String) async throws -> [SiteVersionInfo] {
         try await self.writer.read { db in
-            _ = try Self.current(name, db)
+            _ = try Self.currentVersion(name, db)
             return try SiteVersionRecord.filter(SiteVersionRecord.Columns.site == name)
                 .order(SiteVersionRecord.Columns.version.desc)
                 .fetchAll(db)
@@ -666,11 +685,20 @@ public final class ConsoleStore: ConsoleStorage {
 
     // MARK: - Helpers
 
-    static func current(_ name: String, _ db: Database) throws -> StoredSite {
+    /// The current version of site `name`, parsed once (``ParsedSites``).
+    func current(_ name: String, _ db: Database) throws -> StoredSite {
         guard let current = try SiteRecord.fetchOne(db, key: name),
             let stored = try SiteVersionRecord.fetchOne(db, key: ["site": name, "version": current.version])
         else { throw ConsoleError.notFound("no site named \(name)") }
-        return StoredSite(name: name, version: stored.version, site: try SiteReader.load(yaml: stored.document))
+        return try self.parsed.site(name, version: stored.version, source: stored.document, current: true)
+    }
+
+    /// The number of the current version of site `name`, without reading the site.
+    static func currentVersion(_ name: String, _ db: Database) throws -> Int {
+        guard let current = try SiteRecord.fetchOne(db, key: name) else {
+            throw ConsoleError.notFound("no site named \(name)")
+        }
+        return current.version
     }
 
     private static func exists(_ name: String, _ db: Database) throws -> Bool {
@@ -686,11 +714,11 @@ public final class ConsoleStore: ConsoleStorage {
         }
     }
 
-    static func storeVersion(_ site: Site, change: String, author: String, _ db: Database) throws {
+    static func storeVersion(_ stored: StoredSite, change: String, author: String, _ db: Database) throws {
         try SiteVersionRecord(
-            site: site.name,
-            version: site.version,
-            document: SiteWriter.yaml(site),
+            site: stored.name,
+            version: stored.version,
+            document: stored.yaml,
             author: author,
             createdAt: Self.timestamp(),
             change: change

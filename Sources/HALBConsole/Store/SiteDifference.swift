@@ -3,9 +3,8 @@ import HALBCore
 /// What changed between two versions of a site, in words, for the audit log: `gateways: added gw3, changed gw1;
 /// virtualServers: removed web`.
 enum SiteDifference {
-    static func describe(from old: Site, to new: Site) -> String {
-        let before = SiteWriter.node(old)
-        let after = SiteWriter.node(new)
+    /// The difference between two site documents, as ``SiteWriter`` writes them.
+    static func describe(from before: ConfigNode, to after: ConfigNode) -> String {
         var parts: [String] = []
         for collection in SiteCollection.allCases {
             let oldItems = Self.byName(SiteEditor.items(collection, in: before))

@@ -1,11 +1,15 @@
 /// Writes a ``Site`` as a configuration tree (and so as YAML), every field explicit, in the layout
 /// ``SiteReader`` reads: `SiteReader.load(SiteWriter.node(site)) == site` for every valid site.
+///
+/// This is the site's canonical form: every text field (names included) is a quoted string and only numbers and
+/// booleans are plain, so a name such as `2026`, `true` or `1e3` stays text in YAML and in JSON
+/// (``ConfigNode/json()``).
 public enum SiteWriter {
     /// The site as a tree.
     public static func node(_ site: Site) -> ConfigNode {
         .mapping([
-            ConfigEntry("site", .plain(site.name)),
-            ConfigEntry("version", .plain(String(site.version))),
+            ConfigEntry("site", .string(site.name)),
+            ConfigEntry("version", .int(site.version)),
             ConfigEntry("gateways", .sequence(site.gateways.map(Self.node))),
             ConfigEntry("devices", .sequence(site.devices.map(Self.node))),
             ConfigEntry("virtualServers", .sequence(site.virtualServers.map(Self.node))),
@@ -19,7 +23,7 @@ public enum SiteWriter {
 
     private static func node(_ gateway: Gateway) -> ConfigNode {
         .mapping([
-            ConfigEntry("name", .plain(gateway.name)),
+            ConfigEntry("name", .string(gateway.name)),
             ConfigEntry("address", .string(gateway.address)),
             ConfigEntry(
                 "ports",
@@ -36,7 +40,7 @@ public enum SiteWriter {
 
     private static func node(_ device: Device) -> ConfigNode {
         .mapping([
-            ConfigEntry("name", .plain(device.name)),
+            ConfigEntry("name", .string(device.name)),
             ConfigEntry("address", .string(device.address)),
             ConfigEntry("interface", .string(device.interface)),
         ])
@@ -44,7 +48,7 @@ public enum SiteWriter {
 
     private static func node(_ vs: VirtualServer) -> ConfigNode {
         var entries = [
-            ConfigEntry("name", .plain(vs.name)),
+            ConfigEntry("name", .string(vs.name)),
             ConfigEntry("enabled", .bool(vs.enabled)),
         ]
         if !vs.description.isEmpty { entries.append(ConfigEntry("description", .string(vs.description))) }
@@ -70,9 +74,9 @@ public enum SiteWriter {
                 "devices",
                 .sequence(
                     vs.devices.map { assignment in
-                        guard let priority = assignment.priority else { return .plain(assignment.name) }
+                        guard let priority = assignment.priority else { return .string(assignment.name) }
                         return .mapping([
-                            ConfigEntry("name", .plain(assignment.name)), ConfigEntry("priority", .int(priority)),
+                            ConfigEntry("name", .string(assignment.name)), ConfigEntry("priority", .int(priority)),
                         ])
                     }
                 )
@@ -85,16 +89,16 @@ public enum SiteWriter {
                 ConfigEntry("enabled", .bool(udp.enabled)), ConfigEntry("ports", .sequence(udp.ports.map { .int($0) })),
             ]
             if !udp.gateways.isEmpty {
-                fields.append(ConfigEntry("gateways", .sequence(udp.gateways.map { .plain($0) })))
+                fields.append(ConfigEntry("gateways", .sequence(udp.gateways.map { .string($0) })))
             }
             fields += [
-                ConfigEntry("balancing", .plain(udp.balancing.rawValue)),
+                ConfigEntry("balancing", .string(udp.balancing.rawValue)),
                 ConfigEntry("idleTimeout", .duration(udp.idleTimeout)),
                 ConfigEntry("maxFlows", .int(udp.maxFlows)),
             ]
             if let health = udp.healthCheck {
                 var check = [
-                    ConfigEntry("type", .plain(health.type.rawValue)),
+                    ConfigEntry("type", .string(health.type.rawValue)),
                     ConfigEntry("interval", .duration(health.interval)),
                     ConfigEntry("timeout", .duration(health.timeout)),
                     ConfigEntry("rise", .int(health.rise)),
@@ -117,11 +121,11 @@ public enum SiteWriter {
                                 ConfigEntry("port", .int(payload.port)),
                             ]
                             if !payload.gateways.isEmpty {
-                                fields.append(ConfigEntry("gateways", .sequence(payload.gateways.map { .plain($0) })))
+                                fields.append(ConfigEntry("gateways", .sequence(payload.gateways.map { .string($0) })))
                             }
-                            fields.append(ConfigEntry("balancing", .plain(payload.balancing.rawValue)))
+                            fields.append(ConfigEntry("balancing", .string(payload.balancing.rawValue)))
                             if payload.kind == .ssl {
-                                fields.append(ConfigEntry("mode", .plain(payload.sslMode.rawValue)))
+                                fields.append(ConfigEntry("mode", .string(payload.sslMode.rawValue)))
                                 if let certificate = payload.certificate {
                                     fields.append(ConfigEntry("certificate", .string(certificate)))
                                 }
@@ -138,10 +142,10 @@ public enum SiteWriter {
                                     ConfigEntry("minimumTLSVersion", .string(payload.minimumTLSVersion.rawValue))
                                 )
                                 switch payload.ciphers {
-                                case .modern: fields.append(ConfigEntry("ciphers", .plain("modern")))
-                                case .intermediate: fields.append(ConfigEntry("ciphers", .plain("intermediate")))
+                                case .modern: fields.append(ConfigEntry("ciphers", .string("modern")))
+                                case .intermediate: fields.append(ConfigEntry("ciphers", .string("intermediate")))
                                 case .list(let suites):
-                                    fields.append(ConfigEntry("ciphers", .sequence(suites.map { .plain($0) })))
+                                    fields.append(ConfigEntry("ciphers", .sequence(suites.map { .string($0) })))
                                 }
                                 if let gatewayTLS = payload.gatewayTLS {
                                     var tls = [ConfigEntry("verify", .bool(gatewayTLS.verify))]
@@ -157,7 +161,7 @@ public enum SiteWriter {
                                         "sni",
                                         .mapping(
                                             payload.sni.map {
-                                                ConfigEntry($0.serverName, .sequence($0.gateways.map { .plain($0) }))
+                                                ConfigEntry($0.serverName, .sequence($0.gateways.map { .string($0) }))
                                             }
                                         )
                                     )
@@ -170,7 +174,7 @@ public enum SiteWriter {
         )
 
         var check = [
-            ConfigEntry("type", .plain(vs.healthCheck.type.rawValue)),
+            ConfigEntry("type", .string(vs.healthCheck.type.rawValue)),
             ConfigEntry("interval", .duration(vs.healthCheck.interval)),
             ConfigEntry("timeout", .duration(vs.healthCheck.timeout)),
             ConfigEntry("rise", .int(vs.healthCheck.rise)),
@@ -204,7 +208,7 @@ public enum SiteWriter {
             ConfigEntry(
                 "persistence",
                 .mapping([
-                    ConfigEntry("type", .plain(vs.persistence.type.rawValue)),
+                    ConfigEntry("type", .string(vs.persistence.type.rawValue)),
                     ConfigEntry("timeout", .duration(vs.persistence.timeout)),
                 ])
             )

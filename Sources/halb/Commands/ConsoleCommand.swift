@@ -166,7 +166,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let stored = try await self.store.open().site(self.site)
-                print(SiteWriter.yaml(stored.site), terminator: "")
+                print(stored.yaml, terminator: "")
             } catch {
                 throw CommandFailure.exit("\(error)")
             }

@@ -23,7 +23,7 @@ extension ConsoleAPI {
         group.get("sites/:site/export") { _, context in
             _ = try context.requireIdentity()
             let stored = try await store.site(try context.parameters.require("site"))
-            var response = Self.text(SiteWriter.yaml(stored.site), contentType: "application/yaml; charset=utf-8")
+            var response = Self.text(stored.yaml, contentType: "application/yaml; charset=utf-8")
             response.headers[.eTag] = "\"\(stored.version)\""
             return response
         }
