@@ -116,7 +116,7 @@ import Testing
 
         // Export and import: the whole site as a file, back as a new version; a bad file changes nothing.
         let exported = try await halb(["export"])
-        #expect(exported.status == 0 && exported.output.hasPrefix(#"site: "lab""#), "\(exported.output)")
+        #expect(exported.status == 0 && exported.output.hasPrefix("site: lab"), "\(exported.output)")
         let edited = try directory.write(
             "lab.yaml",
             exported.output.replacingOccurrences(of: "weight: 1", with: "weight: 5")

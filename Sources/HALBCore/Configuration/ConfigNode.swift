@@ -52,13 +52,29 @@ extension ConfigNode {
         (try? Yams.serialize(node: self.yamlNode(), sortKeys: false)) ?? ""
     }
 
+    /// Whether `text` reads as a string, and as itself, written plain in YAML 1.1 and 1.2 alike: it starts with a
+    /// letter, holds only letters, digits, `_`, `-`, `.` and `/`, and is not a word some YAML reads as a boolean or
+    /// null.
+    static func isPlainString(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, first.properties.isAlphabetic, first.isASCII else { return false }
+        let allowed = text.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII
+                && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                    || "_-./".unicodeScalars.contains(scalar))
+        }
+        let words: Set<String> = ["y", "yes", "n", "no", "true", "false", "on", "off", "null"]
+        return allowed && !words.contains(text.lowercased())
+    }
+
     private func yamlNode() -> Node {
         switch self {
         case .null:
             return Node("null", Tag(.null))
         case .scalar(let text, let quoted):
             if quoted {
-                return Node(text, Tag(.str), .doubleQuoted)
+                // A string that no YAML reader could take for anything else is written plain (`name: web`), the
+                // rest in quotes (`name: "2026"`, `address: "192.0.2.1"`, `name: "yes"`).
+                return Node(text, Tag(.str), Self.isPlainString(text) ? .plain : .doubleQuoted)
             }
             return Node(text)
         case .sequence(let items):
