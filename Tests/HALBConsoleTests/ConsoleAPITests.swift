@@ -567,4 +567,29 @@ let sampleSite = """
         #expect(second.version == 2)
         #expect(try SiteReader.load(yaml: second.site).virtualServers.map(\.name) == ["web"])
     }
+
+    /// A heartbeat may arrive before the ACK of the version it runs: the status shows the version it reports.
+    @Test func theAppliedVersionIsTheNewestOfTheAcknowledgementAndTheHeartbeat() async throws {
+        let store = try ConsoleStore.inMemory()
+        _ = try await store.createSite(try ConfigNode.parse(yaml: sampleSite), actor: "test")
+        let enrolment = try await store.enrol(
+            joinToken: try await store.createJoinToken(site: "lab", device: "lb1", actor: "test").token,
+            device: "lb1"
+        )
+        let lb1 = try #require(try await store.agent(forCredential: enrolment.credential))
+        func applied() async throws -> Int? {
+            let statuses = try await store.deviceStatuses(site: "lab", consoleVersion: "0.1.0")
+            return statuses.first { $0.device == "lb1" }?.appliedVersion
+        }
+        try await store.heartbeat(
+            lb1,
+            report: AgentReport(softwareVersion: "0.1.0", appliedVersion: 1, roles: [], gateways: [])
+        )
+        #expect(try await applied() == 1)
+        try await store.acknowledge(lb1, version: 1, error: nil)
+        #expect(try await applied() == 1)
+        // A version refused keeps the one running.
+        try await store.acknowledge(lb1, version: 2, error: "cannot bind")
+        #expect(try await applied() == 1)
+    }
 }

@@ -234,7 +234,9 @@ extension ConsoleStore {
                 device: device.name,
                 state: state,
                 softwareVersion: row.software,
-                appliedVersion: row.applied,
+                // What the device runs: its last ACK, or its heartbeat when that is newer (the two travel apart, and a
+                // heartbeat may arrive before the ACK of the version it reports).
+                appliedVersion: [row.applied, report?.appliedVersion].compactMap { $0 }.max(),
                 siteVersion: stored.version,
                 lastSeen: row.lastSeen,
                 error: row.nackError.map { "version \(row.nackVersion ?? 0): \($0)" },
