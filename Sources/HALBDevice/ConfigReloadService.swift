@@ -51,14 +51,14 @@ struct ConfigReloadService: Service {
         var watching: (@Sendable () -> Void)? = watching
         do {
             while !Task.isCancelled {
-                // A link swapped to a file in another directory: watch that one from now on.
+                // A link swapped to another file: watch that one from now on.
                 let watcher = try FileWatcher(path: path)
                 watching?()
                 watching = nil
                 await withTaskCancellationHandler {
                     for await _ in watcher.events {
                         check()
-                        if FileWatcher.directories(of: path) != watcher.directories { break }
+                        if FileWatcher.watchedPaths(of: path) != watcher.paths { break }
                     }
                 } onCancel: {
                     watcher.stop()
