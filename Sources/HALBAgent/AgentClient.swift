@@ -124,14 +124,14 @@ public struct AgentClient: Sendable {
     }
 
     /// Sends a heartbeat.
-    public func heartbeat(_ report: AgentReport) async throws {
+    public func heartbeat(_ report: AgentReport, timeout: Duration = .seconds(10)) async throws {
         let (status, body, _) = try await Self.send(
             self.http,
             method: .POST,
             url: "\(self.identity.console)/agent/v1/heartbeat",
             credential: self.identity.credential,
             body: try JSONEncoder().encode(report),
-            timeout: .seconds(10)
+            timeout: timeout
         )
         guard status == 204 else { throw AgentError.refused(status: status, message: Self.message(body)) }
     }

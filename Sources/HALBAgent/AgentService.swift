@@ -54,6 +54,11 @@ public struct AgentService: Service {
                 await group.waitForAll()
             }
         }
+        // A last heartbeat on the way out, so the console shows at once that the device serves nothing any more
+        // (it would show its last roles until it counts as offline). Bounded: a console away must not hold the stop.
+        if Task.isShuttingDownGracefully {
+            try? await self.client.heartbeat(await self.report(), timeout: .seconds(2))
+        }
     }
 
     private func followConfiguration(_ acknowledgements: AcknowledgementQueue) async {

@@ -34,6 +34,12 @@ enum AgentReporting {
         where !routers.contains(where: { $0.name == name }) && !plan.contains(where: { $0.name == name }) {
             roles.append(AgentRole(virtualServer: name, family: nil, role: .standalone, priority: nil))
         }
+        // Shutting down (the last heartbeat): failover has resigned and the balancer drains; it serves nothing now.
+        if await device.balancer.isDraining {
+            roles = roles.map {
+                AgentRole(virtualServer: $0.virtualServer, family: $0.family, role: .stopped, priority: nil)
+            }
+        }
         return AgentReport(
             softwareVersion: softwareVersion,
             appliedVersion: status.configuration.version,

@@ -62,7 +62,14 @@ import Testing
                     return statuses.first { $0.device == "lb1" }?.appliedVersion == 2
                 }
             )
+            func roles() async throws -> [VirtualServerRole] {
+                let statuses = try await store.deviceStatuses(site: "lab", consoleVersion: "test")
+                return statuses.first { $0.device == "lb1" }?.roles.map(\.role) ?? []
+            }
+            #expect(await eventually { (try? await roles()) == [.primary] })
+            // Stopping, the device says so in a last heartbeat: the console does not show it primary any more.
             try await running.stop()
+            #expect(try await roles() == [.stopped])
             try await http.shutdown()
         }
     }

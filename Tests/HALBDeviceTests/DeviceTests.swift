@@ -2,7 +2,6 @@ import Foundation
 import HALBBalancer
 import HALBCore
 import HALBDevice
-import HALBFailover
 import HALBTestSupport
 import Logging
 import NIOCore
@@ -11,6 +10,8 @@ import Prometheus
 import ServiceLifecycle
 import Synchronization
 import Testing
+
+@testable import HALBFailover
 
 /// A VRRP router that records what the device asks of it.
 final class RecordingRouter: VirtualRouting {
@@ -60,7 +61,25 @@ final class RecordingRouter: VirtualRouting {
         self.state.withLock { $0.calls.append(.setPriority(priority, of: name)) }
     }
 
-    func status() async -> [VirtualRouterStatus] { [] }
+    /// Every virtual router it runs is master.
+    func status() async -> [VirtualRouterStatus] {
+        self.state.withLock { $0.running }.map { configuration in
+            VirtualRouterStatus(
+                name: configuration.name,
+                family: configuration.family,
+                interface: configuration.interface,
+                vrid: Int(configuration.vrid),
+                state: "master",
+                priority: Int(configuration.priority),
+                configuredPriority: Int(configuration.priority),
+                master: nil,
+                transitions: 1,
+                lastTransition: nil,
+                advertisementsSent: 0,
+                advertisementsReceived: 0
+            )
+        }
+    }
 
     func shutdown() async {
         self.state.withLock { $0.calls.append(.shutdown) }
