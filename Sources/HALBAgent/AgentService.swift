@@ -165,8 +165,12 @@ public struct AgentService: Service {
                 failures = 0
             } catch {
                 if failures % 12 == 0 {
+                    // A console that answers but refuses the report is reachable: say which it is.
+                    let refused = (error as? AgentError).map { !$0.isTransient } ?? false
                     self.logger.warning(
-                        "Console unreachable; the running configuration keeps serving",
+                        refused
+                            ? "The console refused the heartbeat; the running configuration keeps serving"
+                            : "Console unreachable; the running configuration keeps serving",
                         metadata: ["console.url": "\(self.client.identity.console)", "error": "\(error)"]
                     )
                 }
