@@ -472,8 +472,9 @@ import Glibc
         defer { Task { await gateway.kill() } }
         let route = BalancerFixture.route(
             gateways: [("gw1", gateway.port)],
-            // Long enough for the echo to come back on a machine busy with the other tests (CI saw over 1 s).
-            timeouts: Timeouts(clientIdle: .seconds(3), gatewayIdle: .hours(1))
+            // Long enough for the echo to come back on a machine busy with the other tests: CI saw over 1 s, and over
+            // 3 s under ThreadSanitizer with both cores taken.
+            timeouts: Timeouts(clientIdle: .seconds(10), gatewayIdle: .hours(1))
         )
         try await withBalancer(route) { fixture async throws in
             let client = try await TestClient.connect(port: fixture.port)
