@@ -81,7 +81,7 @@ private final class UDPClient: Sendable {
         try await self.channel.writeAndFlush(
             AddressedEnvelope(remoteAddress: address, data: self.channel.allocator.buffer(string: text))
         )
-        guard await eventually(timeout: .seconds(2), { self.received.count > before }) else { return nil }
+        guard await eventually(timeout: .seconds(5), { self.received.count > before }) else { return nil }
         return self.received.last.map { String($0.split(separator: ":").first ?? "") }
     }
 
@@ -202,10 +202,11 @@ extension UDPTests {
                 balancing: .roundrobin,
                 healthCheck: HealthCheck(
                     type: .udp,
-                    interval: .milliseconds(100),
-                    timeout: .milliseconds(100),
+                    // Long enough that a busy machine (ThreadSanitizer, both cores taken) does not time "alive" out.
+                    interval: .milliseconds(500),
+                    timeout: .milliseconds(500),
                     rise: 1,
-                    fall: 1,
+                    fall: 2,
                     send: Array("ping".utf8),
                     expect: Array(expect.utf8)
                 )

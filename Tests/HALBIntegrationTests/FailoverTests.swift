@@ -102,7 +102,7 @@ struct FailoverTests {
             devices: [\(devices)]
             payloads:
               gateway: { port: 80, gateways: [gw1] }
-            healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }
+            healthCheck: { type: tcp, interval: 500ms, timeout: 500ms, rise: 1, fall: 2 }
           # lb1 keeps a virtual server of its own, so a reload may take it out of web.
           - name: admin
             vip: { ipv4: 192.0.2.101/24 }
@@ -406,7 +406,7 @@ extension FailoverTests {
                 devices: [lb1, lb2]
                 payloads:
                   gateway: { port: 80, balancing: roundrobin }
-                healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }
+                healthCheck: { type: tcp, interval: 500ms, timeout: 500ms, rise: 1, fall: 2 }
                 persistence: { type: sourceIP, timeout: 10m }
 
             """
@@ -559,7 +559,7 @@ struct KeepalivedInteropTests {
             devices: [lb1, keepalived]
             payloads:
               gateway: { port: 80, gateways: [gw1] }
-            healthCheck: { type: tcp, interval: 200ms, timeout: 100ms, rise: 1, fall: 2 }
+            healthCheck: { type: tcp, interval: 500ms, timeout: 500ms, rise: 1, fall: 2 }
 
         """
 

@@ -275,10 +275,13 @@ private func boundLoopbackSocket() throws -> (fd: Int32, port: Int) {
 
 /// Waits until `condition` holds, checking every 20 ms, for at most `timeout`.
 ///
+/// The default bound is generous because CI runs the suites under ThreadSanitizer with both cores taken, where one
+/// step can take several seconds; the wait ends as soon as the condition holds.
+///
 /// - Returns: whether the condition held in time.
 @discardableResult
 public func eventually(
-    timeout: Duration = .seconds(10),
+    timeout: Duration = .seconds(30),
     _ condition: () async throws -> Bool
 ) async rethrows -> Bool {
     let clock = ContinuousClock()
