@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         .target(
@@ -110,8 +111,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ],
-            swiftSettings: swiftSettings
+            // The web page's files: embedded into the binary by the EmbedWebPage plugin (no files to install).
+            exclude: ["Web"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedWebPage"]
+        ),
+        // Turns the web page's files into a Swift source (base64 text, which compiles fast) at build time.
+        .executableTarget(name: "halb-embed-web", path: "Plugins/EmbedWebPageTool"),
+        .plugin(
+            name: "EmbedWebPage",
+            capability: .buildTool(),
+            dependencies: ["halb-embed-web"]
         ),
         .target(
             name: "HALBAgent",

@@ -118,10 +118,13 @@ public struct SiteStatus: Sendable, Codable, Hashable {
     public var site: String
     public var version: Int
     public var devices: [DeviceStatus]
+    /// A digest of the rest: a client waiting for a change passes it back as `since`.
+    public var fingerprint: String?
 
-    public init(site: String, version: Int, devices: [DeviceStatus]) {
+    public init(site: String, version: Int, devices: [DeviceStatus], fingerprint: String? = nil) {
         self.site = site
         self.version = version
         self.devices = devices
+        self.fingerprint = fingerprint
     }
 }

@@ -138,6 +138,20 @@ public struct WhoAmI: Sendable, Codable, Hashable {
     }
 }
 
+/// A browser's session (`POST` and `GET /api/v1/session`): who signed in, and the token every change must carry in
+/// `X-CSRF-Token` (the session itself travels in an HttpOnly cookie the page cannot read).
+public struct SessionInfo: Sendable, Codable, Hashable {
+    public var user: String
+    public var role: Role
+    public var csrfToken: String
+
+    public init(user: String, role: Role, csrfToken: String) {
+        self.user = user
+        self.role = role
+        self.csrfToken = csrfToken
+    }
+}
+
 /// A one-time join token for a device (`POST /api/v1/sites/{site}/join-tokens`).
 public struct JoinTokenCreated: Sendable, Codable, Hashable {
     public var token: String

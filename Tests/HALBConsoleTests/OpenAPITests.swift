@@ -36,7 +36,8 @@ import Yams
     private var served: Set<String> {
         let router = ConsoleAPI.router(store: try! ConsoleStore.inMemory())
         return Set(
-            router.routes.map { route in
+            // The web page's files (`/`, `/ui/...`) are not part of the API.
+            router.routes.filter(Self.isAPI).map { route in
                 let path = "\(route.path)".split(separator: "/").map { component in
                     let name = component.hasPrefix(":") ? "{\(component.dropFirst())}" : String(component)
                     return name == "{collection}" ? "{list}" : name
@@ -44,6 +45,13 @@ import Yams
                 return "\(route.method) /\(path)"
             }
         )
+    }
+
+    /// A route of the API (the rest serves the web page's files, open to all: the page asks for a session).
+    private static func isAPI(_ route: Router<ConsoleRequestContext>.RouteDescription) -> Bool {
+        let path = "\(route.path)"
+        return path.hasPrefix("/api/") || path.hasPrefix("/agent/") || path == "/healthz"
+            || path.hasPrefix("api/") || path.hasPrefix("agent/") || path == "healthz"
     }
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedOperationIsServed() {
@@ -54,8 +62,10 @@ import Yams
 
     @Test func everyRouteButHealthLoginAndEnrolmentAnswers401WithoutCredentials() async throws {
         let router = ConsoleAPI.router(store: try ConsoleStore.inMemory())
-        let open: Set<String> = ["GET /healthz", "POST /api/v1/login", "POST /agent/v1/enrol"]
-        let routes = router.routes.map { route in
+        let open: Set<String> = [
+            "GET /healthz", "POST /api/v1/login", "POST /api/v1/session", "POST /agent/v1/enrol",
+        ]
+        let routes = router.routes.filter(Self.isAPI).map { route in
             // Captures get sample values: `:site` → lab, `:collection` → gateways, `:version` → 1, others → x.
             let path = "\(route.path)".split(separator: "/").map { component -> String in
                 switch component {
@@ -202,11 +212,12 @@ private struct ConformanceClient {
         ifMatch: Int? = nil,
         json: String? = nil,
         yaml: String? = nil,
+        headers extra: HTTPFields = [:],
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> JSONValue? {
         let parts = operation.split(separator: " ", maxSplits: 1).map(String.init)
         let (method, path) = (parts[0].lowercased(), parts[1])
-        var headers: HTTPFields = [:]
+        var headers = extra
         let bearer = token ?? self.token
         if !bearer.isEmpty { headers[.authorization] = "Bearer \(bearer)" }
         if let ifMatch { headers[.ifMatch] = "\"\(ifMatch)\"" }
@@ -383,6 +394,32 @@ extension OpenAPITests {
             json: #"{"user": "admin", "password": "wrong password"}"#
         )
         try await api.send("GET /api/v1/whoami", "/api/v1/whoami", .ok)
+
+        // The web page's session: signing in sets a cookie (a session token, here one from a login); a change by
+        // cookie needs the CSRF token.
+        let password = #"{"user": "admin", "password": "correct horse battery"}"#
+        try await api.send("POST /api/v1/session", "/api/v1/session", .created, token: "", json: password)
+        try await api.send(
+            "POST /api/v1/session",
+            "/api/v1/session",
+            .unauthorized,
+            token: "",
+            json: #"{"user": "admin", "password": "wrong password"}"#
+        )
+        let cookieToken = try #require(
+            try await api.send("POST /api/v1/login", "/api/v1/login", .created, json: password)?["token"]?.string
+        )
+        let cookie: HTTPFields = [.cookie: "halb_session=\(cookieToken)"]
+        let csrf = try #require(
+            try await api.send("GET /api/v1/session", "/api/v1/session", .ok, token: "", headers: cookie)?["csrfToken"]?
+                .string
+        )
+        try await api.send("GET /api/v1/session", "/api/v1/session", .notFound)
+        try await api.send("DELETE /api/v1/session", "/api/v1/session", .forbidden, token: "", headers: cookie)
+        var signOut = cookie
+        signOut[HTTPField.Name("X-CSRF-Token")!] = csrf
+        try await api.send("DELETE /api/v1/session", "/api/v1/session", .noContent, token: "", headers: signOut)
+        try await api.send("GET /api/v1/session", "/api/v1/session", .unauthorized, token: "", headers: cookie)
         try await api.send("GET /api/v1/sites", "/api/v1/sites", .unauthorized, token: "halb_0011.bogus")
 
         // The site, whole.

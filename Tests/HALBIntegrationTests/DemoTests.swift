@@ -10,16 +10,16 @@ import Testing
 /// 127.0.0.1:18081-18083, 127.0.0.11-12, the VRRP port 18112 and the admin ports 9101-9102), so the tests run one
 /// after the other and fail when a demo is already running.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct DemoTests {
-    private static let site = "127.0.0.10:8080"
+    static let site = "127.0.0.10:8080"
 
     /// The gateway that answered one HTTP request to `address` ("gwN"), or "" when none did.
-    private func answer(_ address: String = Self.site) async -> String {
+    func answer(_ address: String = Self.site) async -> String {
         guard let response = try? await httpGet(address, "/") else { return "" }
         return response.firstMatch(of: /Hello from (gw\d)/).map { String($0.1) } ?? ""
     }
 
     /// The running demo and its admin commands, as printed.
-    private struct Demo {
+    struct Demo {
         let process: HALBProcess
         let admin: String
         let console: String
@@ -98,7 +98,9 @@ import Testing
             }
         }
         let text = demo.process.text
-        let start = try #require(text.range(of: "Try, in another terminal (the first line puts halb on the PATH):\n"))
+        let start = try #require(
+            text.range(of: "Or try, in another terminal (the first line puts halb on the PATH):\n")
+        )
         let end = try #require(text.range(of: "\n\nPress Ctrl-C to stop.", range: start.upperBound..<text.endIndex))
         let adminPort = try #require(demo.admin.split(separator: ":").last)
         var printed = commands(text[start.upperBound..<end.lowerBound])
@@ -115,8 +117,12 @@ import Testing
 
     @Test func theGatewaysTakeTurnsAStoppedOneIsSkippedAndTheSecondaryTakesOver() async throws {
         let demo = try await Demo.start()
-        // The console's URL and the admin's one-time password are printed, and they log in.
-        let printed = try #require(demo.process.text.firstMatch(of: /Console: (http:\S+) +user admin, password (\S+)/))
+        // The web page's URL and the admin's one-time password are printed first, and they log in.
+        let printed = try #require(
+            demo.process.text.firstMatch(
+                of: /\n\nOpen the console's web page: (http:\S+)\/ +user admin, password (\S+)\n/
+            )
+        )
         #expect(String(printed.1) == demo.console)
         let config = try TemporaryDirectory()
         let login = try await demo.halb(

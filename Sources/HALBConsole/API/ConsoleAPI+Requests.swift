@@ -81,3 +81,24 @@ extension ConsoleAPI {
         return collection
     }
 }
+
+extension ConsoleAPI {
+    /// The integer query parameter `name` (`nil` when absent), which must lie in `range`.
+    static func integerParameter(
+        _ name: String,
+        in query: Parameters,
+        range: ClosedRange<Int>
+    ) throws(ConsoleError) -> Int? {
+        guard let text = query.get(name) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw .invalidRequest([
+                ConfigurationIssue(
+                    path: name,
+                    message: "\(DisplayText.quoted(text, limit: 40)) is not a whole number from "
+                        + "\(range.lowerBound) to \(range.upperBound)"
+                )
+            ])
+        }
+        return value
+    }
+}

@@ -13,10 +13,14 @@ public enum ConsoleAPI {
     ///
     /// - Parameter longPollTimeout: how long a device's configuration request waits for a change (30 s).
     /// - Parameter throttle: counts failed password checks (shared with nothing else; tests pass their own clock).
+    /// - Parameter secureCookies: the console speaks HTTPS, so the web page's session cookie is marked Secure.
+    /// - Parameter webPage: the page served at `/`.
     public static func router(
         store: any ConsoleStorage,
         longPollTimeout: Duration = .seconds(30),
-        throttle: PasswordGuard = PasswordGuard()
+        throttle: PasswordGuard = PasswordGuard(),
+        secureCookies: Bool = false,
+        webPage: WebPage = .embedded
     ) -> Router<ConsoleRequestContext> {
         // Each resource's routes are in Routes/ConsoleAPI+<Resource>.swift, the middlewares in Middleware/.
         let router = Router(context: ConsoleRequestContext.self)
@@ -24,8 +28,10 @@ public enum ConsoleAPI {
         Self.addHealthRoute(to: router)
         let api = router.group("api/v1")
         Self.addLoginRoute(to: api, store: store, throttle: throttle)
+        Self.addSignInRoute(to: api, store: store, throttle: throttle, secureCookies: secureCookies)
         let authenticated = api.group().add(middleware: AuthenticationMiddleware(store: store))
         Self.addWhoAmIRoute(to: authenticated)
+        Self.addSessionRoutes(to: authenticated, store: store, secureCookies: secureCookies)
         Self.addSiteRoutes(to: authenticated, store: store)
         Self.addVersionRoutes(to: authenticated, store: store)
         Self.addSiteItemRoutes(to: authenticated, store: store)
@@ -35,6 +41,7 @@ public enum ConsoleAPI {
         Self.addDeviceRoutes(to: authenticated, store: store)
         Self.addCertificateRoutes(to: authenticated, store: store)
         Self.addAgentRoutes(to: router, store: store, longPollTimeout: longPollTimeout)
+        webPage.addRoutes(to: router)
         return router
     }
 }

@@ -7,6 +7,8 @@ public struct ConsoleRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// `nil` until authenticated (only `/healthz`, `/api/v1/login` and `/agent/v1/enrol` run without).
     public var identity: Identity?
+    /// The session token, when the web page's session cookie authenticated the request.
+    var sessionToken: String?
     /// The device, on `/agent/v1` routes, once ``AgentAuthenticationMiddleware`` checked its credential.
     public var agent: EnrolledAgent?
 
@@ -16,6 +18,7 @@ public struct ConsoleRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.identity = nil
+        self.sessionToken = nil
         self.agent = nil
         self.clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }

@@ -121,7 +121,7 @@ struct ConsoleCommand: AsyncParsableCommand {
             let (host, port) = RunOptions.hostPort(self.listen)!
             let listenLogger = logger
             let application = Application(
-                router: ConsoleAPI.router(store: store),
+                router: ConsoleAPI.router(store: store, secureCookies: scheme == "https"),
                 server: server,
                 configuration: .init(address: .hostname(host, port: port), serverName: "halb-console"),
                 onServerRunning: { channel in

@@ -200,14 +200,14 @@ struct DemoCommand: AsyncParsableCommand {
         }.joined(separator: "\n")
         return """
 
+            Open the console's web page: \(console)/   user admin, password \(password)
+
             HALB demo is running: site "demo", devices lb1 (primary) and lb2 (secondary) serve virtual server "web" on
             http://\(listen)/, balancing gw1, gw2, gw3 (127.0.0.1:18081-18083) by least connections, with HTTP
             health checks every 500ms and failover between the devices (VRRP over UDP on loopback). The devices
             enrolled with the console and take their configuration from it.
 
-            Console: \(console)   user admin, password \(password)
-
-            Try, in another terminal (the first line puts halb on the PATH):
+            Or try, in another terminal (the first line puts halb on the PATH):
             \(list)
 
             Press Ctrl-C to stop.
