@@ -215,7 +215,8 @@ final class WebDriver: Sendable {
 
     // MARK: Transport
 
-    private func command(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> Any? {
+    /// Sends a WebDriver command of this session (`path` below `/session/{id}/`) and returns its value.
+    func command(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> Any? {
         let answer = try await Self.call(self.base, method, "/session/\(self.session)/\(path)", body)
         let value = answer["value"]
         if let error = value as? [String: Any], let kind = error["error"] as? String {

@@ -1,4 +1,5 @@
 /// The embedded demo site: three gateways on loopback and two devices sharing one virtual server on 127.0.0.10:8080.
+/// The gateways' `ssl` port is their HTTP port, so a virtual server that offloads TLS can be tried on them.
 enum DemoSite {
     static let devices = ["lb1", "lb2"]
     /// The UDP port the demo devices exchange VRRP advertisements on.
@@ -7,9 +8,9 @@ enum DemoSite {
     static let yaml = """
         site: demo
         gateways:
-          - { name: gw1, address: 127.0.0.1, ports: { gateway: 18081 } }
-          - { name: gw2, address: 127.0.0.1, ports: { gateway: 18082 } }
-          - { name: gw3, address: 127.0.0.1, ports: { gateway: 18083 } }
+          - { name: gw1, address: 127.0.0.1, ports: { gateway: 18081, ssl: 18081 } }
+          - { name: gw2, address: 127.0.0.1, ports: { gateway: 18082, ssl: 18082 } }
+          - { name: gw3, address: 127.0.0.1, ports: { gateway: 18083, ssl: 18083 } }
         devices:
           - { name: lb1, address: 127.0.0.11, interface: lo }
           - { name: lb2, address: 127.0.0.12, interface: lo }

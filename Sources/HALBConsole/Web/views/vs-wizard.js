@@ -70,7 +70,7 @@ export function openWizard(slot, ctx, vs, close) {
     deviceAdd.disabled = free.length === 0;
     deviceAddButton.disabled = free.length === 0;
   };
-  const deviceAddButton = h('button', { type: 'button', onclick: () => {
+  const deviceAddButton = h('button', { type: 'button', id: 'wizard-device-add-button', onclick: () => {
     if (!deviceAdd.value) return;
     assigned.push({ name: deviceAdd.value });
     drawDevices();
