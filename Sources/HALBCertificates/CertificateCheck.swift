@@ -88,6 +88,14 @@ public enum CertificateCheck {
         return try Self.summary(of: chain, field: field, now: now)
     }
 
+    /// The subject alternative names of the leaf of `pem` (`DNS:name`, `IP:address`, ...), without checking its
+    /// validity: for showing a stored chain. None when it cannot be read.
+    public static func subjectAlternativeNames(ofPEM pem: String) -> [String] {
+        guard let leaf = (try? Self.chain(pem, field: "certificate"))?.first else { return [] }
+        let names = (try? leaf.extensions.subjectAlternativeNames).flatMap { $0 }.map { Array($0) } ?? []
+        return names.map(Self.show)
+    }
+
     private static func chain(_ pem: String, field: String) throws(CertificateProblem) -> [Certificate] {
         let documents: [PEMDocument]
         do {

@@ -168,6 +168,8 @@ public struct CertificateInfo: Sendable, Codable, Hashable {
     public var name: String
     /// The leaf certificate's subject, as RFC 4514 writes it (`CN=rdp.example.com,O=Example`).
     public var subject: String
+    /// The leaf's subject alternative names: `DNS:name`, `IP:address`, `URI:...`, `email:...`.
+    public var subjectAlternativeNames: [String]
     public var notValidBefore: String
     public var notValidAfter: String
     /// The SHA-256 of the leaf certificate (DER), hex.
@@ -183,6 +185,7 @@ public struct CertificateInfo: Sendable, Codable, Hashable {
     public init(
         name: String,
         subject: String,
+        subjectAlternativeNames: [String] = [],
         notValidBefore: String,
         notValidAfter: String,
         fingerprint: String,
@@ -193,6 +196,7 @@ public struct CertificateInfo: Sendable, Codable, Hashable {
     ) {
         self.name = name
         self.subject = subject
+        self.subjectAlternativeNames = subjectAlternativeNames
         self.notValidBefore = notValidBefore
         self.notValidAfter = notValidAfter
         self.fingerprint = fingerprint

@@ -102,6 +102,9 @@ struct CertificateStoreTests {
             try ConfigNode.parse(yaml: self.offloading("rdp"))
         }
         #expect(try await store.certificate(site: "lab", name: "rdp").usedBy == ["rdp"])
+        // The names it is for, from the stored chain.
+        #expect(uploaded.info.subjectAlternativeNames == ["DNS:rdp-1"])
+        #expect(try await store.certificates(site: "lab").first?.subjectAlternativeNames == ["DNS:rdp-1"])
         #expect(try await store.certificate(site: "lab", name: "rdp").certificate == one.certificate)
 
         // The key is nowhere in the database files in clear.

@@ -14,7 +14,7 @@ func selfSignedCertificate(_ name: String) throws -> (certificate: String, key: 
     process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
     process.arguments = [
         "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key.path,
-        "-out", certificate.path, "-days", "2", "-subj", "/CN=\(name)",
+        "-out", certificate.path, "-days", "2", "-subj", "/CN=\(name)", "-addext", "subjectAltName=DNS:\(name)",
     ]
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice

@@ -92,6 +92,7 @@ extension ConsoleStore {
             let info = CertificateInfo(
                 name: name,
                 subject: summary.subject,
+                subjectAlternativeNames: summary.subjectAlternativeNames,
                 notValidBefore: Self.timestamp(summary.notValidBefore),
                 notValidAfter: Self.timestamp(summary.notValidAfter),
                 fingerprint: fingerprint,
@@ -221,6 +222,7 @@ extension ConsoleStore {
         CertificateInfo(
             name: record.name,
             subject: record.subject,
+            subjectAlternativeNames: CertificateCheck.subjectAlternativeNames(ofPEM: record.certificate),
             notValidBefore: record.notBefore,
             notValidAfter: record.notAfter,
             fingerprint: record.fingerprint,

@@ -24,32 +24,19 @@ export function render(root, ctx) {
   }
 
   function row(c) {
-    const names = h('td', {}, '…');
-    fillNames(c.name, names);
     const days = Math.floor((new Date(c.notValidAfter).getTime() - Date.now()) / DAY);
     const words = days < 0 ? `expired ${-days} day${days === -1 ? '' : 's'} ago` : `expires in ${days} day${days === 1 ? '' : 's'}`;
     const expiryClass = days < 0 ? 'expired' : days < 30 ? 'warning' : '';
     return h('tr', { dataset: { certificate: c.name } },
       h('th', { scope: 'row' }, c.name, h('p', { class: 'small muted' }, `${c.chainLength} in chain, uploaded ${formatTime(c.updatedAt)}`)),
       h('td', {}, c.subject),
-      names,
+      h('td', {}, c.subjectAlternativeNames.length ? c.subjectAlternativeNames.join(', ') : 'none'),
       h('td', { dataset: { field: 'expiry' }, class: expiryClass, title: `valid ${formatTime(c.notValidBefore)} to ${formatTime(c.notValidAfter)}` },
         formatTime(c.notValidAfter), h('br'), words),
       h('td', {}, c.usedBy.length ? c.usedBy.join(', ') : 'not used'),
       h('td', { class: 'row-actions' },
         actionButton('Replace', () => upload.open(c.name), ctx, { dataset: { action: 'replace' } }),
         actionButton('Delete', () => remove(c), ctx, { dataset: { action: 'delete' }, class: 'danger' })));
-  }
-
-  // The list does not carry the names a certificate is for; they are read from its chain.
-  async function fillNames(name, cell) {
-    try {
-      const full = await get(sitePath(ctx.siteName, 'certificates', name));
-      const sans = subjectAltNames(full.certificate || '');
-      cell.textContent = sans.length ? sans.join(', ') : 'none';
-    } catch {
-      cell.textContent = 'unknown';
-    }
   }
 
   async function remove(c) {
@@ -109,46 +96,4 @@ export function render(root, ctx) {
   }
 
   load();
-}
-
-/** The DNS names and IP addresses in the subjectAltName extension of the first certificate of a PEM chain. */
-export function subjectAltNames(pem) {
-  const match = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(pem);
-  if (!match) return [];
-  let der;
-  try {
-    der = Uint8Array.from(atob(match[1].replace(/\s+/g, '')), (c) => c.charCodeAt(0));
-  } catch {
-    return [];
-  }
-  // DER: the extension is SEQUENCE { OID 2.5.29.17, [BOOLEAN critical], OCTET STRING { SEQUENCE OF GeneralName } }.
-  const oid = [0x06, 0x03, 0x55, 0x1d, 0x11];
-  const at = der.findIndex((_, i) => oid.every((b, k) => der[i + k] === b));
-  if (at < 0) return [];
-  let pos = at + oid.length;
-  if (der[pos] === 0x01) pos += 3; // critical flag
-  const readLength = () => {
-    const first = der[pos++];
-    if (first < 0x80) return first;
-    let length = 0;
-    for (let n = first & 0x7f; n > 0; n -= 1) length = (length << 8) | der[pos++];
-    return length;
-  };
-  if (der[pos++] !== 0x04) return [];
-  readLength();
-  if (der[pos++] !== 0x30) return [];
-  const end = readLength() + pos;
-  const names = [];
-  while (pos < end && pos < der.length) {
-    const tag = der[pos++];
-    const length = readLength();
-    const value = der.subarray(pos, pos + length);
-    pos += length;
-    if (tag === 0x82) names.push(String.fromCharCode(...value));
-    else if (tag === 0x87 && length === 4) names.push(value.join('.'));
-    else if (tag === 0x87 && length === 16) {
-      names.push(Array.from({ length: 8 }, (_, i) => ((value[2 * i] << 8) | value[2 * i + 1]).toString(16)).join(':'));
-    }
-  }
-  return names;
 }
