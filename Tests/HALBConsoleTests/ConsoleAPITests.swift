@@ -211,6 +211,26 @@ let sampleSite = """
                 #expect(entries.first?["detail"] as? String == "gateways: removed gw3")
                 #expect(entries.allSatisfy { $0["actor"] as? String == "admin" })
             }
+            // Filtered by who, what and when (the page's filters).
+            func targets(_ query: String) async throws -> [String] {
+                try await client.execute(uri: "/api/v1/audit?\(query)", method: .get, headers: self.headers(admin)) {
+                    response in
+                    #expect(response.status == .ok, "\(query): \(String(buffer: response.body))")
+                    let entries = try self.json(response) as? [[String: Any]] ?? []
+                    return entries.compactMap { $0["target"] as? String }
+                }
+            }
+            #expect(try await targets("site=lab&action=update") == ["rollback to version 1", "create gateway gw3"])
+            #expect(try await targets("site=lab&action=create") == ["site lab"])
+            #expect(try await targets("site=lab&actor=viewer").isEmpty)
+            #expect(try await targets("site=lab&since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z").count == 3)
+            #expect(try await targets("site=lab&since=2999-01-01T00:00:00Z").isEmpty)
+            #expect(try await targets("site=lab&until=2000-01-01T00:00:00.000Z").isEmpty)
+            for bad in ["since=yesterday", "until=2026-13-01T00:00:00Z", "limit=0", "limit=1001"] {
+                try await client.execute(uri: "/api/v1/audit?\(bad)", method: .get, headers: self.headers(admin)) {
+                    #expect($0.status == .unprocessableContent, "\(bad)")
+                }
+            }
         }
     }
 

@@ -487,6 +487,12 @@ extension OpenAPITests {
             ifMatch: 5
         )
         try await api.send("GET /api/v1/audit", "/api/v1/audit?limit=1000", .ok)
+        try await api.send(
+            "GET /api/v1/audit",
+            "/api/v1/audit?actor=admin&action=create&since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z",
+            .ok
+        )
+        try await api.send("GET /api/v1/audit", "/api/v1/audit?since=yesterday", .unprocessableContent)
 
         // Users and tokens.
         try await api.send("GET /api/v1/users", "/api/v1/users", .ok)

@@ -208,6 +208,30 @@ extension DemoTests {
                     return seen.contains("gw2")
                 }
             )
+
+            // The audit log shows both changes, and its filter by kind leaves out the site's creation.
+            try await page.show("audit")
+            _ = try await browser.find("#view-audit [data-audit]")
+            _ = try await browser.execute(
+                """
+                const kind = document.querySelector('#audit-kind');
+                kind.value = 'update';
+                kind.dispatchEvent(new Event('change', {bubbles: true}));
+                return true;
+                """
+            )
+            let kinds =
+                "return Array.from(document.querySelectorAll('#view-audit tr[data-audit] td:nth-child(3)'))"
+                + ".map(cell => cell.textContent);"
+            var shown: [String] = []
+            #expect(
+                await eventually {
+                    shown = (try? await browser.execute(kinds)) as? [String] ?? []
+                    return shown == ["update", "update"]
+                },
+                "\(shown)"
+            )
+            try await page.screenshot("audit")
             try await page.expectNoConsoleErrors()
         }
     }
@@ -306,7 +330,7 @@ extension DemoTests {
                 try await page.show(view)
                 try await Task.sleep(for: .milliseconds(300))  // let the view's requests finish before the picture
                 // The pages other tests picture with something on them are not pictured empty here.
-                if !["gateways", "certificates", "history"].contains(view) { try await page.screenshot(view) }
+                if !["gateways", "certificates", "history", "audit"].contains(view) { try await page.screenshot(view) }
                 try await page.expectNoConsoleErrors()
             }
             // 500 pixels: the narrowest window headless Chromium makes.

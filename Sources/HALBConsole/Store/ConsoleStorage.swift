@@ -68,8 +68,8 @@ public protocol ConsoleStorage: Sendable {
 
     // MARK: Audit
 
-    /// The newest `limit` (1-1000) audit entries, of site `site` only if given.
-    func audit(site: String?, limit: Int) async throws -> [AuditEntry]
+    /// The newest audit entries that `query` selects.
+    func audit(_ query: AuditQuery) async throws -> [AuditEntry]
 
     // MARK: Devices
 
@@ -157,12 +157,12 @@ extension ConsoleStorage {
 
     /// The newest 100 audit entries.
     public func audit() async throws -> [AuditEntry] {
-        try await self.audit(site: nil, limit: 100)
+        try await self.audit(AuditQuery())
     }
 
     /// The newest 100 audit entries of site `site` only if given.
     public func audit(site: String?) async throws -> [AuditEntry] {
-        try await self.audit(site: site, limit: 100)
+        try await self.audit(AuditQuery(site: site))
     }
 
     /// Issues a one-time join token for device `device` of site `site`, valid for ``joinTokenLifetime``.
@@ -195,5 +195,35 @@ extension ConsoleStorage {
             actor: actor,
             now: Date()
         )
+    }
+}
+
+/// Which audit entries to read: the newest `limit` (1-1000) of those that match every filter given.
+public struct AuditQuery: Sendable, Hashable {
+    public var site: String?
+    /// Who made the change (a user, or `device NAME` for an agent).
+    public var actor: String?
+    /// What was done: `create`, `update`, `delete`, `rollback`, `login failed`, ...
+    public var action: String?
+    /// Entries at or after this moment.
+    public var since: Date?
+    /// Entries before this moment.
+    public var until: Date?
+    public var limit: Int
+
+    public init(
+        site: String? = nil,
+        actor: String? = nil,
+        action: String? = nil,
+        since: Date? = nil,
+        until: Date? = nil,
+        limit: Int = 100
+    ) {
+        self.site = site
+        self.actor = actor
+        self.action = action
+        self.since = since
+        self.until = until
+        self.limit = limit
     }
 }

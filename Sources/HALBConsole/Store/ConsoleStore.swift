@@ -664,10 +664,15 @@ public final class ConsoleStore: ConsoleStorage {
     // MARK: - Audit
 
     /// The newest `limit` audit entries, of site `site` only if given.
-    public func audit(site: String?, limit: Int) async throws -> [AuditEntry] {
+    public func audit(_ query: AuditQuery) async throws -> [AuditEntry] {
         try await self.writer.read { db in
-            var entries = AuditRecord.order(AuditRecord.Columns.id.desc).limit(max(1, min(limit, 1000)))
-            if let site { entries = entries.filter(AuditRecord.Columns.site == site) }
+            var entries = AuditRecord.order(AuditRecord.Columns.id.desc).limit(max(1, min(query.limit, 1000)))
+            if let site = query.site { entries = entries.filter(AuditRecord.Columns.site == site) }
+            if let actor = query.actor { entries = entries.filter(AuditRecord.Columns.actor == actor) }
+            if let action = query.action { entries = entries.filter(AuditRecord.Columns.action == action) }
+            // Times are stored as ISO 8601 in UTC with fractional seconds, which sort as they compare.
+            if let since = query.since { entries = entries.filter(AuditRecord.Columns.at >= Self.timestamp(since)) }
+            if let until = query.until { entries = entries.filter(AuditRecord.Columns.at < Self.timestamp(until)) }
             return try entries.fetchAll(db).map {
                 AuditEntry(
                     id: $0.id ?? 0,

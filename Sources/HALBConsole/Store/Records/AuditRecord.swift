@@ -16,5 +16,8 @@ struct AuditRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
     enum Columns {
         static let id = Column(CodingKeys.id)
         static let site = Column(CodingKeys.site)
+        static let actor = Column(CodingKeys.actor)
+        static let action = Column(CodingKeys.action)
+        static let at = Column(CodingKeys.at)
     }
 }
