@@ -54,10 +54,13 @@ public struct AgentService: Service {
                 await group.waitForAll()
             }
         }
-        // A last heartbeat on the way out, so the console shows at once that the device serves nothing any more
-        // (it would show its last roles until it counts as offline). Bounded: a console away must not hold the stop.
+        // A last heartbeat on the way out, so the console shows at once that the device is offline and serves
+        // nothing any more (it would show its last roles until three heartbeats are missed). Bounded: a console away
+        // must not hold the stop.
         if Task.isShuttingDownGracefully {
-            try? await self.client.heartbeat(await self.report(), timeout: .seconds(2))
+            var last = await self.report()
+            last.stopping = true
+            try? await self.client.heartbeat(last, timeout: .seconds(2))
         }
     }
 

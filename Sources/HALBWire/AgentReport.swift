@@ -67,12 +67,21 @@ public struct AgentReport: Sendable, Codable, Hashable {
     public var appliedVersion: Int?
     public var roles: [AgentRole]
     public var gateways: [AgentGatewayHealth]
+    /// The device is stopping: this is its last heartbeat, and the console shows it Offline at once.
+    public var stopping: Bool?
 
-    public init(softwareVersion: String, appliedVersion: Int?, roles: [AgentRole], gateways: [AgentGatewayHealth]) {
+    public init(
+        softwareVersion: String,
+        appliedVersion: Int?,
+        roles: [AgentRole],
+        gateways: [AgentGatewayHealth],
+        stopping: Bool? = nil
+    ) {
         self.softwareVersion = softwareVersion
         self.appliedVersion = appliedVersion
         self.roles = roles
         self.gateways = gateways
+        self.stopping = stopping
     }
 }
 

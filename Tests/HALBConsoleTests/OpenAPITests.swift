@@ -646,6 +646,18 @@ extension OpenAPITests {
         try await api.send("POST /agent/v1/ack", "/agent/v1/ack", .unauthorized, token: "halb_0011.bogus", json: "{}")
         let status = try await api.send("GET /api/v1/sites/{site}/status", site + "/status", .ok)
         #expect("\(status ?? .null)".contains("Config error"))
+        // A device that stops says so in its last heartbeat, and shows offline at once.
+        var last = report
+        last.stopping = true
+        try await api.send(
+            "POST /agent/v1/heartbeat",
+            "/agent/v1/heartbeat",
+            .noContent,
+            token: lb2,
+            json: String(decoding: try JSONEncoder().encode(last), as: UTF8.self)
+        )
+        let stopped = try await api.send("GET /api/v1/sites/{site}/status", site + "/status", .ok)
+        #expect("\(stopped ?? .null)".contains("Offline"))
 
         // Last, the site goes.
         try await api.send("DELETE /api/v1/sites/{site}", site, .noContent, ifMatch: version)

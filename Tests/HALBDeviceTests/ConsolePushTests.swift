@@ -67,9 +67,11 @@ import Testing
                 return statuses.first { $0.device == "lb1" }?.roles.map(\.role) ?? []
             }
             #expect(await eventually { (try? await roles()) == [.primary] })
-            // Stopping, the device says so in a last heartbeat: the console does not show it primary any more.
+            // Stopping, the device says so in a last heartbeat: the console shows it offline at once, primary no more.
             try await running.stop()
             #expect(try await roles() == [.stopped])
+            let state = try await store.deviceStatuses(site: "lab", consoleVersion: "test").first { $0.device == "lb1" }
+            #expect(state?.state == .offline)
             try await http.shutdown()
         }
     }

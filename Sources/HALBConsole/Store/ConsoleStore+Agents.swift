@@ -221,7 +221,8 @@ extension ConsoleStore {
             }
             let report = row.report.flatMap { try? JSONDecoder().decode(AgentReport.self, from: Data($0.utf8)) }
             let state: AgentState
-            if row.lastSeen.map({ $0 < offlineBefore }) ?? true {
+            if row.lastSeen.map({ $0 < offlineBefore }) ?? true || report?.stopping == true {
+                // Three heartbeats missed, or the device said in its last one that it stops.
                 state = .offline
             } else if row.nackError != nil {
                 state = .configError
