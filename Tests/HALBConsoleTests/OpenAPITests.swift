@@ -656,7 +656,8 @@ extension OpenAPITests {
             token: lb2,
             json: String(decoding: try JSONEncoder().encode(last), as: UTF8.self)
         )
-        let stopped = try await api.send("GET /api/v1/sites/{site}/status", site + "/status", .ok)
+        let stopped = try await api.send("GET /api/v1/sites/{site}/status", site + "/status?wait=0", .ok)
+        try await api.send("GET /api/v1/sites/{site}/status", site + "/status?wait=31", .unprocessableContent)
         #expect("\(stopped ?? .null)".contains("Offline"))
 
         // Last, the site goes.
