@@ -35,11 +35,12 @@ struct ConsoleCommand: AsyncParsableCommand {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "serve",
-            abstract: "Serve the REST API (the default).",
+            abstract: "Serve the web page and the REST API (the default).",
             discussion: """
-                On the first start the console creates the user admin, with the password in HALB_ADMIN_PASSWORD \
-                or a random one that it prints once. Every endpoint but /healthz and /api/v1/login needs \
-                Authorization: Bearer <token>. With --tls-certificate and --tls-key it serves HTTPS; devices and \
+                The web page is at / on the console's address; sign in with a console user. On the first start \
+                the console creates the user admin, with the password in HALB_ADMIN_PASSWORD or a random one that \
+                it prints once. Every API endpoint but /healthz, /api/v1/login and /api/v1/session needs \
+                Authorization: Bearer <token> (or the web page's session cookie). With --tls-certificate and --tls-key it serves HTTPS; devices and \
                 admin commands then trust it by the CA file given to them (--console-ca, HALB_CONSOLE_CA). See \
                 docs/console.md.
                 """
