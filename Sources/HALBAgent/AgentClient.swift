@@ -136,6 +136,36 @@ public struct AgentClient: Sendable {
         guard status == 204 else { throw AgentError.refused(status: status, message: Self.message(body)) }
     }
 
+    /// The "ping host" checks the console has for this device, waiting up to `wait` for one (none after that).
+    public func checks(wait: Duration = .seconds(25)) async throws -> [ReachabilityCheck] {
+        let (status, body, _) = try await Self.send(
+            self.http,
+            method: .GET,
+            url: "\(self.identity.console)/agent/v1/checks?wait=\(wait.components.seconds)",
+            credential: self.identity.credential,
+            body: nil,
+            timeout: wait + .seconds(15)
+        )
+        guard status == 200 else { throw AgentError.refused(status: status, message: Self.message(body)) }
+        guard let checks = try? JSONDecoder().decode([ReachabilityCheck].self, from: Data(body.utf8)) else {
+            throw AgentError.console("the console's checks are not understood")
+        }
+        return checks
+    }
+
+    /// Answers a "ping host" check.
+    public func answer(_ answer: ReachabilityAnswer) async throws {
+        let (status, body, _) = try await Self.send(
+            self.http,
+            method: .POST,
+            url: "\(self.identity.console)/agent/v1/checks",
+            credential: self.identity.credential,
+            body: try JSONEncoder().encode(answer),
+            timeout: .seconds(10)
+        )
+        guard status == 204 else { throw AgentError.refused(status: status, message: Self.message(body)) }
+    }
+
     // MARK: - Helpers
 
     private static func send(

@@ -23,6 +23,8 @@ public struct AgentService: Service {
     /// What the next heartbeat reports.
     let report: @Sendable () async -> AgentReport
     let heartbeatInterval: Duration
+    /// Carries out a "ping host" check the console hands over; `nil`: the device takes none.
+    let check: (@Sendable (ReachabilityCheck) async -> ReachabilityAnswer)?
 
     public init(
         client: AgentClient,
@@ -32,8 +34,10 @@ public struct AgentService: Service {
         fetchedInitially: Site? = nil,
         heartbeatInterval: Duration = .seconds(5),
         apply: @escaping @Sendable (Site) async throws -> Void,
-        report: @escaping @Sendable () async -> AgentReport
+        report: @escaping @Sendable () async -> AgentReport,
+        check: (@Sendable (ReachabilityCheck) async -> ReachabilityAnswer)? = nil
     ) {
+        self.check = check
         self.client = client
         self.state = state
         self.logger = logger
@@ -51,6 +55,9 @@ public struct AgentService: Service {
                 group.addTask { await self.followConfiguration(acknowledgements) }
                 group.addTask { await self.sendHeartbeats() }
                 group.addTask { await self.sendAcknowledgements(acknowledgements) }
+                if let check = self.check {
+                    group.addTask { await self.answerChecks(check) }
+                }
                 await group.waitForAll()
             }
         }
@@ -61,6 +68,25 @@ public struct AgentService: Service {
             var last = await self.report()
             last.stopping = true
             try? await self.client.heartbeat(last, timeout: .seconds(2))
+        }
+    }
+
+    /// Takes the console's "ping host" checks (a long poll) and answers each; a console away is tried again after
+    /// 1, 2, 4 ... 10 s.
+    private func answerChecks(_ check: @escaping @Sendable (ReachabilityCheck) async -> ReachabilityAnswer) async {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                for request in try await self.client.checks() {
+                    let answer = await check(request)
+                    try await self.client.answer(answer)
+                }
+                failures = 0
+            } catch {
+                failures += 1
+                self.logger.debug("Cannot take checks from the console", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(min(10, 1 << min(failures - 1, 4))))
+            }
         }
     }
 

@@ -146,7 +146,8 @@ public func buildDevice(
             initialVersion: managed.initialVersion,
             fetchedInitially: managed.fetched ? managed.initialSite : nil,
             apply: { site in try await device.apply(site) },
-            report: { await AgentReporting.report(device: device, softwareVersion: options.softwareVersion) }
+            report: { await AgentReporting.report(device: device, softwareVersion: options.softwareVersion) },
+            check: { check in await ReachabilityProbe.check(check, site: await device.site, group: group) }
         )
     }
     return DeviceApplication(

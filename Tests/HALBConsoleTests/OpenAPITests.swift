@@ -646,6 +646,30 @@ extension OpenAPITests {
         try await api.send("POST /agent/v1/ack", "/agent/v1/ack", .unauthorized, token: "halb_0011.bogus", json: "{}")
         let status = try await api.send("GET /api/v1/sites/{site}/status", site + "/status", .ok)
         #expect("\(status ?? .null)".contains("Config error"))
+        // "Ping host": the console refuses a host outside the site; an agent with no check waiting gets none, and an
+        // answer to no check is dropped.
+        try await api.send(
+            "POST /api/v1/sites/{site}/ping",
+            site + "/ping",
+            .unprocessableContent,
+            json: #"{"device": "lb2", "target": "198.51.100.7", "port": 80}"#
+        )
+        try await api.send(
+            "POST /api/v1/sites/{site}/ping",
+            site + "/ping",
+            .forbidden,
+            token: viewer,
+            json: #"{"device": "lb2", "target": "gw-a"}"#
+        )
+        try await api.send("GET /agent/v1/checks", "/agent/v1/checks?wait=0", .ok, token: lb2)
+        try await api.send(
+            "POST /agent/v1/checks",
+            "/agent/v1/checks",
+            .noContent,
+            token: lb2,
+            json: #"{"id": "no-such-check", "reachable": false, "milliseconds": 1, "error": "connection refused"}"#
+        )
+        try await api.send("POST /agent/v1/checks", "/agent/v1/checks", .badRequest, token: lb2, json: "{")
         // A device that stops says so in its last heartbeat, and shows offline at once.
         var last = report
         last.stopping = true

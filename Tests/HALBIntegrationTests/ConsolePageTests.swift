@@ -426,6 +426,23 @@ extension DemoTests {
                 },
                 "\(answer)"
             )
+
+            // "Ping host" from the Devices page: lb1 reaches gw1; once gw1 stops, it says the connection is refused.
+            try await page.show("devices")
+            try await browser.click("#view-devices [data-device='lb1'] [data-action='ping']")
+            try await browser.click("#ping-submit")
+            #expect(await eventually { await browser.text("#ping-result").hasPrefix("Reachable") })
+            try await page.screenshot("devices-ping")
+            _ = try await httpRequest("POST", page.demo.admin, "/demo/gateways/gw1/stop")
+            try await browser.click("#ping-submit")
+            var result = ""
+            #expect(
+                await eventually {
+                    result = await browser.text("#ping-result")
+                    return result.contains("connection refused")
+                },
+                "\(result)"
+            )
             try await page.expectNoConsoleErrors()
         }
     }

@@ -20,7 +20,8 @@ public enum ConsoleAPI {
         longPollTimeout: Duration = .seconds(30),
         throttle: PasswordGuard = PasswordGuard(),
         secureCookies: Bool = false,
-        webPage: WebPage = .embedded
+        webPage: WebPage = .embedded,
+        reachability: ReachabilityBroker = ReachabilityBroker()
     ) -> Router<ConsoleRequestContext> {
         // Each resource's routes are in Routes/ConsoleAPI+<Resource>.swift, the middlewares in Middleware/.
         let router = Router(context: ConsoleRequestContext.self)
@@ -39,8 +40,9 @@ public enum ConsoleAPI {
         Self.addUserRoutes(to: authenticated, store: store, throttle: throttle)
         Self.addTokenRoutes(to: authenticated, store: store)
         Self.addDeviceRoutes(to: authenticated, store: store)
+        Self.addPingRoute(to: authenticated, store: store, reachability: reachability)
         Self.addCertificateRoutes(to: authenticated, store: store)
-        Self.addAgentRoutes(to: router, store: store, longPollTimeout: longPollTimeout)
+        Self.addAgentRoutes(to: router, store: store, longPollTimeout: longPollTimeout, reachability: reachability)
         webPage.addRoutes(to: router)
         return router
     }

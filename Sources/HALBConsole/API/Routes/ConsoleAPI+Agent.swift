@@ -11,7 +11,8 @@ extension ConsoleAPI {
     static func addAgentRoutes(
         to router: Router<ConsoleRequestContext>,
         store: any ConsoleStorage,
-        longPollTimeout: Duration
+        longPollTimeout: Duration,
+        reachability: ReachabilityBroker
     ) {
         let agent = router.group("agent/v1")
         agent.post("enrol") { request, context in
@@ -49,6 +50,27 @@ extension ConsoleAPI {
             var error: String?
             if case .scalar(let text, _) = body["error"] { error = text }
             try await store.acknowledge(device, version: version, error: error)
+            return Response(status: .noContent)
+        }
+        // "Ping host": the checks an admin asked of this device (a long poll), and the device's answers.
+        enrolled.get("checks") { request, context in
+            let device = try context.requireAgent()
+            let wait = try Self.integerParameter("wait", in: request.uri.queryParameters, range: 0...30) ?? 25
+            let checks = try await cancelWhenGracefulShutdown {
+                await reachability.checks(site: device.site, device: device.device, wait: .seconds(wait))
+            }
+            return try Self.json(checks)
+        }
+        enrolled.post("checks") { request, context in
+            let device = try context.requireAgent()
+            let buffer = try await request.body.collect(upTo: 4096)
+            let answer: ReachabilityAnswer
+            do {
+                answer = try JSONDecoder().decode(ReachabilityAnswer.self, from: Data(buffer.readableBytesView))
+            } catch {
+                throw ConsoleError.badRequest("the body is not a check's answer: \(error)")
+            }
+            await reachability.answer(site: device.site, device: device.device, answer)
             return Response(status: .noContent)
         }
         enrolled.post("heartbeat") { request, context in

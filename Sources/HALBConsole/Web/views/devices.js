@@ -1,9 +1,10 @@
 // Devices: the list with agent status; add a device (then a one-time join token and the exact command that
-// enrols it); a new join token for an existing device; remove after a confirmation.
+// enrols it); a new join token for an existing device; "ping host" (the device tries a TCP connection to a gateway
+// or an address of the site); remove after a confirmation.
 
 import { request, sitePath } from '../api.js';
 import { changeSite } from '../changes.js';
-import { actionButton, ago, confirmDialog, copyText, errorText, field, formatTime, guard, h, messageLine, replace, table } from '../dom.js';
+import { actionButton, ago, confirmDialog, copyText, errorText, field, formatTime, guard, h, messageLine, replace, select, table } from '../dom.js';
 import { clearIssues, setOrDelete, showIssues, textValue } from '../forms.js';
 import { deviceNames, stateBadge } from '../model.js';
 
@@ -11,9 +12,10 @@ export function render(root, ctx) {
   const message = messageLine();
   const formSlot = h('div');
   const joinSlot = h('div', { 'aria-live': 'polite' });
+  const pingSlot = h('div');
   const list = h('div');
   const add = guard(h('button', { type: 'button', id: 'add-device', class: 'primary', onclick: openForm }, 'Add device'), ctx);
-  root.append(h('h1', {}, 'Devices'), message, h('div', { class: 'toolbar' }, add), formSlot, joinSlot, list);
+  root.append(h('h1', {}, 'Devices'), message, h('div', { class: 'toolbar' }, add), formSlot, joinSlot, pingSlot, list);
 
   function drawList() {
     const byName = new Map(((ctx.status && ctx.status.devices) || []).map((d) => [d.device, d]));
@@ -30,9 +32,51 @@ export function render(root, ctx) {
           h('td', { title: s && s.lastSeen ? formatTime(s.lastSeen) : '' }, ago(s && s.lastSeen)),
           h('td', {}, serving.join(', ') || 'none'),
           h('td', { class: 'row-actions' },
+            actionButton('Ping host', () => openPing(device.name), ctx, { dataset: { action: 'ping' } }),
             actionButton('New join token', () => joinToken(device.name), ctx, { dataset: { action: 'join-token' } }),
             actionButton('Remove', () => remove(device.name), ctx, { dataset: { action: 'delete' }, class: 'danger' })));
       })));
+  }
+
+  /** "Ping host": device `name` tries a TCP connection to a gateway (its gateway port) or an address of the site. */
+  function openPing(name) {
+    message.clear();
+    const targets = [
+      ...ctx.site.gateways.map((g) => [g.name, `${g.name} (${g.address}:${g.ports.gateway})`]),
+      ...ctx.site.devices.filter((d) => d.name !== name).map((d) => [d.address, `${d.name} (${d.address})`]),
+    ];
+    const target = select(targets, { id: 'ping-target' });
+    const port = h('input', { type: 'number', id: 'ping-port', min: 1, max: 65535, placeholder: "the gateway's port" });
+    const result = h('p', { id: 'ping-result', role: 'status' });
+    const submit = h('button', { type: 'submit', class: 'primary', id: 'ping-submit' }, 'Ping');
+    const form = h('form', { class: 'panel', 'aria-label': `Ping host from ${name}` },
+      h('h2', {}, `Ping host from ${name}`),
+      h('p', { class: 'muted' }, 'The device opens a TCP connection to the host and closes it (hosts of this site only).'),
+      h('div', { class: 'grid' }, field('Host', target), field('Port (for a device address: required)', port)),
+      h('div', { class: 'actions' }, submit, h('button', { type: 'button', onclick: () => replace(pingSlot) }, 'Close')),
+      result);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      result.className = '';
+      result.textContent = `Asking ${name}…`;
+      const body = { device: name, target: target.value };
+      if (port.value) body.port = Number(port.value);
+      try {
+        const { data } = await request('POST', sitePath(ctx.siteName, 'ping'), { body });
+        result.className = data.reachable ? 'message message-ok' : 'message message-error';
+        result.textContent = data.reachable
+          ? `Reachable: ${name} connected to ${data.address}:${data.port} in ${data.milliseconds} ms.`
+          : `Not reachable: ${name} could not connect to ${data.address}:${data.port} (${data.error || 'no reason given'}).`;
+      } catch (error) {
+        result.className = 'message message-error';
+        result.textContent = `No answer: ${errorText(error)}`;
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    replace(pingSlot, form);
+    target.focus();
   }
 
   async function remove(name) {
