@@ -152,10 +152,18 @@ extension DemoTests {
             )
             try await page.screenshot("overview")
 
-            // The primary stops: the page follows by itself (the marker shows it was not reloaded).
+            // The primary is killed (kill -9: no last word to the console): the page follows by itself, lb1 offline
+            // after three missed heartbeats, lb2 the primary (the marker shows the page was not reloaded).
             _ = try await browser.execute("window.halbTestMarker = 'still here'; return true;")
-            let stopped = try await httpRequest("POST", page.demo.admin, "/demo/devices/lb1/stop")
-            #expect(stopped.hasPrefix("HTTP/1.1 200"))
+            let demoID = page.demo.process.process.processIdentifier
+            let kill = try HALBProcess(
+                executable: URL(fileURLWithPath: "/usr/bin/pkill"),
+                arguments: [
+                    "-KILL", "-f", "--",
+                    "--state \(FileManager.default.temporaryDirectory.path)/halb-demo-\(demoID)/lb1 ",
+                ]
+            )
+            #expect(await kill.exitCode() == 0, "lb1's process was not found: \(kill.text)")
             #expect(await eventually { await page.primary(of: "web") == "lb2" })
             #expect(await eventually { await page.device("lb1", "state") == "Offline" })
             #expect(try await browser.execute("return window.halbTestMarker;") as? String == "still here")
@@ -331,6 +339,16 @@ extension DemoTests {
                 try await Task.sleep(for: .milliseconds(300))  // let the view's requests finish before the picture
                 // The pages other tests picture with something on them are not pictured empty here.
                 if !["gateways", "certificates", "history", "audit"].contains(view) { try await page.screenshot(view) }
+                // Every control has a name a screen reader says: a label, or aria-label.
+                let unnamed = try await page.browser.execute(
+                    """
+                    return Array.from(document.querySelectorAll('input, select, textarea'))
+                        .filter(c => c.type !== 'hidden' && !c.closest('[hidden]'))
+                        .filter(c => c.labels.length === 0 && !c.getAttribute('aria-label'))
+                        .map(c => c.outerHTML.slice(0, 80));
+                    """
+                )
+                #expect((unnamed as? [String] ?? ["?"]).isEmpty, "\(view): unlabelled \(unnamed ?? "?")")
                 try await page.expectNoConsoleErrors()
             }
             // 500 pixels: the narrowest window headless Chromium makes.

@@ -241,8 +241,10 @@ extension ConsoleStore {
                 siteVersion: stored.version,
                 lastSeen: row.lastSeen,
                 error: row.nackError.map { "version \(row.nackVersion ?? 0): \($0)" },
-                roles: report?.roles ?? [],
-                gateways: report?.gateways ?? []
+                // An offline device's last report is history: showing its roles would show a dead primary as the
+                // primary next to the one that took over.
+                roles: state == .offline ? [] : report?.roles ?? [],
+                gateways: state == .offline ? [] : report?.gateways ?? []
             )
         }
     }

@@ -47,6 +47,8 @@ function virtualServerCard(site, status, vs) {
   const primaryNames = new Set(primaries.map((r) => r.device));
   const others = deviceNames(vs).filter((name) => !primaryNames.has(name)).map((name) => {
     const own = roles.filter((r) => r.device === name);
+    const report = ((status && status.devices) || []).find((d) => d.device === name);
+    if (report && report.state === 'Offline') return `${name}: offline`;
     return own.length ? `${name}: ${own.map(roleText).join(', ')}` : `${name}: no role reported`;
   });
 
