@@ -56,7 +56,7 @@ extension ConsoleAPI {
         enrolled.get("checks") { request, context in
             let device = try context.requireAgent()
             let wait = try Self.integerParameter("wait", in: request.uri.queryParameters, range: 0...30) ?? 25
-            let checks = try await cancelWhenGracefulShutdown {
+            let checks = await cancelWhenGracefulShutdown {
                 await reachability.checks(site: device.site, device: device.device, wait: .seconds(wait))
             }
             return try Self.json(checks)
