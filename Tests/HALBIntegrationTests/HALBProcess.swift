@@ -58,8 +58,9 @@ final class HALBProcess: Sendable {
 
     var text: String { self.output.withLockedValue { $0 } }
 
-    /// Waits for the process to exit, at most `timeout`; kills it when it does not.
-    func exitCode(timeout: Duration = .seconds(20)) async -> Int32? {
+    /// Waits for the process to exit, at most `timeout`; kills it when it does not. The bound is generous: CI starts
+    /// every suite at once (a browser among them) on two cores, and a short command may wait long for a core.
+    func exitCode(timeout: Duration = .seconds(60)) async -> Int32? {
         let exited = await eventually(timeout: timeout) { !self.process.isRunning }
         if !exited {
             self.process.interrupt()
