@@ -113,17 +113,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CompressNIO", package: "compress-nio"),
             ],
-            // The web page's files: embedded into the binary by the EmbedWebPage plugin (no files to install).
+            // The web page's files: embedded in WebPage/WebPageFiles.swift by scripts/embed-web-page (no files to
+            // install beside the binary).
             exclude: ["Web"],
-            swiftSettings: swiftSettings,
-            plugins: ["EmbedWebPage"]
-        ),
-        // Turns the web page's files into a Swift source (base64 text, which compiles fast) at build time.
-        .executableTarget(name: "halb-embed-web", path: "Plugins/EmbedWebPageTool"),
-        .plugin(
-            name: "EmbedWebPage",
-            capability: .buildTool(),
-            dependencies: ["halb-embed-web"]
+            swiftSettings: swiftSettings
         ),
         .target(
             name: "HALBAgent",

@@ -89,6 +89,26 @@ import Testing
         #expect(other.prefix != page.prefix && other.prefix.hasPrefix("/ui/"))
     }
 
+    /// The embedded page is the one in Sources/HALBConsole/Web/ (scripts/embed-web-page writes it).
+    @Test func theEmbeddedFilesAreTheFilesOfTheWebFolder() throws {
+        let web = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/HALBConsole/Web")
+        var onDisk: [String: Data] = [:]
+        let walker = try #require(FileManager.default.enumerator(at: web, includingPropertiesForKeys: nil))
+        for case let url as URL in walker where !url.hasDirectoryPath && !url.lastPathComponent.hasPrefix(".") {
+            let path = String(url.standardizedFileURL.path.dropFirst(web.standardizedFileURL.path.count + 1))
+            onDisk[path] = try Data(contentsOf: url)
+        }
+        let embedded = Dictionary(
+            uniqueKeysWithValues: WebPageFiles.files.map { ($0.path, Data(base64Encoded: $0.base64) ?? Data()) }
+        )
+        #expect(!onDisk.isEmpty)
+        #expect(
+            embedded == onDisk,
+            "Sources/HALBConsole/WebPage/WebPageFiles.swift is not the Web/ folder: run scripts/embed-web-page"
+        )
+    }
+
     @Test func theBuiltInPageHasAnIndexAndEveryFileItNames() throws {
         let page = WebPage.embedded
         let index = try #require(page.index, "no index.html embedded")

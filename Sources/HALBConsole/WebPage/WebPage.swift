@@ -5,8 +5,8 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// The console's web page: the files of `Sources/HALBConsole/Web/`, embedded in the binary at build time (see
-/// Plugins/EmbedWebPage), served from memory.
+/// The console's web page: the files of `Sources/HALBConsole/Web/`, embedded in the binary (scripts/embed-web-page
+/// writes them into WebPageFiles.swift), served from memory.
 ///
 /// `index.html` answers `/`; every other file answers under `/ui/<hash>/`, where `<hash>` is a digest of all the
 /// files, so a browser may keep them for a year and still never runs a page older than the console it talks to
