@@ -25,6 +25,9 @@ public struct AgentService: Service {
     let heartbeatInterval: Duration
     /// Carries out a "ping host" check the console hands over; `nil`: the device takes none.
     let check: (@Sendable (ReachabilityCheck) async -> ReachabilityAnswer)?
+    /// One element whenever the report changes in a way the console should see at once (a VRRP transition): a
+    /// heartbeat goes out then, without waiting for the next interval.
+    let reportChanges: AsyncStream<Void>?
 
     public init(
         client: AgentClient,
@@ -32,12 +35,14 @@ public struct AgentService: Service {
         logger: Logger,
         initialVersion: Int,
         fetchedInitially: Site? = nil,
-        heartbeatInterval: Duration = .seconds(5),
+        heartbeatInterval: Duration = .seconds(2),
         apply: @escaping @Sendable (Site) async throws -> Void,
         report: @escaping @Sendable () async -> AgentReport,
-        check: (@Sendable (ReachabilityCheck) async -> ReachabilityAnswer)? = nil
+        check: (@Sendable (ReachabilityCheck) async -> ReachabilityAnswer)? = nil,
+        reportChanges: AsyncStream<Void>? = nil
     ) {
         self.check = check
+        self.reportChanges = reportChanges
         self.client = client
         self.state = state
         self.logger = logger
@@ -183,13 +188,41 @@ public struct AgentService: Service {
         }
     }
 
-    /// Sends heartbeats, and logs when the console stops or starts answering them (at most one warning a minute
-    /// while it is away).
+    /// Sends a heartbeat every interval and after each change of the report (at most four a second), and logs when
+    /// the console stops or starts answering them (at most one warning a minute while it is away).
     private func sendHeartbeats() async {
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        // Each task says whether it was the sender: when that one ends (cancelled), so do the others.
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    wake.yield()
+                    try? await Task.sleep(for: self.heartbeatInterval)
+                }
+                return false
+            }
+            if let changes = self.reportChanges {
+                group.addTask {
+                    for await _ in changes { wake.yield() }
+                    return false
+                }
+            }
+            group.addTask {
+                await self.sendHeartbeats(at: wakes)
+                return true
+            }
+            while let sender = await group.next(), !sender {}
+            group.cancelAll()
+        }
+    }
+
+    private func sendHeartbeats(at wakes: AsyncStream<Void>) async {
         var failures = 0
-        while !Task.isCancelled {
+        for await _ in wakes {
             do {
-                try await self.client.heartbeat(await self.report())
+                var report = await self.report()
+                report.heartbeatInterval = Int(max(1, self.heartbeatInterval.components.seconds))
+                try await self.client.heartbeat(report)
                 if failures > 0 { self.logger.notice("Console reachable again") }
                 failures = 0
             } catch {
@@ -205,7 +238,8 @@ public struct AgentService: Service {
                 }
                 failures += 1
             }
-            try? await Task.sleep(for: self.heartbeatInterval)
+            // Coalesces a burst of changes (the wake buffers one).
+            try? await Task.sleep(for: .milliseconds(250))
         }
     }
 }

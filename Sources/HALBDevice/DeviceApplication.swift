@@ -85,6 +85,8 @@ public func buildDevice(
         dataPath: options.dataPath,
         onHealthChange: { healthChanged.yield() }
     )
+    // Each VRRP transition sends a heartbeat at once (managed), so the console shows a new primary within a second.
+    let (transitions, transition) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     // The device is made after its failover, which needs the loopback "VIP" that tells the device.
     let holder = DeviceHolder()
     let loopback = options.loopbackFailoverPort.map { _ in
@@ -104,6 +106,7 @@ public func buildDevice(
                 site: site,
                 loopback: loopback,
                 eventLoop: group.next(),
+                transitions: transition,
                 logger: logger
             ),
         logger: logger
@@ -147,7 +150,8 @@ public func buildDevice(
             fetchedInitially: managed.fetched ? managed.initialSite : nil,
             apply: { site in try await device.apply(site) },
             report: { await AgentReporting.report(device: device, softwareVersion: options.softwareVersion) },
-            check: { check in await ReachabilityProbe.check(check, site: await device.site, group: group) }
+            check: { check in await ReachabilityProbe.check(check, site: await device.site, group: group) },
+            reportChanges: transitions
         )
     }
     return DeviceApplication(
@@ -168,10 +172,12 @@ private func defaultRouterStarter(
     site: Site,
     loopback: LoopbackAddressManager?,
     eventLoop: any EventLoop,
+    transitions: AsyncStream<Void>.Continuation,
     logger: Logger
 ) -> VirtualRouterStarter {
-    let notify = options.notify.map { command in
-        { @Sendable (transition: VirtualRouterTransition) in
+    let notify = { @Sendable (transition: VirtualRouterTransition) in
+        transitions.yield()
+        if let command = options.notify {
             NotifyCommand.run(command, transition: transition, logger: logger)
         }
     }
@@ -184,7 +190,7 @@ private func defaultRouterStarter(
                 eventLoop: eventLoop,
                 logger: logger,
                 addressManager: loopback,
-                onTransition: notify ?? { _ in }
+                onTransition: notify
             ) { _, _, receive in
                 try await UDPTransport.open(address: address, port: port, eventLoop: eventLoop, receive: receive)
             }
@@ -195,7 +201,7 @@ private func defaultRouterStarter(
             [],
             eventLoop: eventLoop,
             logger: logger,
-            onTransition: notify ?? { _ in }
+            onTransition: notify
         ) { interface, isIPv6, receive in
             if isIPv6 {
                 return try RawIPv6Transport.open(

@@ -69,14 +69,19 @@ public struct AgentReport: Sendable, Codable, Hashable {
     public var gateways: [AgentGatewayHealth]
     /// The device is stopping: this is its last heartbeat, and the console shows it Offline at once.
     public var stopping: Bool?
+    /// Seconds until the next heartbeat at the latest: the console shows the device Offline after three missed
+    /// (5 s when absent, from a device that predates this field).
+    public var heartbeatInterval: Int?
 
     public init(
         softwareVersion: String,
         appliedVersion: Int?,
         roles: [AgentRole],
         gateways: [AgentGatewayHealth],
-        stopping: Bool? = nil
+        stopping: Bool? = nil,
+        heartbeatInterval: Int? = nil
     ) {
+        self.heartbeatInterval = heartbeatInterval
         self.softwareVersion = softwareVersion
         self.appliedVersion = appliedVersion
         self.roles = roles

@@ -116,4 +116,66 @@ where Inner.Context == ConsoleRequestContext {
             try await http.shutdown()
         }
     }
+    /// A VRRP transition reaches the console at once, not with the next heartbeat (here an hour away).
+    @Test func aChangeOfTheReportSendsAHeartbeatAtOnce() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-agent-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try ConsoleStore(directory: directory.appendingPathComponent("console"))
+        _ = try await store.createSite(try ConfigNode.parse(yaml: self.site), actor: "test")
+        let joinToken = try await store.createJoinToken(site: "lab", device: "lb1", actor: "test").token
+        let app = Application(
+            router: ConsoleAPI.router(store: store),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0))
+        )
+        try await app.test(.live) { client in
+            let http = ConnectionFailure.makeClient()
+            let identity = try await AgentClient.enrol(
+                console: "http://127.0.0.1:\(try #require(client.port))",
+                joinToken: joinToken,
+                device: "lb1",
+                http: http
+            )
+            let role = Shared(VirtualServerRole.secondary)
+            let (changes, changed) = AsyncStream.makeStream(of: Void.self)
+            let agent = AgentService(
+                client: AgentClient(identity: identity, http: http),
+                state: AgentStateDirectory(directory.appendingPathComponent("device").path),
+                logger: Logger(label: "test"),
+                initialVersion: 0,
+                heartbeatInterval: .seconds(3600),
+                apply: { _ in },
+                report: {
+                    AgentReport(
+                        softwareVersion: "test",
+                        appliedVersion: nil,
+                        roles: [
+                            AgentRole(
+                                virtualServer: "web",
+                                family: "ipv4",
+                                role: role.value.withLock { $0 },
+                                priority: 100
+                            )
+                        ],
+                        gateways: []
+                    )
+                },
+                reportChanges: changes
+            )
+            let running = Task { try await agent.run() }
+            defer { running.cancel() }
+            func reported(_ expected: VirtualServerRole) async -> Bool {
+                await eventually {
+                    let statuses = (try? await store.deviceStatuses(site: "lab", consoleVersion: "test")) ?? []
+                    return statuses.first { $0.device == "lb1" }?.roles.map(\.role) == [expected]
+                }
+            }
+            #expect(await reported(.secondary))
+            role.value.withLock { $0 = .primary }
+            changed.yield()
+            #expect(await reported(.primary))
+            running.cancel()
+            _ = try? await running.value
+            try await http.shutdown()
+        }
+    }
 }

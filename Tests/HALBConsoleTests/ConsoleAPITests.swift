@@ -588,6 +588,60 @@ let sampleSite = """
         #expect(try SiteReader.load(yaml: second.site).virtualServers.map(\.name) == ["web"])
     }
 
+    /// A primary killed without a word keeps its last heartbeat (naming it primary) until it shows Offline; the
+    /// secondary that took over says so at once. The status believes the newer claim, and shows both only while both
+    /// keep saying it (a real split brain).
+    @Test func aPrimaryClaimIsSupersededByANewerClaimOfAnotherDevice() async throws {
+        let store = try ConsoleStore.inMemory()
+        _ = try await store.createSite(try ConfigNode.parse(yaml: sampleSite), actor: "test")
+        func agent(_ device: String) async throws -> EnrolledAgent {
+            let enrolment = try await store.enrol(
+                joinToken: try await store.createJoinToken(site: "lab", device: device, actor: "test").token,
+                device: device
+            )
+            return try #require(try await store.agent(forCredential: enrolment.credential))
+        }
+        let lb1 = try await agent("lb1")
+        let lb2 = try await agent("lb2")
+        func report(_ agent: EnrolledAgent, _ role: VirtualServerRole) async throws {
+            // Heartbeats are stamped to the millisecond; the claims' order is what is tested.
+            try await Task.sleep(for: .milliseconds(5))
+            try await store.heartbeat(
+                agent,
+                report: AgentReport(
+                    softwareVersion: "0.1.0",
+                    appliedVersion: 1,
+                    roles: [AgentRole(virtualServer: "web", family: "ipv4", role: role, priority: 100)],
+                    gateways: []
+                )
+            )
+        }
+        func roles() async throws -> [String: [VirtualServerRole]] {
+            let statuses = try await store.deviceStatuses(site: "lab", consoleVersion: "0.1.0")
+            return Dictionary(uniqueKeysWithValues: statuses.map { ($0.device, $0.roles.map(\.role)) })
+        }
+        try await report(lb1, .primary)
+        try await report(lb2, .secondary)
+        #expect(try await roles() == ["lb1": [.primary], "lb2": [.secondary]])
+        // lb1 dies; lb2 takes over and says so. lb1 has said nothing since: its claim is history.
+        try await report(lb2, .primary)
+        #expect(try await roles() == ["lb1": [], "lb2": [.primary]])
+        // lb2 keeps reporting: its claim still began after lb1's last word.
+        try await report(lb2, .primary)
+        #expect(try await roles() == ["lb1": [], "lb2": [.primary]])
+        // lb1 was alive after all and still claims it: a split brain, both show.
+        try await report(lb1, .primary)
+        #expect(try await roles() == ["lb1": [.primary], "lb2": [.primary]])
+        // It resolves: lb1 steps down.
+        try await report(lb1, .secondary)
+        #expect(try await roles() == ["lb1": [.secondary], "lb2": [.primary]])
+        // A new claim by lb1 supersedes lb2's until lb2 speaks again.
+        try await report(lb1, .primary)
+        #expect(try await roles() == ["lb1": [.primary], "lb2": []])
+        try await report(lb2, .secondary)
+        #expect(try await roles() == ["lb1": [.primary], "lb2": [.secondary]])
+    }
+
     /// A heartbeat may arrive before the ACK of the version it runs: the status shows the version it reports.
     @Test func theAppliedVersionIsTheNewestOfTheAcknowledgementAndTheHeartbeat() async throws {
         let store = try ConsoleStore.inMemory()

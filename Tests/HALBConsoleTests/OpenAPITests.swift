@@ -620,7 +620,8 @@ extension OpenAPITests {
             ],
             gateways: [
                 AgentGatewayHealth(gateway: "gw-a", state: "up"), AgentGatewayHealth(gateway: "gw-b", state: "down"),
-            ]
+            ],
+            heartbeatInterval: 2
         )
         try await api.send(
             "POST /agent/v1/heartbeat",

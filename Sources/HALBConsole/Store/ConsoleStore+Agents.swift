@@ -13,8 +13,9 @@ public struct EnrolledAgent: Sendable, Hashable {
 }
 
 extension ConsoleStore {
-    /// How long a device may stay silent before it shows as Offline: three heartbeats.
-    public static let heartbeatInterval: Duration = .seconds(5)
+    /// The heartbeat interval of a device that does not say its own (an older one). A device is Offline after three
+    /// missed heartbeats.
+    static let defaultHeartbeatInterval = 5
 
     /// Issues a one-time join token for device `device` of site `site`, valid for `lifetime`.
     public func createJoinToken(
@@ -180,13 +181,24 @@ extension ConsoleStore {
     public func heartbeat(_ agent: EnrolledAgent, report: AgentReport) async throws {
         let text = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
         try await self.writer.write { db in
-            _ = try AgentRecord.filter(key: ["site": agent.site, "device": agent.device])
-                .updateAll(
-                    db,
-                    AgentRecord.Columns.lastSeen.set(to: Self.timestamp()),
-                    AgentRecord.Columns.softwareVersion.set(to: String(report.softwareVersion.prefix(64))),
-                    AgentRecord.Columns.report.set(to: text)
+            let row = AgentRecord.filter(key: ["site": agent.site, "device": agent.device])
+            let previous = try row.fetchOne(db)
+            let now = Self.timestamp()
+            let since = PrimaryClaims.since(
+                previous: previous?.report.flatMap(Self.decodeReport),
+                previousSince: previous?.primarySince.flatMap(Self.decodeSince) ?? [:],
+                report: report,
+                now: now
+            )
+            _ = try row.updateAll(
+                db,
+                AgentRecord.Columns.lastSeen.set(to: now),
+                AgentRecord.Columns.softwareVersion.set(to: String(report.softwareVersion.prefix(64))),
+                AgentRecord.Columns.report.set(to: text),
+                AgentRecord.Columns.primarySince.set(
+                    to: String(decoding: try JSONEncoder().encode(since), as: UTF8.self)
                 )
+            )
         }
     }
 
@@ -202,13 +214,28 @@ extension ConsoleStore {
                     applied: record.appliedVersion,
                     nackVersion: record.nackVersion,
                     nackError: record.nackError,
-                    report: record.report
+                    report: record.report,
+                    primarySince: record.primarySince
                 )
             }
         }
-        let offlineBefore = Self.timestamp(
-            now.addingTimeInterval(-3 * TimeInterval(Self.heartbeatInterval.components.seconds))
-        )
+        // Three missed heartbeats at the interval the device reports (1 to 60 s).
+        func offlineBefore(_ report: AgentReport?) -> String {
+            let interval = min(60, max(1, report?.heartbeatInterval ?? Self.defaultHeartbeatInterval))
+            return Self.timestamp(now.addingTimeInterval(-3 * TimeInterval(interval)))
+        }
+        // The primary claims of devices that are not offline, to drop those a newer claim supersedes.
+        let claimants = rows.compactMap { row -> PrimaryClaims.Claimant? in
+            let report = row.report.flatMap(Self.decodeReport)
+            guard let lastSeen = row.lastSeen, lastSeen >= offlineBefore(report), report?.stopping != true else {
+                return nil
+            }
+            return PrimaryClaims.Claimant(
+                device: row.device,
+                lastSeen: lastSeen,
+                since: row.primarySince.flatMap(Self.decodeSince) ?? [:]
+            )
+        }
         return stored.site.devices.map { device in
             guard let row = rows.first(where: { $0.device == device.name }) else {
                 return DeviceStatus(
@@ -219,9 +246,9 @@ extension ConsoleStore {
                     gateways: []
                 )
             }
-            let report = row.report.flatMap { try? JSONDecoder().decode(AgentReport.self, from: Data($0.utf8)) }
+            let report = row.report.flatMap(Self.decodeReport)
             let state: AgentState
-            if row.lastSeen.map({ $0 < offlineBefore }) ?? true || report?.stopping == true {
+            if row.lastSeen.map({ $0 < offlineBefore(report) }) ?? true || report?.stopping == true {
                 // Three heartbeats missed, or the device said in its last one that it stops.
                 state = .offline
             } else if row.nackError != nil {
@@ -243,10 +270,31 @@ extension ConsoleStore {
                 error: row.nackError.map { "version \(row.nackVersion ?? 0): \($0)" },
                 // An offline device's last report is history: showing its roles would show a dead primary as the
                 // primary next to the one that took over.
-                roles: state == .offline ? [] : report?.roles ?? [],
+                // A primary claim another device's newer claim supersedes is left out: the device has not said
+                // anything since that one took over (it was killed, or lost its network), see ``PrimaryClaims``.
+                roles: state == .offline ? [] : Self.believedRoles(report?.roles ?? [], of: device.name, claimants),
                 gateways: state == .offline ? [] : report?.gateways ?? []
             )
         }
+    }
+
+    /// `roles`, the roles device `device` reports, without the primary claims that `claimants` supersede.
+    private static func believedRoles(
+        _ roles: [AgentRole],
+        of device: String,
+        _ claimants: [PrimaryClaims.Claimant]
+    ) -> [AgentRole] {
+        guard let claimant = claimants.first(where: { $0.device == device }) else { return roles }
+        let superseded = PrimaryClaims.superseded(for: claimant, among: claimants)
+        return roles.filter { $0.role != .primary || !superseded.contains(PrimaryClaims.key($0)) }
+    }
+
+    private static func decodeReport(_ text: String) -> AgentReport? {
+        try? JSONDecoder().decode(AgentReport.self, from: Data(text.utf8))
+    }
+
+    private static func decodeSince(_ text: String) -> [String: String]? {
+        try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))
     }
 
     /// `site` with only the virtual servers that list `device`, their router ids made explicit.

@@ -225,6 +225,9 @@ public final class ConsoleStore: ConsoleStorage {
             // A token minted with another API token is revoked with it and expires no later.
             try db.execute(sql: "ALTER TABLE tokens ADD COLUMN parent TEXT REFERENCES tokens(id) ON DELETE CASCADE")
         }
+        migrator.registerMigration("v5: since when a device claims to be primary") { db in
+            try db.execute(sql: "ALTER TABLE agents ADD COLUMN primary_since TEXT")
+        }
         return migrator
     }
 

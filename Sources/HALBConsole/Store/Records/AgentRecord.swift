@@ -18,6 +18,8 @@ struct AgentRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
     var nackError: String?
     /// The last heartbeat, as JSON (an ``AgentReport``).
     var report: String?
+    /// Since when the device has claimed to be primary, per virtual router (JSON, see ``PrimaryClaims``).
+    var primarySince: String?
 
     enum CodingKeys: String, CodingKey {
         case site, device, report
@@ -30,6 +32,7 @@ struct AgentRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
         case appliedVersion = "applied_version"
         case nackVersion = "nack_version"
         case nackError = "nack_error"
+        case primarySince = "primary_since"
     }
 
     enum Columns {
@@ -42,5 +45,6 @@ struct AgentRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
         static let nackVersion = Column(CodingKeys.nackVersion)
         static let nackError = Column(CodingKeys.nackError)
         static let report = Column(CodingKeys.report)
+        static let primarySince = Column(CodingKeys.primarySince)
     }
 }
