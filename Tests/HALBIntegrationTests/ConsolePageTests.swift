@@ -135,10 +135,30 @@ extension DemoTests {
             #expect(await eventually { await !browser.text("#signin-error").isEmpty })
             let signedInAs = await browser.text("#whoami")
             #expect(signedInAs.isEmpty, "signed in with a wrong password: \(signedInAs)")
-            // The right one signs in.
-            try await page.signIn()
+            // The right one signs in, from the keyboard: Enter in the password field.
+            try await browser.open(page.demo.console + "/")
+            try await browser.type("admin", into: try await browser.find("#signin-user"))
+            try await browser.type(page.password + WebDriver.enter, into: try await browser.find("#signin-password"))
             #expect(await eventually { await browser.text("#whoami").contains("admin") })
             _ = try await browser.find("#view-overview")
+
+            // Keyboard navigation: Tab reaches the sections' links (first "Skip to content"), the focus is visible
+            // (an outline), and Enter opens the section.
+            _ = try await browser.execute("document.activeElement.blur(); return true;")
+            var focused = ""
+            for _ in 0..<20 where focused != "#/gateways" {
+                try await browser.press([WebDriver.tab])
+                focused = try await browser.execute("return document.activeElement.getAttribute('href') || '';")
+                    as? String ?? ""
+            }
+            #expect(focused == "#/gateways", "Tab never reached the Gateways link")
+            let outline = try await browser.execute(
+                "return getComputedStyle(document.activeElement).outlineStyle;"
+            )
+            #expect(outline as? String == "solid", "the focused link shows no outline: \(outline ?? "")")
+            try await browser.press([WebDriver.enter])
+            _ = try await browser.find("#view-gateways")
+            try await page.show("overview")
             var shown = ""
             #expect(
                 await eventually {

@@ -132,12 +132,6 @@ final class WebDriver: Sendable {
         return Element(id: id)
     }
 
-    /// Every element matching `css` now.
-    func findAll(_ css: String) async throws -> [Element] {
-        let answer = try await self.command("POST", "elements", ["using": "css selector", "value": css])
-        return (answer as? [[String: Any]] ?? []).compactMap { ($0.values.first as? String).map(Element.init) }
-    }
-
     func click(_ element: Element) async throws {
         _ = try await self.command("POST", "element/\(element.id)/click", [:])
     }
@@ -175,10 +169,19 @@ final class WebDriver: Sendable {
         return (try? await self.text(element)) ?? ""
     }
 
-    /// A DOM property (`disabled`, `value`, `hidden`, ...).
-    func property(_ name: String, of element: Element) async throws -> Any? {
-        try await self.command("GET", "element/\(element.id)/property/\(name)")
+    /// Presses `keys` one after the other on whatever has the focus, as a user at the keyboard does (WebDriver's
+    /// key codes: ``tab``, ``enter``).
+    func press(_ keys: [String]) async throws {
+        let actions = keys.flatMap { [["type": "keyDown", "value": $0], ["type": "keyUp", "value": $0]] }
+        _ = try await self.command(
+            "POST",
+            "actions",
+            ["actions": [["type": "key", "id": "keyboard", "actions": actions]]]
+        )
     }
+
+    static let tab = "\u{E004}"
+    static let enter = "\u{E007}"
 
     /// Runs `script` (a function body; `arguments[0]`... are `arguments`) in the page and returns its result.
     func execute(_ script: String, _ arguments: [Any] = []) async throws -> Any? {
@@ -188,10 +191,6 @@ final class WebDriver: Sendable {
     /// Runs an async `script` whose last argument is the callback to call with the result.
     func executeAsync(_ script: String, _ arguments: [Any] = []) async throws -> Any? {
         try await self.command("POST", "execute/async", ["script": script, "args": arguments])
-    }
-
-    var currentURL: String {
-        get async throws { try await self.command("GET", "url") as? String ?? "" }
     }
 
     /// A PNG of the window.
