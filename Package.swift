@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -164,6 +165,7 @@ let package = Package(
                 "HALBAgent",
                 "HALBDevice",
                 "HALBWire",
+                "HALBCertificates",
                 "CHALBLinux",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -294,6 +296,7 @@ let package = Package(
             // into the tests would run its @main).
             dependencies: [
                 "HALBTestSupport",
+                "CHALBLinux",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

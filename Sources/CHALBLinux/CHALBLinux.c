@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,3 +74,11 @@ int chalb_set_int_option(int fd, int level, int name, int value) {
 }
 
 int chalb_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int chalb_fd_identity(int fd, unsigned long long *device, unsigned long long *inode) {
+    struct stat status;
+    if (fstat(fd, &status) != 0) return -1;
+    *device = (unsigned long long)status.st_dev;
+    *inode = (unsigned long long)status.st_ino;
+    return 0;
+}

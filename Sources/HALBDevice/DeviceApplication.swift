@@ -28,6 +28,8 @@ public struct DeviceOptions: Sendable {
     public var loopbackFailoverPort: Int?
     /// The version the device reports (`/status`, heartbeats).
     public var softwareVersion = HALBVersion.current
+    /// Started by systemd with `Type=notify`: tell it when the device is ready, feed its watchdog, say when it stops.
+    public var systemd: SystemdNotifier?
 
     public init(name: String) {
         self.name = name
@@ -154,15 +156,17 @@ public func buildDevice(
             reportChanges: transitions
         )
     }
-    return DeviceApplication(
-        device: device,
-        services: [
-            admin,
-            input,
-            BalancerService(balancer: balancer, drainTimeout: options.drainTimeout),
-            FailoverService(failover: failover, healthChanges: healthChanges, loopback: loopback),
-        ]
-    )
+    var services: [any Service] = [
+        admin,
+        input,
+        BalancerService(balancer: balancer, drainTimeout: options.drainTimeout),
+        FailoverService(failover: failover, healthChanges: healthChanges, loopback: loopback),
+    ]
+    if let systemd = options.systemd {
+        // Last: the first to hear of a graceful shutdown, so systemd knows at once that the device stops.
+        services.append(SystemdReadiness(notifier: systemd, device: device, logger: logger))
+    }
+    return DeviceApplication(device: device, services: services)
 }
 
 /// Starts a router with no virtual router yet: VRRP over UDP between the devices' loopback addresses (the demo),

@@ -148,7 +148,8 @@ extension DemoTests {
             var focused = ""
             for _ in 0..<20 where focused != "#/gateways" {
                 try await browser.press([WebDriver.tab])
-                focused = try await browser.execute("return document.activeElement.getAttribute('href') || '';")
+                focused =
+                    try await browser.execute("return document.activeElement.getAttribute('href') || '';")
                     as? String ?? ""
             }
             #expect(focused == "#/gateways", "Tab never reached the Gateways link")

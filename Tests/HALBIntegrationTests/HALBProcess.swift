@@ -1,3 +1,4 @@
+import CHALBLinux
 import Foundation
 import HALBTestSupport
 import NIOConcurrencyHelpers
@@ -33,15 +34,23 @@ final class HALBProcess: Sendable {
         try self.init(executable: try halbExecutable(), arguments: arguments, environment: environment)
     }
 
-    /// Runs `executable` with `arguments`, and `environment` added to the test's.
-    init(executable: URL, arguments: [String], environment: [String: String] = [:]) throws {
+    /// Runs `executable` with `arguments`, and `environment` added to the test's. `journal`: its standard error
+    /// passes for systemd's journal (`JOURNAL_STREAM` names it, as systemd sets it for a service).
+    init(executable: URL, arguments: [String], environment: [String: String] = [:], journal: Bool = false) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        let pipe = Pipe()
+        var environment = environment
+        if journal {
+            var device: UInt64 = 0
+            var inode: UInt64 = 0
+            _ = chalb_fd_identity(pipe.fileHandleForWriting.fileDescriptor, &device, &inode)
+            environment["JOURNAL_STREAM"] = "\(device):\(inode)"
+        }
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         }
-        let pipe = Pipe()
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = pipe
         process.standardError = pipe

@@ -127,6 +127,8 @@ private func logged(_ process: HALBProcess, _ message: String, _ metadata: Strin
         )
         #expect(gw1.stats.served.load(ordering: .relaxed) >= 1)
         #expect(!device.text.contains(joinToken), "the join token must not be logged")
+        // The token file is gone once the device is enrolled.
+        #expect(!FileManager.default.fileExists(atPath: tokenFile), "\(device.text)")
         // The join token is used up.
         let again = try await httpRequest(
             "POST",

@@ -41,6 +41,9 @@ ssize_t chalb_send(int fd, const void *bytes, size_t length);
 int64_t chalb_now(void);
 /// pidfd_open(2): a descriptor that becomes readable when process `pid` exits; -1 on error.
 int chalb_pidfd_open(pid_t pid);
+
+/// The device and inode of the file open as `fd` (fstat(2)), as systemd's JOURNAL_STREAM names them; -1 on error.
+int chalb_fd_identity(int fd, unsigned long long *device, unsigned long long *inode);
 int chalb_socket_error(int fd);
 int chalb_set_int_option(int fd, int level, int name, int value);
 

@@ -140,6 +140,16 @@ extension ConsoleStorage {
         return password == nil ? chosen : nil
     }
 
+    /// Creates user `admin` with a new random password when there is no user yet, once `keep` has kept the password
+    /// (written it to a file): when `keep` throws, nothing is created. Returns whether it created the user.
+    public func createFirstAdmin(keepingPassword keep: (String) throws -> Void) async throws -> Bool {
+        guard try await !self.hasUsers() else { return false }
+        let password = Credentials.newPassword()
+        try keep(password)
+        _ = try await self.createUser("admin", password: password, role: .admin, actor: "console")
+        return true
+    }
+
     /// Makes version `version` of site `name` current again, as a new version.
     public func rollback(_ name: String, to version: Int, basedOn: Int, actor: String) async throws -> StoredSite {
         let old = try await self.site(name, version: version)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HALBCertificates
 import HALBConsole
 import HALBCore
 import HALBDevice
@@ -63,6 +64,24 @@ struct ConsoleCommand: AsyncParsableCommand {
         @Option(name: .long, help: ArgumentHelp("The PEM private key of --tls-certificate.", valueName: "file"))
         var tlsKey: String?
 
+        @Flag(
+            name: .long,
+            help: """
+                With --tls-certificate and --tls-key: when neither file exists, make a self-signed certificate (this \
+                host's name and the --listen address) and its key (readable by its owner only) there first.
+                """
+        )
+        var tlsSelfSigned = false
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "On the first start, write the admin's random password to this file (owner-only) instead of printing it.",
+                valueName: "file"
+            )
+        )
+        var firstPasswordFile: String?
+
         @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = "info"
 
@@ -75,6 +94,9 @@ struct ConsoleCommand: AsyncParsableCommand {
             guard (self.tlsCertificate == nil) == (self.tlsKey == nil) else {
                 throw ValidationError("--tls-certificate and --tls-key go together")
             }
+            if self.tlsSelfSigned, self.tlsCertificate == nil {
+                throw ValidationError("--tls-self-signed needs --tls-certificate and --tls-key (where to write them)")
+            }
             guard Logger.Level(rawValue: self.logLevel) != nil else {
                 throw ValidationError(
                     "--log-level \(self.logLevel) is not one of trace, debug, info, notice, warning, error, critical"
@@ -84,12 +106,16 @@ struct ConsoleCommand: AsyncParsableCommand {
 
         func run() async throws {
             EscapingLogHandler.bootstrap()
+            let systemd = SystemdNotifier.fromEnvironment()
             var logger = Logger(label: "halb")
             logger.logLevel = Logger.Level(rawValue: self.logLevel)!
             let connections = ConnectionGuard(limits: self.connections.limits, logger: logger)
             let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [connections.handler()])
             var server = HTTPServerBuilder.http1(configuration: http1)
             if let certificate = self.tlsCertificate, let key = self.tlsKey {
+                if self.tlsSelfSigned {
+                    try Self.makeSelfSigned(certificate: certificate, key: key, listen: self.listen, logger: logger)
+                }
                 do {
                     server = try ConsoleTLS.server(certificate: certificate, key: key, http1: http1)
                 } catch {
@@ -101,7 +127,17 @@ struct ConsoleCommand: AsyncParsableCommand {
             let environment = ProcessInfo.processInfo.environment["HALB_ADMIN_PASSWORD"]
             do {
                 let firstStart = try await !store.hasUsers()
-                if let password = try await store.createFirstAdmin(password: environment) {
+                if environment == nil, let file = self.firstPasswordFile {
+                    if try await store.createFirstAdmin(keepingPassword: {
+                        try Self.writeOwnerOnly($0 + "\n", to: file)
+                    }) {
+                        // The password itself never goes to the log (logs are kept and shipped).
+                        logger.notice(
+                            "First start: created user admin; its password is in the file",
+                            metadata: ["file": "\(file)"]
+                        )
+                    }
+                } else if let password = try await store.createFirstAdmin(password: environment) {
                     // Printed, not logged: logs are kept and shipped, and must never hold a secret.
                     FileHandle.standardOutput.write(
                         Data(
@@ -135,6 +171,7 @@ struct ConsoleCommand: AsyncParsableCommand {
                             "connections.max": "\(limits.total)", "connections.per_address": "\(limits.perAddress)",
                         ]
                     )
+                    systemd?.send("READY=1\nSTATUS=Listening on \(scheme)://\(address)")
                 },
                 logger: logger
             )
@@ -150,6 +187,50 @@ struct ConsoleCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure.exit("console: \(error)")
             }
+            systemd?.send("STOPPING=1")
+        }
+
+        /// Writes a self-signed certificate and its key to `certificate` and `key` when neither exists (one without
+        /// the other is a mistake to report, not to paper over).
+        static func makeSelfSigned(certificate: String, key: String, listen: String, logger: Logger) throws {
+            let manager = FileManager.default
+            switch (manager.fileExists(atPath: certificate), manager.fileExists(atPath: key)) {
+            case (true, true): return
+            case (false, false): break
+            case (true, false), (false, true):
+                throw CommandFailure.exit(
+                    "--tls-self-signed: only one of \(certificate) and \(key) exists; remove it, or give both"
+                )
+            }
+            var names = [ProcessInfo.processInfo.hostName, "localhost"]
+            if let host = RunOptions.hostPort(listen)?.host, host != "0.0.0.0", host != "::" { names.append(host) }
+            let made: (certificate: String, key: String)
+            do {
+                made = try SelfSignedCertificate.make(names: Array(NSOrderedSet(array: names)) as? [String] ?? names)
+                try Self.writeOwnerOnly(made.key, to: key)
+                try Data(made.certificate.utf8).write(
+                    to: URL(fileURLWithPath: certificate),
+                    options: .withoutOverwriting
+                )
+            } catch {
+                try? manager.removeItem(atPath: key)
+                throw CommandFailure.exit("--tls-self-signed: cannot write \(certificate) and \(key): \(error)")
+            }
+            logger.notice(
+                "Made a self-signed certificate for the console",
+                metadata: ["file": "\(certificate)", "names": "\(names.joined(separator: " "))"]
+            )
+        }
+
+        /// Writes `text` to a new file `path` that only its owner can read (it fails when `path` exists).
+        static func writeOwnerOnly(_ text: String, to path: String) throws {
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else {
+                throw CommandFailure.exit("cannot create \(path): \(String(cString: strerror(errno)))")
+            }
+            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+            try handle.write(contentsOf: Data(text.utf8))
+            try handle.synchronize()
         }
     }
 

@@ -31,7 +31,7 @@ struct DeviceCommand: AsyncParsableCommand {
 
             Managed: the join token comes from HALB_JOIN_TOKEN or --join-token-file FILE (never on the command line, \
             where every user of the machine can read it); the device enrols and keeps its credential in DIR, and a \
-            token given once it has one is ignored. It then follows the console's configuration, caches the last \
+            token given once it has one is ignored. The token file is removed once the device is enrolled. It then follows the console's configuration, caches the last \
             one applied in DIR, and serves it when the console is away. Serves every enabled payload of every \
             virtual server that lists the device, on VIP:port, and spreads connections over the healthy gateways. \
             For a virtual server with two or more devices it runs VRRP failover: the primary holds the VIP (needs \
@@ -163,6 +163,18 @@ struct DeviceCommand: AsyncParsableCommand {
             } catch let error as DeviceStartError {
                 throw CommandFailure.exit(error.description)
             }
+            // The device has its credential now: the one-time token has no use left, and is a secret lying about.
+            if let file = self.joinTokenFile {
+                do {
+                    try FileManager.default.removeItem(atPath: file)
+                    logger.notice("Removed the join token file: the device is enrolled", metadata: ["file": "\(file)"])
+                } catch {
+                    logger.warning(
+                        "Cannot remove the join token file; remove it by hand",
+                        metadata: ["file": "\(file)", "error": "\(error)"]
+                    )
+                }
+            }
         }
         var options = HALBDevice.DeviceOptions(name: self.name)
         (options.adminHost, options.adminPort) = admin
@@ -170,6 +182,7 @@ struct DeviceCommand: AsyncParsableCommand {
         options.dataPath = self.options.path
         options.notify = self.notify
         options.loopbackFailoverPort = self.loopbackFailover
+        options.systemd = SystemdNotifier.fromEnvironment()
         // HALB_REPORTED_VERSION pretends another version, to see Needs update without building an old HALB.
         options.softwareVersion = ProcessInfo.processInfo.environment["HALB_REPORTED_VERSION"] ?? HALBCommand.version
         try await DeviceRuntime(source: source, options: options, threads: self.options.threadCount, logger: logger)

@@ -1,27 +1,77 @@
+import CHALBLinux
+import Foundation
 import HALBCore
 import Logging
 
 /// The log handler of every `halb` process: standard error, with every control character of a message or a
 /// metadata value escaped (``DisplayText``), so that text from outside (a site field, a user name, a request) can
 /// neither forge a log line with CR LF nor drive the terminal with ESC.
+///
+/// Under systemd, when standard error is the journal (`JOURNAL_STREAM` names it), each line starts with its syslog
+/// priority (`<4>` for a warning, as sd-daemon(3) says) and carries no time stamp (the journal has its own), so that
+/// `journalctl -p warning` shows the warnings and worse.
 struct EscapingLogHandler: LogHandler {
     private var inner: StreamLogHandler
+    private let label: String
+    private let journal: Bool
 
-    init(label: String) {
+    init(label: String, journal: Bool = false) {
         self.inner = StreamLogHandler.standardError(label: label)
         self.inner.logLevel = .trace
+        self.label = label
+        self.journal = journal
     }
 
     /// Bootstraps swift-log with this handler (once per process; only `halb`'s commands call it).
     static func bootstrap() {
-        LoggingSystem.bootstrap { label in EscapingLogHandler(label: label) }
+        let journal = Self.standardErrorIsTheJournal()
+        LoggingSystem.bootstrap { label in EscapingLogHandler(label: label, journal: journal) }
+    }
+
+    /// Whether standard error is the journal's stream: `JOURNAL_STREAM` (`device:inode`) names the file standard
+    /// error is (a child that inherited the variable but writes elsewhere keeps the plain format).
+    static func standardErrorIsTheJournal(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Bool {
+        guard let stream = environment["JOURNAL_STREAM"] else { return false }
+        let parts = stream.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        var actualDevice: UInt64 = 0
+        var actualInode: UInt64 = 0
+        guard chalb_fd_identity(STDERR_FILENO, &actualDevice, &actualInode) == 0 else { return false }
+        return actualDevice == device && actualInode == inode
+    }
+
+    /// The syslog priority of `level` (journald's, from `<N>` at the start of a line).
+    static func priority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
     }
 
     func log(event: LogEvent) {
         var event = event
         event.message = "\(DisplayText.escaped(event.message.description, limit: Int.max))"
         event.metadata = event.metadata.map(Self.escaped)
-        self.inner.log(event: event)
+        guard self.journal else {
+            self.inner.log(event: event)
+            return
+        }
+        var all = self.inner.metadata
+        if let provided = self.inner.metadataProvider?.get() { all.merge(provided) { _, new in new } }
+        if let metadata = event.metadata { all.merge(metadata) { _, new in new } }
+        let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.escaped($0.value))" }
+        let line =
+            "<\(Self.priority(event.level))>\(event.level): \(event.message)"
+            + (fields.isEmpty ? "" : " " + fields.joined(separator: " ")) + "\n"
+        // One write per line: lines of several threads never interleave.
+        var bytes = Array(line.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
