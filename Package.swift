@@ -222,6 +222,7 @@ let package = Package(
             name: "HALBFailoverTests",
             dependencies: [
                 "HALBFailover",
+                "CHALBLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

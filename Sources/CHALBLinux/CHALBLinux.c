@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
@@ -82,3 +83,5 @@ int chalb_fd_identity(int fd, unsigned long long *device, unsigned long long *in
     *inode = (unsigned long long)status.st_ino;
     return 0;
 }
+
+int chalb_enter_network_namespace(int fd) { return setns(fd, CLONE_NEWNET); }

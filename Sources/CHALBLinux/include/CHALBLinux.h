@@ -42,6 +42,10 @@ int64_t chalb_now(void);
 /// pidfd_open(2): a descriptor that becomes readable when process `pid` exits; -1 on error.
 int chalb_pidfd_open(pid_t pid);
 
+/// setns(2) into the network namespace open as `fd`, for the calling thread only; -1 on error. (The tests use it to
+/// look at interfaces from inside a namespace whose sysfs they do not see.)
+int chalb_enter_network_namespace(int fd);
+
 /// The device and inode of the file open as `fd` (fstat(2)), as systemd's JOURNAL_STREAM names them; -1 on error.
 int chalb_fd_identity(int fd, unsigned long long *device, unsigned long long *inode);
 int chalb_socket_error(int fd);

@@ -60,14 +60,28 @@ public struct NetworkInterface: Sendable, Hashable {
         return result
     }
 
+    /// The interface's link-layer address, as the kernel lists it for this process's network namespace
+    /// (getifaddrs' AF_PACKET entry, from netlink). Not /sys/class/net: in a container (systemd-nspawn, or a shell
+    /// that entered a namespace) sysfs may show another namespace's interfaces, and the VIP would be announced with
+    /// a MAC address that is not this host's.
     private static func hardwareAddress(of name: String) -> [UInt8] {
-        // /sys/class/net/<name>/address holds "aa:bb:cc:dd:ee:ff".
-        guard let file = fopen("/sys/class/net/\(name)/address", "r") else { return [0, 0, 0, 0, 0, 0] }
-        defer { fclose(file) }
-        var line = [CChar](repeating: 0, count: 64)
-        guard fgets(&line, Int32(line.count), file) != nil else { return [0, 0, 0, 0, 0, 0] }
-        let text = String(decoding: line.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let bytes = text.split(separator: ":").compactMap { UInt8($0, radix: 16) }
-        return bytes.count == 6 ? bytes : [0, 0, 0, 0, 0, 0]
+        let none: [UInt8] = [0, 0, 0, 0, 0, 0]
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return none }
+        defer { freeifaddrs(list) }
+        var cursor: UnsafeMutablePointer<ifaddrs>? = first
+        while let entry = cursor {
+            defer { cursor = entry.pointee.ifa_next }
+            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_PACKET),
+                String(cString: entry.pointee.ifa_name) == name
+            else { continue }
+            // struct sockaddr_ll: family (2), protocol (2), ifindex (4), hatype (2), pkttype (1), halen (1),
+            // addr[8]: the address is the first halen bytes from offset 12.
+            let bytes = UnsafeRawPointer(address)
+            let length = Int(bytes.load(fromByteOffset: 11, as: UInt8.self))
+            guard length == 6 else { return none }
+            return (0..<6).map { bytes.load(fromByteOffset: 12 + $0, as: UInt8.self) }
+        }
+        return none
     }
 }
