@@ -25,6 +25,15 @@ let sampleSite = """
 
     """
 
+/// Device `device` of site `lab` in `store`, enrolled with a new join token.
+func enrolled(_ device: String, in store: ConsoleStore) async throws -> EnrolledAgent {
+    let enrolment = try await store.enrol(
+        joinToken: try await store.createJoinToken(site: "lab", device: device, actor: "test").token,
+        device: device
+    )
+    return try #require(try await store.agent(forCredential: enrolment.credential))
+}
+
 /// The API as a client sees it, in process, against a real SQLite file.
 @Suite(.timeLimit(.minutes(2))) struct ConsoleAPITests {
     /// Runs `body` with the app of a fresh store holding the admin (password `correct horse battery`) and a
@@ -559,15 +568,8 @@ let sampleSite = """
 
                 """
         _ = try await store.createSite(try ConfigNode.parse(yaml: site), actor: "test")
-        func agent(_ device: String) async throws -> EnrolledAgent {
-            let enrolment = try await store.enrol(
-                joinToken: try await store.createJoinToken(site: "lab", device: device, actor: "test").token,
-                device: device
-            )
-            return try #require(try await store.agent(forCredential: enrolment.credential))
-        }
-        let lb1 = try await agent("lb1")
-        let lb2 = try await agent("lb2")
+        let lb1 = try await enrolled("lb1", in: store)
+        let lb2 = try await enrolled("lb2", in: store)
         let first = try await store.configuration(for: lb2)
         #expect(first.version == 1)
         #expect(try SiteReader.load(yaml: first.site).virtualServers.map(\.name) == ["web", "2026"])
@@ -594,15 +596,8 @@ let sampleSite = """
     @Test func aPrimaryClaimIsSupersededByANewerClaimOfAnotherDevice() async throws {
         let store = try ConsoleStore.inMemory()
         _ = try await store.createSite(try ConfigNode.parse(yaml: sampleSite), actor: "test")
-        func agent(_ device: String) async throws -> EnrolledAgent {
-            let enrolment = try await store.enrol(
-                joinToken: try await store.createJoinToken(site: "lab", device: device, actor: "test").token,
-                device: device
-            )
-            return try #require(try await store.agent(forCredential: enrolment.credential))
-        }
-        let lb1 = try await agent("lb1")
-        let lb2 = try await agent("lb2")
+        let lb1 = try await enrolled("lb1", in: store)
+        let lb2 = try await enrolled("lb2", in: store)
         func report(_ agent: EnrolledAgent, _ role: VirtualServerRole) async throws {
             // Heartbeats are stamped to the millisecond; the claims' order is what is tested.
             try await Task.sleep(for: .milliseconds(5))

@@ -31,11 +31,13 @@ struct DeviceCommand: AsyncParsableCommand {
 
             Managed: the join token comes from HALB_JOIN_TOKEN or --join-token-file FILE (never on the command line, \
             where every user of the machine can read it); the device enrols and keeps its credential in DIR, and a \
-            token given once it has one is ignored. The token file is removed once the device is enrolled. It then follows the console's configuration, caches the last \
-            one applied in DIR, and serves it when the console is away. Serves every enabled payload of every \
-            virtual server that lists the device, on VIP:port, and spreads connections over the healthy gateways. \
-            For a virtual server with two or more devices it runs VRRP failover: the primary holds the VIP (needs \
-            root). Reloads on SIGHUP and when the file changes (a bad file is rejected and the running \
+            token given once it has one is ignored; the token file is removed once the device is enrolled. It then \
+            follows the console's configuration, caches the last one applied in DIR, and serves it when the console \
+            is away. Serves every enabled payload of every virtual server that lists the device, on VIP:port, and \
+            spreads connections over the healthy gateways. For a virtual server with two or more devices it runs \
+            VRRP failover: the primary holds the VIP (needs root, or CAP_NET_ADMIN and CAP_NET_RAW as the \
+            halb-device service gives). Under systemd (Type=notify) it says when it is ready and feeds the \
+            watchdog. Reloads on SIGHUP and when the file changes (a bad file is rejected and the running \
             configuration keeps serving). SIGTERM or SIGINT resign the VIPs, stop accepting and let open \
             connections finish for up to --drain-timeout. The site's device records are edited with halb devices.
             """
