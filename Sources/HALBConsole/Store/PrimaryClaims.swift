@@ -3,7 +3,7 @@ import HALBWire
 /// Which device's "I am primary" the console believes, when two say so for the same virtual router.
 ///
 /// A device killed without a word keeps its last heartbeat, which names it primary, until three heartbeats are
-/// missed (15 s). Meanwhile the secondary that took over says at once that it is primary (a device sends a heartbeat
+/// missed (6 s). Meanwhile the secondary that took over says at once that it is primary (a device sends a heartbeat
 /// on every VRRP transition). The console remembers since when each device has claimed each virtual router
 /// (`primary since`: the first heartbeat that named it primary). A claim is superseded when another device's claim
 /// for the same virtual router began after this device's last heartbeat: had the device lived, it would have

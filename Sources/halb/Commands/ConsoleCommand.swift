@@ -202,11 +202,15 @@ struct ConsoleCommand: AsyncParsableCommand {
                     "--tls-self-signed: only one of \(certificate) and \(key) exists; remove it, or give both"
                 )
             }
-            var names = [ProcessInfo.processInfo.hostName, "localhost"]
-            if let host = RunOptions.hostPort(listen)?.host, host != "0.0.0.0", host != "::" { names.append(host) }
+            // This host's name, localhost, and the listen address unless it is "any"; each once.
+            var names: [String] = []
+            for name in [ProcessInfo.processInfo.hostName, "localhost", RunOptions.hostPort(listen)?.host ?? ""]
+            where !name.isEmpty && name != "0.0.0.0" && name != "::" && !names.contains(name) {
+                names.append(name)
+            }
             let made: (certificate: String, key: String)
             do {
-                made = try SelfSignedCertificate.make(names: Array(NSOrderedSet(array: names)) as? [String] ?? names)
+                made = try SelfSignedCertificate.make(names: names)
                 try Self.writeOwnerOnly(made.key, to: key)
                 try Data(made.certificate.utf8).write(
                     to: URL(fileURLWithPath: certificate),
