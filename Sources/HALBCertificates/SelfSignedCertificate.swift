@@ -30,8 +30,11 @@ public enum SelfSignedCertificate {
             subject: name,
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
+                // Its own CA, as `openssl req -x509` makes one: clients trust it by this file as their CA, and
+                // BoringSSL (SwiftNIO's TLS, which halb's devices and commands use) refuses a trust anchor that may
+                // not sign certificates.
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(KeyUsage(digitalSignature: true, keyCertSign: true))
                 try ExtendedKeyUsage([.serverAuth])
                 SubjectAlternativeNames(alternativeNames)
             },

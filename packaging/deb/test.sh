@@ -4,7 +4,8 @@
 # interface, as user halb with only its three capabilities; the journal has each line at its priority; upgrading
 # the package restarts the primary gracefully while a client keeps connecting (the secondary takes over; no
 # connection refused); `systemctl reload` applies a change; the console makes its certificate and writes the first
-# password to a private file; removing the package stops the device cleanly. Prints `systemd-analyze security`.
+# password to a private file; a second device enrols with that console from a join token in a file; removing the
+# package stops the device cleanly. Prints `systemd-analyze security`.
 #
 #   packaging/deb/test.sh [DEB]     (default: the newest .build-deb/halb_*.deb; build it with build.sh)
 #
@@ -30,7 +31,10 @@ fail() {
     failures=$((failures + 1))
     # The first failure shows what the services said.
     if [ "$failures" = 1 ]; then
-        in_machine lb1 journalctl -u halb-device -u halb-console --no-pager -n 30 2> /dev/null | sed 's/^/    /' || true
+        for name in lb1 lb2; do
+            in_machine "$name" journalctl -u halb-device -u halb-console --no-pager -n 20 2> /dev/null \
+                | sed 's/^/    /' || true
+        done
     fi
 }
 
@@ -105,6 +109,8 @@ machine() { # $1: device name. A fresh copy of the root with the package install
     cp -a "$cache" "$dir"
     cp "$deb" "$dir/root/halb.deb"
     echo "$1" > "$dir/etc/hostname"
+    # A minimal root has no /etc/hosts (an installed system has one); halb resolves names with getaddrinfo.
+    printf '127.0.0.1 localhost\n::1 localhost\n192.0.2.11 lb1\n192.0.2.12 lb2\n' > "$dir/etc/hosts"
     # Installed before boot (no systemd running: the services start on boot, as after an installer's reboot).
     systemd-nspawn -q -D "$dir" --register=no --keep-unit --private-network --pipe sh -c \
         'apt-get install -y -q --no-install-recommends /root/halb.deb > /root/install.log 2>&1 || { cat /root/install.log; exit 1; }' \
@@ -241,6 +247,28 @@ in_machine lb1 journalctl -u halb-console --no-pager | grep -q "its password is 
     && pass "the journal says where the password is" || fail "the journal does not say where the password is"
 in_machine lb1 journalctl -u halb-console --no-pager | grep -qF "$password" \
     && fail "the password is in the journal" || pass "the password is not in the journal"
+
+log "a managed device: lb2 enrols with the console on lb1, its join token in a file"
+in_machine lb1 env HOME=/root HALB_PASSWORD="$password" halb login --console https://localhost:8443 --user admin \
+    --ca /var/lib/halb-console/console.pem > "$work/admin.log" 2>&1 \
+    && in_machine lb1 env HOME=/root halb import /etc/halb/site.yaml >> "$work/admin.log" 2>&1 \
+    && pass "halb login and halb import on the console's machine" || fail "halb login or import: $(cat "$work/admin.log")"
+token="$(in_machine lb1 env HOME=/root halb join-token create lb2 | grep -o 'halb_join_[^[:space:]]*' | head -1 || true)"
+[ -n "$token" ] && pass "halb join-token create lb2" || fail "no join token"
+# The console's self-signed certificate is lb2's CA, and names the console's host, lb1.
+install -m 0644 "$work/lb1/var/lib/halb-console/console.pem" "$work/lb2/etc/halb/console-ca.pem"
+printf 'HALB_NAME=lb2\nHALB_CONSOLE=https://lb1:8443\nHALB_CONSOLE_CA=/etc/halb/console-ca.pem\n' \
+    > "$work/lb2/etc/halb/device.conf"
+(umask 077 && printf '%s\n' "$token" > "$work/lb2/etc/halb/join-token")
+in_machine lb2 systemctl restart halb-device || true
+wait_for "lb2 enrolled and runs from the console's configuration" in_machine lb2 systemctl is-active --quiet halb-device
+lb2_ok() { in_machine lb1 env HOME=/root halb status | grep -qE '^lb2 +OK '; }
+wait_for "the console shows lb2 OK (halb status)" lb2_ok
+[ ! -e "$work/lb2/etc/halb/join-token" ] && [ ! -e "$work/lb2/var/lib/halb-device/join-token" ] \
+    && pass "the join token is gone (moved out of /etc/halb, removed once used)" || fail "a join token file is left"
+in_machine lb2 journalctl --no-pager | grep -qF "$token" && fail "the join token is in lb2's journal" \
+    || pass "the join token is not in lb2's journal"
+wait_for "the VIP still answers" vip_answers 8081
 
 log "systemd-analyze security"
 in_machine lb1 systemd-analyze security --no-pager halb-device | tail -1 | sed 's/^/halb-device: /'
