@@ -146,3 +146,47 @@ private final class Certificates {
         )
     }
 }
+
+@Suite struct CertificateFingerprintTests {
+    /// What `openssl x509 -noout -fingerprint -sha256` says of the first certificate in `file`.
+    private func opensslFingerprint(_ file: URL) throws -> String {
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["x509", "-noout", "-fingerprint", "-sha256", "-in", file.path]
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        // "sha256 Fingerprint=AB:CD:..."
+        return String(text.split(separator: "=", maxSplits: 1).last ?? "").trimmingCharacters(
+            in: .whitespacesAndNewlines
+        )
+    }
+
+    @Test func eachCertificateOfAFileAsOpensslWritesIt() throws {
+        let certificates = try Certificates()
+        let first = try certificates.selfSigned("first")
+        let second = try certificates.selfSigned("second", rsa: true)
+        let chain = certificates.directory.appendingPathComponent("chain.pem")
+        // A key between them is not a certificate and has no fingerprint here.
+        try (first.certificate + first.key + second.certificate).write(to: chain, atomically: true, encoding: .utf8)
+
+        let fingerprints = try CertificateFingerprint.sha256(pemFile: chain.path)
+
+        let expected = [
+            try self.opensslFingerprint(certificates.directory.appendingPathComponent("first.pem")),
+            try self.opensslFingerprint(certificates.directory.appendingPathComponent("second.pem")),
+        ]
+        #expect(expected.allSatisfy { $0.count == 95 })
+        #expect(fingerprints == expected)
+    }
+
+    @Test func aFileWithoutCertificatesHasNone() throws {
+        let certificates = try Certificates()
+        let made = try certificates.selfSigned("only")
+        let keyFile = certificates.directory.appendingPathComponent("only.key")
+        try made.key.write(to: keyFile, atomically: true, encoding: .utf8)
+        #expect(try CertificateFingerprint.sha256(pemFile: keyFile.path).isEmpty)
+    }
+}

@@ -68,7 +68,8 @@ struct ConsoleCommand: AsyncParsableCommand {
             name: .long,
             help: """
                 With --tls-certificate and --tls-key: when neither file exists, make a self-signed certificate (this \
-                host's name and the --listen address) and its key (readable by its owner only) there first.
+                host's name and the --listen address) and its key (readable by its owner only) there first. Each start \
+                logs its SHA-256 fingerprint, which devices may pin (HALB_CONSOLE_CA_SHA256).
                 """
         )
         var tlsSelfSigned = false
@@ -115,6 +116,13 @@ struct ConsoleCommand: AsyncParsableCommand {
             if let certificate = self.tlsCertificate, let key = self.tlsKey {
                 if self.tlsSelfSigned {
                     try Self.makeSelfSigned(certificate: certificate, key: key, listen: self.listen, logger: logger)
+                    // What a device or an appliance pins (HALB_CONSOLE_CA_SHA256): the certificate is its own CA.
+                    if let fingerprint = try? CertificateFingerprint.sha256(pemFile: certificate).first {
+                        logger.notice(
+                            "The console's self-signed certificate",
+                            metadata: ["file": "\(certificate)", "sha256": "\(fingerprint)"]
+                        )
+                    }
                 }
                 do {
                     server = try ConsoleTLS.server(certificate: certificate, key: key, http1: http1)
@@ -216,6 +224,10 @@ struct ConsoleCommand: AsyncParsableCommand {
                     to: URL(fileURLWithPath: certificate),
                     options: .withoutOverwriting
                 )
+            } catch let exit as ExitCode {
+                // writeOwnerOnly said what it could not do.
+                try? manager.removeItem(atPath: key)
+                throw exit
             } catch {
                 try? manager.removeItem(atPath: key)
                 throw CommandFailure.exit("--tls-self-signed: cannot write \(certificate) and \(key): \(error)")
