@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "HALBConsole", targets: ["HALBConsole"]),
         .library(name: "HALBAgent", targets: ["HALBAgent"]),
         .library(name: "HALBDevice", targets: ["HALBDevice"]),
+        .library(name: "HALBAppliance", targets: ["HALBAppliance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -155,6 +156,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "HALBAppliance",
+            dependencies: [
+                "HALBCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "halb",
             dependencies: [
@@ -166,6 +180,7 @@ let package = Package(
                 "HALBDevice",
                 "HALBWire",
                 "HALBCertificates",
+                "HALBAppliance",
                 "CHALBLinux",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -288,6 +303,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HALBApplianceTests",
+            dependencies: [
+                "HALBAppliance",
+                "HALBCore",
+                "HALBCertificates",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -22,6 +22,7 @@ struct HALBCommand: AsyncParsableCommand {
             SiteCommand.self, GatewayCommand.self, DevicesCommand.self, VirtualServerCommand.self,
             JoinTokenCommand.self, TokenCommand.self, UserCommand.self, StatusCommand.self, VersionsCommand.self,
             RollbackCommand.self, ExportCommand.self, ImportCommand.self, CertificateCommand.self,
+            ApplianceCommand.self,
         ]
     )
 }
