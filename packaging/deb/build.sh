@@ -35,7 +35,7 @@ install -d "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/usr/lib/halb" "$pkg/lib/systemd/sy
 
 install -m 0755 "$binary" "$pkg/usr/bin/halb"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$pkg/usr/bin/halb"
-install -m 0755 "$here/halb-device-start" "$here/halb-device-take-token" "$here/halb-console-start" "$pkg/usr/lib/halb/"
+install -m 0755 "$here/halb-device-start" "$here/halb-device-prepare" "$here/halb-console-start" "$pkg/usr/lib/halb/"
 install -m 0644 "$here/halb-device.service" "$here/halb-console.service" "$pkg/lib/systemd/system/"
 install -m 0644 "$here/60-halb.conf" "$pkg/usr/lib/sysctl.d/"
 install -m 0644 "$root/examples/site.yaml" "$pkg/etc/halb/site.yaml.example"
