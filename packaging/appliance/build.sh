@@ -9,9 +9,9 @@
 #                                                               by packaging/deb/build.sh if there is none;
 #                                                               .build-appliance/)
 #
-# Root only (the Debian root is made with debootstrap, owned by root). Needs debootstrap, e2fsprogs, fdisk, grub-pc-bin,
-# qemu-utils, python3. Every package comes from Debian's mirror; the base system is cached in
-# /var/cache/halb-appliance (delete it to start afresh).
+# Root only (the Debian root is made with debootstrap, owned by root). Needs debootstrap, e2fsprogs, fdisk,
+# grub-pc-bin, qemu-utils, python3. Every package comes from Debian's mirror; the base system is cached in
+# /var/cache/halb-appliance: delete it to start afresh (a release should, for the latest security updates).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -43,7 +43,12 @@ target="$work/root"
 cleanup() {
     set +e
     for mount in dev/pts dev proc sys; do umount "$target/$mount" 2> /dev/null; done
-    rm -rf "$work"
+    # Never delete through a mount still there: the host's /dev is bound into the root while packages install.
+    if grep -q " $work/" /proc/mounts; then
+        echo "build.sh: $work still has mounts (see /proc/mounts); left in place" >&2
+    else
+        rm -rf "$work"
+    fi
 }
 trap cleanup EXIT
 log() { printf '== %s\n' "$*"; }
@@ -94,6 +99,9 @@ install -d "$target/var/lib/halb-appliance"
 echo "$version" > "$target/usr/lib/halb/appliance-version"
 # The banner (/run/halb/issue, rewritten by halb-appliance-banner.timer) is what agetty shows on tty1.
 ln -sf /run/halb/issue "$target/etc/issue"
+# Debian's updates and security updates, for `apt-get update && apt-get upgrade` on the appliance.
+printf 'deb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm-updates main\n%s\n' \
+    'deb http://deb.debian.org/debian-security bookworm-security main' > "$target/etc/apt/sources.list"
 echo "halb" > "$target/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\thalb\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$target/etc/hosts"
 
@@ -106,8 +114,10 @@ chroot "$target" systemctl enable --quiet systemd-networkd.service systemd-netwo
 # not shared by every copy of the image.
 chroot "$target" systemctl disable --quiet ssh.service ssh.socket 2> /dev/null || true
 rm -f "$target"/etc/ssh/ssh_host_*
-# root has no password until the wizard asks for one (see docs/appliance.md).
-chroot "$target" passwd --lock --quiet root > /dev/null 2>&1 || chroot "$target" passwd -l root > /dev/null
+# root's password is set on the VM's console: by the wizard, or at the first login (an empty password that must be
+# changed at once; only the hypervisor's console can use it: SSH is off, and takes no password for root when on).
+chroot "$target" passwd --delete root > /dev/null
+chroot "$target" chage --lastday 0 root
 # Each copy gets its own machine id (and DHCP identity) on first boot.
 : > "$target/etc/machine-id"
 rm -f "$target/var/lib/dbus/machine-id"

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Boots the HALB appliance in qemu, twice, as two devices of one virtual server, and checks what an operator relies
 # on: each VM configures itself on first boot from a NoCloud seed (a cidata ISO), enrols with the console, shows OK
-# in `halb status`; a client reaches the VIP through the primary; when the first VM is killed (qemu's quit), the
-# second serves the VIP. Also checks the OVA (ovf.py check).
+# in `halb status`; a client reaches the VIP through the primary; when the primary's VM quits (qemu's quit), the
+# other serves the VIP and the console names it primary. Also checks the OVA (ovf.py check). The boot test's last
+# result is in docs/appliance.md.
 #
 #   packaging/appliance/test.sh [DIR]    (default DIR: .build-appliance/, made by build.sh)
 #
@@ -36,7 +37,9 @@ fail() {
         for vm in vm1 vm2; do
             [ -f "$work/$vm.serial" ] || continue
             echo "    --- the last lines of $vm's serial console"
-            tail -25 "$work/$vm.serial" | sed 's/^/    /'
+            # Without the terminal's escape sequences (GRUB's menu).
+            sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$work/$vm.serial" | tr -d '\r' | grep -a -v '^[[:space:]]*$' \
+                | tail -25 | sed 's/^/    /'
         done
         echo "    --- the console's log"
         tail -15 "$work/console.log" 2> /dev/null | sed 's/^/    /'
@@ -181,7 +184,8 @@ SEED
     ip netns exec "$lan" qemu-system-x86_64 "${accel[@]}" -m 1024 -smp 1 -nodefaults -display none \
         -drive "file=$work/$vm.qcow2,if=virtio,format=qcow2" -drive "file=$work/$vm-seed.iso,media=cdrom,if=ide" \
         -netdev "tap,id=lan,ifname=tap-$vm,script=no,downscript=no" -device "virtio-net-pci,netdev=lan,mac=$mac" \
-        -serial "file:$work/$vm.serial" -monitor "unix:$work/$vm.monitor,server,nowait" \
+        -chardev "socket,id=serial,path=$work/$vm.console,server=on,wait=off,logfile=$work/$vm.serial" \
+        -serial chardev:serial -monitor "unix:$work/$vm.monitor,server,nowait" \
         -pidfile "$work/$vm.pid" -daemonize
 }
 status_ok() { admin status | grep -qE "^$1 +OK "; }
@@ -215,6 +219,30 @@ wait_for 60 "vm1's console banner: name, address, console, and the device runnin
     banner_says_running vm1 || true
 grep -a -q "name: appl1" "$work/vm1.serial" && grep -a -q "eth0 192.0.2.11" "$work/vm1.serial" \
     && grep -a -q "console: https://192.0.2.2:8443" "$work/vm1.serial" || fail "vm1's banner lacks its settings"
+
+# The first login on the VM's console (its serial line here) must set root's password at once.
+first_login() {
+    python3 - "$work/$1.console" << 'LOGIN'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2)
+s.connect(sys.argv[1])
+seen, deadline, sent_user = b"", time.time() + 60, False
+while time.time() < deadline and b"New password:" not in seen:
+    if not sent_user:
+        s.sendall(b"\r")
+    try:
+        seen += s.recv(4096)
+    except socket.timeout:
+        continue
+    if not sent_user and b"login:" in seen:
+        s.sendall(b"root\r")
+        sent_user = True
+s.sendall(b"\x03")  # leave the password unset: the next login asks again
+sys.exit(0 if b"required to change your password" in seen and b"New password:" in seen else 1)
+LOGIN
+}
+wait_for 90 "vm1's first login as root asks for a new password at once" first_login vm1 || true
 
 log "the primary's VM quits; the other serves the VIP"
 first_vm=vm1
