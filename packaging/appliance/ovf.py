@@ -8,7 +8,7 @@
   ovf.py check FILE.ova
       checks what an importer relies on: the tar's order (descriptor first, then manifest), the descriptor's
       structure (envelope, references, disk, network, hardware items that point at them), the sizes (each file's,
-      the disk's capacity against the VMDK's header) and the manifest's sums. Prints what it checked; exits 1 with
+      the disk's capacity against the VMDK's header), the VMDK's version (3) and the manifest's sums. Prints what it checked; exits 1 with
       the first problem.
 """
 import argparse
@@ -120,6 +120,8 @@ def write(args):
     item(hardware, {"AddressOnParent": 7, "AutomaticAllocation": "true", "Connection": "LAN",
                     "Description": "E1000 ethernet adapter on LAN", "ElementName": "Network adapter 1",
                     "InstanceID": 5, "ResourceSubType": "E1000", "ResourceType": 10})
+    # The disk boots with BIOS (GRUB in its MBR): say so, as newer ESXi may pick EFI for a Debian guest otherwise.
+    element(hardware, f"{{{VMW}}}Config", {o("required"): "false", f"{{{VMW}}}key": "firmware", f"{{{VMW}}}value": "bios"})
     ET.indent(envelope)
     descriptor = os.path.join(args.output, f"{args.name}.ovf")
     ET.ElementTree(envelope).write(descriptor, encoding="UTF-8", xml_declaration=True)
@@ -170,6 +172,9 @@ def check(args):
         require(disk.get(o("format")) == STREAM_OPTIMIZED, f"Disk format {disk.get(o('format'))}: not streamOptimized")
         content = data[file.get(o("href"))]
         require(content[:4] == b"KDMV", f"{file.get(o('href'))} is not a VMDK (magic {content[:4]!r})")
+        # ESXi refuses a streamOptimized VMDK that does not say version 3 ("sparse VMDK version too old").
+        version = struct.unpack_from("<I", content, 4)[0]
+        require(version == 3, f"{file.get(o('href'))}: VMDK version {version}, ESXi wants 3 for streamOptimized")
         sectors = struct.unpack_from("<Q", content, 12)[0]
         units = disk.get(o("capacityAllocationUnits"), "byte")
         require(units == "byte", f"Disk capacityAllocationUnits {units!r}: this check knows bytes")
@@ -177,7 +182,7 @@ def check(args):
                 f"Disk capacity {disk.get(o('capacity'))}: the VMDK says {sectors * 512} bytes")
         disks[disk.get(o("diskId"))] = disk
     require(disks, "no Disk in DiskSection")
-    checked.append(f"disks: {len(disks)}, capacity matches the VMDK header ({sectors * 512} bytes)")
+    checked.append(f"disks: {len(disks)}, VMDK version 3, capacity matches its header ({sectors * 512} bytes)")
     network_names = {n.get(o("name")) for n in root.find(o("NetworkSection")).findall(o("Network"))}
     system = root.find(o("VirtualSystem"))
     require(system is not None and system.get(o("id")), "no VirtualSystem with an id")

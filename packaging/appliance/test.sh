@@ -5,7 +5,11 @@
 # other serves the VIP and the console names it primary. Also checks the OVA (ovf.py check). The boot test's last
 # result is in docs/appliance.md.
 #
-#   packaging/appliance/test.sh [DIR]    (default DIR: .build-appliance/, made by build.sh)
+#   packaging/appliance/test.sh [--sizing N] [DIR]    (default DIR: .build-appliance/, made by build.sh)
+#
+# --sizing N: the VMs get 2 vCPU and 2 GB (the size RAS documents 12 500 sessions for), and at the end the surviving
+# appliance holds N idle client connections through its VIP; the test prints its memory (free, and the device's
+# resident size, read on its serial console) without and with them. For docs/appliance.md; not run by CI.
 #
 # Root only. Needs qemu-system-x86 (KVM when /dev/kvm works, software emulation otherwise), genisoimage, python3.
 # The network is namespaces this test makes and removes (also on failure): a bridge with the VMs' taps, a console
@@ -14,6 +18,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+sizing=0
+if [ "${1:-}" = --sizing ]; then
+    sizing="${2:?--sizing needs a number of connections}"
+    shift 2
+fi
 images="${1:-$root/.build-appliance}"
 qcow2="$(ls -t "$images"/halb-appliance-*.qcow2 2> /dev/null | head -1 || true)"
 [ -f "$qcow2" ] || { echo "no appliance image in $images: run packaging/appliance/build.sh first" >&2; exit 2; }
@@ -42,8 +51,9 @@ fail() {
                 | tail -25 | sed 's/^/    /'
         done
         echo "    --- the console's log"
-        tail -15 "$work/console.log" 2> /dev/null | sed 's/^/    /'
+        tail -15 "$work/console.log" 2> /dev/null | sed 's/^/    /' || true
     fi
+    return 0 # the test goes on to its other checks
 }
 
 cleanup() {
@@ -74,6 +84,15 @@ wait_for() { # $1: seconds, $2: what, $3...: a command that succeeds once it hol
 log "the OVA"
 if [ -f "$ova" ]; then
     python3 "$here/ovf.py" check "$ova" && pass "the OVA's descriptor, sizes and manifest" || fail "ovf.py check $ova"
+    # The check can fail: the same OVA with one digit of the disk's sum changed in its manifest.
+    mkdir "$work/ova"
+    tar -C "$work/ova" -xf "$ova"
+    sed -i -E '/vmdk\)= /s/[0-9a-f]$/x/' "$work/ova"/*.mf
+    (cd "$work/ova" && tar --format=ustar -cf ../tampered.ova *.ovf *.mf *.vmdk)
+    tampered="$(python3 "$here/ovf.py" check "$work/tampered.ova" 2>&1 || true)"
+    grep -q "manifest: .*vmdk has SHA-256" <<< "$tampered" && pass "a manifest that does not match its disk is caught" \
+        || fail "ovf.py check of a tampered OVA: $tampered"
+    rm -rf "$work/ova" "$work/tampered.ova"
 else
     fail "no OVA next to $qcow2"
 fi
@@ -98,9 +117,46 @@ for vm in vm1 vm2; do
     ip -n "$lan" link set "tap-$vm" master br0 up
 done
 
-mkdir -p "$work/www" "$work/halb" "$work/home" "$work/console"
-echo "served by the gateway" > "$work/www/index.html"
-ip netns exec "$edge" python3 -m http.server 18081 --bind 192.0.2.3 --directory "$work/www" > /dev/null 2>&1 &
+mkdir -p "$work/halb" "$work/home" "$work/console"
+# The gateway: answers an HTTP request with "served by the gateway" and holds idle connections open (for --sizing);
+# writes how many it holds to $work/gateway-count every second.
+cat > "$work/gateway.py" << 'GATEWAY'
+import asyncio, os, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+held = 0
+
+async def serve(reader, writer):
+    global held
+    held += 1
+    try:
+        request = b""
+        while b"\r\n\r\n" not in request and len(request) < 8192:
+            chunk = await reader.read(4096)
+            if not chunk:
+                return
+            request += chunk
+        body = b"served by the gateway\n"
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+    except OSError:
+        pass
+    finally:
+        held -= 1
+        writer.close()
+
+async def main():
+    server = await asyncio.start_server(serve, "192.0.2.3", 18081, backlog=4096)
+    async with server:
+        while True:
+            with open(sys.argv[1] + ".new", "w") as f:
+                f.write(str(held))
+            os.replace(sys.argv[1] + ".new", sys.argv[1])
+            await asyncio.sleep(1)
+
+asyncio.run(main())
+GATEWAY
+ip netns exec "$edge" python3 "$work/gateway.py" "$work/gateway-count" > "$work/gateway.log" 2>&1 &
 pids+=($!)
 dpkg-deb -x "$deb" "$work/halb"
 halb="$work/halb/usr/bin/halb"
@@ -159,7 +215,9 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     kill "$probe" 2> /dev/null || true
     wait "$probe" 2> /dev/null || true
 fi
-log "two appliances (qemu, ${accel[1]}), configured by NoCloud seeds"
+size=(-m 1024 -smp 1)
+[ "$sizing" -gt 0 ] && size=(-m 2048 -smp 2)
+log "two appliances (qemu, ${accel[1]}, ${size[*]}), configured by NoCloud seeds"
 start_vm() { # $1: vm1 or vm2, $2: the device's name, $3: its address
     local vm="$1" name="$2" address="$3" token
     token="$(admin join-token create "$name" | grep -o 'halb_join_[^[:space:]]*' | head -1)"
@@ -181,7 +239,7 @@ SEED
     qemu-img create -q -f qcow2 -F qcow2 -b "$qcow2" "$work/$vm.qcow2"
     local mac
     mac="52:54:00:12:34:$(printf '%02x' "${vm#vm}")"
-    ip netns exec "$lan" qemu-system-x86_64 "${accel[@]}" -m 1024 -smp 1 -nodefaults -display none \
+    ip netns exec "$lan" qemu-system-x86_64 "${accel[@]}" "${size[@]}" -nodefaults -display none \
         -drive "file=$work/$vm.qcow2,if=virtio,format=qcow2" -drive "file=$work/$vm-seed.iso,media=cdrom,if=ide" \
         -netdev "tap,id=lan,ifname=tap-$vm,script=no,downscript=no" -device "virtio-net-pci,netdev=lan,mac=$mac" \
         -chardev "socket,id=serial,path=$work/$vm.console,server=on,wait=off,logfile=$work/$vm.serial" \
@@ -220,28 +278,55 @@ wait_for 60 "vm1's console banner: name, address, console, and the device runnin
 grep -a -q "name: appl1" "$work/vm1.serial" && grep -a -q "eth0 192.0.2.11" "$work/vm1.serial" \
     && grep -a -q "console: https://192.0.2.2:8443" "$work/vm1.serial" || fail "vm1's banner lacks its settings"
 
-# The first login on the VM's console (its serial line here) must set root's password at once.
-first_login() {
-    python3 - "$work/$1.console" << 'LOGIN'
+# The VM's console (its serial line here): `serial.py SOCKET first-login` checks that the first login as root must
+# set a password at once (and leaves it unset); `serial.py SOCKET run COMMAND` logs in (setting the password on the
+# first login) and prints what COMMAND prints.
+cat > "$work/serial.py" << 'SERIAL'
 import socket, sys, time
+PASSWORD = b"Halb-appliance-test-3k9q"
 s = socket.socket(socket.AF_UNIX)
-s.settimeout(2)
+s.settimeout(1)
 s.connect(sys.argv[1])
-seen, deadline, sent_user = b"", time.time() + 60, False
-while time.time() < deadline and b"New password:" not in seen:
-    if not sent_user:
-        s.sendall(b"\r")
-    try:
-        seen += s.recv(4096)
-    except socket.timeout:
-        continue
-    if not sent_user and b"login:" in seen:
-        s.sendall(b"root\r")
-        sent_user = True
-s.sendall(b"\x03")  # leave the password unset: the next login asks again
-sys.exit(0 if b"required to change your password" in seen and b"New password:" in seen else 1)
-LOGIN
-}
+seen = b""
+
+def wait(*texts, limit=60, poke=False):
+    """The first of texts to show on the console, and what came before it."""
+    global seen
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        hits = [(seen.index(t), t) for t in texts if t in seen]
+        if hits:
+            at, text = min(hits)
+            before, seen = seen[:at], seen[at + len(text):]
+            return text, before
+        if poke:
+            s.sendall(b"\r")
+        try:
+            seen += s.recv(65536)
+        except socket.timeout:
+            pass
+    sys.exit("no %r on the console within %d s; it showed: %r" % (texts, limit, seen[-300:]))
+
+wait(b"login:", poke=True)
+s.sendall(b"root\r")
+if sys.argv[2] == "first-login":
+    wait(b"required to change your password")
+    wait(b"New password:")
+    s.sendall(b"\x03")  # leave it unset: the next login asks again
+    sys.exit(0)
+if wait(b"New password:", b"Password:", b"# ")[0] != b"# ":
+    s.sendall(PASSWORD + b"\r")
+    if wait(b"Retype new password:", b"# ", b"Login incorrect")[0] == b"Retype new password:":
+        s.sendall(PASSWORD + b"\r")
+        wait(b"# ")
+# The markers are typed split, so that the echo of the command line does not match them.
+s.sendall(b"echo __HALB_B''EGIN__; " + sys.argv[3].encode() + b"; echo __HALB_E''ND__\r")
+wait(b"__HALB_BEGIN__")
+output = wait(b"__HALB_END__", limit=30)[1]
+s.sendall(b"exit\r")
+print(output.decode(errors="replace").replace("\r", "").strip())
+SERIAL
+first_login() { python3 "$work/serial.py" "$work/$1.console" first-login; }
 wait_for 90 "vm1's first login as root asks for a new password at once" first_login vm1 || true
 
 log "the primary's VM quits; the other serves the VIP"
@@ -273,6 +358,56 @@ wait_for 10 "$first_vm's qemu has quit" vm_gone || true
 wait_for 30 "the VIP answers from $other" vip_answers || true
 echo "   (within $((SECONDS - quit_at)) s of the quit)"
 wait_for 60 "halb status names $other primary" primary_is "$other" || true
+
+if [ "$sizing" -gt 0 ]; then
+    survivor=vm2
+    [ "$first_vm" = vm2 ] && survivor=vm1
+    log "sizing: $other ($survivor, ${size[*]}) holds $sizing idle client connections through its VIP"
+    # In the VM: memory in use (MiB, as free counts it) and the device's resident size (KiB).
+    measure='echo "used_mib=$(free -m | awk "/^Mem:/ {print \$3}") halb_rss_kib=$(ps -o rss= -C halb | head -1 | tr -d " ")"'
+    before="$(python3 "$work/serial.py" "$work/$survivor.console" run "$measure" | grep -o 'used_mib=.*' || true)"
+    echo "   without them: $before"
+    cat > "$work/clients.py" << 'CLIENTS'
+import asyncio, os, resource, sys, time
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+wanted, status, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+held, failed = [], 0
+
+async def one(gate):
+    global failed
+    async with gate:
+        try:
+            held.append(await asyncio.wait_for(asyncio.open_connection("192.0.2.100", 8080), 10))
+        except (OSError, asyncio.TimeoutError):
+            failed += 1
+
+async def main():
+    gate = asyncio.Semaphore(200)
+    await asyncio.gather(*(one(gate) for _ in range(wanted)))
+    with open(status, "w") as f:
+        f.write("held=%d failed=%d\n" % (len(held), failed))
+    deadline = time.time() + 600  # bounded: held until told to stop, at most 10 minutes
+    while time.time() < deadline and not os.path.exists(stop):
+        await asyncio.sleep(0.5)
+
+asyncio.run(main())
+CLIENTS
+    ip netns exec "$edge" python3 "$work/clients.py" "$sizing" "$work/clients-status" "$work/clients-stop" &
+    clients=$!
+    pids+=("$clients")
+    clients_done() { [ -s "$work/clients-status" ]; }
+    wait_for 300 "the client opened its connections" clients_done || true
+    echo "   client: $(cat "$work/clients-status" 2> /dev/null)"
+    gateway_holds() { [ "$(cat "$work/gateway-count" 2> /dev/null || echo 0)" -ge "$sizing" ]; }
+    wait_for 120 "the gateway holds $sizing connections through the appliance" gateway_holds || true
+    echo "   gateway: holds $(cat "$work/gateway-count")"
+    with="$(python3 "$work/serial.py" "$work/$survivor.console" run "$measure" | grep -o 'used_mib=.*' || true)"
+    echo "   with them: $with"
+    touch "$work/clients-stop"
+    wait "$clients" 2> /dev/null || true
+    wait_for 30 "a client still reaches the VIP" vip_answers || true
+fi
 
 log "done"
 if [ "$failures" -gt 0 ]; then
