@@ -116,8 +116,6 @@ private func fingerprint(_ pem: String) throws -> String {
     @Test func aServerThatNeverHandsShakesTimesOut() async throws {
         let server = try await LoopbackServer(chain: [], key: nil)
         let url = try ApplianceValidation.console("https://127.0.0.1:\(server.port)")
-        let clock = ContinuousClock()
-        let start = clock.now
         let message: String
         do {
             _ = try await ConsoleCertificateFetcher.fetch(
@@ -130,8 +128,8 @@ private func fingerprint(_ pem: String) throws -> String {
             message = error.description
         }
         await server.close()
-        #expect(message.contains("no TLS handshake within"), "\(message)")
-        #expect(clock.now - start < .seconds(5))
+        // The fetch's own deadline ended it (no time bound here: a loaded machine may take longer to say so).
+        #expect(message.contains("no TLS handshake within 0.3 seconds"), "\(message)")
     }
 
     @Test func anHTTPConsoleIsRefused() async throws {
