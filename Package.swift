@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "HALBAgent", targets: ["HALBAgent"]),
         .library(name: "HALBDevice", targets: ["HALBDevice"]),
         .library(name: "HALBAppliance", targets: ["HALBAppliance"]),
+        .library(name: "HALBClient", targets: ["HALBClient"]),
+        .library(name: "HALBDemo", targets: ["HALBDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -45,7 +47,8 @@ let package = Package(
         .target(
             name: "HALBCore",
             dependencies: [
-                .product(name: "Yams", package: "Yams")
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -114,6 +117,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             // The web page's files: embedded in WebPage/WebPageFiles.swift by scripts/embed-web-page (no files to
             // install beside the binary).
@@ -169,6 +174,35 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "HALBClient",
+            dependencies: [
+                "HALBCore",
+                "HALBWire",
+                "HALBAgent",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HALBDemo",
+            dependencies: [
+                "HALBCore",
+                "HALBConsole",
+                "HALBWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "halb",
             dependencies: [
@@ -181,6 +215,8 @@ let package = Package(
                 "HALBWire",
                 "HALBCertificates",
                 "HALBAppliance",
+                "HALBClient",
+                "HALBDemo",
                 "CHALBLinux",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -213,7 +249,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HALBCoreTests",
-            dependencies: ["HALBCore"],
+            dependencies: ["HALBCore", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
@@ -254,7 +290,9 @@ let package = Package(
                 "HALBConsole",
                 "HALBCore",
                 "HALBWire",
+                "HALBCertificates",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
@@ -303,6 +341,34 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HALBClientTests",
+            dependencies: [
+                "HALBClient",
+                "HALBConsole",
+                "HALBCore",
+                "HALBWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HALBDemoTests",
+            dependencies: [
+                "HALBDemo",
+                "HALBConsole",
+                "HALBCore",
+                "HALBWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

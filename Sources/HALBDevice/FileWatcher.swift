@@ -1,6 +1,7 @@
 import CHALBLinux
 import Foundation
 import Glibc
+import HALBCore
 import NIOConcurrencyHelpers
 
 /// Tells when a file may have changed, without polling: inotify on the file's directory and, when the path is a

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HALBClient
 import HALBWire
 import NIOHTTP1
 

@@ -113,39 +113,49 @@ struct ConsoleCommand: AsyncParsableCommand {
             let connections = ConnectionGuard(limits: self.connections.limits, logger: logger)
             let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [connections.handler()])
             var server = HTTPServerBuilder.http1(configuration: http1)
+            let (host, port) = RunOptions.hostPort(self.listen)!
             if let certificate = self.tlsCertificate, let key = self.tlsKey {
-                if self.tlsSelfSigned {
-                    try Self.makeSelfSigned(certificate: certificate, key: key, listen: self.listen, logger: logger)
-                    // What a device or an appliance pins (HALB_CONSOLE_CA_SHA256): the certificate is its own CA.
-                    if let fingerprint = try? CertificateFingerprint.sha256(pemFile: certificate).first {
-                        logger.notice(
-                            "The console's self-signed certificate",
-                            metadata: ["file": "\(certificate)", "sha256": "\(fingerprint)"]
-                        )
-                    }
-                }
                 do {
-                    server = try ConsoleTLS.server(certificate: certificate, key: key, http1: http1)
+                    if self.tlsSelfSigned {
+                        let names = ConsoleServer.selfSignedNames(
+                            hostName: ProcessInfo.processInfo.hostName,
+                            listenHost: host
+                        )
+                        if try ConsoleServer.makeSelfSigned(certificate: certificate, key: key, names: names) {
+                            logger.notice(
+                                "Made a self-signed certificate for the console",
+                                metadata: ["file": "\(certificate)", "names": "\(names.joined(separator: " "))"]
+                            )
+                        }
+                        // What a device or an appliance pins (HALB_CONSOLE_CA_SHA256): the certificate is its own CA.
+                        if let fingerprint = try? CertificateFingerprint.sha256(pemFile: certificate).first {
+                            logger.notice(
+                                "The console's self-signed certificate",
+                                metadata: ["file": "\(certificate)", "sha256": "\(fingerprint)"]
+                            )
+                        }
+                    }
+                    server = try ConsoleServer.tls(certificate: certificate, key: key, http1: http1)
                 } catch {
                     throw CommandFailure.exit("\(error)")
                 }
             }
             let scheme = self.tlsCertificate == nil ? "http" : "https"
             let store = try self.store.open()
-            let environment = ProcessInfo.processInfo.environment["HALB_ADMIN_PASSWORD"]
+            let given = ProcessInfo.processInfo.environment["HALB_ADMIN_PASSWORD"]
             do {
-                let firstStart = try await !store.hasUsers()
-                if environment == nil, let file = self.firstPasswordFile {
-                    if try await store.createFirstAdmin(keepingPassword: {
-                        try Self.writeOwnerOnly($0 + "\n", to: file)
-                    }) {
-                        // The password itself never goes to the log (logs are kept and shipped).
-                        logger.notice(
-                            "First start: created user admin; its password is in the file",
-                            metadata: ["file": "\(file)"]
-                        )
-                    }
-                } else if let password = try await store.createFirstAdmin(password: environment) {
+                switch try await ConsoleServer.createFirstAdmin(
+                    in: store,
+                    password: given,
+                    passwordFile: self.firstPasswordFile
+                ) {
+                case .createdWithPasswordIn(let file):
+                    // The password itself never goes to the log (logs are kept and shipped).
+                    logger.notice(
+                        "First start: created user admin; its password is in the file",
+                        metadata: ["file": "\(file)"]
+                    )
+                case .createdWithRandomPassword(let password):
                     // Printed, not logged: logs are kept and shipped, and must never hold a secret.
                     FileHandle.standardOutput.write(
                         Data(
@@ -153,36 +163,34 @@ struct ConsoleCommand: AsyncParsableCommand {
                                 .utf8
                         )
                     )
-                } else if environment != nil {
-                    if firstStart {
-                        logger.notice("First start: created user admin with the password in HALB_ADMIN_PASSWORD")
-                    } else {
-                        logger.info("HALB_ADMIN_PASSWORD is ignored: the store has users already")
-                    }
+                case .createdWithGivenPassword:
+                    logger.notice("First start: created user admin with the password in HALB_ADMIN_PASSWORD")
+                case .existed(passwordGiven: true):
+                    logger.info("HALB_ADMIN_PASSWORD is ignored: the store has users already")
+                case .existed(passwordGiven: false):
+                    break
                 }
             } catch {
                 throw CommandFailure.exit("cannot create the first admin: \(error)")
             }
-            let (host, port) = RunOptions.hostPort(self.listen)!
-            let listenLogger = logger
-            let application = Application(
-                router: ConsoleAPI.router(store: store, secureCookies: scheme == "https"),
+            let limits = connections.limits
+            let application = ConsoleServer.application(
+                store: store,
+                host: host,
+                port: port,
                 server: server,
-                configuration: .init(address: .hostname(host, port: port), serverName: "halb-console"),
-                onServerRunning: { channel in
-                    let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
-                    let limits = connections.limits
-                    listenLogger.notice(
-                        "Console listening",
-                        metadata: [
-                            "console.address": "\(address)", "console.scheme": "\(scheme)",
-                            "connections.max": "\(limits.total)", "connections.per_address": "\(limits.perAddress)",
-                        ]
-                    )
-                    systemd?.send("READY=1\nSTATUS=Listening on \(scheme)://\(address)")
-                },
+                secureCookies: scheme == "https",
                 logger: logger
-            )
+            ) { [logger] address in
+                logger.notice(
+                    "Console listening",
+                    metadata: [
+                        "console.address": "\(address)", "console.scheme": "\(scheme)",
+                        "connections.max": "\(limits.total)", "connections.per_address": "\(limits.perAddress)",
+                    ]
+                )
+                systemd?.send("READY=1\nSTATUS=Listening on \(scheme)://\(address)")
+            }
             let group = ServiceGroup(
                 configuration: .init(
                     services: [.init(service: application)],
@@ -196,57 +204,6 @@ struct ConsoleCommand: AsyncParsableCommand {
                 throw CommandFailure.exit("console: \(error)")
             }
             systemd?.send("STOPPING=1")
-        }
-
-        /// Writes a self-signed certificate and its key to `certificate` and `key` when neither exists (one without
-        /// the other is a mistake to report, not to paper over).
-        static func makeSelfSigned(certificate: String, key: String, listen: String, logger: Logger) throws {
-            let manager = FileManager.default
-            switch (manager.fileExists(atPath: certificate), manager.fileExists(atPath: key)) {
-            case (true, true): return
-            case (false, false): break
-            case (true, false), (false, true):
-                throw CommandFailure.exit(
-                    "--tls-self-signed: only one of \(certificate) and \(key) exists; remove it, or give both"
-                )
-            }
-            // This host's name, localhost, and the listen address unless it is "any"; each once.
-            var names: [String] = []
-            for name in [ProcessInfo.processInfo.hostName, "localhost", RunOptions.hostPort(listen)?.host ?? ""]
-            where !name.isEmpty && name != "0.0.0.0" && name != "::" && !names.contains(name) {
-                names.append(name)
-            }
-            let made: (certificate: String, key: String)
-            do {
-                made = try SelfSignedCertificate.make(names: names)
-                try Self.writeOwnerOnly(made.key, to: key)
-                try Data(made.certificate.utf8).write(
-                    to: URL(fileURLWithPath: certificate),
-                    options: .withoutOverwriting
-                )
-            } catch let exit as ExitCode {
-                // writeOwnerOnly said what it could not do.
-                try? manager.removeItem(atPath: key)
-                throw exit
-            } catch {
-                try? manager.removeItem(atPath: key)
-                throw CommandFailure.exit("--tls-self-signed: cannot write \(certificate) and \(key): \(error)")
-            }
-            logger.notice(
-                "Made a self-signed certificate for the console",
-                metadata: ["file": "\(certificate)", "names": "\(names.joined(separator: " "))"]
-            )
-        }
-
-        /// Writes `text` to a new file `path` that only its owner can read (it fails when `path` exists).
-        static func writeOwnerOnly(_ text: String, to path: String) throws {
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else {
-                throw CommandFailure.exit("cannot create \(path): \(String(cString: strerror(errno)))")
-            }
-            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-            try handle.write(contentsOf: Data(text.utf8))
-            try handle.synchronize()
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import HALBAgent
+import HALBClient
 import HALBCore
 import HALBDevice
 import Logging
@@ -128,14 +129,15 @@ struct DeviceCommand: AsyncParsableCommand {
         }
         let logger = self.options.makeLogger()
         let admin = self.options.adminHostPort
-        let http = try self.consoleClient()
+        // Only a managed device talks to a console (a standalone one makes no client).
+        let http = self.config == nil ? try self.consoleClient() : nil
         do {
             try await self.run(http: http, logger: logger, admin: admin)
         } catch {
-            try? await http.shutdown()
+            try? await http?.shutdown()
             throw error
         }
-        try? await http.shutdown()
+        try? await http?.shutdown()
     }
 
     private func consoleClient() throws -> HTTPClient {
@@ -146,11 +148,11 @@ struct DeviceCommand: AsyncParsableCommand {
         }
     }
 
-    private func run(http: HTTPClient, logger: Logger, admin: (host: String, port: Int)) async throws {
+    private func run(http: HTTPClient?, logger: Logger, admin: (host: String, port: Int)) async throws {
         let source: ConfigSource
         if let config = self.config {
             source = .file(config)
-        } else {
+        } else if let http {
             do {
                 source = .console(
                     try await ManagedConfiguration.prepare(
@@ -177,6 +179,8 @@ struct DeviceCommand: AsyncParsableCommand {
                     )
                 }
             }
+        } else {
+            throw CommandFailure.exit("--console needs a client for the console")  // run() made one: not reached
         }
         var options = HALBDevice.DeviceOptions(name: self.name)
         (options.adminHost, options.adminPort) = admin

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import HALBClient
 import HALBCore
-import HALBDevice
 import HALBWire
 import NIOHTTP1
 

@@ -1,6 +1,4 @@
-import CHALBLinux
 import Foundation
-import HALBCore
 import Logging
 
 /// The log handler of every `halb` process: standard error, with every control character of a message or a
@@ -10,12 +8,12 @@ import Logging
 /// Under systemd, when standard error is the journal (`JOURNAL_STREAM` names it), each line starts with its syslog
 /// priority (`<4>` for a warning, as sd-daemon(3) says) and carries no time stamp (the journal has its own), so that
 /// `journalctl -p warning` shows the warnings and worse.
-struct EscapingLogHandler: LogHandler {
+public struct EscapingLogHandler: LogHandler {
     private var inner: StreamLogHandler
     private let label: String
     private let journal: Bool
 
-    init(label: String, journal: Bool = false) {
+    public init(label: String, journal: Bool = false) {
         self.inner = StreamLogHandler.standardError(label: label)
         self.inner.logLevel = .trace
         self.label = label
@@ -23,27 +21,26 @@ struct EscapingLogHandler: LogHandler {
     }
 
     /// Bootstraps swift-log with this handler (once per process; only `halb`'s commands call it).
-    static func bootstrap() {
+    public static func bootstrap() {
         let journal = Self.standardErrorIsTheJournal()
         LoggingSystem.bootstrap { label in EscapingLogHandler(label: label, journal: journal) }
     }
 
     /// Whether standard error is the journal's stream: `JOURNAL_STREAM` (`device:inode`) names the file standard
     /// error is (a child that inherited the variable but writes elsewhere keeps the plain format).
-    static func standardErrorIsTheJournal(
+    public static func standardErrorIsTheJournal(
         _ environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> Bool {
         guard let stream = environment["JOURNAL_STREAM"] else { return false }
         let parts = stream.split(separator: ":")
         guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
-        var actualDevice: UInt64 = 0
-        var actualInode: UInt64 = 0
-        guard chalb_fd_identity(STDERR_FILENO, &actualDevice, &actualInode) == 0 else { return false }
-        return actualDevice == device && actualInode == inode
+        var status = stat()
+        guard fstat(STDERR_FILENO, &status) == 0 else { return false }
+        return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
     }
 
     /// The syslog priority of `level` (journald's, from `<N>` at the start of a line).
-    static func priority(_ level: Logger.Level) -> Int {
+    public static func priority(_ level: Logger.Level) -> Int {
         switch level {
         case .trace, .debug: 7
         case .info: 6
@@ -54,7 +51,7 @@ struct EscapingLogHandler: LogHandler {
         }
     }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
         var event = event
         event.message = "\(DisplayText.escaped(event.message.description, limit: Int.max))"
         event.metadata = event.metadata.map(Self.escaped)
@@ -74,31 +71,31 @@ struct EscapingLogHandler: LogHandler {
         _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { self.inner[metadataKey: key] }
         set { self.inner[metadataKey: key] = newValue.map(Self.escaped) }
     }
 
-    var metadata: Logger.Metadata {
+    public var metadata: Logger.Metadata {
         get { self.inner.metadata }
         set { self.inner.metadata = Self.escaped(newValue) }
     }
 
-    var metadataProvider: Logger.MetadataProvider? {
+    public var metadataProvider: Logger.MetadataProvider? {
         get { self.inner.metadataProvider }
         set { self.inner.metadataProvider = newValue }
     }
 
-    var logLevel: Logger.Level {
+    public var logLevel: Logger.Level {
         get { self.inner.logLevel }
         set { self.inner.logLevel = newValue }
     }
 
-    static func escaped(_ metadata: Logger.Metadata) -> Logger.Metadata {
+    public static func escaped(_ metadata: Logger.Metadata) -> Logger.Metadata {
         metadata.mapValues(Self.escaped)
     }
 
-    static func escaped(_ value: Logger.Metadata.Value) -> Logger.Metadata.Value {
+    public static func escaped(_ value: Logger.Metadata.Value) -> Logger.Metadata.Value {
         switch value {
         case .string(let text): .string(DisplayText.escaped(text, limit: 4096))
         case .stringConvertible(let value): .string(DisplayText.escaped(value.description, limit: 4096))

@@ -5,7 +5,7 @@ import ServiceLifecycle
 
 /// The demo's two devices, each a `halb device` child process managed by the demo's console, with failover over
 /// UDP on loopback: the primary listens on the VIP, the secondary takes over when the primary stops.
-final class DemoDevices: Service, Sendable {
+public final class DemoDevices: Service, Sendable {
     private let stateDirectory: URL
     private let logLevel: String
     /// The console's URL, once it listens.
@@ -18,7 +18,7 @@ final class DemoDevices: Service, Sendable {
     ///   - stateDirectory: where each device keeps its credential and cached configuration (a folder per device).
     ///   - joinTokens: each device's join token, used on its first start.
     ///   - consoleURL: yields the console's URL once it listens; the devices start then.
-    init(stateDirectory: URL, joinTokens: [String: String], consoleURL: AsyncStream<String>, logLevel: String) {
+    public init(stateDirectory: URL, joinTokens: [String: String], consoleURL: AsyncStream<String>, logLevel: String) {
         self.stateDirectory = stateDirectory
         self.logLevel = logLevel
         self.consoleURL = consoleURL
@@ -26,13 +26,13 @@ final class DemoDevices: Service, Sendable {
     }
 
     /// The admin address of device `name` (lb1 on 9101, lb2 on 9102).
-    static func adminAddress(of name: String) -> String {
+    public static func adminAddress(of name: String) -> String {
         "127.0.0.1:\(9100 + (DemoSite.devices.firstIndex(of: name) ?? 0) + 1)"
     }
 
     /// Starts device `name` unless it runs; false when there is no such device (or the console does not listen yet).
     @discardableResult
-    func start(_ name: String) throws -> Bool {
+    public func start(_ name: String) throws -> Bool {
         guard DemoSite.devices.contains(name) else { return false }
         try self.state.withLockedValue { state in
             guard let console = state.console, state.processes[name]?.isRunning != true else { return }
@@ -57,7 +57,7 @@ final class DemoDevices: Service, Sendable {
 
     /// Stops device `name` as an operator would (SIGTERM: it resigns, then drains); false when it is unknown.
     @discardableResult
-    func stop(_ name: String) -> Bool {
+    public func stop(_ name: String) -> Bool {
         guard DemoSite.devices.contains(name) else { return false }
         if let process = self.state.withLockedValue({ $0.processes[name] }), process.isRunning {
             process.terminate()
@@ -65,7 +65,7 @@ final class DemoDevices: Service, Sendable {
         return true
     }
 
-    func run() async throws {
+    public func run() async throws {
         await cancelWhenGracefulShutdown {
             for await url in self.consoleURL {
                 self.state.withLockedValue { $0.console = url }

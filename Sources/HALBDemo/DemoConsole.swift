@@ -5,17 +5,17 @@ import HALBWire
 
 /// The demo's console: a store in a temporary directory with the demo site, the admin user, an API token for the
 /// admin commands and a join token per demo device.
-struct DemoConsole {
-    let store: ConsoleStore
+public struct DemoConsole: Sendable {
+    public let store: ConsoleStore
     /// The admin's password: `HALB_ADMIN_PASSWORD`, or a random one.
-    let password: String
+    public let password: String
     /// An admin API token, for `HALB_TOKEN`.
-    let token: String
+    public let token: String
     /// A one-time join token per device.
-    let joinTokens: [String: String]
+    public let joinTokens: [String: String]
 
     /// Creates the store in `directory` (which must not hold one yet) and fills it.
-    static func create(in directory: URL) async throws -> DemoConsole {
+    public static func create(in directory: URL) async throws -> DemoConsole {
         let store = try ConsoleStore(directory: directory)
         let chosen = ProcessInfo.processInfo.environment["HALB_ADMIN_PASSWORD"]
         let password = try await store.createFirstAdmin(password: chosen) ?? chosen!

@@ -1,11 +1,11 @@
 /// The embedded demo site: three gateways on loopback and two devices sharing one virtual server on 127.0.0.10:8080.
 /// The gateways' `ssl` port is their HTTP port, so a virtual server that offloads TLS can be tried on them.
-enum DemoSite {
-    static let devices = ["lb1", "lb2"]
+public enum DemoSite {
+    public static let devices = ["lb1", "lb2"]
     /// The UDP port the demo devices exchange VRRP advertisements on.
-    static let vrrpPort = 18112
+    public static let vrrpPort = 18112
 
-    static let yaml = """
+    public static let yaml = """
         site: demo
         gateways:
           - { name: gw1, address: 127.0.0.1, ports: { gateway: 18081, ssl: 18081 } }

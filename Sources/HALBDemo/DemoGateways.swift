@@ -8,26 +8,32 @@ import ServiceLifecycle
 
 /// The demo's gateways: small HTTP servers on loopback that answer every request with their own name, and can be
 /// stopped and started again to watch health checks notice.
-final class DemoGateways: Service, Sendable {
-    struct Gateway: Sendable {
-        let name: String
-        let host: String
-        let port: Int
+public final class DemoGateways: Service, Sendable {
+    public struct Gateway: Sendable {
+        public let name: String
+        public let host: String
+        public let port: Int
+
+        public init(name: String, host: String, port: Int) {
+            self.name = name
+            self.host = host
+            self.port = port
+        }
     }
 
-    let gateways: [Gateway]
+    public let gateways: [Gateway]
     private let group: any EventLoopGroup
     private let logger: Logger
     private let channels = NIOLockedValueBox<[String: any Channel]>([:])
 
-    init(gateways: [Gateway], group: any EventLoopGroup, logger: Logger) {
+    public init(gateways: [Gateway], group: any EventLoopGroup, logger: Logger) {
         self.gateways = gateways
         self.group = group
         self.logger = logger
     }
 
     /// Starts every gateway; throws when a port is taken.
-    func startAll() async throws {
+    public func startAll() async throws {
         for gateway in self.gateways {
             try await self.start(gateway.name)
         }
@@ -35,7 +41,7 @@ final class DemoGateways: Service, Sendable {
 
     /// Starts gateway `name`; returns false when it is unknown.
     @discardableResult
-    func start(_ name: String) async throws -> Bool {
+    public func start(_ name: String) async throws -> Bool {
         guard let gateway = self.gateways.first(where: { $0.name == name }) else { return false }
         if self.channels.withLockedValue({ $0[name] }) != nil { return true }
         let channel = try await ServerBootstrap(group: self.group)
@@ -58,7 +64,7 @@ final class DemoGateways: Service, Sendable {
 
     /// Stops gateway `name` (closes its listener); returns false when it is unknown.
     @discardableResult
-    func stop(_ name: String) async -> Bool {
+    public func stop(_ name: String) async -> Bool {
         guard self.gateways.contains(where: { $0.name == name }) else { return false }
         let channel = self.channels.withLockedValue { $0.removeValue(forKey: name) }
         try? await channel?.close()
@@ -66,7 +72,7 @@ final class DemoGateways: Service, Sendable {
         return true
     }
 
-    func run() async throws {
+    public func run() async throws {
         try? await gracefulShutdown()
         for gateway in self.gateways {
             let channel = self.channels.withLockedValue { $0.removeValue(forKey: gateway.name) }
