@@ -116,6 +116,70 @@ where Inner.Context == ConsoleRequestContext {
             try await http.shutdown()
         }
     }
+    /// A configuration the device cannot run is refused (NACK) with the reason, which the console shows; the device
+    /// keeps what it runs, and takes the next version that it can run (ACK).
+    @Test func aRefusedConfigurationIsNackedWithItsReasonAndTheNextOneAcked() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-agent-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try ConsoleStore(directory: directory.appendingPathComponent("console"))
+        _ = try await store.createSite(try ConfigNode.parse(yaml: self.site), actor: "test")
+        let joinToken = try await store.createJoinToken(site: "lab", device: "lb1", actor: "test").token
+        let app = Application(
+            router: ConsoleAPI.router(store: store),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0))
+        )
+        struct PortTaken: Error, CustomStringConvertible {
+            var description: String { "cannot listen on 192.0.2.100:80: address in use" }
+        }
+        try await app.test(.live) { client in
+            let http = ConnectionFailure.makeClient()
+            let identity = try await AgentClient.enrol(
+                console: "http://127.0.0.1:\(try #require(client.port))",
+                joinToken: joinToken,
+                device: "lb1",
+                http: http
+            )
+            let logs = InMemoryLogHandler()
+            let applied = Shared<[Int]>([])
+            let agent = AgentService(
+                client: AgentClient(identity: identity, http: http),
+                state: AgentStateDirectory(directory.appendingPathComponent("device").path),
+                logger: Logger(label: "test") { _ in logs },
+                initialVersion: 0,
+                apply: { site in
+                    // Version 1 uses port 80, which this device "cannot" take; version 2 moves to 8080.
+                    guard site.virtualServers.first?.payload(.gateway)?.port != 80 else { throw PortTaken() }
+                    applied.value.withLock { $0.append(site.virtualServers[0].payload(.gateway)!.port) }
+                },
+                report: { AgentReport(softwareVersion: "test", appliedVersion: nil, roles: [], gateways: []) }
+            )
+            let running = Task { try await agent.run() }
+            defer { running.cancel() }
+            func status() async -> DeviceStatus? {
+                let statuses = (try? await store.deviceStatuses(site: "lab", consoleVersion: "test")) ?? []
+                return statuses.first { $0.device == "lb1" }
+            }
+            #expect(await eventually { await status()?.error?.contains("address in use") == true })
+            #expect(await status()?.appliedVersion == nil)
+            #expect(
+                logs.entries.contains {
+                    $0.message.description.hasPrefix("Configuration from the console refused")
+                        && $0.metadata["site.version"] == "1"
+                }
+            )
+            #expect(applied.value.withLock { $0 }.isEmpty)
+            _ = try await store.changeSite("lab", basedOn: 1, actor: "test", change: "port 8080") { _ in
+                try ConfigNode.parse(yaml: self.site.replacingOccurrences(of: "port: 80,", with: "port: 8080,"))
+            }
+            #expect(await eventually { await status()?.appliedVersion == 2 })
+            #expect(await status()?.error == nil)
+            #expect(applied.value.withLock { $0 } == [8080])
+            running.cancel()
+            _ = try? await running.value
+            try await http.shutdown()
+        }
+    }
+
     /// A VRRP transition reaches the console at once, not with the next heartbeat (here an hour away).
     @Test func aChangeOfTheReportSendsAHeartbeatAtOnce() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-agent-\(UUID().uuidString)")
