@@ -59,30 +59,55 @@ where Inner.Context == ConsoleRequestContext {
 
         """
 
-    @Test func aFailedAcknowledgementIsRetriedAndLogged() async throws {
+    /// A console in process (its store in a temporary directory with site `lab`, the REST and agent APIs on a loopback
+    /// port; the first `failingAcknowledgements` ACKs answered 503) and device lb1 enrolled with it. `body` gets the
+    /// store, the device's client and its state directory; the client is shut down afterwards.
+    private func withEnrolledDevice(
+        failingAcknowledgements: Int = 0,
+        _ body:
+            @Sendable (_ store: ConsoleStore, _ client: AgentClient, _ state: AgentStateDirectory) async throws -> Void
+    ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-agent-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try ConsoleStore(directory: directory.appendingPathComponent("console"))
         _ = try await store.createSite(try ConfigNode.parse(yaml: self.site), actor: "test")
         let joinToken = try await store.createJoinToken(site: "lab", device: "lb1", actor: "test").token
         let app = Application(
-            responder: FailingAcknowledgements(ConsoleAPI.router(store: store).buildResponder(), count: 2),
+            responder: FailingAcknowledgements(
+                ConsoleAPI.router(store: store).buildResponder(),
+                count: failingAcknowledgements
+            ),
             configuration: .init(address: .hostname("127.0.0.1", port: 0))
         )
         try await app.test(.live) { client in
-            let console = "http://127.0.0.1:\(try #require(client.port))"
             let http = ConnectionFailure.makeClient()
-            let identity = try await AgentClient.enrol(
-                console: console,
-                joinToken: joinToken,
-                device: "lb1",
-                http: http
-            )
+            do {
+                let identity = try await AgentClient.enrol(
+                    console: "http://127.0.0.1:\(try #require(client.port))",
+                    joinToken: joinToken,
+                    device: "lb1",
+                    http: http
+                )
+                try await body(
+                    store,
+                    AgentClient(identity: identity, http: http),
+                    AgentStateDirectory(directory.appendingPathComponent("device").path)
+                )
+            } catch {
+                try? await http.shutdown()
+                throw error
+            }
+            try await http.shutdown()
+        }
+    }
+
+    @Test func aFailedAcknowledgementIsRetriedAndLogged() async throws {
+        try await self.withEnrolledDevice(failingAcknowledgements: 2) { store, agentClient, state in
             let logs = InMemoryLogHandler()
             let applied = Shared<[Site]>([])
             let agent = AgentService(
-                client: AgentClient(identity: identity, http: http),
-                state: AgentStateDirectory(directory.appendingPathComponent("device").path),
+                client: agentClient,
+                state: state,
                 logger: Logger(label: "test") { _ in logs },
                 initialVersion: 0,
                 apply: { site in applied.value.withLock { $0.append(site) } },
@@ -113,37 +138,20 @@ where Inner.Context == ConsoleRequestContext {
             #expect(delivered?.metadata["ack.attempts"] == "3")
             running.cancel()
             _ = try? await running.value
-            try await http.shutdown()
         }
     }
     /// A configuration the device cannot run is refused (NACK) with the reason, which the console shows; the device
     /// keeps what it runs, and takes the next version that it can run (ACK).
     @Test func aRefusedConfigurationIsNackedWithItsReasonAndTheNextOneAcked() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-agent-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try ConsoleStore(directory: directory.appendingPathComponent("console"))
-        _ = try await store.createSite(try ConfigNode.parse(yaml: self.site), actor: "test")
-        let joinToken = try await store.createJoinToken(site: "lab", device: "lb1", actor: "test").token
-        let app = Application(
-            router: ConsoleAPI.router(store: store),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0))
-        )
         struct PortTaken: Error, CustomStringConvertible {
             var description: String { "cannot listen on 192.0.2.100:80: address in use" }
         }
-        try await app.test(.live) { client in
-            let http = ConnectionFailure.makeClient()
-            let identity = try await AgentClient.enrol(
-                console: "http://127.0.0.1:\(try #require(client.port))",
-                joinToken: joinToken,
-                device: "lb1",
-                http: http
-            )
+        try await self.withEnrolledDevice { store, agentClient, state in
             let logs = InMemoryLogHandler()
             let applied = Shared<[Int]>([])
             let agent = AgentService(
-                client: AgentClient(identity: identity, http: http),
-                state: AgentStateDirectory(directory.appendingPathComponent("device").path),
+                client: agentClient,
+                state: state,
                 logger: Logger(label: "test") { _ in logs },
                 initialVersion: 0,
                 apply: { site in
@@ -176,34 +184,17 @@ where Inner.Context == ConsoleRequestContext {
             #expect(applied.value.withLock { $0 } == [8080])
             running.cancel()
             _ = try? await running.value
-            try await http.shutdown()
         }
     }
 
     /// A VRRP transition reaches the console at once, not with the next heartbeat (here an hour away).
     @Test func aChangeOfTheReportSendsAHeartbeatAtOnce() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("halb-agent-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try ConsoleStore(directory: directory.appendingPathComponent("console"))
-        _ = try await store.createSite(try ConfigNode.parse(yaml: self.site), actor: "test")
-        let joinToken = try await store.createJoinToken(site: "lab", device: "lb1", actor: "test").token
-        let app = Application(
-            router: ConsoleAPI.router(store: store),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0))
-        )
-        try await app.test(.live) { client in
-            let http = ConnectionFailure.makeClient()
-            let identity = try await AgentClient.enrol(
-                console: "http://127.0.0.1:\(try #require(client.port))",
-                joinToken: joinToken,
-                device: "lb1",
-                http: http
-            )
+        try await self.withEnrolledDevice { store, agentClient, state in
             let role = Shared(VirtualServerRole.secondary)
             let (changes, changed) = AsyncStream.makeStream(of: Void.self)
             let agent = AgentService(
-                client: AgentClient(identity: identity, http: http),
-                state: AgentStateDirectory(directory.appendingPathComponent("device").path),
+                client: agentClient,
+                state: state,
                 logger: Logger(label: "test"),
                 initialVersion: 0,
                 heartbeatInterval: .seconds(3600),
@@ -239,7 +230,6 @@ where Inner.Context == ConsoleRequestContext {
             #expect(await reported(.primary))
             running.cancel()
             _ = try? await running.value
-            try await http.shutdown()
         }
     }
 }
