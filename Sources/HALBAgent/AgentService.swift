@@ -226,6 +226,8 @@ public struct AgentService: Service {
                 if failures > 0 { self.logger.notice("Console reachable again") }
                 failures = 0
             } catch {
+                // Stopping (the device's last heartbeat says so separately): a cancelled report is no news.
+                if Task.isCancelled { break }
                 if failures % 12 == 0 {
                     // A console that answers but refuses the report is reachable: say which it is.
                     let refused = (error as? AgentError).map { !$0.isTransient } ?? false
