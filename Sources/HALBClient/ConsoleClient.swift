@@ -77,7 +77,7 @@ public struct ConsoleClient: Sendable {
         return answer
     }
 
-    /// A change to `site`, based on its current version (`If-Match`): one that crosses another admin's fails (409).
+    /// A change to `site`, based on its current version (`If-Match`): one that crosses another admin's fails (412).
     public func change(
         _ method: HTTPMethod,
         _ path: String,

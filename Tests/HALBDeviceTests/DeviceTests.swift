@@ -119,7 +119,7 @@ final class RecordingRouter: VirtualRouting {
                     devices: [\(lb1), lb2]
                     payloads:
                       gateway: { port: \(port), gateways: [gw1] }\(ssl)
-                    healthCheck: { type: tcp, interval: 100ms, timeout: 100ms, rise: 1, fall: 1 }
+                    healthCheck: { type: tcp, interval: 1s, timeout: 1s, rise: 1, fall: 2 }
 
                 """
         )
